@@ -1,0 +1,80 @@
+import { HTTPException } from "hono/http-exception";
+import type { Context } from "hono";
+import type { AppEnv } from "./env";
+import { parseConfig } from "./env";
+import { lazyDb, isConnectionError } from "./db/client";
+import { AppError, errorBody } from "./lib/errors";
+import { requestIdFrom } from "./lib/ids";
+import { router } from "./lib/openapi";
+import { health } from "./routes/health";
+import { docs } from "./routes/docs";
+
+export function createApp() {
+  const app = router();
+
+  app.use("*", async (c, next) => {
+    const started = Date.now();
+    const requestId = requestIdFrom(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    c.header("X-Request-Id", requestId);
+    const db = lazyDb(c.env);
+    c.set("db", db.get);
+    try {
+      c.set("config", parseConfig(c.env));
+      await next();
+    } finally {
+      const done = db.close();
+      try {
+        c.executionCtx.waitUntil(done);
+      } catch {
+        await done; // no execution context (unit tests through app.request without one)
+      }
+      logRequest(c, started);
+    }
+  });
+
+  app.route("/", health);
+  app.route("/", docs);
+
+  app.notFound((c) => {
+    const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
+    return c.json(errorBody(err, c.var.requestId ?? "unknown"), err.status);
+  });
+
+  app.onError((e, c) => {
+    const err = toAppError(e);
+    if (err.status >= 500) {
+      console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, code: err.code, error: String(e), stack: e instanceof Error ? e.stack : undefined }));
+    }
+    for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+    return c.json(errorBody(err, c.var.requestId ?? "unknown"), err.status);
+  });
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Evently API", version: "0.1.0", description: "Ticketing at the edge: events, seat holds, bookings." },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+
+  return app;
+}
+
+export function toAppError(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  if (e instanceof HTTPException) {
+    if (e.status === 400 && /JSON/i.test(e.message)) return new AppError("BAD_JSON", "The request body is not valid JSON");
+    if (e.status === 400) return new AppError("VALIDATION_FAILED", e.message || "Bad request");
+    if (e.status === 401) return new AppError("UNAUTHENTICATED", e.message || "Authentication required");
+    if (e.status === 413) return new AppError("PAYLOAD_TOO_LARGE", "The request body is too large");
+    return new AppError("INTERNAL", e.message || "Request failed");
+  }
+  if (isConnectionError(e)) return new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
+  return new AppError("INTERNAL", "Something went wrong on our side");
+}
+
+function logRequest(c: Context<AppEnv>, started: number): void {
+  const latencyMs = Date.now() - started;
+  const route = c.req.routePath;
+  console.log(JSON.stringify({ level: "info", requestId: c.var.requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, latencyMs }));
+  c.env.ANALYTICS?.writeDataPoint({ blobs: ["request", c.req.method, route, String(c.res.status)], doubles: [latencyMs, c.res.status], indexes: ["request"] });
+}

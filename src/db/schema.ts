@@ -1,0 +1,325 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const createdAt = () => ts("created_at").notNull().defaultNow();
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    email: text("email").notNull(),
+    name: text("name").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: ["user", "organizer", "admin"] }).notNull().default("user"),
+    disabledAt: ts("disabled_at"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    // Emails are stored normalized, and the index is on lower() so case never makes a second account.
+    uniqueIndex("users_email_lower_uq").on(sql`lower(${t.email})`),
+    check("users_role_ck", sql`${t.role} in ('user','organizer','admin')`),
+  ],
+);
+
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    familyId: uuid("family_id").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    usedAt: ts("used_at"),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("refresh_tokens_hash_uq").on(t.tokenHash),
+    index("refresh_tokens_family_idx").on(t.familyId),
+    index("refresh_tokens_user_idx").on(t.userId),
+  ],
+);
+
+export const venues = pgTable(
+  "venues",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    ownerId: uuid("owner_id").notNull().references(() => users.id),
+    name: text("name").notNull(),
+    city: text("city").notNull(),
+    address: text("address").notNull(),
+    timezone: text("timezone").notNull(),
+    // Reserved seating: {sections:[{name,rows:[{label,seats,priceCents?}]}]}; null for general admission.
+    layout: jsonb("layout"),
+    capacity: integer("capacity").notNull(),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("venues_owner_idx").on(t.ownerId),
+    check("venues_capacity_ck", sql`${t.capacity} > 0`),
+  ],
+);
+
+export const events = pgTable(
+  "events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    venueId: uuid("venue_id").notNull().references(() => venues.id),
+    organizerId: uuid("organizer_id").notNull().references(() => users.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    category: text("category").notNull(),
+    city: text("city").notNull(),
+    timezone: text("timezone").notNull(),
+    status: text("status", { enum: ["draft", "published", "cancelled", "completed"] })
+      .notNull()
+      .default("draft"),
+    seating: text("seating", { enum: ["reserved", "general"] }).notNull(),
+    startTime: ts("start_time").notNull(),
+    endTime: ts("end_time").notNull(),
+    salesStartAt: ts("sales_start_at"),
+    salesEndAt: ts("sales_end_at"),
+    capacity: integer("capacity").notNull(),
+    // Kept by the booking saga; the CHECK is a last line against overselling general admission.
+    seatsSold: integer("seats_sold").notNull().default(0),
+    priceCents: integer("price_cents").notNull(),
+    currency: text("currency").notNull(),
+    maxSeatsPerUser: integer("max_seats_per_user").notNull().default(8),
+    holdTtlSeconds: integer("hold_ttl_seconds").notNull().default(600),
+    paymentDeadlineSeconds: integer("payment_deadline_seconds").notNull().default(600),
+    waitlistOfferSeconds: integer("waitlist_offer_seconds").notNull().default(900),
+    // The venue layout as copied at publish time; later venue edits never touch it.
+    layout: jsonb("layout"),
+    publishedAt: ts("published_at"),
+    cancelledAt: ts("cancelled_at"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("events_status_start_idx").on(t.status, t.startTime, t.id),
+    index("events_organizer_idx").on(t.organizerId, t.startTime),
+    index("events_venue_idx").on(t.venueId),
+    index("events_category_start_idx").on(t.category, t.startTime),
+    index("events_city_start_idx").on(t.city, t.startTime),
+    check("events_capacity_ck", sql`${t.capacity} > 0`),
+    check("events_seats_sold_ck", sql`${t.seatsSold} >= 0 and ${t.seatsSold} <= ${t.capacity}`),
+    check("events_price_ck", sql`${t.priceCents} >= 0`),
+    check("events_time_ck", sql`${t.endTime} > ${t.startTime}`),
+    check("events_max_seats_ck", sql`${t.maxSeatsPerUser} > 0`),
+  ],
+);
+
+export const seats = pgTable(
+  "seats",
+  {
+    eventId: uuid("event_id").notNull().references(() => events.id, { onDelete: "cascade" }),
+    // Stable id such as A-3-12 (section-row-number), unique within its event.
+    seatId: text("seat_id").notNull(),
+    section: text("section").notNull(),
+    row: text("row").notNull(),
+    seatNumber: integer("seat_number").notNull(),
+    priceCents: integer("price_cents").notNull(),
+    status: text("status", { enum: ["available", "booked"] }).notNull().default("available"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventId, t.seatId] }),
+    uniqueIndex("seats_position_uq").on(t.eventId, t.section, t.row, t.seatNumber),
+    index("seats_event_status_idx").on(t.eventId, t.status),
+    index("seats_event_available_idx").on(t.eventId).where(sql`${t.status} = 'available'`),
+    check("seats_price_ck", sql`${t.priceCents} >= 0`),
+  ],
+);
+
+export const bookings = pgTable(
+  "bookings",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id").notNull().references(() => users.id),
+    eventId: uuid("event_id").notNull().references(() => events.id),
+    holdId: text("hold_id").notNull(),
+    status: text("status", { enum: ["pending", "confirmed", "failed", "cancelled"] })
+      .notNull()
+      .default("pending"),
+    quantity: integer("quantity").notNull(),
+    totalAmountCents: integer("total_amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    paymentMethod: text("payment_method").notNull(),
+    paymentDeadline: ts("payment_deadline").notNull(),
+    failureReason: text("failure_reason"),
+    confirmedAt: ts("confirmed_at"),
+    cancelledAt: ts("cancelled_at"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("bookings_hold_uq").on(t.holdId),
+    index("bookings_user_status_idx").on(t.userId, t.status),
+    index("bookings_user_created_idx").on(t.userId, t.createdAt, t.id),
+    index("bookings_event_created_idx").on(t.eventId, t.createdAt),
+    index("bookings_created_idx").on(t.createdAt),
+    check("bookings_total_ck", sql`${t.totalAmountCents} >= 0`),
+    check("bookings_quantity_ck", sql`${t.quantity} > 0`),
+  ],
+);
+
+export const bookingSeats = pgTable(
+  "booking_seats",
+  {
+    bookingId: uuid("booking_id").notNull().references(() => bookings.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id").notNull(),
+    seatId: text("seat_id").notNull(),
+    priceCents: integer("price_cents").notNull(),
+    // True while the booking holds the seat; the partial unique index below only sees these rows.
+    active: boolean("active").notNull().default(true),
+  },
+  (t) => [
+    primaryKey({ columns: [t.bookingId, t.seatId] }),
+    // The last line of defence: one seat can never be in two active bookings.
+    uniqueIndex("booking_seats_active_seat_uq").on(t.eventId, t.seatId).where(sql`${t.active}`),
+    index("booking_seats_event_idx").on(t.eventId),
+    check("booking_seats_price_ck", sql`${t.priceCents} >= 0`),
+    foreignKey({ columns: [t.eventId, t.seatId], foreignColumns: [seats.eventId, seats.seatId] }),
+  ],
+);
+
+export const payments = pgTable(
+  "payments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    bookingId: uuid("booking_id").notNull().references(() => bookings.id),
+    kind: text("kind", { enum: ["charge", "refund"] }).notNull(),
+    status: text("status", { enum: ["succeeded", "failed"] }).notNull(),
+    amountCents: integer("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    provider: text("provider").notNull(),
+    providerRef: text("provider_ref"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("payments_idempotency_uq").on(t.idempotencyKey),
+    index("payments_booking_idx").on(t.bookingId),
+    check("payments_amount_ck", sql`${t.amountCents} >= 0`),
+  ],
+);
+
+export const sagaSteps = pgTable(
+  "saga_steps",
+  {
+    bookingId: uuid("booking_id").notNull().references(() => bookings.id),
+    step: text("step").notNull(),
+    status: text("status", { enum: ["done", "failed"] }).notNull(),
+    detail: jsonb("detail"),
+    attempts: integer("attempts").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.bookingId, t.step] })],
+);
+
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: jsonb("response_body"),
+    createdAt: createdAt(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    index("idempotency_keys_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const waitlistEntries = pgTable(
+  "waitlist_entries",
+  {
+    id: text("id").primaryKey(),
+    eventId: uuid("event_id").notNull().references(() => events.id),
+    userId: uuid("user_id").notNull().references(() => users.id),
+    quantity: integer("quantity").notNull(),
+    status: text("status", { enum: ["waiting", "offered", "expired", "converted", "left"] }).notNull(),
+    holdId: text("hold_id"),
+    joinedAt: ts("joined_at").notNull(),
+    offeredAt: ts("offered_at"),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("waitlist_event_status_idx").on(t.eventId, t.status),
+    index("waitlist_user_idx").on(t.userId),
+    check("waitlist_quantity_ck", sql`${t.quantity} > 0`),
+  ],
+);
+
+export const holdHistory = pgTable(
+  "hold_history",
+  {
+    // (hold, kind) is unique, so the outbox relay may deliver a row twice without duplicating it.
+    holdId: text("hold_id").notNull(),
+    kind: text("kind", { enum: ["created", "released", "expired", "committed"] }).notNull(),
+    eventId: uuid("event_id").notNull().references(() => events.id),
+    userId: uuid("user_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    at: ts("at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.holdId, t.kind] }),
+    index("hold_history_event_at_idx").on(t.eventId, t.at),
+  ],
+);
+
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    // Producer-chosen key, so a redelivered queue message stores one notification.
+    dedupeKey: text("dedupe_key").notNull(),
+    type: text("type").notNull(),
+    payload: jsonb("payload").notNull(),
+    emailedAt: ts("emailed_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("notifications_dedupe_uq").on(t.dedupeKey),
+    index("notifications_user_created_idx").on(t.userId, t.createdAt, t.id),
+  ],
+);
+
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    actorId: uuid("actor_id").references(() => users.id, { onDelete: "set null" }),
+    action: text("action").notNull(),
+    subjectId: text("subject_id"),
+    ip: text("ip"),
+    detail: jsonb("detail"),
+    at: ts("at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("audit_log_actor_at_idx").on(t.actorId, t.at),
+    index("audit_log_action_at_idx").on(t.action, t.at),
+  ],
+);

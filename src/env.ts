@@ -1,0 +1,41 @@
+import { z } from "zod";
+import type { Database } from "./db/client";
+
+/** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
+export interface Env extends Cloudflare.Env {
+  JWT_SECRET: string;
+  DATABASE_URL: string;
+  /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
+  DB_WS_PROXY?: string;
+}
+
+const ConfigSchema = z.object({
+  rateLimits: z.enum(["on", "off"]).default("on"),
+  jwtIssuer: z.string().min(1),
+  jwtAudience: z.string().min(1),
+  accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function parseConfig(env: Env): Config {
+  const parsed = ConfigSchema.safeParse({
+    rateLimits: env.RATE_LIMITS,
+    jwtIssuer: env.JWT_ISSUER,
+    jwtAudience: env.JWT_AUDIENCE,
+    accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+  });
+  if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export interface Vars {
+  requestId: string;
+  config: Config;
+  /** Opens this request's Pool on first use; it is closed through waitUntil when the request ends. */
+  db: () => Database;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: Vars;
+}

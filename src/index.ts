@@ -1,0 +1,16 @@
+import { createApp } from "./app";
+import type { Env } from "./env";
+import { handleBatch } from "./queues/consumer";
+import { runScheduled } from "./services/maintenance";
+
+export { EventInventory } from "../durable-objects/event-inventory";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  queue: (batch, env, ctx) => handleBatch(batch, env, ctx),
+  scheduled: (controller, env, ctx) => {
+    ctx.waitUntil(runScheduled(env, new Date(controller.scheduledTime)));
+  },
+} satisfies ExportedHandler<Env>;

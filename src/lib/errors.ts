@@ -1,0 +1,67 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  BAD_JSON: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  SEAT_UNAVAILABLE: 409,
+  SALES_CLOSED: 409,
+  SEATS_AVAILABLE: 409,
+  IDEMPOTENCY_CONFLICT: 409,
+  INVALID_STATE: 409,
+  HOLD_EXPIRED: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  LIMIT_EXCEEDED: 422,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  DEPENDENCY_UNAVAILABLE: 503,
+  OVERLOADED: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The one error type of the API; `onError` turns it into the one JSON error shape. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+
+  get status(): ContentfulStatusCode {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
+}
+
+export function errorBody(err: AppError, requestId: string): ErrorBody {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      requestId,
+      ...(err.details === undefined ? {} : { details: err.details }),
+    },
+  };
+}
+
+/** Expected failures crossing an RPC boundary travel as values: thrown errors lose their fields. */
+export type Result<T, C extends string = ErrorCode> =
+  | { ok: true; value: T }
+  | { ok: false; code: C; message: string; details?: unknown };
+
+export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
+export const fail = <C extends string>(code: C, message: string, details?: unknown) =>
+  ({ ok: false, code, message, ...(details === undefined ? {} : { details }) }) as const;

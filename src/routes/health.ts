@@ -1,0 +1,49 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import { AppError } from "../lib/errors";
+import { errors, json, router } from "../lib/openapi";
+import { withTimeout } from "../lib/timeout";
+
+const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const Ready = z.object({ status: z.literal("ready"), checks: z.object({ postgres: Check, durableObject: Check }) }).openapi("Ready");
+
+const CHECK_TIMEOUT_MS = 2_500;
+
+async function timed(what: string, fn: () => Promise<unknown>): Promise<z.infer<typeof Check>> {
+  const started = Date.now();
+  try {
+    await withTimeout(fn(), CHECK_TIMEOUT_MS, what);
+    return { ok: true, latencyMs: Date.now() - started };
+  } catch (e) {
+    return { ok: false, latencyMs: Date.now() - started, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export const health = router()
+  .openapi(
+    createRoute({ method: "get", path: "/health", tags: ["operations"], responses: { 200: json(z.object({ status: z.literal("ok") }), "Alive") } }),
+    (c) => c.json({ status: "ok" as const }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/health/ready",
+      tags: ["operations"],
+      responses: { 200: json(Ready, "Postgres and a Durable Object answered"), ...errors(503) },
+    }),
+    async (c) => {
+      const [postgres, durableObject] = await Promise.all([
+        timed("Postgres", () => c.var.db().execute(sql`select 1`)),
+        timed("Durable Object", async () => {
+          const stub = c.env.EVENT_INVENTORY.get(c.env.EVENT_INVENTORY.idFromName("__health__"));
+          const pong = await stub.ping();
+          if (!pong.ok) throw new Error("ping answered not ok");
+        }),
+      ]);
+      if (!postgres.ok || !durableObject.ok) {
+        const down = [!postgres.ok && "Postgres", !durableObject.ok && "Durable Object"].filter(Boolean).join(" and ");
+        throw new AppError("DEPENDENCY_UNAVAILABLE", `Not ready: ${down} unavailable`, { checks: { postgres, durableObject } }, { "Retry-After": "5" });
+      }
+      return c.json({ status: "ready" as const, checks: { postgres, durableObject } }, 200);
+    },
+  );

@@ -1,0 +1,22 @@
+import { and, eq, lt } from "drizzle-orm";
+import type { Env } from "../env";
+import { createDb } from "../db/client";
+import { events, idempotencyKeys } from "../db/schema";
+
+/** Cron work: forget expired idempotency keys and move finished events to `completed`. */
+export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: number; eventsCompleted: number }> {
+  const db = createDb(env);
+  try {
+    const keys = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
+    const done = await db
+      .update(events)
+      .set({ status: "completed", updatedAt: now })
+      .where(and(eq(events.status, "published"), lt(events.endTime, now)))
+      .returning({ id: events.id });
+    const result = { keysDeleted: keys.length, eventsCompleted: done.length };
+    console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
+    return result;
+  } finally {
+    await db.$client.end().catch(() => undefined);
+  }
+}
