@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AuthUser } from "./auth/guards";
 import type { Database } from "./db/client";
 
 /** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
@@ -33,6 +34,8 @@ export interface Vars {
   config: Config;
   /** Opens this request's Pool on first use; it is closed through waitUntil when the request ends. */
   db: () => Database;
+  /** Set by requireUser (always present behind it); behind optionalUser it may be undefined. */
+  user: AuthUser;
 }
 
 export interface AppEnv {

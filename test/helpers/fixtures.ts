@@ -1,0 +1,58 @@
+import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { signAccessToken, type Role } from "../../src/auth/tokens";
+import { createDb } from "../../src/db/client";
+import { users } from "../../src/db/schema";
+import { parseConfig, type Env } from "../../src/env";
+
+export const testEnv = env as unknown as Env;
+
+// Fixture users never log in with a password; the password path has its own tests.
+const UNUSABLE_HASH = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+export interface TestUser {
+  id: string;
+  email: string;
+  role: Role;
+  token: string;
+  auth: { authorization: string };
+}
+
+/** Inserts a user straight into Postgres and mints an access token with the test secret. */
+export async function makeUser(role: Role = "user", name = role): Promise<TestUser> {
+  const db = createDb(testEnv);
+  try {
+    const email = `${name}-${crypto.randomUUID()}@evently.test`;
+    const [row] = await db.insert(users).values({ email, name, role, passwordHash: UNUSABLE_HASH }).returning();
+    const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role });
+    return { id: row.id, email, role, token, auth: { authorization: `Bearer ${token}` } };
+  } finally {
+    await db.$client.end();
+  }
+}
+
+/** Runs `fn` with a Pool on the test database and closes it afterwards. */
+export async function withDb<T>(fn: (db: ReturnType<typeof createDb>) => Promise<T>): Promise<T> {
+  const db = createDb(testEnv);
+  try {
+    return await fn(db);
+  } finally {
+    await db.$client.end();
+  }
+}
+
+/** Calls the Worker exactly as the runtime would. */
+export function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  return exports.default.fetch(
+    new Request(`http://evently.test${path}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body }),
+  );
+}
+
+export function expectError(body: any, code: string): void {
+  if (!body?.error || body.error.code !== code || typeof body.error.message !== "string" || typeof body.error.requestId !== "string") {
+    throw new Error(`expected error ${code}, got ${JSON.stringify(body)}`);
+  }
+}
