@@ -1,7 +1,7 @@
 // Picks the Postgres that local development and tests use (DESIGN.md, "Local development"):
 // DATABASE_URL, else the server on 127.0.0.1:5432, else an embedded PGlite served over TCP.
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -28,8 +28,6 @@ export const DEFAULT_EMBEDDED_DATA_DIR = fileURLToPath(new URL('../../.evently/p
 
 const SERVER_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVER_PROBE_TIMEOUT_MS = 1500;
-// PGlite is one session behind pglite-socket's multiplexer, which cuts connections over the limit.
-const EMBEDDED_MAX_CONNECTIONS = 100;
 
 export async function resolveDatabase(opts: ResolveDatabaseOptions): Promise<ResolvedDatabase> {
   const log = opts.log ?? (() => {});
@@ -74,20 +72,17 @@ async function probeServer(): Promise<true | Error> {
 async function startEmbedded(dataDir: string | undefined, log: (s: string) => void): Promise<ResolvedDatabase> {
   const started = performance.now();
   // Loaded lazily: PGlite is large and only needed when no server answers.
-  const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('@electric-sql/pglite-socket'),
-  ]);
+  const { PGlite } = await import('@electric-sql/pglite');
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: EMBEDDED_MAX_CONNECTIONS });
+  const server = new EmbeddedServer(db, log);
+  let port: number;
   try {
-    await server.start();
+    port = await server.listen('127.0.0.1');
   } catch (err) {
     await db.close();
     throw err;
   }
-  const port = Number(server.getServerConn().split(':').pop());
   // PGlite ignores the user and database of the startup message and asks for no password.
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   log(
@@ -101,13 +96,190 @@ async function startEmbedded(dataDir: string | undefined, log: (s: string) => vo
     url,
     stop: () =>
       (stopping ??= (async () => {
-        await server.stop();
-        // server.stop() detaches handlers without awaiting them; a detaching handler may still
-        // roll back its open transaction, so let that run before closing the database.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await server.close();
         await db.close();
       })()),
   };
+}
+
+type PGliteInstance = import('@electric-sql/pglite').PGlite;
+
+interface Conn {
+  socket: Socket;
+  buffer: Buffer;
+  started: boolean;
+  batch: Buffer[];
+}
+
+interface Job {
+  conn: Conn;
+  messages: Uint8Array[];
+  /** The batch ends in Sync/Query: the connection may let go of the session afterwards. */
+  complete: boolean;
+  /** Cleanup after a connection that held the session went away: output is discarded. */
+  release?: boolean;
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+const MSG = { sync: 0x53, query: 0x51, flush: 0x48, terminate: 0x58, functionCall: 0x46, copyDone: 0x63, copyFail: 0x66 };
+const SYNC_MESSAGE = Uint8Array.of(MSG.sync, 0, 0, 0, 4);
+const ROLLBACK_MESSAGE = queryMessage('rollback');
+
+/**
+ * Serves the single PGlite session to many TCP clients. Used instead of pglite-socket's
+ * PGLiteSocketServer (0.2.17), whose queue schedules single protocol messages, so concurrent
+ * Parse/Bind/Execute/Sync batches from two connections interleave and clobber the unnamed
+ * statement ("portal \"\" does not exist", or wrong rows), and whose queue stops for good after
+ * an internal throw (electric-sql/pglite#1046). Here a connection's messages up to Sync or Query
+ * run as one unit, and a connection keeps the session while it is mid-batch or in a transaction.
+ * Still one session: an open transaction blocks everyone, session state (SET, named prepared
+ * statements, temp tables) is shared.
+ */
+class EmbeddedServer {
+  private readonly server = createServer((socket) => this.accept(socket));
+  private readonly conns = new Set<Conn>();
+  private queue: Job[] = [];
+  private owner: Conn | null = null;
+  private busy = false;
+  private current: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly db: PGliteInstance,
+    private readonly log: (s: string) => void,
+  ) {}
+
+  async listen(host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, host, () => resolve());
+    });
+    const address = this.server.address();
+    if (!address || typeof address === 'string') throw new Error('embedded Postgres: no TCP address');
+    return address.port;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue = [];
+    for (const conn of this.conns) conn.socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.current;
+  }
+
+  private accept(socket: Socket): void {
+    const conn: Conn = { socket, buffer: Buffer.alloc(0), started: false, batch: [] };
+    this.conns.add(conn);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.receive(conn, chunk));
+    socket.on('error', () => {}); // followed by 'close'
+    socket.on('close', () => this.drop(conn));
+  }
+
+  private receive(conn: Conn, chunk: Buffer): void {
+    conn.buffer = conn.buffer.length ? Buffer.concat([conn.buffer, chunk]) : chunk;
+    for (;;) {
+      const buf = conn.buffer;
+      if (!conn.started) {
+        // Startup-phase messages have no type byte: int32 length, int32 code.
+        if (buf.length < 8 || buf.length < buf.readInt32BE(0)) return;
+        const length = buf.readInt32BE(0);
+        const code = buf.readInt32BE(4);
+        const message = buf.subarray(0, length);
+        conn.buffer = buf.subarray(length);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          conn.socket.write('N');
+        } else if (code === CANCEL_REQUEST) {
+          conn.socket.destroy(); // not supported
+          return;
+        } else {
+          conn.started = true;
+          this.enqueue({ conn, messages: [message], complete: true });
+        }
+        continue;
+      }
+      if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
+      const message = buf.subarray(0, 1 + buf.readInt32BE(1));
+      conn.buffer = buf.subarray(message.length);
+      const type = message[0];
+      if (type === MSG.terminate) {
+        conn.socket.end();
+        return;
+      }
+      conn.batch.push(message);
+      const ends = type === MSG.sync || type === MSG.query || type === MSG.functionCall ||
+        type === MSG.copyDone || type === MSG.copyFail;
+      if (ends || type === MSG.flush) {
+        this.enqueue({ conn, messages: conn.batch, complete: ends });
+        conn.batch = [];
+      }
+    }
+  }
+
+  private drop(conn: Conn): void {
+    this.conns.delete(conn);
+    this.queue = this.queue.filter((job) => job.conn !== conn);
+    // A connection that held the session leaves it mid-batch or in a transaction: end both.
+    if (this.owner === conn) this.enqueue({ conn, messages: [SYNC_MESSAGE], complete: true, release: true });
+  }
+
+  private enqueue(job: Job): void {
+    if (this.closed) return;
+    this.queue.push(job);
+    void this.pump();
+  }
+
+  private next(): Job | undefined {
+    if (!this.owner) return this.queue.shift();
+    const i = this.queue.findIndex((job) => job.conn === this.owner);
+    return i < 0 ? undefined : this.queue.splice(i, 1)[0];
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (let job = this.next(); job; job = this.next()) {
+        this.current = this.run(job);
+        await this.current;
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { conn } = job;
+    const send = (data: Uint8Array) => {
+      // PGlite hands out views into its heap: copy before they are reused.
+      if (!job.release && !conn.socket.destroyed && data.length) conn.socket.write(Buffer.from(data));
+    };
+    try {
+      await this.db.runExclusive(async () => {
+        for (const [i, message] of job.messages.entries()) {
+          await this.db.execProtocolRawStream(message, { onRawData: send, syncToFs: i === job.messages.length - 1 });
+        }
+        if (job.release && this.db.isInTransaction()) {
+          await this.db.execProtocolRawStream(ROLLBACK_MESSAGE, { onRawData: send });
+        }
+      });
+    } catch (err) {
+      this.log(`database: embedded PGlite failed a request, closing that connection: ${String(err)}`);
+      conn.socket.destroy();
+    }
+    if (job.release) this.owner = null;
+    else this.owner = !job.complete || this.db.isInTransaction() ? conn : null;
+  }
+}
+
+function queryMessage(sql: string): Uint8Array {
+  const text = Buffer.from(`${sql}\0`);
+  const header = Buffer.alloc(5);
+  header[0] = MSG.query;
+  header.writeInt32BE(4 + text.length, 1);
+  return Buffer.concat([header, text]);
 }
 
 /** Drops and recreates the `public` and `drizzle` schemas: a clean database without a new one. */

@@ -1,0 +1,106 @@
+/**
+ * The contract of the EventInventory Durable Object (one per event, reached by name = event id).
+ * The catalogue calls `initialize` on publish, the holds routes call `hold`/`release`/`getHold`,
+ * the booking saga calls `beginConfirm`/`commit`/`release`/`returnSeats`. Every method is
+ * idempotent, and expected failures come back as values (errors thrown across RPC lose fields).
+ */
+
+export interface SeatSpec {
+  /** Stable id, section-row-number, e.g. `A-3-12`. */
+  id: string;
+  section: string;
+  row: string;
+  number: number;
+  priceCents: number;
+}
+
+export interface InventoryInit {
+  eventId: string;
+  seating: "reserved" | "general";
+  /** Reserved seating: every seat of the event's layout. General admission: empty. */
+  seats: SeatSpec[];
+  /** Reserved: number of seats; general admission: what is sold. */
+  capacity: number;
+  /** General admission price per ticket (reserved seats carry their own). */
+  priceCents: number;
+  currency: string;
+  maxSeatsPerUser: number;
+  holdTtlSeconds: number;
+  paymentDeadlineSeconds: number;
+  waitlistOfferSeconds: number;
+  /** ISO 8601; null = no bound. */
+  salesStartAt: string | null;
+  salesEndAt: string | null;
+  startsAt: string;
+}
+
+export type HoldRequest = { seatIds: string[] } | { quantity: number };
+
+export type HoldStatus = "active" | "confirming" | "committed" | "released" | "expired";
+
+export interface HoldView {
+  id: string;
+  eventId: string;
+  userId: string;
+  status: HoldStatus;
+  /** Reserved seating: the seats; general admission: empty. */
+  seats: { id: string; priceCents: number }[];
+  quantity: number;
+  totalCents: number;
+  currency: string;
+  /** Clock expiry of an active hold (ISO); null once confirming or ended. */
+  expiresAt: string | null;
+  createdAt: string;
+  bookingId: string | null;
+}
+
+export type SeatStatus = "available" | "held" | "booked";
+
+export interface Availability {
+  capacity: number;
+  available: number;
+  held: number;
+  booked: number;
+}
+
+export interface Snapshot {
+  version: number;
+  seating: "reserved" | "general";
+  seats?: (SeatSpec & { status: SeatStatus })[];
+  availability: Availability;
+}
+
+export type InventoryErrorCode =
+  | "NOT_INITIALIZED"
+  | "VALIDATION_FAILED"
+  | "SEAT_UNAVAILABLE"
+  | "LIMIT_EXCEEDED"
+  | "SALES_CLOSED"
+  | "NOT_FOUND"
+  | "HOLD_EXPIRED"
+  | "INVALID_STATE"
+  | "IDEMPOTENCY_CONFLICT"
+  | "OVERLOADED";
+
+export type InventoryResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
+
+export interface EventInventoryRpc {
+  /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
+  initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
+  /** All-or-nothing. SEAT_UNAVAILABLE carries `details.seatIds`. A retried idempotency key returns the same hold. */
+  hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>>;
+  getHold(holdId: string): Promise<InventoryResult<HoldView>>;
+  /** `byUserId` null = the system (saga compensation). Releasing an ended hold returns it unchanged. */
+  release(holdId: string, byUserId: string | null): Promise<InventoryResult<HoldView>>;
+  /** active -> confirming: the clock expiry stops; the booking saga owns the deadline now. */
+  beginConfirm(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
+  /** confirming -> committed: seats booked. HOLD_EXPIRED when the hold ended first (the saga refunds). */
+  commit(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
+  /** committed -> seats available again (cancellation). */
+  returnSeats(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
+  snapshot(): Promise<Snapshot>;
+  stats(): Promise<Availability>;
+  ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;
+}
