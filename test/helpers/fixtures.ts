@@ -24,11 +24,18 @@ export async function makeUser(role: Role = "user", name = role): Promise<TestUs
   try {
     const email = `${name}-${crypto.randomUUID()}@evently.test`;
     const [row] = await db.insert(users).values({ email, name, role, passwordHash: UNUSABLE_HASH }).returning();
-    const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role });
+    // A session id with no refresh token behind it: enough for a bearer token, nothing to refresh.
+    const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role }, crypto.randomUUID());
     return { id: row.id, email, role, token, auth: { authorization: `Bearer ${token}` } };
   } finally {
     await db.$client.end();
   }
+}
+
+/** A made-up client address, so per-IP rate limits of one test never count another test's calls. */
+export function freshIp(): { "cf-connecting-ip": string } {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return { "cf-connecting-ip": [...b].map((x) => x.toString(16).padStart(2, "0")).join("").replace(/(.{4})(?!$)/g, "$1:") };
 }
 
 /** Runs `fn` with a Pool on the test database and closes it afterwards. */
