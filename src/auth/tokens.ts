@@ -100,9 +100,17 @@ async function buildKeys(env: Env): Promise<KeySet> {
     alg: privateJwk.alg!,
     kid: privateJwk.kid,
     signingKey,
-    verifyWith: [createLocalJWKSet({ keys: publicJwks })],
+    verifyWith: [requireKid(createLocalJWKSet({ keys: publicJwks }))],
     algorithms: [...new Set(publicJwks.map((k) => k.alg!))],
     publicJwks,
+  };
+}
+
+/** With several keys in play a token must name its key; we never guess one for it. */
+function requireKid(jwks: JWTVerifyGetKey): JWTVerifyGetKey {
+  return (header, token) => {
+    if (typeof header.kid !== "string" || !header.kid) throw new joseErrors.JWKSNoMatchingKey("The token names no key (kid)");
+    return jwks(header, token);
   };
 }
 

@@ -60,7 +60,8 @@ type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 /** Refresh and logout of one family serialize on this lock, so a rotation never outlives a logout. */
 const lockFamily = (tx: Tx, familyId: string) => tx.execute(sql`select pg_advisory_xact_lock(hashtext(${familyId}))`);
 
-async function startSession(deps: AuthDeps, db: Database | Tx, user: UserRow, now: Date): Promise<Session> {
+/** A new session (refresh-token family) and its first token pair; login and register end here. */
+export async function startSession(deps: AuthDeps, db: Database | Tx, user: UserRow, now: Date): Promise<Session> {
   const familyId = crypto.randomUUID();
   const refreshToken = newRefreshToken(familyId);
   await db.insert(refreshTokens).values({

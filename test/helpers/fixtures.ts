@@ -1,9 +1,11 @@
 import { env } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { exports } from "cloudflare:workers";
 import { signAccessToken, type Role } from "../../src/auth/tokens";
 import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { parseConfig, type Env } from "../../src/env";
+import { type Session, startSession } from "../../src/services/auth";
 
 export const testEnv = env as unknown as Env;
 
@@ -30,6 +32,31 @@ export async function makeUser(role: Role = "user", name = role): Promise<TestUs
   } finally {
     await db.$client.end();
   }
+}
+
+export interface TestSession extends TestUser {
+  refreshToken: string;
+  /** The session id (refresh-token family), the `sid` of its access tokens. */
+  sid: string;
+}
+
+/**
+ * A user with a real session (refresh token in Postgres), as login would leave it, but without
+ * spending an Argon2 hash: for tests of refresh, logout and revocation.
+ */
+export async function makeSession(role: Role = "user", name = role): Promise<TestSession> {
+  const u = await makeUser(role, name);
+  const session = await openSession(u.id);
+  return { ...u, token: session.accessToken, auth: { authorization: `Bearer ${session.accessToken}` }, refreshToken: session.refreshToken, sid: session.sid };
+}
+
+/** One more session (another device) for an existing user, as login would open it. */
+export async function openSession(userId: string): Promise<Session & { sid: string }> {
+  const session = await withDb(async (db) => {
+    const [row] = await db.select().from(users).where(eq(users.id, userId));
+    return startSession({ db, env: testEnv, config: parseConfig(testEnv), ip: "fixture" }, db, row, new Date());
+  });
+  return { ...session, sid: session.refreshToken.split(".")[0] };
 }
 
 /** A made-up client address, so per-IP rate limits of one test never count another test's calls. */
