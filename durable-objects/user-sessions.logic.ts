@@ -55,5 +55,8 @@ export interface StatusChange {
  * gets the new role), so no bookkeeping of old roles survives an out-of-band change later.
  */
 export function applyStatus(state: SessionsState, change: StatusChange, nowSeconds: number): SessionsState {
-  return { ...state, disabled: change.disabled, validFrom: Math.max(state.validFrom, nowSeconds), roleAtValidFrom: change.role };
+  // Within the second of a role change the token's role tells old from new; within the second of
+  // a disable nothing does, so that whole second is retired (no login can happen while disabled).
+  const from = change.disabled && !state.disabled ? nowSeconds + 1 : nowSeconds;
+  return { ...state, disabled: change.disabled, validFrom: Math.max(state.validFrom, from), roleAtValidFrom: change.role };
 }

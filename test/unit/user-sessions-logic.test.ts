@@ -28,6 +28,13 @@ describe("the sessions object's access decision", () => {
     expect(decideAccess(enabled, token({ iat: 1_101 }))).toEqual({ ok: true });
   });
 
+  it("keeps a token minted in the very second of a disable dead after enabling again", () => {
+    const disabled = applyStatus(emptyState(), { disabled: true, role: "user" }, 1_000);
+    const enabled = applyStatus(disabled, { disabled: false, role: "user" }, 1_000);
+    expect(decideAccess(enabled, token({ iat: 1_000 }))).toMatchObject({ ok: false });
+    expect(decideAccess(enabled, token({ iat: 1_001 }))).toEqual({ ok: true });
+  });
+
   it("refuses a token minted before a role change and accepts one with the new role in the same second", () => {
     const state = applyStatus(emptyState(), { disabled: false, role: "user" }, 1_000);
     expect(decideAccess(state, token({ role: "admin", iat: 999 }))).toMatchObject({ ok: false, code: "ROLE_CHANGED" });
