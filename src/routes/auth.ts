@@ -58,7 +58,7 @@ const LoginBody = z
   })
   .openapi("LoginRequest");
 
-const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) }).openapi("RefreshRequest");
+const RefreshBody = z.object({ refreshToken: z.string().min(1).max(4096) }).openapi("RefreshRequest");
 
 const SessionInfo = z
   .object({ id: z.string(), createdAt: z.string(), lastRefreshedAt: z.string(), expiresAt: z.string(), current: z.boolean() })
