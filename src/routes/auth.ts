@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import { requireUser } from "../auth/guards";
 import { PASSWORD_MAX, passwordProblem } from "../auth/passwords";
 import { publicJwks } from "../auth/tokens";
@@ -70,11 +71,18 @@ function deps(c: Context<AppEnv>): AuthDeps {
   return { db: c.var.db(), env: c.env, config: c.var.config, ip: clientIp((n) => c.req.header(n)) };
 }
 
-/** Per address and per email, before any password work: the expensive part is what gets limited. */
-async function limitCredentialAttempt(c: Context<AppEnv>, email: string): Promise<void> {
-  const config = c.var.config;
-  await enforceRateLimit(config, c.env.AUTH_IP_LIMITER, `ip:${clientIp((n) => c.req.header(n))}`, AUTH_LIMIT_PERIOD_SECONDS, "attempts from this address");
-  await enforceRateLimit(config, c.env.AUTH_EMAIL_LIMITER, `email:${normalizeEmail(email)}`, AUTH_LIMIT_PERIOD_SECONDS, "attempts for this account");
+/**
+ * Per address, before the body is even parsed: every credential request from an address counts,
+ * malformed ones included, so probing costs the prober, never our CPU.
+ */
+const limitByIp = createMiddleware<AppEnv>(async (c, next) => {
+  await enforceRateLimit(c.var.config, c.env.AUTH_IP_LIMITER, `ip:${clientIp((n) => c.req.header(n))}`, AUTH_LIMIT_PERIOD_SECONDS, "attempts from this address");
+  await next();
+});
+
+/** Per account, before any password work: the expensive part is what gets limited. */
+function limitByEmail(c: Context<AppEnv>, email: string): Promise<void> {
+  return enforceRateLimit(c.var.config, c.env.AUTH_EMAIL_LIMITER, `email:${normalizeEmail(email)}`, AUTH_LIMIT_PERIOD_SECONDS, "attempts for this account");
 }
 
 export const auth = router()
@@ -84,12 +92,13 @@ export const auth = router()
       path: "/v1/auth/register",
       tags: ["identity"],
       summary: "Create an account (role is always user)",
+      middleware: [limitByIp] as const,
       request: jsonBody(RegisterBody),
       responses: { 201: json(SessionResponse, "Registered and logged in"), ...errors(400, 409, 429) },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      await limitCredentialAttempt(c, body.email);
+      await limitByEmail(c, body.email);
       return c.json(await register(deps(c), body), 201);
     },
   )
@@ -99,12 +108,13 @@ export const auth = router()
       path: "/v1/auth/login",
       tags: ["identity"],
       summary: "Log in with email and password",
+      middleware: [limitByIp] as const,
       request: jsonBody(LoginBody),
       responses: { 200: json(SessionResponse, "Logged in"), ...errors(400, 401, 429) },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      await limitCredentialAttempt(c, body.email);
+      await limitByEmail(c, body.email);
       return c.json(await login(deps(c), body), 200);
     },
   )

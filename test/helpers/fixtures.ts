@@ -21,7 +21,7 @@ export interface TestUser {
 }
 
 /** Inserts a user straight into Postgres and mints an access token with the test secret. */
-export async function makeUser(role: Role = "user", name = role): Promise<TestUser> {
+export async function makeUser(role: Role = "user", name: string = role): Promise<TestUser> {
   const db = createDb(testEnv);
   try {
     const email = `${name}-${crypto.randomUUID()}@evently.test`;
@@ -44,7 +44,7 @@ export interface TestSession extends TestUser {
  * A user with a real session (refresh token in Postgres), as login would leave it, but without
  * spending an Argon2 hash: for tests of refresh, logout and revocation.
  */
-export async function makeSession(role: Role = "user", name = role): Promise<TestSession> {
+export async function makeSession(role: Role = "user", name: string = role): Promise<TestSession> {
   const u = await makeUser(role, name);
   const session = await openSession(u.id);
   return { ...u, token: session.accessToken, auth: { authorization: `Bearer ${session.accessToken}` }, refreshToken: session.refreshToken, sid: session.sid };
