@@ -8,6 +8,8 @@ import { requestIdFrom } from "./lib/ids";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
 import { docs } from "./routes/docs";
+import { venuesRouter } from "./routes/venues";
+import { eventsRouter } from "./routes/events";
 
 export function createApp() {
   const app = router();
@@ -35,6 +37,8 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/", docs);
+  app.route("/", venuesRouter);
+  app.route("/", eventsRouter);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
