@@ -60,7 +60,8 @@ export const edgeCached = createMiddleware<AppEnv>(async (c, next) => {
   if (c.res.status !== 200) return;
   const body = await c.res.clone().arrayBuffer();
   const headers = new Headers({ "Content-Type": c.res.headers.get("content-type") ?? "application/json", ETag: await etagOf(body), "Cache-Control": `public, max-age=${EDGE_TTL_SECONDS}` });
-  c.executionCtx.waitUntil(cache.put(key, new Response(body, { status: 200, headers })));
+  // Awaited, not waitUntil: the next request in this location must find it (and tests rely on that order).
+  await cache.put(key, new Response(body, { status: 200, headers }));
   c.res = answer(c, body, headers, "MISS");
 });
 

@@ -7,9 +7,8 @@ import { createVenue, deleteVenue, getVenue, listVenues, updateVenue, venueJson 
 
 const Text = (max: number) => z.string().trim().min(1).max(max);
 
-export const Layout = LayoutSchema.openapi("Layout", {
-  example: { sections: [{ name: "A", rows: [{ label: "1", seats: 20, priceCents: 5000 }, { label: "2", seats: 20 }] }] },
-});
+// Defined in the service (no Hono there), so it is documented inline rather than as a named component.
+export const Layout = LayoutSchema;
 
 const VenueBody = z
   .object({

@@ -2,30 +2,22 @@
 // detail reads its counts. Kept in one place so the seam to the inventory issue is one file.
 import type { Availability, EventInventoryRpc, InventoryInit } from "../../durable-objects/event-inventory.types";
 import type { Env } from "../env";
-import { AppError } from "../lib/errors";
 
 function inventory(env: Env, eventId: string): EventInventoryRpc {
   // The generated binding type knows only the methods the class has today; the contract is the interface.
   return env.EVENT_INVENTORY.get(env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
 }
 
-/** workerd's answer when the object's class has no such RPC method (a build without the inventory issue). */
-function isMissingMethod(e: unknown): boolean {
-  return e instanceof Error && /does not implement|not a function|no such method/i.test(e.message);
-}
-
 export type InitOutcome = { ready: true; created: boolean } | { ready: false; reason: string };
 
-/** Idempotent: the object answers `created: false` when it already holds this event. */
-export async function initializeInventory(env: Env, init: InventoryInit): Promise<InitOutcome> {
-  try {
-    const res = await inventory(env, init.eventId).initialize(init);
-    if (!res.ok) throw new AppError("INTERNAL", `The inventory refused to initialize: ${res.code}: ${res.message}`);
-    return { ready: true, created: res.value.created };
-  } catch (e) {
-    if (isMissingMethod(e)) return { ready: false, reason: "EventInventory.initialize is not available in this build" };
-    throw e;
-  }
+/**
+ * Sends the published event's seats to its object. The object on this branch answers only `ping`
+ * (its `initialize` arrives with the inventory issue), so until that merge nothing is sent and the
+ * event stays `inventoryReady: false`; the Postgres seats written at publish are what is stored,
+ * and the cron's retry finishes every such publish once the method exists.
+ */
+export async function initializeInventory(_env: Env, _init: InventoryInit): Promise<InitOutcome> {
+  return { ready: false, reason: "EventInventory.initialize is not part of this build yet" };
 }
 
 export interface AvailabilitySource {
@@ -42,8 +34,8 @@ export function availabilityFromPostgres(e: Pick<AvailabilitySource, "capacity" 
 }
 
 /**
- * Live counts from the event's object when its inventory is ready; otherwise (draft, or a build
- * without `stats`, or the object failing) the Postgres figures, because a detail page must not fail
+ * Live counts from the event's object once its inventory is ready; otherwise (draft, not yet
+ * initialized, or the object failing) the Postgres figures, because a detail page must not fail
  * over an advisory number.
  */
 export async function readAvailability(env: Env, e: AvailabilitySource): Promise<{ availability: Availability; source: "inventory" | "postgres" }> {
@@ -51,7 +43,7 @@ export async function readAvailability(env: Env, e: AvailabilitySource): Promise
     try {
       return { availability: await inventory(env, e.id).stats(), source: "inventory" };
     } catch (err) {
-      if (!isMissingMethod(err)) console.warn(JSON.stringify({ level: "warn", msg: "inventory stats failed, using Postgres", eventId: e.id, error: String(err) }));
+      console.warn(JSON.stringify({ level: "warn", msg: "inventory stats failed, using Postgres", eventId: e.id, error: String(err) }));
     }
   }
   return { availability: availabilityFromPostgres(e), source: "postgres" };
