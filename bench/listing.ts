@@ -118,7 +118,8 @@ worker = await unstable_startWorker({
     JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
     RATE_LIMITS: { type: "plain_text", value: "off" },
   },
-  dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false },
+  // Per-request log lines would cost more than the requests they describe.
+  dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "none" },
 });
   await worker.ready;
   const base = (await worker.url).toString().replace(/\/$/, "");
