@@ -103,24 +103,24 @@ const cells: Cell[] = [];
 let worker: Awaited<ReturnType<typeof unstable_startWorker>> | undefined;
 let proxy: Awaited<ReturnType<typeof startWsProxy>> | undefined;
 try {
-const { userId } = await seed();
-await explain("default page (upcoming published, first 20)", { limit: 20 });
-await explain("city filter", { city: "lisbon", limit: 20 });
-await explain("category filter, page after a cursor in the middle", { category: "music", limit: 20, cursor: Buffer.from(JSON.stringify({ k: "events", v: [new Date(Date.now() + 180 * 86_400_000).toISOString(), "00000000-0000-0000-0000-000000000000"] })).toString("base64url") });
-await explain("text search q=jazz gala", { q: "jazz gala", limit: 20 });
+  const { userId } = await seed();
+  await explain("default page (upcoming published, first 20)", { limit: 20 });
+  await explain("city filter", { city: "lisbon", limit: 20 });
+  await explain("category filter, page after a cursor in the middle", { category: "music", limit: 20, cursor: Buffer.from(JSON.stringify({ k: "events", v: [new Date(Date.now() + 180 * 86_400_000).toISOString(), "00000000-0000-0000-0000-000000000000"] })).toString("base64url") });
+  await explain("text search q=jazz gala", { q: "jazz gala", limit: 20 });
 
-proxy = await startWsProxy();
-worker = await unstable_startWorker({
-  config: "wrangler.toml",
-  bindings: {
-    DATABASE_URL: { type: "plain_text", value: url },
-    DB_WS_PROXY: { type: "plain_text", value: proxy.url },
-    JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
-    RATE_LIMITS: { type: "plain_text", value: "off" },
-  },
-  // Per-request log lines would cost more than the requests they describe.
-  dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "none" },
-});
+  proxy = await startWsProxy();
+  worker = await unstable_startWorker({
+    config: "wrangler.toml",
+    bindings: {
+      DATABASE_URL: { type: "plain_text", value: url },
+      DB_WS_PROXY: { type: "plain_text", value: proxy.url },
+      JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
+      RATE_LIMITS: { type: "plain_text", value: "off" },
+    },
+    // Per-request log lines would cost more than the requests they describe.
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "none" },
+  });
   await worker.ready;
   const base = (await worker.url).toString().replace(/\/$/, "");
   const env = { JWT_SECRET, JWT_ISSUER: "https://evently.example", JWT_AUDIENCE: "evently-api", ACCESS_TOKEN_TTL_SECONDS: "3600", RATE_LIMITS: "off" } as unknown as Env;
