@@ -10,6 +10,8 @@ import { health } from "./routes/health";
 import { docs } from "./routes/docs";
 import { auth } from "./routes/auth";
 import { adminUsers } from "./routes/admin-users";
+import { venuesRouter } from "./routes/venues";
+import { eventsRouter } from "./routes/events";
 
 export function createApp() {
   const app = router();
@@ -39,6 +41,8 @@ export function createApp() {
   app.route("/", docs);
   app.route("/", auth);
   app.route("/", adminUsers);
+  app.route("/", venuesRouter);
+  app.route("/", eventsRouter);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
