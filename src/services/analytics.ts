@@ -2,6 +2,8 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 
 // Metric definitions live in README.md ("Analytics"); keep the two in step.
+// Queries of one answer run one after another on purpose: in parallel each would open its own
+// connection of the request's fresh Pool, and a connection costs more than these queries.
 
 /** A range of whole UTC days, both ends included, as YYYY-MM-DD. */
 export interface DayRange {
@@ -88,40 +90,64 @@ async function rows<T = Record<string, unknown>>(db: Database, query: ReturnType
 }
 
 /**
- * Rebuilds the daily rollup from `bookings` in one transaction: readers keep seeing the previous
- * rollup until it commits. A full rebuild (about 2 s at 1,000,000 bookings) is chosen over
- * incremental upkeep because bookings change status long after the day they were made (a
- * cancellation weeks later) and a full rebuild needs no change tracking from the writers.
+ * Recomputes the daily rollup from `bookings` in one statement and writes only the difference:
+ * rows whose figures changed are updated, new ones inserted, vanished ones deleted. Past days
+ * rarely change, so the table does not bloat, and readers see the previous rollup until commit.
+ * A full recomputation (a few seconds at 1,000,000 bookings) is chosen over incremental upkeep
+ * because bookings change status long after the day they were made (a cancellation weeks later),
+ * and it needs no change tracking from the code that writes bookings.
  */
-export async function refreshDailyStats(db: Database, now = new Date()): Promise<{ rows: number; durationMs: number }> {
+export async function refreshDailyStats(db: Database, now = new Date()): Promise<{ rows: number; changed: number; durationMs: number }> {
   const started = Date.now();
   return db.transaction(async (tx) => {
     // Two refreshes at once (overlapping crons, tests) would insert the same keys: take turns.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${DAILY_STATS}))`);
-    await tx.execute(sql`delete from booking_daily_stats`);
-    const inserted = await tx.execute(sql`
-      insert into booking_daily_stats (day, event_id, currency, bookings, confirmed, cancelled, failed, pending,
-                                       seats_sold, revenue_cents, cancellations, refunded_cents)
-      select day, event_id, currency, sum(bookings), sum(confirmed), sum(cancelled), sum(failed), sum(pending),
-             sum(seats_sold), sum(revenue_cents), sum(cancellations), sum(refunded_cents)
-      from (
-        select (created_at at time zone 'UTC')::date as day, event_id, currency,
-               count(*) as bookings,
-               count(*) filter (where status = 'confirmed') as confirmed,
-               count(*) filter (where status = 'cancelled') as cancelled,
-               count(*) filter (where status = 'failed') as failed,
-               count(*) filter (where status = 'pending') as pending,
-               coalesce(sum(quantity) filter (where status = 'confirmed'), 0) as seats_sold,
-               coalesce(sum(total_amount_cents) filter (where status = 'confirmed'), 0) as revenue_cents,
-               0 as cancellations, 0 as refunded_cents
-        from bookings group by 1, 2, 3
-        union all
-        select (cancelled_at at time zone 'UTC')::date, event_id, currency, 0, 0, 0, 0, 0, 0, 0,
-               count(*), sum(total_amount_cents)
-        from bookings where status = 'cancelled' and cancelled_at is not null group by 1, 2, 3
-      ) parts
-      group by day, event_id, currency`);
-    const result = { rows: inserted.rowCount ?? 0, durationMs: Date.now() - started };
+    const [counts] = (
+      await tx.execute(sql`
+      with fresh as materialized (
+        select day, event_id, currency, sum(bookings)::int as bookings, sum(confirmed)::int as confirmed,
+               sum(cancelled)::int as cancelled, sum(failed)::int as failed, sum(pending)::int as pending,
+               sum(seats_sold)::int as seats_sold, sum(revenue_cents)::bigint as revenue_cents,
+               sum(cancellations)::int as cancellations, sum(refunded_cents)::bigint as refunded_cents
+        from (
+          select (created_at at time zone 'UTC')::date as day, event_id, currency,
+                 count(*) as bookings,
+                 count(*) filter (where status = 'confirmed') as confirmed,
+                 count(*) filter (where status = 'cancelled') as cancelled,
+                 count(*) filter (where status = 'failed') as failed,
+                 count(*) filter (where status = 'pending') as pending,
+                 coalesce(sum(quantity) filter (where status = 'confirmed'), 0) as seats_sold,
+                 coalesce(sum(total_amount_cents) filter (where status = 'confirmed'), 0) as revenue_cents,
+                 0 as cancellations, 0 as refunded_cents
+          from bookings group by 1, 2, 3
+          union all
+          select (cancelled_at at time zone 'UTC')::date, event_id, currency, 0, 0, 0, 0, 0, 0, 0,
+                 count(*), sum(total_amount_cents)
+          from bookings where status = 'cancelled' and cancelled_at is not null group by 1, 2, 3
+        ) parts
+        group by day, event_id, currency
+      ),
+      upserted as (
+        insert into booking_daily_stats as s (day, event_id, currency, bookings, confirmed, cancelled, failed, pending,
+                                              seats_sold, revenue_cents, cancellations, refunded_cents)
+        select * from fresh
+        on conflict (day, event_id, currency) do update set
+          bookings = excluded.bookings, confirmed = excluded.confirmed, cancelled = excluded.cancelled,
+          failed = excluded.failed, pending = excluded.pending, seats_sold = excluded.seats_sold,
+          revenue_cents = excluded.revenue_cents, cancellations = excluded.cancellations, refunded_cents = excluded.refunded_cents
+        where (s.bookings, s.confirmed, s.cancelled, s.failed, s.pending, s.seats_sold, s.revenue_cents, s.cancellations, s.refunded_cents)
+          is distinct from (excluded.bookings, excluded.confirmed, excluded.cancelled, excluded.failed, excluded.pending,
+                            excluded.seats_sold, excluded.revenue_cents, excluded.cancellations, excluded.refunded_cents)
+        returning 1
+      ),
+      deleted as (
+        delete from booking_daily_stats s
+        where not exists (select 1 from fresh f where f.day = s.day and f.event_id = s.event_id and f.currency = s.currency)
+        returning 1
+      )
+      select (select count(*) from fresh) as rows, (select count(*) from upserted) + (select count(*) from deleted) as changed`)
+    ).rows as Array<{ rows: unknown; changed: unknown }>;
+    const result = { rows: n(counts.rows), changed: n(counts.changed), durationMs: Date.now() - started };
     await tx.execute(sql`
       insert into analytics_rollups (name, refreshed_at, duration_ms, row_count)
       values (${DAILY_STATS}, ${now.toISOString()}, ${result.durationMs}, ${result.rows})
@@ -142,13 +168,12 @@ function money(list: Array<{ currency: unknown; cents: unknown }>): Money {
 }
 
 export async function overview(db: Database, range: DayRange): Promise<Overview> {
-  const [byCurrency, [util], state] = await Promise.all([
-    rows(db, sql`
+  const byCurrency = await rows(db, sql`
       select currency, sum(bookings) as bookings, sum(confirmed) as confirmed, sum(cancelled) as cancelled,
              sum(failed) as failed, sum(pending) as pending, sum(seats_sold) as seats, sum(revenue_cents) as cents
       from booking_daily_stats where day between ${range.from}::date and ${range.to}::date
-      group by currency`),
-    rows(db, sql`
+      group by currency`);
+  const [util] = await rows(db, sql`
       with ev as (
         select id, capacity from events
         where status in ('published', 'completed')
@@ -156,9 +181,8 @@ export async function overview(db: Database, range: DayRange): Promise<Overview>
           and start_time < (${range.to}::date + 1)::timestamp at time zone 'UTC'
       )
       select (select count(*) from ev) as events, (select coalesce(sum(capacity), 0) from ev) as capacity,
-             (select coalesce(sum(seats_sold), 0) from booking_daily_stats where event_id in (select id from ev)) as seats`),
-    rollupState(db),
-  ]);
+             (select coalesce(sum(seats_sold), 0) from booking_daily_stats where event_id in (select id from ev)) as seats`);
+  const state = await rollupState(db);
   const sum = (k: string) => byCurrency.reduce((a, r) => a + n(r[k]), 0);
   const bookings = { total: sum("bookings"), confirmed: sum("confirmed"), cancelled: sum("cancelled"), failed: sum("failed"), pending: sum("pending") };
   return {
@@ -175,8 +199,7 @@ export async function overview(db: Database, range: DayRange): Promise<Overview>
 
 export async function popularEvents(db: Database, opts: { limit: number; range?: DayRange }): Promise<{ asOf: string | null; data: PopularEvent[] }> {
   const dayFilter = opts.range ? sql`where day between ${opts.range.from}::date and ${opts.range.to}::date` : sql``;
-  const [ranked, state] = await Promise.all([
-    rows(db, sql`
+  const ranked = await rows(db, sql`
       select e.id, e.name, e.status, e.start_time, e.capacity, e.currency, s.seats, s.bookings, s.cents
       from (select event_id, sum(seats_sold) as seats, sum(bookings) as bookings, sum(revenue_cents) as cents
             from booking_daily_stats ${dayFilter}
@@ -184,9 +207,8 @@ export async function popularEvents(db: Database, opts: { limit: number; range?:
             order by sum(seats_sold) desc, event_id
             limit ${opts.limit}) s
       join events e on e.id = s.event_id
-      order by s.seats desc, e.id`),
-    rollupState(db),
-  ]);
+      order by s.seats desc, e.id`);
+  const state = await rollupState(db);
   return {
     asOf: state?.refreshedAt ?? null,
     data: ranked.map((r) => ({
@@ -205,8 +227,7 @@ export async function popularEvents(db: Database, opts: { limit: number; range?:
 }
 
 export async function dailySeries(db: Database, range: DayRange): Promise<{ from: string; to: string; asOf: string | null; data: DailyPoint[] }> {
-  const [byDay, state] = await Promise.all([
-    rows(db, sql`
+  const byDay = await rows(db, sql`
       select d::date as day, s.currency, coalesce(s.bookings, 0) as bookings, coalesce(s.confirmed, 0) as confirmed,
              coalesce(s.seats, 0) as seats, coalesce(s.cents, 0) as cents,
              coalesce(s.cancellations, 0) as cancellations, coalesce(s.refunded, 0) as refunded
@@ -217,9 +238,8 @@ export async function dailySeries(db: Database, range: DayRange): Promise<{ from
         from booking_daily_stats where day between ${range.from}::date and ${range.to}::date
         group by day, currency
       ) s on s.day = d::date
-      order by 1, 2`),
-    rollupState(db),
-  ]);
+      order by 1, 2`);
+  const state = await rollupState(db);
   const data: DailyPoint[] = [];
   for (const r of byDay) {
     const day = dayString(r.day);
@@ -264,8 +284,7 @@ export async function findEvent(db: Database, eventId: string): Promise<EventRef
 
 /** Read live from bookings, hold_history and waitlist_entries: one event is small enough to need no rollup. */
 export async function eventAnalytics(db: Database, event: EventRef): Promise<EventAnalytics> {
-  const [daily, holdKinds, waitlist] = await Promise.all([
-    rows(db, sql`
+  const daily = await rows(db, sql`
       select day, sum(bookings) as bookings, sum(confirmed) as confirmed, sum(cancelled) as cancelled, sum(failed) as failed,
              sum(pending) as pending, sum(seats) as seats, sum(cents) as cents, sum(cancellations) as cancellations
       from (
@@ -282,9 +301,9 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
         select (cancelled_at at time zone 'UTC')::date, 0, 0, 0, 0, 0, 0, 0, count(*)
         from bookings where event_id = ${event.id} and status = 'cancelled' and cancelled_at is not null group by 1
       ) parts
-      group by day order by day`),
-    rows(db, sql`select kind, count(*) as holds from hold_history where event_id = ${event.id} group by kind`),
-    rows(db, sql`
+      group by day order by day`);
+  const holdKinds = await rows(db, sql`select kind, count(*) as holds from hold_history where event_id = ${event.id} group by kind`);
+  const waitlist = await rows(db, sql`
       select count(*) filter (where status = 'waiting') as waiting,
              coalesce(sum(quantity) filter (where status = 'waiting'), 0) as waiting_seats,
              count(*) filter (where status = 'offered') as offered,
@@ -292,8 +311,7 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
              count(*) filter (where status = 'converted') as converted,
              count(*) filter (where status = 'left') as left_,
              count(*) filter (where offered_at is not null) as offers_made
-      from waitlist_entries where event_id = ${event.id}`),
-  ]);
+      from waitlist_entries where event_id = ${event.id}`);
   const total = (k: string) => daily.reduce((a, r) => a + n(r[k]), 0);
   const bookings = { total: total("bookings"), confirmed: total("confirmed"), cancelled: total("cancelled"), failed: total("failed"), pending: total("pending") };
   const seatsSold = total("seats");

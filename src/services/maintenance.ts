@@ -5,7 +5,7 @@ import { events, idempotencyKeys } from "../db/schema";
 import { refreshDailyStats } from "./analytics";
 
 /** Cron work: forget expired idempotency keys, move finished events to `completed`, rebuild the analytics rollup. */
-export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: number; eventsCompleted: number; rollupRows: number; rollupMs: number }> {
+export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: number; eventsCompleted: number; rollupRows: number; rollupChanged: number; rollupMs: number }> {
   const db = createDb(env);
   try {
     const keys = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
@@ -15,7 +15,7 @@ export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: 
       .where(and(eq(events.status, "published"), lt(events.endTime, now)))
       .returning({ id: events.id });
     const rollup = await refreshDailyStats(db, now);
-    const result = { keysDeleted: keys.length, eventsCompleted: done.length, rollupRows: rollup.rows, rollupMs: rollup.durationMs };
+    const result = { keysDeleted: keys.length, eventsCompleted: done.length, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs };
     console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
     return result;
   } finally {
