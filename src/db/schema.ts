@@ -323,6 +323,22 @@ export const bookingDailyStats = pgTable(
   ],
 );
 
+/** All-time totals per event and currency, summed from booking_daily_stats by the same refresh. */
+export const eventSalesTotals = pgTable(
+  "event_sales_totals",
+  {
+    eventId: uuid("event_id").notNull().references(() => events.id, { onDelete: "cascade" }),
+    currency: text("currency").notNull(),
+    bookings: integer("bookings").notNull(),
+    seatsSold: integer("seats_sold").notNull(),
+    revenueCents: bigint("revenue_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventId, t.currency] }),
+    index("event_sales_totals_seats_idx").on(t.seatsSold),
+  ],
+);
+
 /** When each rollup was last rebuilt, so answers can say how fresh they are. */
 export const analyticsRollups = pgTable("analytics_rollups", {
   name: text("name").primaryKey(),

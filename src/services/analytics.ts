@@ -147,7 +147,30 @@ export async function refreshDailyStats(db: Database, now = new Date()): Promise
       )
       select (select count(*) from fresh) as rows, (select count(*) from upserted) + (select count(*) from deleted) as changed`)
     ).rows as Array<{ rows: unknown; changed: unknown }>;
-    const result = { rows: n(counts.rows), changed: n(counts.changed), durationMs: Date.now() - started };
+    // Per-event totals from the fresh daily rows: what popular events and utilization read.
+    const [totals] = (
+      await tx.execute(sql`
+      with fresh as materialized (
+        select event_id, currency, sum(bookings)::int as bookings, sum(seats_sold)::int as seats_sold,
+               sum(revenue_cents)::bigint as revenue_cents
+        from booking_daily_stats group by event_id, currency
+      ),
+      upserted as (
+        insert into event_sales_totals as t (event_id, currency, bookings, seats_sold, revenue_cents)
+        select * from fresh
+        on conflict (event_id, currency) do update set
+          bookings = excluded.bookings, seats_sold = excluded.seats_sold, revenue_cents = excluded.revenue_cents
+        where (t.bookings, t.seats_sold, t.revenue_cents) is distinct from (excluded.bookings, excluded.seats_sold, excluded.revenue_cents)
+        returning 1
+      ),
+      deleted as (
+        delete from event_sales_totals t
+        where not exists (select 1 from fresh f where f.event_id = t.event_id and f.currency = t.currency)
+        returning 1
+      )
+      select (select count(*) from upserted) + (select count(*) from deleted) as changed`)
+    ).rows as Array<{ changed: unknown }>;
+    const result = { rows: n(counts.rows), changed: n(counts.changed) + n(totals.changed), durationMs: Date.now() - started };
     await tx.execute(sql`
       insert into analytics_rollups (name, refreshed_at, duration_ms, row_count)
       values (${DAILY_STATS}, ${now.toISOString()}, ${result.durationMs}, ${result.rows})
@@ -174,14 +197,12 @@ export async function overview(db: Database, range: DayRange): Promise<Overview>
       from booking_daily_stats where day between ${range.from}::date and ${range.to}::date
       group by currency`);
   const [util] = await rows(db, sql`
-      with ev as (
-        select id, capacity from events
-        where status in ('published', 'completed')
-          and start_time >= ${range.from}::date::timestamp at time zone 'UTC'
-          and start_time < (${range.to}::date + 1)::timestamp at time zone 'UTC'
-      )
-      select (select count(*) from ev) as events, (select coalesce(sum(capacity), 0) from ev) as capacity,
-             (select coalesce(sum(seats_sold), 0) from booking_daily_stats where event_id in (select id from ev)) as seats`);
+      select count(*) as events, coalesce(sum(e.capacity), 0) as capacity, coalesce(sum(t.seats), 0) as seats
+      from (select id, capacity from events
+            where status in ('published', 'completed')
+              and start_time >= ${range.from}::date::timestamp at time zone 'UTC'
+              and start_time < (${range.to}::date + 1)::timestamp at time zone 'UTC') e
+      left join (select event_id, sum(seats_sold) as seats from event_sales_totals group by event_id) t on t.event_id = e.id`);
   const state = await rollupState(db);
   const sum = (k: string) => byCurrency.reduce((a, r) => a + n(r[k]), 0);
   const bookings = { total: sum("bookings"), confirmed: sum("confirmed"), cancelled: sum("cancelled"), failed: sum("failed"), pending: sum("pending") };
@@ -198,14 +219,15 @@ export async function overview(db: Database, range: DayRange): Promise<Overview>
 }
 
 export async function popularEvents(db: Database, opts: { limit: number; range?: DayRange }): Promise<{ asOf: string | null; data: PopularEvent[] }> {
-  const dayFilter = opts.range ? sql`where day between ${opts.range.from}::date and ${opts.range.to}::date` : sql``;
+  // All time reads the per-event totals (one row per event); a range sums the daily rows.
+  const perEvent = opts.range
+    ? sql`select event_id, sum(seats_sold) as seats, sum(bookings) as bookings, sum(revenue_cents) as cents
+          from booking_daily_stats where day between ${opts.range.from}::date and ${opts.range.to}::date group by event_id`
+    : sql`select event_id, sum(seats_sold) as seats, sum(bookings) as bookings, sum(revenue_cents) as cents
+          from event_sales_totals group by event_id`;
   const ranked = await rows(db, sql`
       select e.id, e.name, e.status, e.start_time, e.capacity, e.currency, s.seats, s.bookings, s.cents
-      from (select event_id, sum(seats_sold) as seats, sum(bookings) as bookings, sum(revenue_cents) as cents
-            from booking_daily_stats ${dayFilter}
-            group by event_id
-            order by sum(seats_sold) desc, event_id
-            limit ${opts.limit}) s
+      from (${perEvent} order by seats desc, event_id limit ${opts.limit}) s
       join events e on e.id = s.event_id
       order by s.seats desc, e.id`);
   const state = await rollupState(db);
