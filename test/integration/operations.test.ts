@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
-import { makeUser, testEnv } from "../helpers/fixtures";
+import { makeUser, testEnv, withDb } from "../helpers/fixtures";
+import { refreshDailyStats } from "../../src/services/analytics";
 
 /** Stands in for the Analytics Engine binding, which is a silent no-op locally: records what is written. */
 function recordingDataset() {
@@ -43,5 +44,17 @@ describe("the operator's view of a request", () => {
     const res = await createApp().request("/health", { headers: { "x-request-id": "ops-test-0003" } }, { ...testEnv, JWT_ISSUER: "" });
     expect(res.status).toBe(500);
     expect(requestLogs(log).find((l) => l.requestId === "ops-test-0003")).toMatchObject({ status: 500 });
+  });
+});
+
+describe("readiness detail", () => {
+  it("reports how old the analytics rollup is, without letting it decide readiness", async () => {
+    await withDb((db) => refreshDailyStats(db));
+    const res = await createApp().request("/health/ready", {}, testEnv);
+    const body: any = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.analyticsRollup.ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(body.analyticsRollup.ageSeconds).toBeLessThan(120);
+    expect(Date.parse(body.analyticsRollup.refreshedAt)).not.toBeNaN();
   });
 });
