@@ -21,6 +21,21 @@ CREATE TABLE "booking_daily_stats" (
 	CONSTRAINT "booking_daily_stats_day_event_id_currency_pk" PRIMARY KEY("day","event_id","currency")
 );
 --> statement-breakpoint
+CREATE TABLE "booking_daily_totals" (
+	"day" date NOT NULL,
+	"currency" text NOT NULL,
+	"bookings" integer NOT NULL,
+	"confirmed" integer NOT NULL,
+	"cancelled" integer NOT NULL,
+	"failed" integer NOT NULL,
+	"pending" integer NOT NULL,
+	"seats_sold" integer NOT NULL,
+	"revenue_cents" bigint NOT NULL,
+	"cancellations" integer NOT NULL,
+	"refunded_cents" bigint NOT NULL,
+	CONSTRAINT "booking_daily_totals_day_currency_pk" PRIMARY KEY("day","currency")
+);
+--> statement-breakpoint
 CREATE TABLE "event_sales_totals" (
 	"event_id" uuid NOT NULL,
 	"currency" text NOT NULL,

@@ -323,6 +323,25 @@ export const bookingDailyStats = pgTable(
   ],
 );
 
+/** booking_daily_stats summed over events, per UTC day and currency, by the same refresh. */
+export const bookingDailyTotals = pgTable(
+  "booking_daily_totals",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    currency: text("currency").notNull(),
+    bookings: integer("bookings").notNull(),
+    confirmed: integer("confirmed").notNull(),
+    cancelled: integer("cancelled").notNull(),
+    failed: integer("failed").notNull(),
+    pending: integer("pending").notNull(),
+    seatsSold: integer("seats_sold").notNull(),
+    revenueCents: bigint("revenue_cents", { mode: "number" }).notNull(),
+    cancellations: integer("cancellations").notNull(),
+    refundedCents: bigint("refunded_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.currency] })],
+);
+
 /** All-time totals per event and currency, summed from booking_daily_stats by the same refresh. */
 export const eventSalesTotals = pgTable(
   "event_sales_totals",

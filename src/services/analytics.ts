@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 
 // Metric definitions live in README.md ("Analytics"); keep the two in step.
@@ -89,88 +89,78 @@ async function rows<T = Record<string, unknown>>(db: Database, query: ReturnType
   return res.rows as T[];
 }
 
+const DAILY_VALUES = ["bookings", "confirmed", "cancelled", "failed", "pending", "seats_sold", "revenue_cents", "cancellations", "refunded_cents"];
+
+type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
 /**
- * Recomputes the daily rollup from `bookings` in one statement and writes only the difference:
- * rows whose figures changed are updated, new ones inserted, vanished ones deleted. Past days
- * rarely change, so the table does not bloat, and readers see the previous rollup until commit.
- * A full recomputation (a few seconds at 1,000,000 bookings) is chosen over incremental upkeep
- * because bookings change status long after the day they were made (a cancellation weeks later),
- * and it needs no change tracking from the code that writes bookings.
+ * Makes `table` equal to the rows of `fresh`, writing only the difference: changed rows are
+ * updated, new ones inserted, vanished ones deleted. Unchanged rows (most past days) are not
+ * rewritten, so the table does not bloat. Table and column names are constants of this module.
+ */
+async function syncTable(tx: Tx, table: string, keys: string[], values: string[], fresh: SQL): Promise<{ rows: number; changed: number }> {
+  const cols = sql.raw([...keys, ...values].join(", "));
+  const set = sql.raw(values.map((v) => `${v} = excluded.${v}`).join(", "));
+  const before = sql.raw(values.map((v) => `t.${v}`).join(", "));
+  const after = sql.raw(values.map((v) => `excluded.${v}`).join(", "));
+  const same = sql.raw(keys.map((k) => `f.${k} = t.${k}`).join(" and "));
+  const name = sql.raw(table);
+  const res = await tx.execute(sql`
+    with fresh as materialized (${fresh}),
+    upserted as (
+      insert into ${name} as t (${cols}) select ${cols} from fresh
+      on conflict (${sql.raw(keys.join(", "))}) do update set ${set}
+      where (${before}) is distinct from (${after})
+      returning 1
+    ),
+    deleted as (delete from ${name} t where not exists (select 1 from fresh f where ${same}) returning 1)
+    select (select count(*) from fresh) as rows, (select count(*) from upserted) + (select count(*) from deleted) as changed`);
+  const [r] = res.rows as Array<{ rows: unknown; changed: unknown }>;
+  return { rows: n(r.rows), changed: n(r.changed) };
+}
+
+/**
+ * Recomputes the analytics rollups from `bookings` in one transaction (readers see the previous
+ * rollup until it commits): booking_daily_stats per day, event and currency; from it
+ * booking_daily_totals per day and currency (overview, daily series) and event_sales_totals per
+ * event (popular events, utilization). A full recomputation (a few seconds at 1,000,000 bookings)
+ * is chosen over incremental upkeep because bookings change status long after the day they were
+ * made (a cancellation weeks later), and it needs no change tracking from the code that writes them.
  */
 export async function refreshDailyStats(db: Database, now = new Date()): Promise<{ rows: number; changed: number; durationMs: number }> {
   const started = Date.now();
   return db.transaction(async (tx) => {
     // Two refreshes at once (overlapping crons, tests) would insert the same keys: take turns.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${DAILY_STATS}))`);
-    const [counts] = (
-      await tx.execute(sql`
-      with fresh as materialized (
-        select day, event_id, currency, sum(bookings)::int as bookings, sum(confirmed)::int as confirmed,
-               sum(cancelled)::int as cancelled, sum(failed)::int as failed, sum(pending)::int as pending,
-               sum(seats_sold)::int as seats_sold, sum(revenue_cents)::bigint as revenue_cents,
-               sum(cancellations)::int as cancellations, sum(refunded_cents)::bigint as refunded_cents
-        from (
-          select (created_at at time zone 'UTC')::date as day, event_id, currency,
-                 count(*) as bookings,
-                 count(*) filter (where status = 'confirmed') as confirmed,
-                 count(*) filter (where status = 'cancelled') as cancelled,
-                 count(*) filter (where status = 'failed') as failed,
-                 count(*) filter (where status = 'pending') as pending,
-                 coalesce(sum(quantity) filter (where status = 'confirmed'), 0) as seats_sold,
-                 coalesce(sum(total_amount_cents) filter (where status = 'confirmed'), 0) as revenue_cents,
-                 0 as cancellations, 0 as refunded_cents
-          from bookings group by 1, 2, 3
-          union all
-          select (cancelled_at at time zone 'UTC')::date, event_id, currency, 0, 0, 0, 0, 0, 0, 0,
-                 count(*), sum(total_amount_cents)
-          from bookings where status = 'cancelled' and cancelled_at is not null group by 1, 2, 3
-        ) parts
-        group by day, event_id, currency
-      ),
-      upserted as (
-        insert into booking_daily_stats as s (day, event_id, currency, bookings, confirmed, cancelled, failed, pending,
-                                              seats_sold, revenue_cents, cancellations, refunded_cents)
-        select * from fresh
-        on conflict (day, event_id, currency) do update set
-          bookings = excluded.bookings, confirmed = excluded.confirmed, cancelled = excluded.cancelled,
-          failed = excluded.failed, pending = excluded.pending, seats_sold = excluded.seats_sold,
-          revenue_cents = excluded.revenue_cents, cancellations = excluded.cancellations, refunded_cents = excluded.refunded_cents
-        where (s.bookings, s.confirmed, s.cancelled, s.failed, s.pending, s.seats_sold, s.revenue_cents, s.cancellations, s.refunded_cents)
-          is distinct from (excluded.bookings, excluded.confirmed, excluded.cancelled, excluded.failed, excluded.pending,
-                            excluded.seats_sold, excluded.revenue_cents, excluded.cancellations, excluded.refunded_cents)
-        returning 1
-      ),
-      deleted as (
-        delete from booking_daily_stats s
-        where not exists (select 1 from fresh f where f.day = s.day and f.event_id = s.event_id and f.currency = s.currency)
-        returning 1
-      )
-      select (select count(*) from fresh) as rows, (select count(*) from upserted) + (select count(*) from deleted) as changed`)
-    ).rows as Array<{ rows: unknown; changed: unknown }>;
-    // Per-event totals from the fresh daily rows: what popular events and utilization read.
-    const [totals] = (
-      await tx.execute(sql`
-      with fresh as materialized (
-        select event_id, currency, sum(bookings)::int as bookings, sum(seats_sold)::int as seats_sold,
-               sum(revenue_cents)::bigint as revenue_cents
-        from booking_daily_stats group by event_id, currency
-      ),
-      upserted as (
-        insert into event_sales_totals as t (event_id, currency, bookings, seats_sold, revenue_cents)
-        select * from fresh
-        on conflict (event_id, currency) do update set
-          bookings = excluded.bookings, seats_sold = excluded.seats_sold, revenue_cents = excluded.revenue_cents
-        where (t.bookings, t.seats_sold, t.revenue_cents) is distinct from (excluded.bookings, excluded.seats_sold, excluded.revenue_cents)
-        returning 1
-      ),
-      deleted as (
-        delete from event_sales_totals t
-        where not exists (select 1 from fresh f where f.event_id = t.event_id and f.currency = t.currency)
-        returning 1
-      )
-      select (select count(*) from upserted) + (select count(*) from deleted) as changed`)
-    ).rows as Array<{ changed: unknown }>;
-    const result = { rows: n(counts.rows), changed: n(counts.changed) + n(totals.changed), durationMs: Date.now() - started };
+    const daily = await syncTable(tx, "booking_daily_stats", ["day", "event_id", "currency"], DAILY_VALUES, sql`
+      select day, event_id, currency, sum(bookings)::int as bookings, sum(confirmed)::int as confirmed,
+             sum(cancelled)::int as cancelled, sum(failed)::int as failed, sum(pending)::int as pending,
+             sum(seats_sold)::int as seats_sold, sum(revenue_cents)::bigint as revenue_cents,
+             sum(cancellations)::int as cancellations, sum(refunded_cents)::bigint as refunded_cents
+      from (
+        select (created_at at time zone 'UTC')::date as day, event_id, currency,
+               count(*) as bookings,
+               count(*) filter (where status = 'confirmed') as confirmed,
+               count(*) filter (where status = 'cancelled') as cancelled,
+               count(*) filter (where status = 'failed') as failed,
+               count(*) filter (where status = 'pending') as pending,
+               coalesce(sum(quantity) filter (where status = 'confirmed'), 0) as seats_sold,
+               coalesce(sum(total_amount_cents) filter (where status = 'confirmed'), 0) as revenue_cents,
+               0 as cancellations, 0 as refunded_cents
+        from bookings group by 1, 2, 3
+        union all
+        select (cancelled_at at time zone 'UTC')::date, event_id, currency, 0, 0, 0, 0, 0, 0, 0,
+               count(*), sum(total_amount_cents)
+        from bookings where status = 'cancelled' and cancelled_at is not null group by 1, 2, 3
+      ) parts
+      group by day, event_id, currency`);
+    const totals = await syncTable(tx, "booking_daily_totals", ["day", "currency"], DAILY_VALUES, sql`
+      select day, currency, ${sql.raw(DAILY_VALUES.map((v) => `sum(${v})::${v.endsWith("cents") ? "bigint" : "int"} as ${v}`).join(", "))}
+      from booking_daily_stats group by day, currency`);
+    const perEvent = await syncTable(tx, "event_sales_totals", ["event_id", "currency"], ["bookings", "seats_sold", "revenue_cents"], sql`
+      select event_id, currency, sum(bookings)::int as bookings, sum(seats_sold)::int as seats_sold, sum(revenue_cents)::bigint as revenue_cents
+      from booking_daily_stats group by event_id, currency`);
+    const result = { rows: daily.rows, changed: daily.changed + totals.changed + perEvent.changed, durationMs: Date.now() - started };
     await tx.execute(sql`
       insert into analytics_rollups (name, refreshed_at, duration_ms, row_count)
       values (${DAILY_STATS}, ${now.toISOString()}, ${result.durationMs}, ${result.rows})
@@ -194,7 +184,7 @@ export async function overview(db: Database, range: DayRange): Promise<Overview>
   const byCurrency = await rows(db, sql`
       select currency, sum(bookings) as bookings, sum(confirmed) as confirmed, sum(cancelled) as cancelled,
              sum(failed) as failed, sum(pending) as pending, sum(seats_sold) as seats, sum(revenue_cents) as cents
-      from booking_daily_stats where day between ${range.from}::date and ${range.to}::date
+      from booking_daily_totals where day between ${range.from}::date and ${range.to}::date
       group by currency`);
   const [util] = await rows(db, sql`
       select count(*) as events, coalesce(sum(e.capacity), 0) as capacity, coalesce(sum(t.seats), 0) as seats
@@ -255,10 +245,8 @@ export async function dailySeries(db: Database, range: DayRange): Promise<{ from
              coalesce(s.cancellations, 0) as cancellations, coalesce(s.refunded, 0) as refunded
       from generate_series(${range.from}::date, ${range.to}::date, interval '1 day') d
       left join (
-        select day, currency, sum(bookings) as bookings, sum(confirmed) as confirmed, sum(seats_sold) as seats,
-               sum(revenue_cents) as cents, sum(cancellations) as cancellations, sum(refunded_cents) as refunded
-        from booking_daily_stats where day between ${range.from}::date and ${range.to}::date
-        group by day, currency
+        select day, currency, bookings, confirmed, seats_sold as seats, revenue_cents as cents, cancellations, refunded_cents as refunded
+        from booking_daily_totals where day between ${range.from}::date and ${range.to}::date
       ) s on s.day = d::date
       order by 1, 2`);
   const state = await rollupState(db);
