@@ -1,7 +1,8 @@
 // npm run bench:analytics — latency of every analytics endpoint over real HTTP, against the Worker
 // running in workerd (wrangler's unstable_startWorker, no dev proxy in front) on the database that
 // scripts/gen-analytics-data.ts filled (DATABASE_URL, else evently_bench on 127.0.0.1:5432).
-// Requests go one at a time so each figure is a request's own latency, not queueing.
+// Requests go one at a time so each figure is a request's own latency, not queueing. It adds one
+// admin user (bench-admin@evently.test) to that database to sign a token for.
 //
 //   npx tsx bench/analytics.ts [--requests 100]
 import { randomBytes } from "node:crypto";
