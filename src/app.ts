@@ -8,6 +8,7 @@ import { requestIdFrom } from "./lib/ids";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
 import { docs } from "./routes/docs";
+import { holds } from "./routes/holds";
 
 export function createApp() {
   const app = router();
@@ -35,6 +36,7 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/", docs);
+  app.route("/", holds);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

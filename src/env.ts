@@ -8,6 +8,8 @@ export interface Env extends Cloudflare.Env {
   DATABASE_URL: string;
   /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
   DB_WS_PROXY?: string;
+  /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
+  HOLD_MAX_INFLIGHT?: string;
 }
 
 const ConfigSchema = z.object({
@@ -15,6 +17,7 @@ const ConfigSchema = z.object({
   jwtIssuer: z.string().min(1),
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
+  holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(64),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -24,6 +27,7 @@ export function parseConfig(env: Env): Config {
     jwtIssuer: env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+    holdMaxInflight: env.HOLD_MAX_INFLIGHT,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

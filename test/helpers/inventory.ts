@@ -1,8 +1,11 @@
 import { env } from "cloudflare:test";
 import type { EventInventory } from "../../durable-objects/event-inventory";
 import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+import { createApp } from "../../src/app";
 import { events, users, venues } from "../../src/db/schema";
-import { withDb } from "./fixtures";
+import { signAccessToken } from "../../src/auth/tokens";
+import { parseConfig } from "../../src/env";
+import { testEnv, withDb, type TestUser } from "./fixtures";
 
 /** Seats `A-1-1` … in `sections` sections of `rows` rows of `perRow` seats, all at `priceCents`. */
 export function generateSeats(sections: number, rows: number, perRow: number, priceCents = 5000): SeatSpec[] {
@@ -107,4 +110,36 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** `n` users in one insert, each with a minted token: storms need hundreds of them. */
+export async function makeUsers(n: number): Promise<TestUser[]> {
+  const rows = await withDb((db) =>
+    db
+      .insert(users)
+      .values(Array.from({ length: n }, (_, i) => ({ email: `storm-${i}-${crypto.randomUUID()}@evently.test`, name: `storm ${i}`, role: "user" as const, passwordHash: "x" })))
+      .returning({ id: users.id, email: users.email }),
+  );
+  const config = parseConfig(testEnv);
+  return Promise.all(
+    rows.map(async (r) => {
+      const { token } = await signAccessToken(testEnv, config, { id: r.id, role: "user" });
+      return { id: r.id, email: r.email, role: "user" as const, token, auth: { authorization: `Bearer ${token}` } };
+    }),
+  );
+}
+
+const app = createApp();
+
+/**
+ * Calls the app inside this workerd with the real bindings, like `call`, for many requests at
+ * once: `exports.default.fetch` in vitest-pool-workers 0.15 re-imports the entry module through
+ * the runner object on every call and slows down more with every concurrent batch (200 requests:
+ * 2 s, then 9 s, then 24 s …), which no deployed Worker does.
+ */
+export function callApp(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  return Promise.resolve(app.request(`http://evently.test${path}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body }, testEnv));
 }
