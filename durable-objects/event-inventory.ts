@@ -3,7 +3,8 @@ import type { Env } from "../src/env";
 import { createDb } from "../src/db/client";
 import { holdHistory } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
-import { migrateInventory } from "./event-inventory.sql";
+// ".js", not bare: wrangler bundles any import ending in ".sql" as a Text module (its default rules).
+import { migrateInventory } from "./event-inventory.sql.js";
 import {
   ChangeBatch,
   availability,
