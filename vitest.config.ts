@@ -41,6 +41,8 @@ export default defineConfig({
                 DB_WS_PROXY: inject("wsProxy"),
                 JWT_SECRET: TEST_JWT_SECRET,
                 RATE_LIMITS: "on",
+                // Storm tests send 200 holds at once to one event and must stay below load shedding.
+                HOLD_MAX_INFLIGHT: "1000",
               },
             },
           })),

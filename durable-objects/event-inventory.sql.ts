@@ -4,6 +4,54 @@
  */
 export const INVENTORY_MIGRATIONS: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  // Seats, holds and the outbox. Counters are kept beside the rows so stats and general admission
+  // never scan; the CHECKs are a last line against overselling if the decision code were wrong.
+  `CREATE TABLE inventory (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     config TEXT NOT NULL,
+     capacity INTEGER NOT NULL CHECK (capacity > 0),
+     version INTEGER NOT NULL DEFAULT 0,
+     held INTEGER NOT NULL DEFAULT 0,
+     booked INTEGER NOT NULL DEFAULT 0,
+     CHECK (held >= 0 AND booked >= 0 AND held + booked <= capacity)
+   );
+   CREATE TABLE seats (
+     ord INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     section TEXT NOT NULL,
+     row TEXT NOT NULL,
+     number INTEGER NOT NULL,
+     price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
+     status TEXT NOT NULL DEFAULT 'available' CHECK (status IN ('available', 'held', 'booked')),
+     hold_id TEXT,
+     CHECK ((status = 'available') = (hold_id IS NULL))
+   );
+   CREATE INDEX seats_hold_idx ON seats (hold_id) WHERE hold_id IS NOT NULL;
+   CREATE TABLE holds (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'confirming', 'committed', 'released', 'expired')),
+     seats TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity > 0),
+     total_cents INTEGER NOT NULL CHECK (total_cents >= 0),
+     expires_at INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     booking_id TEXT,
+     idempotency_key TEXT,
+     request_hash TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX holds_expiry_idx ON holds (expires_at) WHERE status = 'active';
+   CREATE INDEX holds_user_status_idx ON holds (user_id, status);
+   CREATE UNIQUE INDEX holds_idempotency_uq ON holds (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+   CREATE TABLE outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     hold_id TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('created', 'released', 'expired', 'committed')),
+     user_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL,
+     at INTEGER NOT NULL
+   )`,
 ];
 
 interface SqlLike {

@@ -15,6 +15,7 @@ import { adminUsers } from "./routes/admin-users";
 import { venuesRouter } from "./routes/venues";
 import { eventsRouter } from "./routes/events";
 import { analytics } from "./routes/analytics";
+import { holds } from "./routes/holds";
 
 export function createApp() {
   const app = router();
@@ -53,6 +54,7 @@ export function createApp() {
   app.route("/", venuesRouter);
   app.route("/", eventsRouter);
   app.route("/", analytics);
+  app.route("/", holds);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

@@ -14,6 +14,8 @@ export interface Env extends Cloudflare.Env {
   DATABASE_URL: string;
   /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
   DB_WS_PROXY?: string;
+  /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
+  HOLD_MAX_INFLIGHT?: string;
 }
 
 const ConfigSchema = z.object({
@@ -22,6 +24,7 @@ const ConfigSchema = z.object({
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
+  holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(64),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -32,6 +35,7 @@ export function parseConfig(env: Env): Config {
     jwtAudience: env.JWT_AUDIENCE,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    holdMaxInflight: env.HOLD_MAX_INFLIGHT,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

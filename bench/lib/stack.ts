@@ -1,0 +1,117 @@
+// Starts what the benchmarks drive: a fresh Postgres database (migrated), the WebSocket proxy the
+// Neon driver reaches it through, and the Worker on workerd via unstable_startWorker (no dev proxy).
+import pg from "pg";
+import { unstable_startWorker } from "wrangler";
+import { dropDatabase, resolveDatabase } from "../../scripts/lib/local-db";
+import { migrate } from "../../scripts/lib/migrate";
+import { startWsProxy } from "../../scripts/lib/ws-proxy";
+import { signAccessToken } from "../../src/auth/tokens";
+import type { Config, Env } from "../../src/env";
+import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+
+export const JWT_SECRET = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
+const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64 };
+
+export interface Stack {
+  dbUrl: string;
+  workerUrl: string;
+  users: { id: string; token: string }[];
+  close(): Promise<void>;
+}
+
+export async function startStack(opts: { users: number; holdMaxInflight?: number }): Promise<Stack> {
+  const dbName = `evently_bench_${Date.now().toString(36)}`;
+  const db = await resolveDatabase({ dbName });
+  if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
+  await migrate(db.url);
+  const proxy = await startWsProxy();
+
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const { rows } = await client.query<{ id: string }>(
+    `insert into users (email, name, role, password_hash)
+     select 'bench-' || g || '-' || gen_random_uuid() || '@evently.test', 'bench ' || g, 'user', 'x' from generate_series(1, $1) g
+     returning id`,
+    [opts.users],
+  );
+  await client.end();
+  const env = { JWT_SECRET } as Env;
+  const users = await Promise.all(rows.map(async (r) => ({ id: r.id, token: (await signAccessToken(env, CONFIG, { id: r.id, role: "user" }, crypto.randomUUID())).token })));
+
+  const worker = await unstable_startWorker({
+    config: "wrangler.toml",
+    entrypoint: "bench/worker.ts",
+    bindings: {
+      JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
+      DATABASE_URL: { type: "plain_text", value: db.url },
+      DB_WS_PROXY: { type: "plain_text", value: proxy.url },
+      RATE_LIMITS: { type: "plain_text", value: "off" },
+      HOLD_MAX_INFLIGHT: { type: "plain_text", value: String(opts.holdMaxInflight ?? 64) },
+    },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "warn" },
+  });
+  await worker.ready;
+  const workerUrl = (await worker.url).toString().replace(/\/$/, "");
+
+  return {
+    dbUrl: db.url,
+    workerUrl,
+    users,
+    async close() {
+      await worker.dispose();
+      await proxy.close();
+      if (db.kind === "server") await dropDatabase("postgres://postgres@127.0.0.1:5432/postgres", dbName).catch(() => undefined);
+      await db.stop();
+    },
+  };
+}
+
+/** Seats `S<section>-<row>-<n>` in a rectangular layout. */
+export function layout(sections: number, rows: number, perRow: number): SeatSpec[] {
+  const seats: SeatSpec[] = [];
+  for (let s = 0; s < sections; s++) {
+    const section = String.fromCharCode(65 + s);
+    for (let r = 1; r <= rows; r++) for (let n = 1; n <= perRow; n++) seats.push({ id: `${section}-${r}-${n}`, section, row: String(r), number: n, priceCents: 5000 });
+  }
+  return seats;
+}
+
+/** A published event: its Postgres row (hold history points at it) and its initialized object. */
+export async function publishEvent(stack: Stack, seats: SeatSpec[], over: Partial<InventoryInit> = {}): Promise<InventoryInit> {
+  const init: InventoryInit = {
+    eventId: crypto.randomUUID(),
+    seating: "reserved",
+    seats,
+    capacity: seats.length,
+    priceCents: 5000,
+    currency: "EUR",
+    maxSeatsPerUser: 8,
+    holdTtlSeconds: 600,
+    paymentDeadlineSeconds: 600,
+    waitlistOfferSeconds: 900,
+    salesStartAt: null,
+    salesEndAt: null,
+    startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    ...over,
+  };
+  const client = new pg.Client({ connectionString: stack.dbUrl });
+  await client.connect();
+  try {
+    const org = await client.query<{ id: string }>(`insert into users (email, name, role, password_hash) values ($1, 'bench organizer', 'organizer', 'x') returning id`, [`org-${crypto.randomUUID()}@evently.test`]);
+    const venue = await client.query<{ id: string }>(
+      `insert into venues (owner_id, name, city, address, timezone, capacity) values ($1, 'Bench Arena', 'Lisbon', 'Rua 1', 'Europe/Lisbon', $2) returning id`,
+      [org.rows[0].id, init.capacity],
+    );
+    await client.query(
+      `insert into events (id, venue_id, organizer_id, name, category, city, timezone, status, seating, start_time, end_time, capacity, price_cents, currency, published_at)
+       values ($1, $2, $3, 'Bench Night', 'concert', 'Lisbon', 'Europe/Lisbon', 'published', $4, $5, $6, $7, $8, $9, now())`,
+      [init.eventId, venue.rows[0].id, org.rows[0].id, init.seating, init.startsAt, new Date(Date.parse(init.startsAt) + 3 * 3_600_000).toISOString(), init.capacity, init.priceCents, init.currency],
+    );
+  } finally {
+    await client.end();
+  }
+  const res = await fetch(`${stack.workerUrl}/__bench/init`, { method: "POST", body: JSON.stringify(init) });
+  const body = (await res.json()) as { ok: boolean };
+  if (!body.ok) throw new Error(`initialize failed: ${JSON.stringify(body)}`);
+  return init;
+}

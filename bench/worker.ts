@@ -1,0 +1,53 @@
+// Worker entry for the benchmarks only: the real app and object, plus three bench routes that the
+// deployed Worker does not have (/__bench/noop, /__bench/init, /__bench/engine).
+import app from "../src/index";
+import { EventInventory as RealEventInventory } from "../durable-objects/event-inventory";
+import type { InventoryInit } from "../durable-objects/event-inventory.types";
+import type { Env } from "../src/env";
+
+// The per-request JSON log line is printed by wrangler's dev server in this Node process, on the
+// same two cores as the load generator; in production it goes to Workers Logs. Keep it out of the numbers.
+console.log = () => {};
+
+export class EventInventory extends RealEventInventory {
+  /**
+   * The engine limit: `n` hold+release pairs of two adjacent random seats, decided and written by
+   * the same code the RPC methods run, in a loop inside the object (no HTTP, no RPC).
+   */
+  async engineLoop(n: number, rows: { prefix: string; seats: number }[]): Promise<{ ops: number; conflicts: number }> {
+    let conflicts = 0;
+    for (let i = 0; i < n; i++) {
+      const row = rows[Math.floor(Math.random() * rows.length)];
+      const k = 1 + Math.floor(Math.random() * (row.seats - 1));
+      const res = await this.hold(`00000000-0000-4000-8000-${String(i % 1000).padStart(12, "0")}`, { seatIds: [`${row.prefix}-${k}`, `${row.prefix}-${k + 1}`] }, null);
+      if (!res.ok) {
+        conflicts++;
+        continue;
+      }
+      await this.release(res.value.id, null);
+    }
+    // Clocks do not advance inside a busy loop in workerd: the caller times the call from outside.
+    return { ops: n, conflicts };
+  }
+}
+
+export default {
+  ...app,
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/__bench/noop") return new Response("ok");
+    if (url.pathname === "/__bench/init" && request.method === "POST") {
+      const init = (await request.json()) as InventoryInit;
+      const ns = env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+      return Response.json(await ns.get(ns.idFromName(init.eventId)).initialize(init));
+    }
+    if (url.pathname === "/__bench/engine") {
+      const eventId = url.searchParams.get("event")!;
+      const n = Number(url.searchParams.get("n") ?? "10000");
+      const rows = JSON.parse(url.searchParams.get("rows") ?? "[]");
+      const ns = env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+      return Response.json(await ns.get(ns.idFromName(eventId)).engineLoop(n, rows));
+    }
+    return app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

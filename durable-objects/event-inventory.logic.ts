@@ -1,0 +1,423 @@
+/**
+ * Pure decisions of the EventInventory Durable Object. No `cloudflare:*` imports: the object reads
+ * rows, asks a function here what to do, then writes the answer synchronously. Unit-tested in Node.
+ */
+import type {
+  Availability,
+  HoldRequest,
+  HoldStatus,
+  HoldView,
+  InventoryErrorCode,
+  InventoryInit,
+  InventoryResult,
+  SeatSpec,
+  SeatStatus,
+} from "./event-inventory.types";
+
+export type Failure = { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
+export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
+export const fail = (code: InventoryErrorCode, message: string, details?: unknown): Failure =>
+  details === undefined ? { ok: false, code, message } : { ok: false, code, message, details };
+
+/** The most seats a single request may name, whatever an event's cap says. */
+export const MAX_SEATS_PER_REQUEST = 50;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEAT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+export interface InventoryConfig {
+  eventId: string;
+  seating: "reserved" | "general";
+  capacity: number;
+  priceCents: number;
+  currency: string;
+  maxSeatsPerUser: number;
+  holdTtlSeconds: number;
+  paymentDeadlineSeconds: number;
+  waitlistOfferSeconds: number;
+  /** Epoch ms; null = no bound. */
+  salesStartMs: number | null;
+  /** Epoch ms; sales end at the event's start when the event gives no end. */
+  salesEndMs: number;
+}
+
+function parseTime(s: string | null | undefined, what: string): number | null | Failure {
+  if (s === null || s === undefined) return null;
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? t : fail("VALIDATION_FAILED", `${what} is not an ISO 8601 time`);
+}
+
+const isFailure = (x: unknown): x is Failure => typeof x === "object" && x !== null && (x as Failure).ok === false;
+const positiveInt = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
+
+/** Checks what the catalogue sends on publish and turns it into the object's configuration. */
+export function validateInit(init: InventoryInit): InventoryResult<{ config: InventoryConfig; seats: SeatSpec[] }> {
+  if (!init || typeof init !== "object") return fail("VALIDATION_FAILED", "init is required");
+  if (typeof init.eventId !== "string" || !UUID.test(init.eventId)) return fail("VALIDATION_FAILED", "eventId must be a uuid");
+  if (init.seating !== "reserved" && init.seating !== "general") return fail("VALIDATION_FAILED", "seating must be reserved or general");
+  for (const k of ["maxSeatsPerUser", "holdTtlSeconds", "paymentDeadlineSeconds", "waitlistOfferSeconds"] as const) {
+    if (!positiveInt(init[k])) return fail("VALIDATION_FAILED", `${k} must be a positive integer`);
+  }
+  if (!Number.isInteger(init.priceCents) || init.priceCents < 0) return fail("VALIDATION_FAILED", "priceCents must be >= 0");
+  if (typeof init.currency !== "string" || !/^[A-Z]{3}$/.test(init.currency)) return fail("VALIDATION_FAILED", "currency must be ISO 4217");
+  const start = parseTime(init.salesStartAt, "salesStartAt");
+  const end = parseTime(init.salesEndAt, "salesEndAt");
+  const startsAt = parseTime(init.startsAt, "startsAt");
+  for (const t of [start, end, startsAt]) if (isFailure(t)) return t;
+  if (startsAt === null) return fail("VALIDATION_FAILED", "startsAt is required");
+  const salesEndMs = (end as number | null) ?? (startsAt as number);
+
+  let seats: SeatSpec[] = [];
+  let capacity = init.capacity;
+  if (init.seating === "reserved") {
+    if (!Array.isArray(init.seats) || init.seats.length === 0) return fail("VALIDATION_FAILED", "reserved seating needs seats");
+    const ids = new Set<string>();
+    for (const s of init.seats) {
+      if (typeof s?.id !== "string" || !SEAT_ID.test(s.id)) return fail("VALIDATION_FAILED", `bad seat id ${JSON.stringify(s?.id)}`);
+      if (ids.has(s.id)) return fail("VALIDATION_FAILED", `seat ${s.id} appears twice`);
+      if (!Number.isInteger(s.priceCents) || s.priceCents < 0) return fail("VALIDATION_FAILED", `seat ${s.id} has a bad price`);
+      ids.add(s.id);
+    }
+    seats = init.seats.map((s) => ({ id: s.id, section: String(s.section), row: String(s.row), number: Number(s.number), priceCents: s.priceCents }));
+    capacity = seats.length;
+  } else {
+    if (!positiveInt(capacity)) return fail("VALIDATION_FAILED", "capacity must be a positive integer");
+    if (Array.isArray(init.seats) && init.seats.length > 0) return fail("VALIDATION_FAILED", "general admission has no seats");
+  }
+  return ok({
+    config: {
+      eventId: init.eventId,
+      seating: init.seating,
+      capacity,
+      priceCents: init.priceCents,
+      currency: init.currency,
+      maxSeatsPerUser: init.maxSeatsPerUser,
+      holdTtlSeconds: init.holdTtlSeconds,
+      paymentDeadlineSeconds: init.paymentDeadlineSeconds,
+      waitlistOfferSeconds: init.waitlistOfferSeconds,
+      salesStartMs: start as number | null,
+      salesEndMs,
+    },
+    seats,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hold ids: they carry their event, so `GET /v1/holds/:id` reaches the right object without Postgres.
+
+const HOLD_ID = /^hld_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_([0-9a-z]{20})$/;
+
+export function makeHoldId(eventId: string, random: string): string {
+  return `hld_${eventId.toLowerCase()}_${random}`;
+}
+
+/** The event a hold id belongs to, or null for anything that is not a hold id. */
+export function eventIdOfHold(holdId: string): string | null {
+  const m = HOLD_ID.exec(holdId);
+  return m ? m[1] : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds
+
+export interface HoldRow {
+  id: string;
+  userId: string;
+  status: HoldStatus;
+  seats: { id: string; priceCents: number }[];
+  quantity: number;
+  totalCents: number;
+  /** Epoch ms of the clock expiry; null once confirming or ended. */
+  expiresAt: number | null;
+  createdAt: number;
+  bookingId: string | null;
+  idempotencyKey: string | null;
+  requestHash: string;
+}
+
+export type NormalizedHoldRequest = { kind: "seats"; seatIds: string[] } | { kind: "quantity"; quantity: number };
+
+/** Shape checks that need no rows; the object then reads only the seats named here. */
+export function parseHoldRequest(req: HoldRequest, config: InventoryConfig, idempotencyKey: string | null): InventoryResult<NormalizedHoldRequest> {
+  if (idempotencyKey !== null && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    return fail("VALIDATION_FAILED", `Idempotency-Key must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+  const r = req as Record<string, unknown> | null;
+  if (!r || typeof r !== "object") return fail("VALIDATION_FAILED", "a hold needs seatIds or quantity");
+  const hasSeats = "seatIds" in r && r.seatIds !== undefined;
+  const hasQuantity = "quantity" in r && r.quantity !== undefined;
+  if (hasSeats === hasQuantity) return fail("VALIDATION_FAILED", "a hold needs exactly one of seatIds or quantity");
+  if (config.seating === "reserved") {
+    if (!hasSeats) return fail("VALIDATION_FAILED", "this event has reserved seating: name seatIds");
+    const ids = r.seatIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_SEATS_PER_REQUEST) {
+      return fail("VALIDATION_FAILED", `seatIds must list 1-${MAX_SEATS_PER_REQUEST} seats`);
+    }
+    if (!ids.every((id) => typeof id === "string" && SEAT_ID.test(id))) return fail("VALIDATION_FAILED", "seatIds must be seat ids");
+    const unique = [...new Set(ids as string[])];
+    if (unique.length !== ids.length) return fail("VALIDATION_FAILED", "seatIds lists a seat twice");
+    return ok({ kind: "seats", seatIds: unique });
+  }
+  if (!hasQuantity) return fail("VALIDATION_FAILED", "this event is general admission: give a quantity");
+  if (!Number.isInteger(r.quantity) || (r.quantity as number) < 1 || (r.quantity as number) > MAX_SEATS_PER_REQUEST) {
+    return fail("VALIDATION_FAILED", `quantity must be an integer 1-${MAX_SEATS_PER_REQUEST}`);
+  }
+  return ok({ kind: "quantity", quantity: r.quantity as number });
+}
+
+/** Same seats in any order, or the same quantity, is the same request for idempotency. */
+export function requestHash(req: NormalizedHoldRequest): string {
+  return req.kind === "seats" ? `s:${[...req.seatIds].sort().join(",")}` : `q:${req.quantity}`;
+}
+
+export interface SeatRow {
+  id: string;
+  priceCents: number;
+  status: SeatStatus;
+}
+
+export interface HoldContext {
+  config: InventoryConfig;
+  now: number;
+  userId: string;
+  req: NormalizedHoldRequest;
+  idempotencyKey: string | null;
+  /** The hold this user made earlier with the same idempotency key, if any. */
+  previous: HoldRow | null;
+  /** Seats: the rows of the requested seats that exist. General admission: empty. */
+  seats: SeatRow[];
+  /** Quantity this user holds or bought in this event (active, confirming, committed). */
+  userQuantity: number;
+  /** General admission: what is neither held nor booked. */
+  available: number;
+  newHoldId: string;
+}
+
+export interface SeatChange {
+  id: string;
+  status: SeatStatus;
+}
+
+export type HoldDecision =
+  | { kind: "replay"; hold: HoldRow }
+  | { kind: "create"; hold: HoldRow; changes: SeatChange[] };
+
+export function decideHold(x: HoldContext): InventoryResult<HoldDecision> {
+  const hash = requestHash(x.req);
+  if (x.previous) {
+    if (x.previous.requestHash !== hash) {
+      return fail("IDEMPOTENCY_CONFLICT", "This Idempotency-Key was used with another request");
+    }
+    return ok({ kind: "replay", hold: x.previous });
+  }
+  const { config } = x;
+  if (config.salesStartMs !== null && x.now < config.salesStartMs) return fail("SALES_CLOSED", "Sales have not opened yet");
+  if (x.now >= config.salesEndMs) return fail("SALES_CLOSED", "Sales have closed");
+
+  const quantity = x.req.kind === "seats" ? x.req.seatIds.length : x.req.quantity;
+  if (x.userQuantity + quantity > config.maxSeatsPerUser) {
+    return fail("LIMIT_EXCEEDED", `At most ${config.maxSeatsPerUser} seats per user for this event`, {
+      maxSeatsPerUser: config.maxSeatsPerUser,
+      alreadyHeldOrBooked: x.userQuantity,
+    });
+  }
+
+  let seats: { id: string; priceCents: number }[] = [];
+  let totalCents: number;
+  let changes: SeatChange[] = [];
+  if (x.req.kind === "seats") {
+    const byId = new Map(x.seats.map((s) => [s.id, s]));
+    const unknown = x.req.seatIds.filter((id) => !byId.has(id));
+    if (unknown.length) return fail("VALIDATION_FAILED", "Some seats do not exist in this event", { seatIds: unknown });
+    const taken = x.req.seatIds.filter((id) => byId.get(id)!.status !== "available");
+    if (taken.length) return fail("SEAT_UNAVAILABLE", "Some seats are no longer available", { seatIds: taken });
+    seats = x.req.seatIds.map((id) => ({ id, priceCents: byId.get(id)!.priceCents }));
+    totalCents = seats.reduce((sum, s) => sum + s.priceCents, 0);
+    changes = seats.map((s) => ({ id: s.id, status: "held" as const }));
+  } else {
+    if (quantity > x.available) {
+      return fail("SEAT_UNAVAILABLE", `Only ${x.available} tickets are available`, { seatIds: [], available: x.available });
+    }
+    totalCents = quantity * config.priceCents;
+  }
+  return ok({
+    kind: "create",
+    changes,
+    hold: {
+      id: x.newHoldId,
+      userId: x.userId,
+      status: "active",
+      seats,
+      quantity,
+      totalCents,
+      expiresAt: x.now + config.holdTtlSeconds * 1000,
+      createdAt: x.now,
+      bookingId: null,
+      idempotencyKey: x.idempotencyKey,
+      requestHash: hash,
+    },
+  });
+}
+
+/** A transition of one hold: the row after, the seats that change, the history kind to record. */
+export interface Transition {
+  hold: HoldRow;
+  /** Unchanged holds (idempotent repeats) have no changes and no history. */
+  changed: boolean;
+  changes: SeatChange[];
+  history: HistoryKind | null;
+}
+
+export type HistoryKind = "created" | "released" | "expired" | "committed";
+
+const unchanged = (hold: HoldRow): Transition => ({ hold, changed: false, changes: [], history: null });
+const seatsTo = (hold: HoldRow, status: SeatStatus): SeatChange[] => hold.seats.map((s) => ({ id: s.id, status }));
+const ended = (s: HoldStatus) => s === "released" || s === "expired";
+
+/** An active hold whose clock ran out is expired, whether or not the alarm has fired yet. */
+export function isOverdue(hold: HoldRow, now: number): boolean {
+  return hold.status === "active" && hold.expiresAt !== null && hold.expiresAt <= now;
+}
+
+export function decideExpire(hold: HoldRow, now: number): Transition {
+  if (!isOverdue(hold, now)) return unchanged(hold);
+  return { hold: { ...hold, status: "expired", expiresAt: null }, changed: true, changes: seatsTo(hold, "available"), history: "expired" };
+}
+
+/** `byUserId` null is the system (saga compensation); a user may not pull a hold out of a running booking. */
+export function decideRelease(hold: HoldRow, byUserId: string | null): InventoryResult<Transition> {
+  if (byUserId !== null && hold.userId !== byUserId) return fail("NOT_FOUND", "No such hold");
+  if (hold.status === "released" || hold.status === "expired" || hold.status === "committed") return ok(unchanged(hold));
+  if (hold.status === "confirming" && byUserId !== null) {
+    return fail("INVALID_STATE", "This hold is being booked; cancel the booking instead");
+  }
+  return ok({ hold: { ...hold, status: "released", expiresAt: null }, changed: true, changes: seatsTo(hold, "available"), history: "released" });
+}
+
+export function decideBeginConfirm(hold: HoldRow, bookingId: string): InventoryResult<Transition> {
+  if (ended(hold.status)) return fail("HOLD_EXPIRED", `The hold has ${hold.status === "expired" ? "expired" : "been released"}`);
+  if (hold.status === "confirming" || hold.status === "committed") {
+    return hold.bookingId === bookingId ? ok(unchanged(hold)) : fail("INVALID_STATE", "The hold belongs to another booking");
+  }
+  return ok({ hold: { ...hold, status: "confirming", expiresAt: null, bookingId }, changed: true, changes: [], history: null });
+}
+
+export function decideCommit(hold: HoldRow, bookingId: string): InventoryResult<Transition> {
+  if (ended(hold.status) && hold.bookingId !== bookingId) {
+    return fail("HOLD_EXPIRED", `The hold has ${hold.status === "expired" ? "expired" : "been released"}`);
+  }
+  if (hold.bookingId !== bookingId) return fail("INVALID_STATE", "The hold is not being confirmed by this booking");
+  if (hold.status === "committed") return ok(unchanged(hold));
+  // Released by the saga's own compensation (or returned after cancellation): too late to commit.
+  if (ended(hold.status)) return fail("HOLD_EXPIRED", "The hold was released before it could be committed");
+  if (hold.status !== "confirming") return fail("INVALID_STATE", "Only a confirming hold can be committed");
+  return ok({ hold: { ...hold, status: "committed" }, changed: true, changes: seatsTo(hold, "booked"), history: "committed" });
+}
+
+/** A cancelled booking gives its seats back; the hold ends as released (once). */
+export function decideReturnSeats(hold: HoldRow, bookingId: string): InventoryResult<Transition> {
+  if (hold.bookingId !== bookingId) return fail("INVALID_STATE", "The hold does not belong to this booking");
+  if (hold.status === "released") return ok(unchanged(hold));
+  if (hold.status !== "committed") return fail("INVALID_STATE", "Only booked seats can be returned");
+  return ok({ hold: { ...hold, status: "released" }, changed: true, changes: seatsTo(hold, "available"), history: "released" });
+}
+
+/** How the held/booked counters move when a hold goes from one status to another. */
+export function counterDelta(from: HoldStatus | null, to: HoldStatus, quantity: number): { held: number; booked: number } {
+  const weight = (s: HoldStatus | null) => ({
+    held: s === "active" || s === "confirming" ? quantity : 0,
+    booked: s === "committed" ? quantity : 0,
+  });
+  const a = weight(from);
+  const b = weight(to);
+  return { held: b.held - a.held, booked: b.booked - a.booked };
+}
+
+export function availability(capacity: number, held: number, booked: number): Availability {
+  return { capacity, available: capacity - held - booked, held, booked };
+}
+
+export function toView(hold: HoldRow, config: InventoryConfig): HoldView {
+  return {
+    id: hold.id,
+    eventId: config.eventId,
+    userId: hold.userId,
+    status: hold.status,
+    seats: hold.seats,
+    quantity: hold.quantity,
+    totalCents: hold.totalCents,
+    currency: config.currency,
+    expiresAt: hold.expiresAt === null ? null : new Date(hold.expiresAt).toISOString(),
+    createdAt: new Date(hold.createdAt).toISOString(),
+    bookingId: hold.bookingId,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alarm: one alarm at the earliest thing due.
+
+export const RELAY_DELAY_MS = 250;
+const RELAY_MAX_BACKOFF_MS = 60_000;
+
+/** After `failures` failed relays in a row, how long to wait before the next try. */
+export function relayBackoffMs(failures: number): number {
+  return failures <= 0 ? RELAY_DELAY_MS : Math.min(RELAY_MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+}
+
+export function nextAlarmAt(earliestExpiry: number | null, outboxDueAt: number | null): number | null {
+  if (earliestExpiry === null) return outboxDueAt;
+  if (outboxDueAt === null) return earliestExpiry;
+  return Math.min(earliestExpiry, outboxDueAt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live seat map: deltas batched per window, versions rise by one per delta frame.
+
+export const BATCH_WINDOW_MS = 50;
+
+/** Collects seat changes between flushes; the last status of a seat wins. */
+export class ChangeBatch {
+  private readonly seats = new Map<string, SeatStatus>();
+  private dirty = false;
+
+  add(changes: SeatChange[]): void {
+    for (const c of changes) this.seats.set(c.id, c.status);
+    this.dirty = true;
+  }
+
+  get pending(): boolean {
+    return this.dirty;
+  }
+
+  take(): SeatChange[] {
+    const out = [...this.seats].map(([id, status]) => ({ id, status }));
+    this.seats.clear();
+    this.dirty = false;
+    return out;
+  }
+}
+
+/** When to flush a new batch: at once after a quiet spell, else one window after the last flush. */
+export function flushDelayMs(now: number, lastFlushAt: number): number {
+  return Math.max(0, BATCH_WINDOW_MS - (now - lastFlushAt));
+}
+
+export type ClientMessage = { type: "resync" } | { type: "ping" };
+const MAX_CLIENT_MESSAGE = 1024;
+
+export function parseClientMessage(raw: string | ArrayBuffer): InventoryResult<ClientMessage> {
+  if (typeof raw !== "string") return fail("VALIDATION_FAILED", "Send JSON text frames");
+  if (raw.length > MAX_CLIENT_MESSAGE) return fail("VALIDATION_FAILED", "Message too large");
+  let msg: unknown;
+  try {
+    msg = JSON.parse(raw);
+  } catch {
+    return fail("VALIDATION_FAILED", "Message is not JSON");
+  }
+  const type = (msg as { type?: unknown } | null)?.type;
+  if (type === "resync" || type === "ping") return ok({ type });
+  return fail("VALIDATION_FAILED", 'Unknown message; send {"type":"resync"}');
+}

@@ -1,0 +1,209 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { EventInventory } from "../../durable-objects/event-inventory";
+import { LIVE_USER_HEADER } from "../../durable-objects/event-inventory";
+import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
+import type { InventoryResult } from "../../durable-objects/event-inventory.types";
+import { optionalUser, requireUser } from "../auth/guards";
+import type { AppEnv } from "../env";
+import { AppError } from "../lib/errors";
+import { errors, json, router } from "../lib/openapi";
+
+const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
+const Hold = z
+  .object({
+    id: z.string().openapi({ example: "hld_6f1c…_k2…" }),
+    eventId: z.string().uuid(),
+    userId: z.string(),
+    status: z.enum(["active", "confirming", "committed", "released", "expired"]),
+    seats: z.array(Seat),
+    quantity: z.number().int(),
+    totalCents: z.number().int(),
+    currency: z.string(),
+    expiresAt: z.string().nullable(),
+    createdAt: z.string(),
+    bookingId: z.string().nullable(),
+  })
+  .openapi("Hold");
+
+const HoldBody = z
+  .object({
+    seatIds: z.array(z.string().min(1).max(64)).min(1).max(50).optional().openapi({ example: ["A-3-12", "A-3-13"] }),
+    quantity: z.number().int().min(1).max(50).optional(),
+  })
+  .refine((b) => (b.seatIds === undefined) !== (b.quantity === undefined), { message: "Give exactly one of seatIds or quantity" })
+  .openapi("HoldRequest");
+
+const Availability = z.object({ capacity: z.number(), available: z.number(), held: z.number(), booked: z.number() }).openapi("Availability");
+const SeatMap = z
+  .object({
+    version: z.number().int(),
+    seating: z.enum(["reserved", "general"]),
+    seats: z
+      .array(z.object({ id: z.string(), section: z.string(), row: z.string(), number: z.number(), priceCents: z.number(), status: z.enum(["available", "held", "booked"]) }))
+      .optional(),
+    availability: Availability,
+  })
+  .openapi("SeatMap");
+
+const EventParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const HoldParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: "id", in: "path" } }) });
+const IdempotencyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
+
+function inventory(c: Context<AppEnv>, eventId: string): DurableObjectStub<EventInventory> {
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  return ns.get(ns.idFromName(eventId));
+}
+
+/** The object's expected failures become the API's errors; an object never published is a 404. */
+function unwrap<T>(res: InventoryResult<T>): T {
+  if (res.ok) return res.value;
+  if (res.code === "NOT_INITIALIZED") throw new AppError("NOT_FOUND", "No such event on sale");
+  if (res.code === "OVERLOADED") throw new AppError("OVERLOADED", res.message, undefined, { "Retry-After": "1" });
+  throw new AppError(res.code, res.message, res.details);
+}
+
+/** Runtime overload of an object (production) is a retryable 503, not a 500. */
+async function rpc<T>(call: () => Promise<InventoryResult<T>>): Promise<T> {
+  let res: InventoryResult<T>;
+  try {
+    res = await call();
+  } catch (e) {
+    const err = e as { overloaded?: boolean; retryable?: boolean };
+    if (err?.overloaded || err?.retryable) throw new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
+    throw e;
+  }
+  return unwrap(res);
+}
+
+/**
+ * Requests in flight per event in this isolate. Above the limit a request is answered at once with
+ * 503 + Retry-After instead of joining the object's queue, so the tail stays short under a storm.
+ */
+const inFlight = new Map<string, number>();
+
+const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const eventId = eventIdOf(c);
+    if (eventId === null) return next();
+    const n = inFlight.get(eventId) ?? 0;
+    if (n >= c.var.config.holdMaxInflight) {
+      throw new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
+    }
+    inFlight.set(eventId, n + 1);
+    try {
+      await next();
+    } finally {
+      const left = (inFlight.get(eventId) ?? 1) - 1;
+      if (left <= 0) inFlight.delete(eventId);
+      else inFlight.set(eventId, left);
+    }
+  });
+
+const holdLimit = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.config.rateLimits !== "off") {
+    const { success } = await c.env.HOLD_LIMITER.limit({ key: `hold:${c.var.user.id}` });
+    if (!success) throw new AppError("RATE_LIMITED", "Too many hold requests, slow down", undefined, { "Retry-After": "10" });
+  }
+  await next();
+});
+
+const holdEvent = (c: Context<AppEnv>) => eventIdOfHold(c.req.param("id") ?? "");
+
+export const holds = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/events/{id}/holds",
+      tags: ["holds"],
+      security: [{ bearer: [] }],
+      middleware: [shedLoad((c) => c.req.param("id") ?? null), requireUser, holdLimit] as const,
+      request: { params: EventParam, headers: IdempotencyHeader, body: { content: { "application/json": { schema: HoldBody } }, required: true } },
+      responses: { 201: json(Hold, "The seats are held until expiresAt"), ...errors(400, 401, 404, 409, 422, 429, 503) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const key = c.req.valid("header")["idempotency-key"] ?? null;
+      const req = body.seatIds !== undefined ? { seatIds: body.seatIds } : { quantity: body.quantity! };
+      const hold = await rpc(() => inventory(c, id).hold(c.var.user.id, req, key));
+      return c.json(hold, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/holds/{id}",
+      tags: ["holds"],
+      security: [{ bearer: [] }],
+      middleware: [requireUser] as const,
+      request: { params: HoldParam },
+      responses: { 200: json(Hold, "The hold"), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const eventId = eventIdOfHold(id);
+      if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
+      const hold = await rpc(() => inventory(c, eventId).getHold(id));
+      if (c.var.user.role !== "admin" && hold.userId !== c.var.user.id) throw new AppError("NOT_FOUND", "No such hold");
+      return c.json(hold, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/holds/{id}",
+      tags: ["holds"],
+      security: [{ bearer: [] }],
+      middleware: [shedLoad(holdEvent), requireUser] as const,
+      request: { params: HoldParam },
+      responses: { 204: { description: "Released (also when it had already ended)" }, ...errors(401, 404, 409, 503) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const eventId = eventIdOfHold(id);
+      if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
+      await rpc(() => inventory(c, eventId).release(id, c.var.user.id));
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/events/{id}/seats",
+      tags: ["holds"],
+      request: { params: EventParam },
+      responses: { 200: json(SeatMap, "Live status of every seat (general admission: counts)"), ...errors(404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const snap = await rpc(() => inventory(c, id).seatMap());
+      c.header("Cache-Control", "no-store");
+      return c.json(snap, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/events/{id}/live",
+      tags: ["holds"],
+      description: "WebSocket: a snapshot with a version, then deltas with the next versions. See the README, Seat inventory.",
+      middleware: [optionalUser] as const,
+      request: { params: EventParam },
+      responses: { 101: { description: "Switching to the live seat map" }, ...errors(404, 426) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        throw new AppError("UPGRADE_REQUIRED", "This endpoint speaks WebSocket", undefined, { Upgrade: "websocket" });
+      }
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete(LIVE_USER_HEADER);
+      if (c.var.user) headers.set(LIVE_USER_HEADER, c.var.user.id);
+      const res = await inventory(c, id).fetch(new Request(c.req.raw.url, { method: "GET", headers }));
+      if (res.status === 101) return res as never;
+      const body = (await res.json().catch(() => ({}))) as { message?: string };
+      throw new AppError(res.status === 404 ? "NOT_FOUND" : "UPGRADE_REQUIRED", body.message ?? "Could not open the live seat map");
+    },
+  );

@@ -1,0 +1,199 @@
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { EventInventory } from "../../durable-objects/event-inventory";
+import { holdHistory } from "../../src/db/schema";
+import { withDb } from "../helpers/fixtures";
+import { inventoryStub, publishedEvent } from "../helpers/inventory";
+
+const U1 = "00000000-0000-4000-8000-000000000001";
+const U2 = "00000000-0000-4000-8000-000000000002";
+
+/** Pins the object's clock; returns a setter to move it. */
+async function pinClock(stub: DurableObjectStub<EventInventory>, at: number) {
+  await runInDurableObject(stub, (o: EventInventory) => {
+    o.now = () => at;
+  });
+  return (t: number) => runInDurableObject(stub, (o: EventInventory) => {
+    o.now = () => t;
+  });
+}
+
+describe("initialize", () => {
+  it("is idempotent for the same event and refuses another event", async () => {
+    const ev = await publishedEvent();
+    expect(await ev.stub.initialize(ev.init)).toEqual({ ok: true, value: { created: false, version: 0 } });
+    const other = await ev.stub.initialize({ ...ev.init, eventId: crypto.randomUUID() });
+    expect(other).toMatchObject({ ok: false, code: "INVALID_STATE" });
+  });
+
+  it("answers NOT_INITIALIZED from an object that was never published", async () => {
+    const stub = inventoryStub(crypto.randomUUID());
+    expect(await stub.hold(U1, { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: false, code: "NOT_INITIALIZED" });
+    expect(await stub.getHold("hld_x")).toMatchObject({ ok: false, code: "NOT_INITIALIZED" });
+  });
+});
+
+describe("holds on reserved seating", () => {
+  it("holds all requested seats or none, naming the taken ones", async () => {
+    const ev = await publishedEvent();
+    const first = await ev.stub.hold(U1, { seatIds: ["A-1-1", "A-1-2"] }, null);
+    expect(first).toMatchObject({ ok: true, value: { status: "active", quantity: 2, totalCents: 10_000, currency: "EUR" } });
+    const second = await ev.stub.hold(U2, { seatIds: ["A-1-2", "A-1-3"] }, null);
+    expect(second).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE", details: { seatIds: ["A-1-2"] } });
+    const snap = await ev.stub.snapshot();
+    expect(snap.seats!.find((s) => s.id === "A-1-3")!.status).toBe("available");
+    expect(snap.availability).toEqual({ capacity: 100, available: 98, held: 2, booked: 0 });
+  });
+
+  it("enforces the per-user cap over held and booked seats exactly", async () => {
+    const ev = await publishedEvent({ maxSeatsPerUser: 3 });
+    const a = await ev.stub.hold(U1, { seatIds: ["A-1-1", "A-1-2"] }, null);
+    if (!a.ok) throw new Error(JSON.stringify(a));
+    await ev.stub.beginConfirm(a.value.id, "b1");
+    await ev.stub.commit(a.value.id, "b1");
+    expect(await ev.stub.hold(U1, { seatIds: ["A-2-1", "A-2-2"] }, null)).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED" });
+    expect(await ev.stub.hold(U1, { seatIds: ["A-2-1"] }, null)).toMatchObject({ ok: true });
+  });
+
+  it("refuses holds outside the sales window", async () => {
+    const ev = await publishedEvent({ salesStartAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: false, code: "SALES_CLOSED" });
+  });
+
+  it("returns the same hold for a retried idempotency key and refuses the key with another body", async () => {
+    const ev = await publishedEvent();
+    const a = await ev.stub.hold(U1, { seatIds: ["A-1-1", "A-1-2"] }, "key-1");
+    const b = await ev.stub.hold(U1, { seatIds: ["A-1-2", "A-1-1"] }, "key-1");
+    expect(a.ok && b.ok && b.value.id).toBe(a.ok && a.value.id);
+    expect(await ev.stub.hold(U1, { seatIds: ["A-1-3"] }, "key-1")).toMatchObject({ ok: false, code: "IDEMPOTENCY_CONFLICT" });
+    // Keys belong to a user: the same key from someone else is a new request.
+    expect(await ev.stub.hold(U2, { seatIds: ["A-1-3"] }, "key-1")).toMatchObject({ ok: true });
+    expect((await ev.stub.stats()).held).toBe(3);
+  });
+
+  it("walks a hold through confirm, commit and return, idempotently at each step", async () => {
+    const ev = await publishedEvent();
+    const h = await ev.stub.hold(U1, { seatIds: ["B-1-1"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    const id = h.value.id;
+    expect(await ev.stub.beginConfirm(id, "bk1")).toMatchObject({ ok: true, value: { status: "confirming", expiresAt: null, bookingId: "bk1" } });
+    expect(await ev.stub.beginConfirm(id, "bk1")).toMatchObject({ ok: true, value: { status: "confirming" } });
+    expect(await ev.stub.release(id, U1)).toMatchObject({ ok: false, code: "INVALID_STATE" });
+    expect(await ev.stub.commit(id, "bk1")).toMatchObject({ ok: true, value: { status: "committed" } });
+    expect(await ev.stub.commit(id, "bk1")).toMatchObject({ ok: true, value: { status: "committed" } });
+    expect(await ev.stub.stats()).toMatchObject({ held: 0, booked: 1 });
+    expect(await ev.stub.returnSeats(id, "bk1")).toMatchObject({ ok: true, value: { status: "released" } });
+    expect(await ev.stub.returnSeats(id, "bk1")).toMatchObject({ ok: true, value: { status: "released" } });
+    expect(await ev.stub.stats()).toMatchObject({ held: 0, booked: 0, available: 100 });
+  });
+
+  it("answers HOLD_EXPIRED to a commit after the saga released the hold", async () => {
+    const ev = await publishedEvent();
+    const h = await ev.stub.hold(U1, { seatIds: ["B-1-2"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    await ev.stub.beginConfirm(h.value.id, "bk2");
+    expect(await ev.stub.release(h.value.id, null)).toMatchObject({ ok: true, value: { status: "released" } });
+    expect(await ev.stub.commit(h.value.id, "bk2")).toMatchObject({ ok: false, code: "HOLD_EXPIRED" });
+    expect((await ev.stub.stats()).available).toBe(100);
+  });
+});
+
+describe("general admission", () => {
+  it("holds quantities against capacity and never past it", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 5 });
+    expect(await ev.stub.hold(U1, { quantity: 3 }, null)).toMatchObject({ ok: true, value: { quantity: 3, seats: [], totalCents: 15_000 } });
+    expect(await ev.stub.hold(U2, { quantity: 3 }, null)).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE", details: { available: 2 } });
+    expect(await ev.stub.hold(U2, { quantity: 2 }, null)).toMatchObject({ ok: true });
+    expect(await ev.stub.snapshot()).toMatchObject({ seating: "general", availability: { capacity: 5, available: 0, held: 5 } });
+  });
+});
+
+describe("expiry by alarm", () => {
+  it("frees the seats exactly at the expiry, and a second alarm changes nothing", async () => {
+    const ev = await publishedEvent({ holdTtlSeconds: 60 });
+    const t0 = Date.now();
+    const setClock = await pinClock(ev.stub, t0);
+    const h = await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    expect(h.value.expiresAt).toBe(new Date(t0 + 60_000).toISOString());
+
+    await setClock(t0 + 59_999);
+    await runDurableObjectAlarm(ev.stub);
+    expect(await ev.stub.getHold(h.value.id)).toMatchObject({ ok: true, value: { status: "active" } });
+
+    await setClock(t0 + 60_000);
+    expect(await runDurableObjectAlarm(ev.stub)).toBe(true);
+    expect(await ev.stub.getHold(h.value.id)).toMatchObject({ ok: true, value: { status: "expired", expiresAt: null } });
+    expect(await ev.stub.stats()).toMatchObject({ held: 0, available: 100 });
+
+    await runDurableObjectAlarm(ev.stub);
+    expect(await ev.stub.stats()).toMatchObject({ held: 0, available: 100 });
+    expect(await ev.stub.hold(U2, { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: true });
+  });
+
+  it("treats an overdue hold as expired even when the alarm is late", async () => {
+    const ev = await publishedEvent({ holdTtlSeconds: 60 });
+    const t0 = Date.now();
+    const setClock = await pinClock(ev.stub, t0);
+    const h = await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    await setClock(t0 + 61_000);
+    expect(await ev.stub.hold(U2, { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: true });
+    expect(await ev.stub.getHold(h.value.id)).toMatchObject({ ok: true, value: { status: "expired" } });
+    expect(await ev.stub.beginConfirm(h.value.id, "late")).toMatchObject({ ok: false, code: "HOLD_EXPIRED" });
+  });
+
+  it("never expires a confirming hold by the clock", async () => {
+    const ev = await publishedEvent({ holdTtlSeconds: 60 });
+    const t0 = Date.now();
+    const setClock = await pinClock(ev.stub, t0);
+    const h = await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    await ev.stub.beginConfirm(h.value.id, "bk");
+    await setClock(t0 + 3_600_000);
+    await runDurableObjectAlarm(ev.stub);
+    expect(await ev.stub.getHold(h.value.id)).toMatchObject({ ok: true, value: { status: "confirming" } });
+  });
+});
+
+describe("restart", () => {
+  it("keeps holds, bookings, counters and the version across an aborted object", async () => {
+    const ev = await publishedEvent();
+    const h = await ev.stub.hold(U1, { seatIds: ["A-1-1", "A-1-2"] }, "restart-key");
+    const b = await ev.stub.hold(U2, { seatIds: ["A-1-3"] }, null);
+    if (!h.ok || !b.ok) throw new Error("holds failed");
+    await ev.stub.beginConfirm(b.value.id, "bk");
+    await ev.stub.commit(b.value.id, "bk");
+    const before = await ev.stub.snapshot();
+
+    await abortAllDurableObjects();
+    const fresh = inventoryStub(ev.id);
+    expect(await fresh.getHold(h.value.id)).toMatchObject({ ok: true, value: { status: "active", expiresAt: h.value.expiresAt } });
+    const after = await fresh.snapshot();
+    expect(after.version).toBe(before.version);
+    expect(after.availability).toEqual({ capacity: 100, available: 97, held: 2, booked: 1 });
+    expect(await fresh.hold(U2, { seatIds: ["A-1-2"] }, null)).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE" });
+    // The idempotency key survived too.
+    const replay = await fresh.hold(U1, { seatIds: ["A-1-1", "A-1-2"] }, "restart-key");
+    expect(replay.ok && replay.value.id).toBe(h.value.id);
+  });
+});
+
+describe("hold history outbox", () => {
+  it("reaches Postgres through the alarm, once per hold and kind", async () => {
+    const ev = await publishedEvent();
+    const h = await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
+    if (!h.ok) throw new Error(JSON.stringify(h));
+    await ev.stub.release(h.value.id, U1);
+    await runDurableObjectAlarm(ev.stub);
+    await runDurableObjectAlarm(ev.stub);
+    const rows = await withDb((db) => db.select().from(holdHistory).where(eq(holdHistory.holdId, h.value.id)).orderBy(holdHistory.at, holdHistory.kind));
+    expect(rows.map((r) => r.kind).sort()).toEqual(["created", "released"]);
+    expect(rows.every((r) => r.eventId === ev.id && r.userId === U1 && r.quantity === 1)).toBe(true);
+    const left = await runInDurableObject(ev.stub, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM outbox`).one().n);
+    expect(left).toBe(0);
+    const count = await withDb((db) => db.execute(sql`select count(*)::int as n from hold_history where event_id = ${ev.id}`));
+    expect((count.rows[0] as { n: number }).n).toBe(2);
+  });
+});
