@@ -180,7 +180,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       });
       if (this.nextExpiry === null || hold.expiresAt! < this.nextExpiry) this.nextExpiry = hold.expiresAt;
       this.announce(changes);
-      this.rearm(now);
+      this.rearm(now, true);
     }
     return ok(toView(hold, config));
   }

@@ -63,7 +63,8 @@ export function createApp() {
 
   app.onError((e, c) => {
     const err = toAppError(e);
-    if (err.status >= 500) {
+    // Shed load (OVERLOADED) is expected under a storm and must stay cheap: no stack trace per request.
+    if (err.status >= 500 && err.code !== "OVERLOADED") {
       console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, code: err.code, error: String(e), stack: e instanceof Error ? e.stack : undefined }));
     }
     for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);

@@ -78,26 +78,57 @@ async function rpc<T>(call: () => Promise<InventoryResult<T>>): Promise<T> {
 }
 
 /**
- * Requests in flight per event in this isolate. Above the limit a request is answered at once with
- * 503 + Retry-After instead of joining the object's queue, so the tail stays short under a storm.
+ * Load shedding per event in this isolate. A request that would wait longer than QUEUE_BUDGET_MS
+ * behind the ones in flight (in flight / recent completion rate, Little's law), or that finds
+ * `holdMaxInflight` already in flight, is answered at once with 503 + Retry-After instead of
+ * joining the object's queue: under a storm the tail stays short and callers back off.
  */
-const inFlight = new Map<string, number>();
+const QUEUE_BUDGET_MS = 100;
+const MIN_INFLIGHT_BEFORE_SHEDDING = 8;
+const RATE_WINDOW_MS = 250;
+
+interface Lane {
+  inFlight: number;
+  done: number;
+  windowStart: number;
+  /** Completions per millisecond, smoothed over recent windows; 0 until measured. */
+  rate: number;
+}
+const lanes = new Map<string, Lane>();
+
+function roll(lane: Lane, now: number): void {
+  const elapsed = now - lane.windowStart;
+  if (elapsed < RATE_WINDOW_MS) return;
+  const current = lane.done / elapsed;
+  lane.rate = lane.rate === 0 ? current : 0.5 * lane.rate + 0.5 * current;
+  lane.done = 0;
+  lane.windowStart = now;
+}
+
+export function shouldShed(lane: Lane, hardLimit: number): boolean {
+  if (lane.inFlight >= hardLimit) return true;
+  if (lane.inFlight < MIN_INFLIGHT_BEFORE_SHEDDING || lane.rate === 0) return false;
+  return lane.inFlight / lane.rate > QUEUE_BUDGET_MS;
+}
 
 const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const eventId = eventIdOf(c);
     if (eventId === null) return next();
-    const n = inFlight.get(eventId) ?? 0;
-    if (n >= c.var.config.holdMaxInflight) {
+    const now = Date.now();
+    let lane = lanes.get(eventId);
+    if (!lane) lanes.set(eventId, (lane = { inFlight: 0, done: 0, windowStart: now, rate: 0 }));
+    roll(lane, now);
+    if (shouldShed(lane, c.var.config.holdMaxInflight)) {
       throw new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
     }
-    inFlight.set(eventId, n + 1);
+    lane.inFlight++;
     try {
       await next();
     } finally {
-      const left = (inFlight.get(eventId) ?? 1) - 1;
-      if (left <= 0) inFlight.delete(eventId);
-      else inFlight.set(eventId, left);
+      lane.inFlight--;
+      lane.done++;
+      if (lane.inFlight === 0 && Date.now() - lane.windowStart > 60_000) lanes.delete(eventId);
     }
   });
 
