@@ -143,6 +143,24 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return ok({ created: true, version: this.version });
   }
 
+  /**
+   * Stops new holds for good (the event was cancelled): the sales window ends now. Holds already
+   * taken keep their course; the booking saga refunds what the cancellation hands it. Idempotent.
+   */
+  async closeSales(): Promise<InventoryResult<{ closedAt: string }>> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    const now = this.now();
+    if (config.salesEndMs > now) {
+      const closed = { ...config, salesEndMs: now };
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec(`UPDATE inventory SET config = ? WHERE id = 1`, JSON.stringify(closed));
+      });
+      this.config = closed;
+    }
+    return ok({ closedAt: new Date(this.config!.salesEndMs).toISOString() });
+  }
+
   async hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>> {
     const config = this.config;
     if (!config) return notInitialized();

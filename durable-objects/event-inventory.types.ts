@@ -100,6 +100,8 @@ export interface EventInventoryRpc {
   commit(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
   /** committed -> seats available again (cancellation). */
   returnSeats(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
+  /** The event was cancelled: no new holds from now on (SALES_CLOSED). Idempotent. */
+  closeSales(): Promise<InventoryResult<{ closedAt: string }>>;
   snapshot(): Promise<Snapshot>;
   stats(): Promise<Availability>;
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;

@@ -19,7 +19,7 @@ import {
   refusedFields,
   timeProblems,
 } from "./event-rules";
-import { availabilityFromPostgres, initializeInventory, readAvailability } from "./inventory-client";
+import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
 import { type Layout, expandSeats, layoutSeatCount } from "./layout";
 import { type Actor, type VenueRow, getVenue, isUuid, microIso } from "./venues";
 
@@ -247,6 +247,8 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
     const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
     return row;
   });
+  // Runs on a repeated cancel too, so a close that failed once is finished by the retry.
+  if (event.publishedAt) await closeInventorySales(env, event.id);
   const refunds = await requestEventRefunds(db, env, event.id);
   return { event, refundsRequested: refunds.bookingIds.length };
 }

@@ -11,13 +11,19 @@ function inventory(env: Env, eventId: string): EventInventoryRpc {
 export type InitOutcome = { ready: true; created: boolean } | { ready: false; reason: string };
 
 /**
- * Sends the published event's seats to its object. The object on this branch answers only `ping`
- * (its `initialize` arrives with the inventory issue), so until that merge nothing is sent and the
- * event stays `inventoryReady: false`; the Postgres seats written at publish are what is stored,
- * and the cron's retry finishes every such publish once the method exists.
+ * Sends the published event's seats to its object (idempotent there). A failure leaves the event
+ * `inventoryReady: false`; publishing again, or the cron's retry, finishes it.
  */
-export async function initializeInventory(_env: Env, _init: InventoryInit): Promise<InitOutcome> {
-  return { ready: false, reason: "EventInventory.initialize is not part of this build yet" };
+export async function initializeInventory(env: Env, init: InventoryInit): Promise<InitOutcome> {
+  const res = await inventory(env, init.eventId).initialize(init);
+  if (!res.ok) return { ready: false, reason: `${res.code}: ${res.message}` };
+  return { ready: true, created: res.value.created };
+}
+
+/** A cancelled event sells nothing more; an object never initialized has nothing to close. */
+export async function closeInventorySales(env: Env, eventId: string): Promise<void> {
+  const res = await inventory(env, eventId).closeSales();
+  if (!res.ok && res.code !== "NOT_INITIALIZED") throw new Error(`closing sales of ${eventId}: ${res.code} ${res.message}`);
 }
 
 export interface AvailabilitySource {

@@ -90,13 +90,28 @@ describe("publishing", () => {
     expect(n).toBe(200);
   });
 
-  it("shows availability from the seats not yet sold", async () => {
+  it("shows live availability from the event's inventory once published", async () => {
     const org = await makeUser("organizer");
+    const buyer = await makeUser("user");
     const v = await makeVenue(org, { layout: undefined, capacity: 500 });
     const e = await makePublished(org, v.id, { seating: "general", capacity: 300 });
-    await withDb((db) => db.update(events).set({ seatsSold: 12 }).where(eq(events.id, e.id)));
-    const res = await call(`/v1/events/${e.id}`, { headers: org.auth }); // authenticated: never served from the edge cache
-    expect(((await res.json()) as any).availability).toEqual({ capacity: 300, available: 288, held: 0, booked: 12 });
+    const detail = async () => ((await (await call(`/v1/events/${e.id}`, { headers: org.auth })).json()) as any).availability; // authenticated: never served from the edge cache
+    expect(await detail()).toEqual({ capacity: 300, available: 300, held: 0, booked: 0 });
+    const hold = await call(`/v1/events/${e.id}/holds`, { method: "POST", headers: buyer.auth, json: { quantity: 3 } });
+    expect(hold.status).toBe(201);
+    expect(await detail()).toEqual({ capacity: 300, available: 297, held: 3, booked: 0 });
+  });
+
+  it("stops new holds once the event is cancelled", async () => {
+    const org = await makeUser("organizer");
+    const buyer = await makeUser("user");
+    const v = await makeVenue(org, { layout: undefined, capacity: 500 });
+    const e = await makePublished(org, v.id, { seating: "general", capacity: 100 });
+    expect((await call(`/v1/events/${e.id}/holds`, { method: "POST", headers: buyer.auth, json: { quantity: 1 } })).status).toBe(201);
+    expect((await cancel(org.auth, e.id)).status).toBe(202);
+    const res = await call(`/v1/events/${e.id}/holds`, { method: "POST", headers: buyer.auth, json: { quantity: 1 } });
+    expect(res.status).toBe(409);
+    expectError(await res.json(), "SALES_CLOSED");
   });
 
   it("refuses to publish a cancelled event", async () => {
