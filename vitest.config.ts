@@ -22,6 +22,9 @@ export default defineConfig({
                 DB_WS_PROXY: inject("wsProxy"),
                 JWT_SECRET: TEST_JWT_SECRET,
                 RATE_LIMITS: "on",
+                // A breaker that opens and recovers within a test's patience.
+                PAYMENT_BREAKER_FAILURES: "3",
+                PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
               },
             },
           })),

@@ -4,6 +4,8 @@ import { handleBatch } from "./queues/consumer";
 import { runScheduled } from "./services/maintenance";
 
 export { EventInventory } from "../durable-objects/event-inventory";
+export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
+export { CircuitBreaker } from "../durable-objects/circuit-breaker";
 
 const app = createApp();
 
