@@ -8,6 +8,8 @@ import { requestIdFrom } from "./lib/ids";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
 import { docs } from "./routes/docs";
+import { bookingRoutes } from "./routes/bookings";
+import { notificationRoutes } from "./routes/notifications";
 
 export function createApp() {
   const app = router();
@@ -35,6 +37,8 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/", docs);
+  app.route("/", bookingRoutes);
+  app.route("/", notificationRoutes);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

@@ -15,6 +15,8 @@ const ConfigSchema = z.object({
   jwtIssuer: z.string().min(1),
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
+  /** A booking may be cancelled until this long before its event starts. */
+  cancelCutoffSeconds: z.coerce.number().int().min(0).default(0),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -24,6 +26,7 @@ export function parseConfig(env: Env): Config {
     jwtIssuer: env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+    cancelCutoffSeconds: env.BOOKING_CANCEL_CUTOFF_SECONDS,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

@@ -1,0 +1,1 @@
+ALTER TABLE "bookings" ADD COLUMN "seats" jsonb DEFAULT '[]'::jsonb NOT NULL;
