@@ -1,8 +1,27 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { Socket } from "node:net";
 import { defineConfig } from "vitest/config";
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";
+
+/** Whether tests will run on the embedded Postgres (no DATABASE_URL, no server answering, or forced). */
+async function embeddedDatabase(): Promise<boolean> {
+  if (process.env.DATABASE_URL) return false;
+  if (process.env.EVENTLY_DB === "embedded") return true;
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (embedded: boolean) => {
+      socket.destroy();
+      resolve(embedded);
+    };
+    socket.setTimeout(1_500, () => done(true));
+    socket.once("error", () => done(true));
+    socket.connect(5432, "127.0.0.1", () => done(false));
+  });
+}
+
+const embedded = await embeddedDatabase();
 
 export default defineConfig({
   test: {
@@ -33,6 +52,9 @@ export default defineConfig({
           name: "workers",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
+          setupFiles: ["test/helpers/file-database.ts"],
+          // One database on the embedded Postgres: files take turns, each on a freshly reset schema.
+          fileParallelism: !embedded,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
-import { migrateInventory } from "./event-inventory.sql";
+import { migrateInventory } from "./event-inventory.sql.ts"; // explicit .ts: wrangler treats a bare *.sql import as a text module
 
 /**
  * One object per event, reached by name: serializes every seat decision for that event.

@@ -184,8 +184,10 @@ class EmbeddedServer {
       const buf = conn.buffer;
       if (!conn.started) {
         // Startup-phase messages have no type byte: int32 length, int32 code.
-        if (buf.length < 8 || buf.length < buf.readInt32BE(0)) return;
+        if (buf.length < 8) return;
         const length = buf.readInt32BE(0);
+        if (length < 8) return void conn.socket.destroy();
+        if (buf.length < length) return;
         const code = buf.readInt32BE(4);
         const message = buf.subarray(0, length);
         conn.buffer = buf.subarray(length);
@@ -200,8 +202,11 @@ class EmbeddedServer {
         }
         continue;
       }
-      if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
-      const message = buf.subarray(0, 1 + buf.readInt32BE(1));
+      if (buf.length < 5) return;
+      const length = 1 + buf.readInt32BE(1);
+      if (length < 5) return void conn.socket.destroy();
+      if (buf.length < length) return;
+      const message = buf.subarray(0, length);
       conn.buffer = buf.subarray(message.length);
       const type = message[0];
       if (type === MSG.terminate) {
@@ -221,8 +226,14 @@ class EmbeddedServer {
   private drop(conn: Conn): void {
     this.conns.delete(conn);
     this.queue = this.queue.filter((job) => job.conn !== conn);
-    // A connection that held the session leaves it mid-batch or in a transaction: end both.
-    if (this.owner === conn) this.enqueue({ conn, messages: [SYNC_MESSAGE], complete: true, release: true });
+    this.releaseIfGone(conn);
+  }
+
+  /** A connection left while holding the session (mid-batch or in a transaction): end both. */
+  private releaseIfGone(conn: Conn): void {
+    if (this.closed || this.owner !== conn || this.conns.has(conn) || this.queue.some((job) => job.release)) return;
+    this.queue.unshift({ conn, messages: [SYNC_MESSAGE], complete: true, release: true });
+    void this.pump();
   }
 
   private enqueue(job: Job): void {
@@ -271,6 +282,7 @@ class EmbeddedServer {
     }
     if (job.release) this.owner = null;
     else this.owner = !job.complete || this.db.isInTransaction() ? conn : null;
+    this.releaseIfGone(conn);
   }
 }
 

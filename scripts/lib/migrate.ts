@@ -25,7 +25,7 @@ export async function migrate(
     log(`migrate: no drizzle-kit journal in ${migrationsFolder}, nothing to apply`);
     return { total: 0, applied: 0 };
   }
-  // One Client rather than a Pool: PGlite behind pglite-socket is a single session anyway.
+  // One Client rather than a Pool: the embedded PGlite is a single session anyway.
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
   await client.connect();

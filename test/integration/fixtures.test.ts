@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { makeUser, testEnv } from "../helpers/fixtures";
+import { makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { requireRole, requireUser } from "../../src/auth/guards";
 import { createApp } from "../../src/app";
 
@@ -29,5 +30,19 @@ describe("guards on a fixture user", () => {
     const res = await app.request("/me-probe", {}, testEnv);
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).error.code).toBe("UNAUTHENTICATED");
+  });
+});
+
+describe("test isolation", () => {
+  it("gives this file a database of its own on a server, or a freshly reset one on PGlite", async () => {
+    const { rows } = await withDb((db) => db.execute(sql`select current_database() as name, (select count(*) from users) as users`));
+    const row = rows[0] as { name: string; users: string };
+    if (inject("dbIsolation") === "database") {
+      expect(row.name).toMatch(new RegExp(`^${inject("fileDatabasePrefix")}_f_`));
+    } else {
+      expect(row.name).toBe("postgres");
+    }
+    // Only the users this file made so far exist here.
+    expect(Number(row.users)).toBeLessThanOrEqual(4);
   });
 });

@@ -1,7 +1,9 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../../src/app";
+import { AppError } from "../../src/lib/errors";
 
 const call = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`http://evently.test${path}`, init));
 
@@ -66,6 +68,61 @@ describe("one error shape for every failure", () => {
     const body: any = await res.json();
     expectErrorShape(body, "INTERNAL");
     expect(JSON.stringify(body)).not.toContain("secret internals");
+  });
+});
+
+describe("validation and dependency failures", () => {
+  const app = createApp();
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/echo",
+      request: { body: { content: { "application/json": { schema: z.object({ name: z.string().min(2) }) } }, required: true } },
+      responses: { 200: { description: "ok" } },
+    }),
+    (c) => c.json(c.req.valid("json"), 200),
+  );
+  app.get("/db-down", () => {
+    throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+  });
+  app.get("/app-error", () => {
+    throw new AppError("SEAT_UNAVAILABLE", "Taken", { seatIds: ["A-1-1"] });
+  });
+  const post = (body: string) => app.request("/echo", { method: "POST", headers: { "content-type": "application/json" }, body }, env);
+
+  it("answers malformed JSON with 400 BAD_JSON", async () => {
+    const res = await post("{nope");
+    expect(res.status).toBe(400);
+    expectErrorShape(await res.json(), "BAD_JSON");
+  });
+
+  it("answers a body that fails its zod schema with 400 VALIDATION_FAILED naming the field", async () => {
+    const res = await post(JSON.stringify({ name: "x" }));
+    expect(res.status).toBe(400);
+    const body: any = await res.json();
+    expectErrorShape(body, "VALIDATION_FAILED");
+    expect(body.error.details.issues[0].path).toBe("name");
+  });
+
+  it("answers a valid body normally", async () => {
+    const res = await post(JSON.stringify({ name: "Ada" }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ name: "Ada" });
+  });
+
+  it("turns an unreachable database into 503 DEPENDENCY_UNAVAILABLE with Retry-After", async () => {
+    const res = await app.request("/db-down", {}, env);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBeTruthy();
+    expectErrorShape(await res.json(), "DEPENDENCY_UNAVAILABLE");
+  });
+
+  it("keeps an AppError's code, status and details", async () => {
+    const res = await app.request("/app-error", {}, env);
+    expect(res.status).toBe(409);
+    const body: any = await res.json();
+    expectErrorShape(body, "SEAT_UNAVAILABLE");
+    expect(body.error.details).toEqual({ seatIds: ["A-1-1"] });
   });
 });
 

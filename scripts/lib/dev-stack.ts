@@ -1,0 +1,121 @@
+// Brings up the whole local stack: Postgres (server, DATABASE_URL or embedded PGlite), the
+// WebSocket-to-TCP proxy, migrations, `wrangler dev`, then demo data through the Worker's own
+// HTTP API. Used by `npm run dev` and by the e2e tests.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_EMBEDDED_DATA_DIR, resolveDatabase, type ResolvedDatabase } from "./local-db";
+import { migrate } from "./migrate";
+import { startWsProxy, type WsProxy } from "./ws-proxy";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface DevStackOptions {
+  port: number;
+  /** Database created on a real server. */
+  dbName?: string;
+  forceEmbedded?: boolean;
+  /** PGlite data directory; in memory when null. */
+  embeddedDataDir?: string | null;
+  rateLimits?: "on" | "off";
+  /** Keep wrangler's DO/queue state between runs (dev) or start clean (tests). */
+  persistState?: boolean;
+  log?: (s: string) => void;
+  /** Where wrangler's output goes; default: this process's stdout/stderr. */
+  wranglerOutput?: "inherit" | "ignore";
+}
+
+export interface DevStack {
+  url: string;
+  database: ResolvedDatabase;
+  proxy: WsProxy;
+  stop(): Promise<void>;
+}
+
+/** Ensures .dev.vars holds a JWT_SECRET; never overwrites one the developer set. */
+export function ensureDevVars(log: (s: string) => void): void {
+  const path = `${ROOT}/.dev.vars`;
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  if (/^JWT_SECRET=.+$/m.test(current)) return;
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}JWT_SECRET=${secret}\n`, { mode: 0o600 });
+  log("secrets: wrote a random JWT_SECRET to .dev.vars");
+}
+
+export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const started = Date.now();
+  const database = await resolveDatabase({
+    dbName: opts.dbName ?? "evently",
+    forceEmbedded: opts.forceEmbedded,
+    embeddedDataDir: opts.embeddedDataDir === null ? undefined : (opts.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR),
+    log,
+  });
+  let proxy: WsProxy | undefined;
+  let wrangler: ChildProcess | undefined;
+  const stop = async () => {
+    if (wrangler?.pid && wrangler.exitCode === null) {
+      // wrangler runs its CLI and workerd as children: signal the whole process group.
+      const group = -wrangler.pid;
+      const exited = new Promise((r) => wrangler!.once("exit", r));
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          process.kill(group, s);
+        } catch {
+          // already gone
+        }
+      };
+      signal("SIGINT");
+      const timer = setTimeout(() => signal("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+      signal("SIGKILL");
+    }
+    await proxy?.close();
+    await database.stop();
+  };
+  try {
+    await migrate(database.url, log);
+    proxy = await startWsProxy();
+    log(`proxy: Postgres over WebSocket at ${proxy.url}`);
+    ensureDevVars(log);
+
+    const args = [
+      `${ROOT}/node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--inspector-port", "0",
+      "--var", `DATABASE_URL:${database.url}`, "--var", `DB_WS_PROXY:${proxy.url}`,
+      "--var", `RATE_LIMITS:${opts.rateLimits ?? "on"}`,
+    ];
+    if (opts.persistState === false) args.push("--persist-to", `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`);
+    wrangler = spawn(process.execPath, args, {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", opts.wranglerOutput ?? "inherit", opts.wranglerOutput ?? "inherit"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", DATABASE_URL: "" },
+    });
+    const url = `http://127.0.0.1:${opts.port}`;
+    await waitForReady(url, wrangler, 60_000);
+    log(`worker: ${url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return { url, database, proxy, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer yet";
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+      if (res.ok) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (e) {
+      last = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the Worker at ${url} was not ready within ${timeoutMs / 1000} s: ${last}`);
+}
