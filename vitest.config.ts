@@ -44,6 +44,8 @@ export default defineConfig({
                 // A breaker that opens and recovers within a test's patience.
                 PAYMENT_BREAKER_FAILURES: "3",
                 PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
+                // Slower than a test event's payment deadline plus queue latency, so the late charge really happens.
+                PAYMENT_SANDBOX_SLOW_MS: "5000",
               },
             },
           })),
