@@ -8,6 +8,8 @@ import { requestIdFrom } from "./lib/ids";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
 import { docs } from "./routes/docs";
+import { auth } from "./routes/auth";
+import { adminUsers } from "./routes/admin-users";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 
@@ -37,6 +39,8 @@ export function createApp() {
 
   app.route("/", health);
   app.route("/", docs);
+  app.route("/", auth);
+  app.route("/", adminUsers);
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
 

@@ -5,6 +5,12 @@ import type { Database } from "./db/client";
 /** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
 export interface Env extends Cloudflare.Env {
   JWT_SECRET: string;
+  /** While rotating the HS256 secret: the old one, still accepted on verify (never used to sign). */
+  JWT_SECRET_PREVIOUS?: string;
+  /** A private JWK (EdDSA or RS256, with kid and alg): switches signing to it and HS256 off. */
+  JWT_PRIVATE_JWK?: string;
+  /** `{"keys":[…]}` of public JWKs still accepted during a key rotation (the previous key). */
+  JWT_PUBLIC_JWKS?: string;
   DATABASE_URL: string;
   /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
   DB_WS_PROXY?: string;
@@ -15,6 +21,7 @@ const ConfigSchema = z.object({
   jwtIssuer: z.string().min(1),
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
+  refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
   /** A booking may be cancelled until this long before its event starts. */
   cancelCutoffSeconds: z.coerce.number().int().min(0).default(0),
 });
@@ -26,6 +33,7 @@ export function parseConfig(env: Env): Config {
     jwtIssuer: env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     cancelCutoffSeconds: env.BOOKING_CANCEL_CUTOFF_SECONDS,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);

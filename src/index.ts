@@ -4,6 +4,7 @@ import { handleBatch } from "./queues/consumer";
 import { runScheduled } from "./services/maintenance";
 
 export { EventInventory } from "../durable-objects/event-inventory";
+export { UserSessions } from "../durable-objects/user-sessions";
 export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
 export { CircuitBreaker } from "../durable-objects/circuit-breaker";
 

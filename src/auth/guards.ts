@@ -1,11 +1,14 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
+import { checkAccess } from "./revocation";
 import { type Role, unauthenticated, verifyAccessToken } from "./tokens";
 
 export interface AuthUser {
   id: string;
   role: Role;
+  /** The session (refresh-token family) the access token belongs to; logout revokes it. */
+  sid: string;
   jti: string;
   exp: number;
 }
@@ -22,7 +25,10 @@ async function authenticate(c: Parameters<Parameters<typeof createMiddleware<App
   const token = bearerToken(c.req.header("authorization"));
   if (token === null) return null;
   const claims = await verifyAccessToken(c.env, c.var.config, token);
-  return { id: claims.sub, role: claims.role, jti: claims.jti, exp: claims.exp };
+  // Signature checks cannot see a logout or a disabled account; the user's sessions object can.
+  const access = await checkAccess(c.env, claims);
+  if (!access.ok) throw unauthenticated(access.message);
+  return { id: claims.sub, role: claims.role, sid: claims.sid, jti: claims.jti, exp: claims.exp };
 }
 
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {

@@ -1,9 +1,11 @@
 import { env } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { exports } from "cloudflare:workers";
 import { signAccessToken, type Role } from "../../src/auth/tokens";
 import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { parseConfig, type Env } from "../../src/env";
+import { type Session, startSession } from "../../src/services/auth";
 
 export const testEnv = env as unknown as Env;
 
@@ -19,16 +21,48 @@ export interface TestUser {
 }
 
 /** Inserts a user straight into Postgres and mints an access token with the test secret. */
-export async function makeUser(role: Role = "user", name = role): Promise<TestUser> {
+export async function makeUser(role: Role = "user", name: string = role): Promise<TestUser> {
   const db = createDb(testEnv);
   try {
     const email = `${name}-${crypto.randomUUID()}@evently.test`;
     const [row] = await db.insert(users).values({ email, name, role, passwordHash: UNUSABLE_HASH }).returning();
-    const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role });
+    // A session id with no refresh token behind it: enough for a bearer token, nothing to refresh.
+    const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role }, crypto.randomUUID());
     return { id: row.id, email, role, token, auth: { authorization: `Bearer ${token}` } };
   } finally {
     await db.$client.end();
   }
+}
+
+export interface TestSession extends TestUser {
+  refreshToken: string;
+  /** The session id (refresh-token family), the `sid` of its access tokens. */
+  sid: string;
+}
+
+/**
+ * A user with a real session (refresh token in Postgres), as login would leave it, but without
+ * spending an Argon2 hash: for tests of refresh, logout and revocation.
+ */
+export async function makeSession(role: Role = "user", name: string = role): Promise<TestSession> {
+  const u = await makeUser(role, name);
+  const session = await openSession(u.id);
+  return { ...u, token: session.accessToken, auth: { authorization: `Bearer ${session.accessToken}` }, refreshToken: session.refreshToken, sid: session.sid };
+}
+
+/** One more session (another device) for an existing user, as login would open it. */
+export async function openSession(userId: string): Promise<Session & { sid: string }> {
+  const session = await withDb(async (db) => {
+    const [row] = await db.select().from(users).where(eq(users.id, userId));
+    return startSession({ db, env: testEnv, config: parseConfig(testEnv), ip: "fixture" }, db, row, new Date());
+  });
+  return { ...session, sid: session.refreshToken.split(".")[0] };
+}
+
+/** A made-up client address, so per-IP rate limits of one test never count another test's calls. */
+export function freshIp(): { "cf-connecting-ip": string } {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return { "cf-connecting-ip": [...b].map((x) => x.toString(16).padStart(2, "0")).join("").replace(/(.{4})(?!$)/g, "$1:") };
 }
 
 /** Runs `fn` with a Pool on the test database and closes it afterwards. */

@@ -1,0 +1,94 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { type TestUser, call, expectError, makeUser } from "../helpers/fixtures";
+
+/**
+ * Function-level authorization: every route that needs the organizer or admin role, called with a
+ * plain user's token, answers 403 (and 401 with no token). One row per route; ids in the path are
+ * `{name}` placeholders filled from `ids`, built in beforeAll. Add a row with every new route.
+ */
+interface RoleRoute {
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  path: string;
+  body?: unknown;
+  requiredRole: "organizer" | "admin";
+}
+
+const ROUTES: RoleRoute[] = [
+  { method: "PATCH", path: "/v1/admin/users/{userId}", body: { role: "organizer" }, requiredRole: "admin" },
+];
+
+/**
+ * Organizer/admin operations of the API contract (API.md). Whichever of them this build serves
+ * must have a row above; the completeness test below fails until it does.
+ */
+const CONTRACT_ROLE_ROUTES = [
+  "POST /v1/venues",
+  "PATCH /v1/venues/{}",
+  "DELETE /v1/venues/{}",
+  "POST /v1/events",
+  "PATCH /v1/events/{}",
+  "POST /v1/events/{}/publish",
+  "POST /v1/events/{}/cancel",
+  "PATCH /v1/admin/users/{}",
+  "GET /v1/admin/analytics/overview",
+  "GET /v1/admin/analytics/events/popular",
+  "GET /v1/admin/analytics/events/{}",
+  "GET /v1/admin/analytics/daily",
+];
+
+const ids: Record<string, string> = {};
+let user: TestUser;
+let organizer: TestUser;
+let admin: TestUser;
+
+beforeAll(async () => {
+  [user, organizer, admin] = await Promise.all([makeUser("user"), makeUser("organizer"), makeUser("admin")]);
+  ids.userId = (await makeUser("user", "target")).id;
+});
+
+const fill = (path: string) =>
+  path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!ids[name]) throw new Error(`no fixture id for {${name}}: add it to ids in beforeAll`);
+    return ids[name];
+  });
+const send = (r: RoleRoute, headers: Record<string, string>) =>
+  call(fill(r.path), { method: r.method, headers, ...(r.body === undefined ? {} : { json: r.body }) });
+const shape = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/\{[^}]*\}/g, "{}")}`;
+
+describe("function-level authorization matrix", () => {
+  for (const r of ROUTES) {
+    it(`${r.method} ${r.path} answers 403 to a user token`, async () => {
+      const res = await send(r, user.auth);
+      expect(res.status).toBe(403);
+      expectError(await res.json(), "FORBIDDEN");
+    });
+
+    it(`${r.method} ${r.path} answers 401 without a token`, async () => {
+      const res = await send(r, {});
+      expect(res.status).toBe(401);
+      expectError(await res.json(), "UNAUTHENTICATED");
+    });
+
+    if (r.requiredRole === "admin") {
+      it(`${r.method} ${r.path} answers 403 to an organizer token`, async () => {
+        const res = await send(r, organizer.auth);
+        expect(res.status).toBe(403);
+        expectError(await res.json(), "FORBIDDEN");
+      });
+    }
+
+    it(`${r.method} ${r.path} lets an admin past the guard`, async () => {
+      const res = await send(r, admin.auth);
+      expect([401, 403]).not.toContain(res.status);
+    });
+  }
+
+  it("has a row for every organizer/admin route of the contract this build serves", async () => {
+    const doc: any = await (await call("/openapi.json")).json();
+    const served = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => shape(m, path))));
+    const covered = new Set(ROUTES.map((r) => shape(r.method, r.path)));
+    const adminServed = [...served].filter((s) => s.split(" ")[1].startsWith("/v1/admin/"));
+    const missing = [...new Set([...CONTRACT_ROLE_ROUTES.filter((s) => served.has(s)), ...adminServed])].filter((s) => !covered.has(s));
+    expect(missing).toEqual([]);
+  });
+});
