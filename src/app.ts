@@ -10,6 +10,8 @@ import { health } from "./routes/health";
 import { docs } from "./routes/docs";
 import { auth } from "./routes/auth";
 import { adminUsers } from "./routes/admin-users";
+import { venuesRouter } from "./routes/venues";
+import { eventsRouter } from "./routes/events";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 
@@ -41,6 +43,8 @@ export function createApp() {
   app.route("/", docs);
   app.route("/", auth);
   app.route("/", adminUsers);
+  app.route("/", venuesRouter);
+  app.route("/", eventsRouter);
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
 

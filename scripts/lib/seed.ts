@@ -87,7 +87,7 @@ async function seedDemoCatalogue(base: string, token: string, log: (s: string) =
   if (!venue) {
     const rows = Array.from({ length: 10 }, (_, i) => ({ label: String(i + 1), seats: 20, priceCents: i < 3 ? 8_000 : 5_000 }));
     const res = await api(base, "POST", "/v1/venues", {
-      name: DEMO_VENUE_NAME, city: "Berlin", address: "Demo Strasse 1", timezone: "Europe/Berlin",
+      name: DEMO_VENUE_NAME, city: "Berlin", address: "Demo Strasse 1", timezone: "Europe/Berlin", capacity: 500,
       layout: { sections: [{ name: "A", rows }] },
     }, token);
     if (res.status !== 201) throw new Error(`create venue: ${res.status} ${JSON.stringify(res.body)}`);

@@ -73,6 +73,7 @@ export const venues = pgTable(
   },
   (t) => [
     index("venues_owner_idx").on(t.ownerId),
+    index("venues_created_idx").on(t.createdAt, t.id),
     check("venues_capacity_ck", sql`${t.capacity} > 0`),
   ],
 );
@@ -108,6 +109,8 @@ export const events = pgTable(
     // The venue layout as copied at publish time; later venue edits never touch it.
     layout: jsonb("layout"),
     publishedAt: ts("published_at"),
+    // Set once EventInventory.initialize answered; null on a published event = publish must be retried.
+    inventoryReadyAt: ts("inventory_ready_at"),
     cancelledAt: ts("cancelled_at"),
     createdAt: createdAt(),
     updatedAt: ts("updated_at").notNull().defaultNow(),
@@ -118,6 +121,11 @@ export const events = pgTable(
     index("events_venue_idx").on(t.venueId),
     index("events_category_start_idx").on(t.category, t.startTime),
     index("events_city_start_idx").on(t.city, t.startTime),
+    // Listing filters: equality columns first, then the keyset (start_time, id), so a page is one index range.
+    index("events_status_category_start_idx").on(t.status, t.category, t.startTime, t.id),
+    index("events_status_city_start_idx").on(t.status, sql`lower(${t.city})`, t.startTime, t.id),
+    // `q`: full-text search over name and description; the 'simple' config needs no extension (works on PGlite too).
+    index("events_search_idx").using("gin", sql`to_tsvector('simple', ${t.name} || ' ' || ${t.description})`),
     check("events_capacity_ck", sql`${t.capacity} > 0`),
     check("events_seats_sold_ck", sql`${t.seatsSold} >= 0 and ${t.seatsSold} <= ${t.capacity}`),
     check("events_price_ck", sql`${t.priceCents} >= 0`),

@@ -199,13 +199,14 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
 /**
  * Event cancellation: every confirmed booking is cancelled (seats returned, refunded, notified)
  * and every pending one fails (its hold released, any charge refunded), through the same saga.
- * Idempotent: calling it again re-drives the sagas that have not finished.
+ * Idempotent: calling it again re-drives the sagas that have not finished. `bookingIds` are the
+ * bookings this call cancelled or failed.
  */
-export async function refundEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ cancelled: number; failed: number }> {
+export async function refundEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ cancelled: number; failed: number; bookingIds: string[] }> {
   const cancelled = await cancelConfirmed(db, { eventId }, "event-cancellation", now);
   const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
-  let failed = 0;
-  for (const p of pending) if (await failBooking(db, p.id, "the event was cancelled", now.getTime())) failed++;
+  const failed: string[] = [];
+  for (const p of pending) if (await failBooking(db, p.id, "the event was cancelled", now.getTime())) failed.push(p.id);
   const unfinished = await db
     .select({ id: bookings.id, status: bookings.status })
     .from(bookings)
@@ -220,5 +221,5 @@ export async function refundEventBookings(env: Env, db: Database, eventId: strin
     env,
     unfinished.map((b) => (b.status === "cancelled" ? { type: "booking.cancel-requested", bookingId: b.id } : { type: "booking.requested", bookingId: b.id })),
   );
-  return { cancelled: cancelled.length, failed };
+  return { cancelled: cancelled.length, failed: failed.length, bookingIds: [...cancelled, ...failed] };
 }

@@ -15,6 +15,13 @@ interface RoleRoute {
 
 const ROUTES: RoleRoute[] = [
   { method: "PATCH", path: "/v1/admin/users/{userId}", body: { role: "organizer" }, requiredRole: "admin" },
+  { method: "POST", path: "/v1/venues", body: { name: "V", city: "Berlin", address: "x", timezone: "Europe/Berlin", capacity: 10 }, requiredRole: "organizer" },
+  { method: "PATCH", path: "/v1/venues/{venueId}", body: { name: "Renamed" }, requiredRole: "organizer" },
+  { method: "DELETE", path: "/v1/venues/{venueId}", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events", body: {}, requiredRole: "organizer" },
+  { method: "PATCH", path: "/v1/events/{eventId}", body: { name: "Renamed" }, requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events/{eventId}/publish", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events/{eventId}/cancel", requiredRole: "organizer" },
 ];
 
 /**
@@ -44,6 +51,25 @@ let admin: TestUser;
 beforeAll(async () => {
   [user, organizer, admin] = await Promise.all([makeUser("user"), makeUser("organizer"), makeUser("admin")]);
   ids.userId = (await makeUser("user", "target")).id;
+  // A venue and a draft event of another organizer: the guard must refuse before any ownership check.
+  const owner = await makeUser("organizer", "owner");
+  const venue = await call("/v1/venues", {
+    method: "POST",
+    headers: owner.auth,
+    json: { name: "Matrix Hall", city: "Berlin", address: "x", timezone: "Europe/Berlin", capacity: 100 },
+  });
+  ids.venueId = ((await venue.json()) as { id: string }).id;
+  const start = Date.now() + 30 * 86_400_000;
+  const event = await call("/v1/events", {
+    method: "POST",
+    headers: owner.auth,
+    json: {
+      venueId: ids.venueId, name: "Matrix Night", description: "", category: "music", seating: "general", capacity: 50,
+      startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), priceCents: 1000, currency: "EUR",
+    },
+  });
+  ids.eventId = ((await event.json()) as { id: string }).id;
+  if (!ids.venueId || !ids.eventId) throw new Error("matrix fixtures: could not create venue and event");
 });
 
 const fill = (path: string) =>

@@ -1,0 +1,362 @@
+import { type SQL, and, asc, eq, isNull, sql } from "drizzle-orm";
+import type { PgDatabase } from "drizzle-orm/pg-core";
+import type { AuthUser } from "../auth/guards";
+import { assertManager } from "../auth/guards";
+import type { Database } from "../db/client";
+import { events, seats, venues } from "../db/schema";
+import type { Env } from "../env";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { AppError } from "../lib/errors";
+import { requestEventRefunds } from "./event-cancellation";
+import {
+  EVENT_DEFAULTS,
+  type EventStatus,
+  type Seating,
+  buildInventoryInit,
+  cancelTransition,
+  localIso,
+  publishTransition,
+  refusedFields,
+  timeProblems,
+} from "./event-rules";
+import { availabilityFromPostgres, initializeInventory, readAvailability } from "./inventory-client";
+import { type Layout, expandSeats, layoutSeatCount } from "./layout";
+import { type Actor, type VenueRow, getVenue, isUuid, microIso } from "./venues";
+
+export type EventRow = typeof events.$inferSelect;
+
+export interface EventInput {
+  venueId: string;
+  name: string;
+  description: string;
+  category: string;
+  startsAt: Date;
+  endsAt: Date;
+  seating: Seating;
+  capacity?: number;
+  priceCents: number;
+  currency: string;
+  salesStartAt?: Date | null;
+  salesEndAt?: Date | null;
+  maxSeatsPerUser?: number;
+  holdTtlSeconds?: number;
+  paymentDeadlineSeconds?: number;
+  waitlistOfferSeconds?: number;
+}
+
+const invalid = (issues: { path: string; message: string }[]) => new AppError("VALIDATION_FAILED", issues.map((i) => i.message).join("; "), { issues });
+
+/** Reserved seating sells the venue's seats; general admission sells the event's capacity, at most the venue's. */
+function resolveCapacity(seating: Seating, capacity: number | undefined, venue: VenueRow): number {
+  if (seating === "reserved") {
+    if (!venue.layout) throw invalid([{ path: "seating", message: "the venue has no seat layout; use general admission or add a layout" }]);
+    const seatCount = layoutSeatCount(venue.layout as Layout);
+    if (capacity !== undefined && capacity !== seatCount) {
+      throw invalid([{ path: "capacity", message: `a reserved event sells the venue's ${seatCount} seats; leave capacity out` }]);
+    }
+    return seatCount;
+  }
+  if (capacity === undefined) throw invalid([{ path: "capacity", message: "general admission needs a capacity" }]);
+  if (capacity > venue.capacity) throw invalid([{ path: "capacity", message: `capacity ${capacity} exceeds the venue's ${venue.capacity}` }]);
+  return capacity;
+}
+
+async function managedVenue(db: Database, actor: Actor, venueId: string): Promise<VenueRow> {
+  const venue = await getVenue(db, venueId).catch((e) => {
+    if (e instanceof AppError && e.code === "NOT_FOUND") throw invalid([{ path: "venueId", message: "no such venue" }]);
+    throw e;
+  });
+  assertManager(actor as AuthUser, venue.ownerId);
+  return venue;
+}
+
+export async function createEvent(db: Database, actor: Actor, input: EventInput, now: Date): Promise<EventRow> {
+  const venue = await managedVenue(db, actor, input.venueId);
+  const capacity = resolveCapacity(input.seating, input.capacity, venue);
+  const problems = timeProblems({ startsAt: input.startsAt, endsAt: input.endsAt, salesStartAt: input.salesStartAt ?? null, salesEndAt: input.salesEndAt ?? null }, now);
+  if (problems.length) throw invalid(problems);
+  const [row] = await db
+    .insert(events)
+    .values({
+      venueId: venue.id,
+      organizerId: actor.id,
+      name: input.name,
+      description: input.description,
+      category: input.category.toLowerCase(),
+      city: venue.city,
+      timezone: venue.timezone,
+      status: "draft",
+      seating: input.seating,
+      startTime: input.startsAt,
+      endTime: input.endsAt,
+      salesStartAt: input.salesStartAt ?? null,
+      salesEndAt: input.salesEndAt ?? null,
+      capacity,
+      priceCents: input.priceCents,
+      currency: input.currency.toUpperCase(),
+      maxSeatsPerUser: input.maxSeatsPerUser ?? EVENT_DEFAULTS.maxSeatsPerUser,
+      holdTtlSeconds: input.holdTtlSeconds ?? EVENT_DEFAULTS.holdTtlSeconds,
+      paymentDeadlineSeconds: input.paymentDeadlineSeconds ?? EVENT_DEFAULTS.paymentDeadlineSeconds,
+      waitlistOfferSeconds: input.waitlistOfferSeconds ?? EVENT_DEFAULTS.waitlistOfferSeconds,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return row;
+}
+
+export async function getEventRow(db: Database, id: string): Promise<EventRow> {
+  const [row] = isUuid(id) ? await db.select().from(events).where(eq(events.id, id)) : [];
+  if (!row) throw new AppError("NOT_FOUND", "No such event");
+  return row;
+}
+
+/** A draft is visible to its owner and admins only; anyone else is told it does not exist. */
+function assertVisible(e: EventRow, viewer: Actor | undefined): void {
+  if (e.status === "draft" && (!viewer || (viewer.role !== "admin" && viewer.id !== e.organizerId))) {
+    throw new AppError("NOT_FOUND", "No such event");
+  }
+}
+
+export async function updateEvent(db: Database, actor: Actor, id: string, patch: Partial<EventInput>, now: Date): Promise<EventRow> {
+  const current = await getEventRow(db, id);
+  assertManager(actor as AuthUser, current.organizerId);
+  const refused = refusedFields(current.status, patch);
+  if (refused.length) {
+    throw new AppError("INVALID_STATE", `A ${current.status} event cannot change ${refused.join(", ")}`, { status: current.status, fields: refused });
+  }
+  const set: Partial<typeof events.$inferInsert> = { updatedAt: now };
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.category !== undefined) set.category = patch.category.toLowerCase();
+  if (current.status === "draft") {
+    const venue = patch.venueId !== undefined && patch.venueId !== current.venueId ? await managedVenue(db, actor, patch.venueId) : await getVenue(db, current.venueId);
+    const seating = patch.seating ?? current.seating;
+    // Switching to reserved drops a GA capacity; the layout decides it.
+    const capacityIn = patch.capacity ?? (seating === "reserved" ? undefined : current.capacity);
+    const times = {
+      startsAt: patch.startsAt ?? current.startTime,
+      endsAt: patch.endsAt ?? current.endTime,
+      salesStartAt: patch.salesStartAt !== undefined ? patch.salesStartAt : current.salesStartAt,
+      salesEndAt: patch.salesEndAt !== undefined ? patch.salesEndAt : current.salesEndAt,
+    };
+    const problems = timeProblems(times, now);
+    if (problems.length) throw invalid(problems);
+    Object.assign(set, {
+      venueId: venue.id,
+      city: venue.city,
+      timezone: venue.timezone,
+      seating,
+      capacity: resolveCapacity(seating, capacityIn, venue),
+      startTime: times.startsAt,
+      endTime: times.endsAt,
+      salesStartAt: times.salesStartAt,
+      salesEndAt: times.salesEndAt,
+      ...(patch.priceCents !== undefined && { priceCents: patch.priceCents }),
+      ...(patch.currency !== undefined && { currency: patch.currency.toUpperCase() }),
+      ...(patch.maxSeatsPerUser !== undefined && { maxSeatsPerUser: patch.maxSeatsPerUser }),
+      ...(patch.holdTtlSeconds !== undefined && { holdTtlSeconds: patch.holdTtlSeconds }),
+      ...(patch.paymentDeadlineSeconds !== undefined && { paymentDeadlineSeconds: patch.paymentDeadlineSeconds }),
+      ...(patch.waitlistOfferSeconds !== undefined && { waitlistOfferSeconds: patch.waitlistOfferSeconds }),
+    });
+  }
+  // Conditional on the state we checked, so a publish racing this edit cannot be overwritten by it.
+  const [row] = await db.update(events).set(set).where(and(eq(events.id, id), eq(events.status, current.status))).returning();
+  if (!row) throw new AppError("INVALID_STATE", "The event changed state meanwhile; read it again");
+  return row;
+}
+
+const SEAT_INSERT_CHUNK = 2_000;
+
+/**
+ * draft -> published in one transaction: freezes the venue's layout into the event and writes its
+ * seats. Then the event's inventory object is initialized from the frozen event (idempotent), so a
+ * publish that failed half-way is finished by publishing again.
+ */
+export async function publishEvent(db: Database, env: Env, actor: Actor, id: string, now: Date): Promise<EventRow> {
+  const published = await db.transaction(async (tx) => {
+    const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
+    if (!e) throw new AppError("NOT_FOUND", "No such event");
+    assertManager(actor as AuthUser, e.organizerId);
+    const t = publishTransition(e.status);
+    if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
+    if (t.kind === "already") return e;
+
+    const [venue] = await tx.select().from(venues).where(eq(venues.id, e.venueId));
+    const problems = timeProblems({ startsAt: e.startTime, endsAt: e.endTime, salesStartAt: e.salesStartAt, salesEndAt: e.salesEndAt }, now);
+    if (problems.length) throw new AppError("INVALID_STATE", `The event cannot be published: ${problems.map((p) => p.message).join("; ")}`, { issues: problems });
+    let layout: Layout | null = null;
+    let capacity = e.capacity;
+    if (e.seating === "reserved") {
+      if (!venue.layout) throw new AppError("INVALID_STATE", "The venue no longer has a seat layout");
+      layout = venue.layout as Layout;
+      const all = expandSeats(layout, e.priceCents);
+      capacity = all.length;
+      for (let i = 0; i < all.length; i += SEAT_INSERT_CHUNK) {
+        const chunk = all.slice(i, i + SEAT_INSERT_CHUNK).map((s) => ({ eventId: e.id, seatId: s.id, section: s.section, row: s.row, seatNumber: s.number, priceCents: s.priceCents }));
+        await tx.insert(seats).values(chunk).onConflictDoNothing();
+      }
+    } else if (e.capacity > venue.capacity) {
+      throw new AppError("INVALID_STATE", `The event's capacity ${e.capacity} exceeds the venue's ${venue.capacity}`);
+    }
+    const [row] = await tx
+      .update(events)
+      .set({ status: "published", layout, capacity, city: venue.city, timezone: venue.timezone, publishedAt: now, updatedAt: now })
+      .where(eq(events.id, e.id))
+      .returning();
+    return row;
+  });
+  return ensureInventory(db, env, published, now);
+}
+
+/** Initializes the published event's inventory unless it is known to be ready; records readiness. */
+export async function ensureInventory(db: Database, env: Env, e: EventRow, now: Date): Promise<EventRow> {
+  if (e.inventoryReadyAt) return e;
+  let outcome;
+  try {
+    outcome = await initializeInventory(env, buildInventoryInit({ ...e, layout: e.layout as Layout | null }));
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "inventory initialization failed", eventId: e.id, error: String(err) }));
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "The event is published but its inventory is not ready yet; publish again to retry", { eventId: e.id }, { "Retry-After": "2" });
+  }
+  if (!outcome.ready) return e;
+  const [row] = await db.update(events).set({ inventoryReadyAt: now }).where(and(eq(events.id, e.id), isNull(events.inventoryReadyAt))).returning();
+  return row ?? (await getEventRow(db, e.id));
+}
+
+/** Cron: finishes publishes whose inventory step failed (or ran on a build without it). */
+export async function retryPendingInventories(db: Database, env: Env, now: Date, limit = 20): Promise<number> {
+  const pending = await db.select().from(events).where(and(eq(events.status, "published"), isNull(events.inventoryReadyAt))).limit(limit);
+  let ready = 0;
+  for (const e of pending) {
+    const row = await ensureInventory(db, env, e, now).catch(() => e);
+    if (row.inventoryReadyAt) ready++;
+  }
+  return ready;
+}
+
+/** draft/published -> cancelled; every booking goes to the refund path (see event-cancellation.ts). */
+export async function cancelEvent(db: Database, env: Env, actor: Actor, id: string, now: Date): Promise<{ event: EventRow; refundsRequested: number }> {
+  const event = await db.transaction(async (tx) => {
+    const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
+    if (!e) throw new AppError("NOT_FOUND", "No such event");
+    assertManager(actor as AuthUser, e.organizerId);
+    const t = cancelTransition(e.status);
+    if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
+    if (t.kind === "already") return e;
+    const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
+    return row;
+  });
+  const refunds = await requestEventRefunds(db, env, event.id);
+  return { event, refundsRequested: refunds.bookingIds.length };
+}
+
+export async function getEventDetail(db: Database, env: Env, viewer: Actor | undefined, id: string) {
+  const e = await getEventRow(db, id);
+  assertVisible(e, viewer);
+  const [venue] = await db.select().from(venues).where(eq(venues.id, e.venueId));
+  const { availability } = await readAvailability(env, e);
+  return {
+    ...eventJson(e),
+    layout: (e.layout as Layout | null) ?? null,
+    venue: { id: venue.id, name: venue.name, city: venue.city, address: venue.address, timezone: venue.timezone },
+    availability,
+  };
+}
+
+export interface ListQuery {
+  q?: string;
+  category?: string;
+  city?: string;
+  from?: Date;
+  to?: Date;
+  status?: EventStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** Words of `q` as prefix terms ANDed together (`rock conc` finds "Rock Concert"); at most 8. */
+export function toPrefixQuery(q: string): string | null {
+  const words = (q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8);
+  return words.length ? words.map((w) => `${w}:*`).join(" & ") : null;
+}
+
+/**
+ * The WHERE of the listing. Published events are public and default to upcoming ones; any other
+ * status needs an organizer (who sees only their own) or an admin.
+ */
+export function listingConditions(q: ListQuery, viewer: Actor | undefined, now: Date): SQL[] {
+  const status = q.status ?? "published";
+  const conds: SQL[] = [eq(events.status, status)];
+  if (status !== "published") {
+    if (!viewer) throw new AppError("UNAUTHENTICATED", `Listing ${status} events needs a token`, undefined, { "WWW-Authenticate": 'Bearer realm="evently"' });
+    if (viewer.role === "user") throw new AppError("FORBIDDEN", `Only organizers and admins may list ${status} events`);
+    if (viewer.role === "organizer") conds.push(eq(events.organizerId, viewer.id));
+  }
+  const from = q.from ?? (status === "published" ? now : undefined);
+  if (from) conds.push(sql`${events.startTime} >= ${from.toISOString()}::timestamptz`);
+  if (q.to) conds.push(sql`${events.startTime} < ${q.to.toISOString()}::timestamptz`);
+  if (q.category) conds.push(eq(events.category, q.category.toLowerCase()));
+  if (q.city) conds.push(sql`lower(${events.city}) = lower(${q.city})`);
+  const tsq = q.q ? toPrefixQuery(q.q) : null;
+  if (tsq) conds.push(sql`to_tsvector('simple', ${events.name} || ' ' || ${events.description}) @@ to_tsquery('simple', ${tsq})`);
+  if (q.cursor) {
+    const [at, id] = decodeCursor("events", q.cursor, 2);
+    if (!isUuid(id) || Number.isNaN(Date.parse(String(at)))) throw new AppError("VALIDATION_FAILED", "The cursor is not valid");
+    conds.push(sql`(${events.startTime}, ${events.id}) > (${String(at)}::timestamptz, ${id}::uuid)`);
+  }
+  return conds;
+}
+
+/** Soonest first, keyed by (start_time, id): stable, and a page is one range of the matching index. */
+export function listingQuery(db: PgDatabase<any, any, any>, conds: SQL[], limit: number) {
+  return db
+    .select({ event: events, at: microIso(events.startTime) })
+    .from(events)
+    .where(and(...conds))
+    .orderBy(asc(events.startTime), asc(events.id))
+    .limit(limit + 1);
+}
+
+export async function listEvents(db: Database, viewer: Actor | undefined, q: ListQuery, now: Date) {
+  const rows = await listingQuery(db, listingConditions(q, viewer, now), q.limit);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
+    nextCursor: rows.length > q.limit ? encodeCursor("events", [last.at, last.event.id]) : null,
+  };
+}
+
+export function eventJson(e: EventRow) {
+  return {
+    id: e.id,
+    venueId: e.venueId,
+    organizerId: e.organizerId,
+    name: e.name,
+    description: e.description,
+    category: e.category,
+    city: e.city,
+    timezone: e.timezone,
+    status: e.status,
+    seating: e.seating,
+    startsAt: e.startTime.toISOString(),
+    endsAt: e.endTime.toISOString(),
+    startsAtLocal: localIso(e.startTime, e.timezone),
+    endsAtLocal: localIso(e.endTime, e.timezone),
+    salesStartAt: e.salesStartAt?.toISOString() ?? null,
+    salesEndAt: e.salesEndAt?.toISOString() ?? null,
+    capacity: e.capacity,
+    priceCents: e.priceCents,
+    currency: e.currency,
+    maxSeatsPerUser: e.maxSeatsPerUser,
+    holdTtlSeconds: e.holdTtlSeconds,
+    paymentDeadlineSeconds: e.paymentDeadlineSeconds,
+    waitlistOfferSeconds: e.waitlistOfferSeconds,
+    inventoryReady: e.inventoryReadyAt !== null,
+    publishedAt: e.publishedAt?.toISOString() ?? null,
+    cancelledAt: e.cancelledAt?.toISOString() ?? null,
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+  };
+}

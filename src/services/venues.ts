@@ -1,0 +1,127 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { AuthUser } from "../auth/guards";
+import { assertManager } from "../auth/guards";
+import type { Database } from "../db/client";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { events, venues } from "../db/schema";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { AppError } from "../lib/errors";
+import { isTimeZone } from "./event-rules";
+import { type Layout, LayoutSchema, layoutProblems, layoutSeatCount } from "./layout";
+
+export type Actor = Pick<AuthUser, "id" | "role">;
+export type VenueRow = typeof venues.$inferSelect;
+
+/** Above this a general-admission capacity is a typo, not a venue. */
+export const MAX_GENERAL_CAPACITY = 1_000_000;
+
+export interface VenueInput {
+  name: string;
+  city: string;
+  address: string;
+  timezone: string;
+  layout?: Layout | null;
+  capacity?: number;
+}
+
+/** Validates the merged venue and derives its capacity: the given one, else the layout's seat count. */
+function resolveVenue(v: VenueInput): { layout: Layout | null; capacity: number } {
+  const problems: { path: string; message: string }[] = [];
+  if (!isTimeZone(v.timezone)) problems.push({ path: "timezone", message: `unknown IANA time zone "${v.timezone}"` });
+  const layout = v.layout ?? null;
+  if (layout) problems.push(...layoutProblems(LayoutSchema.parse(layout)));
+  if (!layout && v.capacity === undefined) problems.push({ path: "capacity", message: "give a seat layout, or a capacity for general admission" });
+  if (v.capacity !== undefined && (!Number.isInteger(v.capacity) || v.capacity < 1 || v.capacity > MAX_GENERAL_CAPACITY)) {
+    problems.push({ path: "capacity", message: `capacity must be an integer from 1 to ${MAX_GENERAL_CAPACITY}` });
+  }
+  if (problems.length) throw new AppError("VALIDATION_FAILED", problems.map((p) => p.message).join("; "), { issues: problems });
+  return { layout, capacity: v.capacity ?? layoutSeatCount(layout!) };
+}
+
+export async function createVenue(db: Database, actor: Actor, input: VenueInput, now: Date): Promise<VenueRow> {
+  const { layout, capacity } = resolveVenue(input);
+  const [row] = await db
+    .insert(venues)
+    .values({ ownerId: actor.id, name: input.name, city: input.city, address: input.address, timezone: input.timezone, layout, capacity, createdAt: now, updatedAt: now })
+    .returning();
+  return row;
+}
+
+export async function getVenue(db: Database, id: string): Promise<VenueRow> {
+  const [row] = await db.select().from(venues).where(eq(venues.id, id));
+  if (!row) throw new AppError("NOT_FOUND", "No such venue");
+  return row;
+}
+
+/**
+ * Published events keep the layout they copied, so a venue edit never touches them. A new layout
+ * without a capacity resets the capacity to the new seat count.
+ */
+export async function updateVenue(db: Database, actor: Actor, id: string, patch: Partial<VenueInput>, now: Date): Promise<VenueRow> {
+  const current = await getVenue(db, id);
+  assertManager(actor as AuthUser, current.ownerId);
+  const merged: VenueInput = {
+    name: patch.name ?? current.name,
+    city: patch.city ?? current.city,
+    address: patch.address ?? current.address,
+    timezone: patch.timezone ?? current.timezone,
+    layout: patch.layout !== undefined ? patch.layout : (current.layout as Layout | null),
+    capacity: patch.capacity ?? (patch.layout !== undefined && patch.layout !== null ? undefined : current.capacity),
+  };
+  const { layout, capacity } = resolveVenue(merged);
+  const [row] = await db
+    .update(venues)
+    .set({ name: merged.name, city: merged.city, address: merged.address, timezone: merged.timezone, layout, capacity, updatedAt: now })
+    .where(eq(venues.id, id))
+    .returning();
+  return row;
+}
+
+export async function deleteVenue(db: Database, actor: Actor, id: string): Promise<void> {
+  const current = await getVenue(db, id);
+  assertManager(actor as AuthUser, current.ownerId);
+  const [used] = await db.select({ id: events.id }).from(events).where(eq(events.venueId, id)).limit(1);
+  if (used) throw new AppError("CONFLICT", "The venue has events; cancel or move them first");
+  await db.delete(venues).where(eq(venues.id, id));
+}
+
+/** Oldest first, keyed by (created_at, id): a page never repeats or skips a venue while others are added. */
+export async function listVenues(db: Database, q: { city?: string; limit: number; cursor?: string }): Promise<{ data: VenueRow[]; nextCursor: string | null }> {
+  const conds = [];
+  if (q.city) conds.push(sql`lower(${venues.city}) = lower(${q.city})`);
+  if (q.cursor) {
+    const [at, id] = decodeCursor("venues", q.cursor, 2);
+    if (!isUuid(id) || Number.isNaN(Date.parse(String(at)))) throw new AppError("VALIDATION_FAILED", "The cursor is not valid");
+    conds.push(sql`(${venues.createdAt}, ${venues.id}) > (${String(at)}::timestamptz, ${id}::uuid)`);
+  }
+  const rows = await db
+    .select({ venue: venues, at: microIso(venues.createdAt) })
+    .from(venues)
+    .where(and(...conds))
+    .orderBy(asc(venues.createdAt), asc(venues.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return { data: page.map((r) => r.venue), nextCursor: rows.length > q.limit ? encodeCursor("venues", [last.at, last.venue.id]) : null };
+}
+
+export function venueJson(v: VenueRow) {
+  return {
+    id: v.id,
+    ownerId: v.ownerId,
+    name: v.name,
+    city: v.city,
+    address: v.address,
+    timezone: v.timezone,
+    layout: (v.layout as Layout | null) ?? null,
+    capacity: v.capacity,
+    seatCount: v.layout ? layoutSeatCount(v.layout as Layout) : null,
+    createdAt: v.createdAt.toISOString(),
+    updatedAt: v.updatedAt.toISOString(),
+  };
+}
+
+/** A timestamp with its microseconds (JS dates keep only milliseconds), so a cursor never falls between two rows. */
+export const microIso = (col: AnyPgColumn) => sql<string>`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export const isUuid = (s: unknown): s is string => typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
