@@ -1,10 +1,12 @@
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
+import { routePath } from "hono/route";
 import type { AppEnv } from "./env";
 import { parseConfig } from "./env";
 import { lazyDb, isConnectionError } from "./db/client";
 import { AppError, errorBody } from "./lib/errors";
 import { requestIdFrom } from "./lib/ids";
+import { writeRequestMetric } from "./lib/metrics";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
 import { docs } from "./routes/docs";
@@ -12,6 +14,7 @@ import { auth } from "./routes/auth";
 import { adminUsers } from "./routes/admin-users";
 import { venuesRouter } from "./routes/venues";
 import { eventsRouter } from "./routes/events";
+import { analytics } from "./routes/analytics";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 
@@ -25,9 +28,15 @@ export function createApp() {
     c.header("X-Request-Id", requestId);
     const db = lazyDb(c.env);
     c.set("db", db.get);
+    let thrown: unknown;
     try {
       c.set("config", parseConfig(c.env));
       await next();
+    } catch (e) {
+      // Only failures outside any handler land here (e.g. bad config); onError answers them after
+      // this finally, so the log takes its status from the error, not from the unset response.
+      thrown = e;
+      throw e;
     } finally {
       const done = db.close();
       try {
@@ -35,7 +44,7 @@ export function createApp() {
       } catch {
         await done; // no execution context (unit tests through app.request without one)
       }
-      logRequest(c, started);
+      logRequest(c, started, thrown === undefined ? c.res.status : toAppError(thrown).status);
     }
   });
 
@@ -45,6 +54,7 @@ export function createApp() {
   app.route("/", adminUsers);
   app.route("/", venuesRouter);
   app.route("/", eventsRouter);
+  app.route("/", analytics);
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
 
@@ -84,9 +94,12 @@ export function toAppError(e: unknown): AppError {
   return new AppError("INTERNAL", "Something went wrong on our side");
 }
 
-function logRequest(c: Context<AppEnv>, started: number): void {
+// In production Date.now() advances only across I/O (a Workers timing mitigation), so latencyMs
+// is time spent waiting on Postgres, Durable Objects and queues; CPU time is in Workers Observability.
+function logRequest(c: Context<AppEnv>, started: number, status: number): void {
   const latencyMs = Date.now() - started;
-  const route = c.req.routePath;
-  console.log(JSON.stringify({ level: "info", requestId: c.var.requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, latencyMs }));
-  c.env.ANALYTICS?.writeDataPoint({ blobs: ["request", c.req.method, route, String(c.res.status)], doubles: [latencyMs, c.res.status], indexes: ["request"] });
+  const route = routePath(c);
+  const colo = (c.req.raw as { cf?: { colo?: string } }).cf?.colo;
+  console.log(JSON.stringify({ level: "info", requestId: c.var.requestId, method: c.req.method, route, path: c.req.path, status, latencyMs, colo }));
+  writeRequestMetric(c.env, { method: c.req.method, route, status, latencyMs, colo });
 }

@@ -22,8 +22,6 @@ const ConfigSchema = z.object({
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
-  /** A booking may be cancelled until this long before its event starts. */
-  cancelCutoffSeconds: z.coerce.number().int().min(0).default(0),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -34,7 +32,6 @@ export function parseConfig(env: Env): Config {
     jwtAudience: env.JWT_AUDIENCE,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
-    cancelCutoffSeconds: env.BOOKING_CANCEL_CUTOFF_SECONDS,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

@@ -1,8 +1,10 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   check,
+  date,
   foreignKey,
   index,
   integer,
@@ -184,6 +186,9 @@ export const bookings = pgTable(
     index("bookings_user_status_idx").on(t.userId, t.status),
     index("bookings_user_created_idx").on(t.userId, t.createdAt, t.id),
     index("bookings_event_created_idx").on(t.eventId, t.createdAt),
+    // Covers the per-event analytics (index-only scan): one popular event has tens of thousands of
+    // bookings scattered over the heap. It makes bookings_event_created_idx redundant.
+    index("bookings_event_analytics_idx").on(t.eventId, t.createdAt, t.status, t.quantity, t.totalAmountCents, t.cancelledAt),
     index("bookings_created_idx").on(t.createdAt),
     check("bookings_total_ck", sql`${t.totalAmountCents} >= 0`),
     check("bookings_quantity_ck", sql`${t.quantity} > 0`),
@@ -297,8 +302,80 @@ export const holdHistory = pgTable(
   (t) => [
     primaryKey({ columns: [t.holdId, t.kind] }),
     index("hold_history_event_at_idx").on(t.eventId, t.at),
+    // Hold-to-booking conversion counts holds per kind of one event from this index alone.
+    index("hold_history_event_kind_idx").on(t.eventId, t.kind),
   ],
 );
+
+/**
+ * Daily rollup of bookings for admin analytics, rebuilt by the cron (src/services/analytics.ts,
+ * refreshDailyStats): per UTC day, event and currency. The cohort columns count bookings made that
+ * day by their status now; `cancellations` and `refundedCents` count bookings cancelled that day.
+ */
+export const bookingDailyStats = pgTable(
+  "booking_daily_stats",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    eventId: uuid("event_id").notNull().references(() => events.id, { onDelete: "cascade" }),
+    currency: text("currency").notNull(),
+    bookings: integer("bookings").notNull(),
+    confirmed: integer("confirmed").notNull(),
+    cancelled: integer("cancelled").notNull(),
+    failed: integer("failed").notNull(),
+    pending: integer("pending").notNull(),
+    seatsSold: integer("seats_sold").notNull(),
+    revenueCents: bigint("revenue_cents", { mode: "number" }).notNull(),
+    cancellations: integer("cancellations").notNull(),
+    refundedCents: bigint("refunded_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.day, t.eventId, t.currency] }),
+    index("booking_daily_stats_event_idx").on(t.eventId),
+  ],
+);
+
+/** booking_daily_stats summed over events, per UTC day and currency, by the same refresh. */
+export const bookingDailyTotals = pgTable(
+  "booking_daily_totals",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    currency: text("currency").notNull(),
+    bookings: integer("bookings").notNull(),
+    confirmed: integer("confirmed").notNull(),
+    cancelled: integer("cancelled").notNull(),
+    failed: integer("failed").notNull(),
+    pending: integer("pending").notNull(),
+    seatsSold: integer("seats_sold").notNull(),
+    revenueCents: bigint("revenue_cents", { mode: "number" }).notNull(),
+    cancellations: integer("cancellations").notNull(),
+    refundedCents: bigint("refunded_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.currency] })],
+);
+
+/** All-time totals per event and currency, summed from booking_daily_stats by the same refresh. */
+export const eventSalesTotals = pgTable(
+  "event_sales_totals",
+  {
+    eventId: uuid("event_id").notNull().references(() => events.id, { onDelete: "cascade" }),
+    currency: text("currency").notNull(),
+    bookings: integer("bookings").notNull(),
+    seatsSold: integer("seats_sold").notNull(),
+    revenueCents: bigint("revenue_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventId, t.currency] }),
+    index("event_sales_totals_seats_idx").on(t.seatsSold),
+  ],
+);
+
+/** When each rollup was last rebuilt, so answers can say how fresh they are. */
+export const analyticsRollups = pgTable("analytics_rollups", {
+  name: text("name").primaryKey(),
+  refreshedAt: ts("refreshed_at").notNull(),
+  durationMs: integer("duration_ms").notNull(),
+  rowCount: integer("row_count").notNull(),
+});
 
 export const notifications = pgTable(
   "notifications",

@@ -4,7 +4,7 @@ import { AppError } from "../lib/errors";
 import { idempotent } from "../lib/idempotent-request";
 import { decodeKeyset } from "../lib/keyset";
 import { errors, json, router } from "../lib/openapi";
-import { cancelBooking, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
+import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";
 
 const Booking = z
@@ -114,7 +114,7 @@ export const bookingRoutes = router()
     }),
     async (c) => {
       const started = Date.now();
-      const booking = await cancelBooking(c.env, c.var.db(), c.var.user, c.req.valid("param").id, c.var.config.cancelCutoffSeconds, new Date());
+      const booking = await cancelBooking(c.env, c.var.db(), c.var.user, c.req.valid("param").id, cancelCutoffSeconds(c.env), new Date());
       c.env.ANALYTICS?.writeDataPoint({ indexes: [booking.eventId], blobs: ["booking.cancel", "accepted", booking.eventId, booking.id], doubles: [Date.now() - started, booking.totalCents] });
       return c.json(booking, 202);
     },

@@ -3,9 +3,16 @@ import { sql } from "drizzle-orm";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { withTimeout } from "../lib/timeout";
+import { rollupState } from "../services/analytics";
 
 const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
-const Ready = z.object({ status: z.literal("ready"), checks: z.object({ postgres: Check, durableObject: Check }) }).openapi("Ready");
+const Rollup = z
+  .object({ refreshedAt: z.string(), ageSeconds: z.number(), durationMs: z.number() })
+  .nullable()
+  .openapi({ description: "Informational: the analytics rollup the cron rebuilds every 5 minutes; an age far above 300 s means the cron is not running" });
+const Ready = z
+  .object({ status: z.literal("ready"), checks: z.object({ postgres: Check, durableObject: Check }), analyticsRollup: Rollup.optional() })
+  .openapi("Ready");
 
 const CHECK_TIMEOUT_MS = 2_500;
 
@@ -44,6 +51,13 @@ export const health = router()
         const down = [!postgres.ok && "Postgres", !durableObject.ok && "Durable Object"].filter(Boolean).join(" and ");
         throw new AppError("DEPENDENCY_UNAVAILABLE", `Not ready: ${down} unavailable`, { checks: { postgres, durableObject } }, { "Retry-After": "5" });
       }
-      return c.json({ status: "ready" as const, checks: { postgres, durableObject } }, 200);
+      // Never fails readiness: stale analytics do not stop anyone from buying a ticket.
+      const rollup = await withTimeout(rollupState(c.var.db()), CHECK_TIMEOUT_MS, "rollup state").catch(() => undefined);
+      const analyticsRollup = rollup && {
+        refreshedAt: rollup.refreshedAt,
+        ageSeconds: Math.round((Date.now() - Date.parse(rollup.refreshedAt)) / 1000),
+        durationMs: rollup.durationMs,
+      };
+      return c.json({ status: "ready" as const, checks: { postgres, durableObject }, analyticsRollup }, 200);
     },
   );

@@ -48,7 +48,7 @@ function newRefreshToken(familyId: string): string {
   return `${familyId}.${btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
 
-export async function hashRefreshToken(token: string): Promise<string> {
+async function hashRefreshToken(token: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -176,6 +176,13 @@ async function cancelConfirmed(db: Database, where: { bookingId: string } | { ev
   });
 }
 
+/** How long before its event starts a booking stops being cancellable (`BOOKING_CANCEL_CUTOFF_SECONDS`, default 0). */
+export function cancelCutoffSeconds(env: { BOOKING_CANCEL_CUTOFF_SECONDS?: string }): number {
+  const n = Number(env.BOOKING_CANCEL_CUTOFF_SECONDS ?? 0);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid Worker configuration: BOOKING_CANCEL_CUTOFF_SECONDS=${env.BOOKING_CANCEL_CUTOFF_SECONDS}`);
+  return n;
+}
+
 /** POST /v1/bookings/:id/cancel: owner or admin, confirmed bookings, until the event's start minus the cutoff. */
 export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: string, cutoffSeconds: number, now: Date): Promise<BookingView> {
   const [b] = await db.select().from(bookings).where(eq(bookings.id, id));

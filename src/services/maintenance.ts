@@ -3,10 +3,11 @@ import type { Env } from "../env";
 import { createDb } from "../db/client";
 import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
+import { refreshDailyStats } from "./analytics";
 import { runReconciliation } from "./reconciliation";
 
-/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, reconcile inventories with Postgres. */
-export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: number; eventsCompleted: number; inventoriesReady: number; reconciliation: Awaited<ReturnType<typeof runReconciliation>> }> {
+/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres. */
+export async function runScheduled(env: Env, now: Date) {
   const db = createDb(env);
   try {
     const keys = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
@@ -16,8 +17,9 @@ export async function runScheduled(env: Env, now: Date): Promise<{ keysDeleted: 
       .where(and(eq(events.status, "published"), lt(events.endTime, now)))
       .returning({ id: events.id });
     const inventoriesReady = await retryPendingInventories(db, env, now);
+    const rollup = await refreshDailyStats(db, now);
     const reconciliation = await runReconciliation(env, db, now);
-    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, reconciliation };
+    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
     console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
     return result;
   } finally {

@@ -22,6 +22,10 @@ const ROUTES: RoleRoute[] = [
   { method: "PATCH", path: "/v1/events/{eventId}", body: { name: "Renamed" }, requiredRole: "organizer" },
   { method: "POST", path: "/v1/events/{eventId}/publish", requiredRole: "organizer" },
   { method: "POST", path: "/v1/events/{eventId}/cancel", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/admin/analytics/overview", requiredRole: "admin" },
+  { method: "GET", path: "/v1/admin/analytics/events/popular", requiredRole: "admin" },
+  { method: "GET", path: "/v1/admin/analytics/daily", requiredRole: "admin" },
+  { method: "GET", path: "/v1/admin/analytics/events/{eventId}", requiredRole: "organizer" },
 ];
 
 /**

@@ -1,0 +1,72 @@
+// Analytics Engine data points: one dataset (`evently_events`, binding ANALYTICS), told apart by
+// blob1. Positions are the schema: SQL queries in README.md ("Operations") read them as blob1..,
+// double1.., index1, so append new fields at the end and never reorder.
+//
+//   kind "request" (one per HTTP request, written by src/app.ts)
+//     blobs   [ "request", method, route template, status, colo ]
+//     doubles [ latencyMs, status ]
+//     indexes [ "request" ]
+//
+//   kind "hold" | "booking" | "waitlist" | "saga" (one per operation, written by writeMetric)
+//     blobs   [ kind, eventId, outcome, action, colo ]
+//     doubles [ latencyMs, quantity, amountCents ]
+//     indexes [ eventId ]
+//
+// `outcome` is "ok" or the error code (SEAT_UNAVAILABLE is a hold conflict, LIMIT_EXCEEDED a cap,
+// HOLD_EXPIRED a late booking, ...). `action` names the step: hold created/released/expired,
+// booking requested/confirmed/failed/cancelled, waitlist joined/offered/converted/left, saga
+// charge/commit/refund. The index is the sampling key: per event, so a storm on one event is
+// sampled without drowning every other event.
+
+/** The part of Env this module needs, so callers without the full Env (DOs, queue consumers) can pass theirs. */
+export interface MetricsEnv {
+  ANALYTICS?: AnalyticsEngineDataset;
+}
+
+export type MetricKind = "hold" | "booking" | "waitlist" | "saga";
+
+export interface Metric {
+  kind: MetricKind;
+  eventId: string;
+  /** "ok" or an error code such as SEAT_UNAVAILABLE. */
+  outcome: string;
+  action: string;
+  latencyMs?: number;
+  quantity?: number;
+  amountCents?: number;
+  /** Cloudflare location that served the call (request.cf.colo), when known. */
+  colo?: string;
+}
+
+/** Writes one operation data point; never throws (metrics must not fail a booking). */
+export function writeMetric(env: MetricsEnv, m: Metric): void {
+  try {
+    env.ANALYTICS?.writeDataPoint({
+      blobs: [m.kind, m.eventId, m.outcome, m.action, m.colo ?? ""],
+      doubles: [m.latencyMs ?? 0, m.quantity ?? 0, m.amountCents ?? 0],
+      indexes: [m.eventId],
+    });
+  } catch (e) {
+    console.warn(JSON.stringify({ level: "warn", msg: "analytics engine write failed", kind: m.kind, error: String(e) }));
+  }
+}
+
+export interface RequestMetric {
+  method: string;
+  route: string;
+  status: number;
+  latencyMs: number;
+  colo?: string;
+}
+
+export function writeRequestMetric(env: MetricsEnv, r: RequestMetric): void {
+  try {
+    env.ANALYTICS?.writeDataPoint({
+      blobs: ["request", r.method, r.route, String(r.status), r.colo ?? ""],
+      doubles: [r.latencyMs, r.status],
+      indexes: ["request"],
+    });
+  } catch (e) {
+    console.warn(JSON.stringify({ level: "warn", msg: "analytics engine write failed", kind: "request", error: String(e) }));
+  }
+}
