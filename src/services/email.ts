@@ -1,5 +1,3 @@
-import { EmailMessage } from "cloudflare:email";
-
 export interface Email {
   to: string;
   subject: string;
@@ -14,6 +12,8 @@ export interface EmailSender {
 export function sendEmailBinding(binding: SendEmail, from: string): EmailSender {
   return {
     async send(email) {
+      // Loaded on first use: the consumer module is also imported by plain-Node unit tests.
+      const { EmailMessage } = await import("cloudflare:email");
       await binding.send(new EmailMessage(from, email.to, mime(from, email)));
       console.log(JSON.stringify({ level: "info", msg: "email sent", to: email.to, subject: email.subject }));
     },
