@@ -43,6 +43,11 @@ export default defineConfig({
                 RATE_LIMITS: "on",
                 // Storm tests send 200 holds at once to one event and must stay below load shedding.
                 HOLD_MAX_INFLIGHT: "1000",
+                // A breaker that opens and recovers within a test's patience.
+                PAYMENT_BREAKER_FAILURES: "3",
+                PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
+                // Slower than a test event's payment deadline plus queue latency, so the late charge really happens.
+                PAYMENT_SANDBOX_SLOW_MS: "5000",
               },
             },
           })),

@@ -16,6 +16,8 @@ import { venuesRouter } from "./routes/venues";
 import { eventsRouter } from "./routes/events";
 import { analytics } from "./routes/analytics";
 import { holds } from "./routes/holds";
+import { bookingRoutes } from "./routes/bookings";
+import { notificationRoutes } from "./routes/notifications";
 
 export function createApp() {
   const app = router();
@@ -55,6 +57,8 @@ export function createApp() {
   app.route("/", eventsRouter);
   app.route("/", analytics);
   app.route("/", holds);
+  app.route("/", bookingRoutes);
+  app.route("/", notificationRoutes);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

@@ -5,6 +5,8 @@ import { runScheduled } from "./services/maintenance";
 
 export { EventInventory } from "../durable-objects/event-inventory";
 export { UserSessions } from "../durable-objects/user-sessions";
+export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
+export { CircuitBreaker } from "../durable-objects/circuit-breaker";
 
 const app = createApp();
 

@@ -172,6 +172,9 @@ export const bookings = pgTable(
     currency: text("currency").notNull(),
     paymentMethod: text("payment_method").notNull(),
     paymentDeadline: ts("payment_deadline").notNull(),
+    // The hold's seats as booked ([{id, priceCents}]; empty for general admission), so a pending
+    // booking can show them before booking_seats rows exist.
+    seats: jsonb("seats").$type<{ id: string; priceCents: number }[]>().notNull().default([]),
     failureReason: text("failure_reason"),
     confirmedAt: ts("confirmed_at"),
     cancelledAt: ts("cancelled_at"),

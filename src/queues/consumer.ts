@@ -1,20 +1,19 @@
 import type { Env } from "../env";
 import { createDb, isConnectionError, type Database } from "../db/client";
-import { notifications } from "../db/schema";
-import { QueueMessage, type NotificationMessage } from "./messages";
+import { eq } from "drizzle-orm";
+import { auditLog, bookings, notifications } from "../db/schema";
+import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
+import { backoffSeconds } from "../services/booking-saga.logic";
+import { emailFor } from "../services/email";
+import { deliverNotification } from "../services/notifications";
+import { QueueMessage } from "./messages";
+
+export { backoffSeconds };
 
 const log = (level: string, msg: string, extra: Record<string, unknown>) =>
   console[level === "error" ? "error" : "log"](JSON.stringify({ level, msg, ...extra }));
 
-/** Backoff per attempt: 2, 4, 8 … seconds, capped at 5 minutes. */
-export const backoffSeconds = (attempts: number) => Math.min(300, 2 ** Math.max(1, attempts));
-
-async function storeNotification(db: Database, m: NotificationMessage): Promise<void> {
-  await db
-    .insert(notifications)
-    .values({ userId: m.userId, dedupeKey: m.dedupeKey, type: m.kind, payload: m.payload })
-    .onConflictDoNothing({ target: notifications.dedupeKey });
-}
+export const DEAD_LETTER_REASON = "the booking saga gave up after repeated failures";
 
 /**
  * One Pool per batch; every message is acked or retried on its own, because a thrown batch
@@ -32,8 +31,9 @@ export async function handleBatch(batch: MessageBatch<unknown>, env: Env, ctx: E
         continue;
       }
       try {
-        if (parsed.data.type === "notification.send") await storeNotification(db, parsed.data);
-        msg.ack();
+        const outcome = await handle(batch.queue, parsed.data, msg.attempts, env, db);
+        if (outcome.kind === "retry") msg.retry({ delaySeconds: outcome.delaySeconds });
+        else msg.ack();
       } catch (e) {
         log(isConnectionError(e) ? "warn" : "error", "queue message failed, retrying", { queue: batch.queue, id: msg.id, attempts: msg.attempts, error: String(e) });
         msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
@@ -42,4 +42,32 @@ export async function handleBatch(batch: MessageBatch<unknown>, env: Env, ctx: E
   } finally {
     ctx.waitUntil(db.$client.end().catch(() => undefined));
   }
+}
+
+type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
+
+async function handle(queue: string, m: QueueMessage, attempts: number, env: Env, db: Database): Promise<Outcome> {
+  const dead = queue.endsWith("-dlq");
+  if (m.type === "notification.send") {
+    if (!dead) {
+      await deliverNotification(db, emailFor(env), m);
+      return { kind: "done" };
+    }
+    // Out of retries (the email kept failing): keep the in-app notification and record the loss.
+    await db.insert(notifications).values({ userId: m.userId, dedupeKey: m.dedupeKey, type: m.kind, payload: m.payload }).onConflictDoNothing();
+    await db.insert(auditLog).values({ action: "notification.dead-lettered", subjectId: m.dedupeKey, detail: { kind: m.kind, userId: m.userId } });
+    log("error", "notification dead-lettered", { dedupeKey: m.dedupeKey, kind: m.kind });
+    return { kind: "done" };
+  }
+  const deps = sagaDeps(env, db);
+  if (dead) {
+    // Out of retries: give up on the sale (if it was not confirmed) and compensate.
+    const [known] = await db.select({ id: bookings.id }).from(bookings).where(eq(bookings.id, m.bookingId));
+    if (!known) return { kind: "done" };
+    await recordStep(db, m.bookingId, "dead-letter", "failed", { message: m.type, attempts });
+    await failBooking(db, m.bookingId, DEAD_LETTER_REASON, deps.now());
+    log("error", "booking saga message dead-lettered, compensating", { bookingId: m.bookingId, message: m.type });
+  }
+  const outcome = await advanceBooking(deps, m.bookingId);
+  return outcome.kind === "retry" ? { kind: "retry", delaySeconds: outcome.delaySeconds } : { kind: "done" };
 }

@@ -1,13 +1,28 @@
 import { z } from "zod";
 
+export const NotificationKind = z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered"]);
+export type NotificationKind = z.infer<typeof NotificationKind>;
+
 export const NotificationMessage = z.object({
   type: z.literal("notification.send"),
   dedupeKey: z.string().min(1).max(200),
   userId: z.string().uuid(),
-  kind: z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered"]),
+  kind: NotificationKind,
   payload: z.record(z.string(), z.unknown()),
 });
 export type NotificationMessage = z.infer<typeof NotificationMessage>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage]);
+/**
+ * Saga messages only name the booking: the saga reads where the booking stands from Postgres and
+ * its step log, so a duplicate, late or out-of-order message finds nothing left to do.
+ */
+export const BookingRequested = z.object({ type: z.literal("booking.requested"), bookingId: z.string().uuid() });
+export type BookingRequested = z.infer<typeof BookingRequested>;
+
+/** Sent after the booking was marked cancelled in Postgres: return the seats, refund, notify. */
+export const BookingCancelRequested = z.object({ type: z.literal("booking.cancel-requested"), bookingId: z.string().uuid() });
+export type BookingCancelRequested = z.infer<typeof BookingCancelRequested>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
+export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -4,8 +4,9 @@ import { createDb } from "../db/client";
 import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
+import { runReconciliation } from "./reconciliation";
 
-/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup. */
+/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres. */
 export async function runScheduled(env: Env, now: Date) {
   const db = createDb(env);
   try {
@@ -17,7 +18,8 @@ export async function runScheduled(env: Env, now: Date) {
       .returning({ id: events.id });
     const inventoriesReady = await retryPendingInventories(db, env, now);
     const rollup = await refreshDailyStats(db, now);
-    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs };
+    const reconciliation = await runReconciliation(env, db, now);
+    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
     console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
     return result;
   } finally {

@@ -45,6 +45,7 @@ CREATE TABLE "event_sales_totals" (
 	CONSTRAINT "event_sales_totals_event_id_currency_pk" PRIMARY KEY("event_id","currency")
 );
 --> statement-breakpoint
+ALTER TABLE "bookings" ADD COLUMN "seats" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "events" ADD COLUMN "inventory_ready_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "booking_daily_stats" ADD CONSTRAINT "booking_daily_stats_event_id_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."events"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "event_sales_totals" ADD CONSTRAINT "event_sales_totals_event_id_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."events"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

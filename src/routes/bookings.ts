@@ -1,0 +1,121 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser } from "../auth/guards";
+import { AppError } from "../lib/errors";
+import { idempotent } from "../lib/idempotent-request";
+import { decodeKeyset } from "../lib/keyset";
+import { errors, json, router } from "../lib/openapi";
+import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
+import { PAYMENT_METHODS } from "../services/payments";
+
+const Booking = z
+  .object({
+    id: z.string().uuid(),
+    eventId: z.string().uuid(),
+    holdId: z.string(),
+    status: z.enum(["pending", "confirmed", "failed", "cancelled"]),
+    seats: z.array(z.object({ id: z.string(), priceCents: z.number().int() })),
+    quantity: z.number().int(),
+    totalCents: z.number().int(),
+    currency: z.string(),
+    paymentMethod: z.string(),
+    paymentDeadline: z.string(),
+    failureReason: z.string().nullable(),
+    createdAt: z.string(),
+    confirmedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+  })
+  .openapi("Booking");
+
+const BookingRequest = z
+  .object({
+    holdId: z.string().min(1).max(200),
+    paymentMethod: z.enum(PAYMENT_METHODS).default("pm_card_ok").openapi({ description: "Sandbox payment method (API.md)" }),
+  })
+  .openapi("BookingRequest");
+
+const IdemHeaders = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
+const Id = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const security = [{ bearer: [] }];
+
+export const bookingRoutes = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/bookings",
+      tags: ["bookings"],
+      security,
+      middleware: [requireUser] as const,
+      request: { headers: IdemHeaders, body: { content: { "application/json": { schema: BookingRequest } }, required: true } },
+      responses: { 202: json(Booking, "Booking accepted; the saga takes it on"), 200: json(Booking, "The booking already made for this hold"), ...errors(400, 401, 404, 409, 410, 429, 503) },
+    }),
+    async (c) => {
+      const user = c.var.user;
+      if (c.var.config.rateLimits !== "off") {
+        const { success } = await c.env.BOOKING_LIMITER.limit({ key: `booking:${user.id}` });
+        if (!success) throw new AppError("RATE_LIMITED", "Too many bookings, slow down", undefined, { "Retry-After": "10" });
+      }
+      const input = c.req.valid("json");
+      const started = Date.now();
+      const reply = await idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], input, async () => {
+        const r = await requestBooking(c.env, c.var.db(), user, input, new Date());
+        return { status: r.status, body: r.booking };
+      });
+      const booking = reply.body as BookingView;
+      c.env.ANALYTICS?.writeDataPoint({
+        indexes: [booking.eventId],
+        blobs: ["booking.request", reply.replayed ? "replayed" : reply.status === 202 ? "created" : "existing", booking.eventId, booking.id],
+        doubles: [Date.now() - started, booking.totalCents],
+      });
+      return c.json(booking, reply.status as 200 | 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/bookings",
+      tags: ["bookings"],
+      security,
+      middleware: [requireUser] as const,
+      request: {
+        query: z.object({
+          status: z.enum(["pending", "confirmed", "failed", "cancelled"]).optional(),
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          cursor: z.string().max(200).optional(),
+        }),
+      },
+      responses: { 200: json(z.object({ data: z.array(Booking), nextCursor: z.string().nullable() }), "Own bookings, newest first"), ...errors(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      return c.json(await listBookings(c.var.db(), c.var.user.id, { status: q.status, limit: q.limit, after: decodeKeyset(q.cursor) }), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/bookings/{id}",
+      tags: ["bookings"],
+      security,
+      middleware: [requireUser] as const,
+      request: { params: Id },
+      responses: { 200: json(Booking), ...errors(401, 404) },
+    }),
+    async (c) => c.json(await getBooking(c.var.db(), c.var.user, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/bookings/{id}/cancel",
+      tags: ["bookings"],
+      security,
+      middleware: [requireUser] as const,
+      request: { params: Id },
+      responses: { 202: json(Booking, "Cancelled; seats return and the refund follows"), ...errors(401, 404, 409) },
+    }),
+    async (c) => {
+      const started = Date.now();
+      const booking = await cancelBooking(c.env, c.var.db(), c.var.user, c.req.valid("param").id, cancelCutoffSeconds(c.env), new Date());
+      c.env.ANALYTICS?.writeDataPoint({ indexes: [booking.eventId], blobs: ["booking.cancel", "accepted", booking.eventId, booking.id], doubles: [Date.now() - started, booking.totalCents] });
+      return c.json(booking, 202);
+    },
+  );

@@ -1,0 +1,232 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Env } from "../env";
+import type { Database } from "../db/client";
+import { bookings, bookingSeats, events, sagaSteps, seats } from "../db/schema";
+import type { AuthUser } from "../auth/guards";
+import { AppError } from "../lib/errors";
+import { encodeKeyset, keysetBefore, keysetOrder, type Keyset } from "../lib/keyset";
+import type { SagaMessage } from "../queues/messages";
+import { failBooking, inventoryFor } from "./booking-saga";
+import type { BookingStatus } from "./booking-saga.logic";
+import type { PaymentMethod } from "./payments";
+
+type Booking = typeof bookings.$inferSelect;
+
+export interface BookingView {
+  id: string;
+  eventId: string;
+  holdId: string;
+  status: BookingStatus;
+  seats: { id: string; priceCents: number }[];
+  quantity: number;
+  totalCents: number;
+  currency: string;
+  paymentMethod: string;
+  paymentDeadline: string;
+  failureReason: string | null;
+  createdAt: string;
+  confirmedAt: string | null;
+  cancelledAt: string | null;
+}
+
+export function bookingView(b: Booking): BookingView {
+  return {
+    id: b.id,
+    eventId: b.eventId,
+    holdId: b.holdId,
+    status: b.status,
+    seats: b.seats,
+    quantity: b.quantity,
+    totalCents: b.totalAmountCents,
+    currency: b.currency,
+    paymentMethod: b.paymentMethod,
+    paymentDeadline: b.paymentDeadline.toISOString(),
+    failureReason: b.failureReason,
+    createdAt: b.createdAt.toISOString(),
+    confirmedAt: b.confirmedAt?.toISOString() ?? null,
+    cancelledAt: b.cancelledAt?.toISOString() ?? null,
+  };
+}
+
+// Mirrors the inventory's hold id format (hld_<event uuid>_<random>): a hold id names its event's object.
+const HOLD_ID = /^hld_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[0-9a-z]+$/;
+export const eventIdOfHold = (holdId: string): string | null => HOLD_ID.exec(holdId)?.[1] ?? null;
+
+const noSuchHold = () => new AppError("NOT_FOUND", "No such hold");
+
+async function sendSaga(env: Env, messages: SagaMessage[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 100) {
+    await env.BOOKING_SAGA.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+  }
+}
+
+/**
+ * POST /v1/bookings: a pending booking (one per hold), the hold marked confirming in its event's
+ * object, and a booking.requested message. The same hold again answers the same booking (200); a
+ * pending one gets its message sent again, so a client's retry also re-drives a stalled saga.
+ */
+export async function requestBooking(env: Env, db: Database, user: AuthUser, input: { holdId: string; paymentMethod: PaymentMethod }, now: Date): Promise<{ status: 200 | 202; booking: BookingView }> {
+  const eventId = eventIdOfHold(input.holdId);
+  if (!eventId) throw noSuchHold();
+  const again = await existing(env, db, user, input.holdId);
+  if (again) return again;
+
+  const inventory = inventoryFor(env, eventId);
+  const hold = await inventory.getHold(input.holdId);
+  if (!hold.ok) {
+    if (hold.code === "NOT_FOUND" || hold.code === "NOT_INITIALIZED") throw noSuchHold();
+    throw new AppError(hold.code === "OVERLOADED" ? "OVERLOADED" : "INTERNAL", hold.message);
+  }
+  const h = hold.value;
+  if (h.userId !== user.id) throw noSuchHold();
+  if (h.status === "expired" || h.status === "released") throw new AppError("HOLD_EXPIRED", "The hold has expired or was released");
+  if (h.status !== "active") {
+    // Confirming or committed without a booking row of ours: a concurrent request is creating it.
+    const raced = await existing(env, db, user, input.holdId);
+    if (raced) return raced;
+    throw new AppError("INVALID_STATE", "The hold is already being booked");
+  }
+  const [event] = await db.select({ paymentDeadlineSeconds: events.paymentDeadlineSeconds }).from(events).where(eq(events.id, eventId));
+  if (!event) throw noSuchHold();
+
+  const [created] = await db
+    .insert(bookings)
+    .values({
+      userId: user.id,
+      eventId,
+      holdId: h.id,
+      quantity: h.quantity,
+      seats: h.seats,
+      totalAmountCents: h.totalCents,
+      currency: h.currency,
+      paymentMethod: input.paymentMethod,
+      paymentDeadline: new Date(now.getTime() + event.paymentDeadlineSeconds * 1000),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: bookings.holdId })
+    .returning();
+  if (!created) {
+    const raced = await existing(env, db, user, input.holdId);
+    if (raced) return raced;
+    throw noSuchHold();
+  }
+  // The message goes first: if anything below fails, the saga still finishes (or compensates) the booking.
+  await sendSaga(env, [{ type: "booking.requested", bookingId: created.id }]);
+  const confirming = await inventory.beginConfirm(h.id, created.id).catch((e: unknown) => {
+    console.warn(JSON.stringify({ level: "warn", msg: "beginConfirm failed, the saga will retry it", bookingId: created.id, error: String(e) }));
+    return null;
+  });
+  if (confirming && !confirming.ok && (confirming.code === "HOLD_EXPIRED" || confirming.code === "NOT_FOUND")) {
+    await failBooking(db, created.id, "the hold expired before the booking was made", now.getTime());
+    throw new AppError("HOLD_EXPIRED", "The hold has expired");
+  }
+  return { status: 202, booking: bookingView(created) };
+}
+
+async function existing(env: Env, db: Database, user: AuthUser, holdId: string): Promise<{ status: 200; booking: BookingView } | null> {
+  const [b] = await db.select().from(bookings).where(eq(bookings.holdId, holdId));
+  if (!b) return null;
+  if (b.userId !== user.id) throw noSuchHold();
+  if (b.status === "pending") await sendSaga(env, [{ type: "booking.requested", bookingId: b.id }]);
+  return { status: 200, booking: bookingView(b) };
+}
+
+export async function getBooking(db: Database, user: AuthUser, id: string): Promise<BookingView> {
+  const [b] = await db.select().from(bookings).where(eq(bookings.id, id));
+  if (!b || (b.userId !== user.id && user.role !== "admin")) throw new AppError("NOT_FOUND", "No such booking");
+  return bookingView(b);
+}
+
+export async function listBookings(db: Database, userId: string, q: { status?: BookingStatus; limit: number; after: Keyset | null }): Promise<{ data: BookingView[]; nextCursor: string | null }> {
+  const rows = await db
+    .select()
+    .from(bookings)
+    .where(and(eq(bookings.userId, userId), q.status ? eq(bookings.status, q.status) : undefined, keysetBefore(bookings.createdAt, bookings.id, q.after)))
+    .orderBy(...keysetOrder(bookings.createdAt, bookings.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return { data: page.map(bookingView), nextCursor: rows.length > q.limit && last ? encodeKeyset({ createdAt: last.createdAt, id: last.id }) : null };
+}
+
+/**
+ * Cancels confirmed bookings in Postgres first (seats inactive, counts down), in one transaction:
+ * the seats can then be given back to the event's object without ever being sold twice. The saga
+ * returns them, refunds and notifies.
+ */
+async function cancelConfirmed(db: Database, where: { bookingId: string } | { eventId: string }, by: string, now: Date): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    const moved = await tx
+      .update(bookings)
+      .set({ status: "cancelled", cancelledAt: now, updatedAt: now })
+      .where(and("bookingId" in where ? eq(bookings.id, where.bookingId) : eq(bookings.eventId, where.eventId), eq(bookings.status, "confirmed")))
+      .returning({ id: bookings.id, eventId: bookings.eventId, quantity: bookings.quantity });
+    if (!moved.length) return [];
+    const ids = moved.map((m) => m.id);
+    const freed = await tx.update(bookingSeats).set({ active: false }).where(inArray(bookingSeats.bookingId, ids)).returning({ eventId: bookingSeats.eventId, seatId: bookingSeats.seatId });
+    for (const eventId of new Set(moved.map((m) => m.eventId))) {
+      const seatIds = freed.filter((f) => f.eventId === eventId).map((f) => f.seatId);
+      if (seatIds.length) await tx.update(seats).set({ status: "available" }).where(and(eq(seats.eventId, eventId), inArray(seats.seatId, seatIds)));
+      const sold = moved.filter((m) => m.eventId === eventId).reduce((n, m) => n + m.quantity, 0);
+      await tx.update(events).set({ seatsSold: sql`${events.seatsSold} - ${sold}` }).where(eq(events.id, eventId));
+    }
+    await tx.insert(sagaSteps).values(ids.map((bookingId) => ({ bookingId, step: "cancel", status: "done" as const, detail: { by } }))).onConflictDoNothing();
+    return ids;
+  });
+}
+
+/** How long before its event starts a booking stops being cancellable (`BOOKING_CANCEL_CUTOFF_SECONDS`, default 0). */
+export function cancelCutoffSeconds(env: { BOOKING_CANCEL_CUTOFF_SECONDS?: string }): number {
+  const n = Number(env.BOOKING_CANCEL_CUTOFF_SECONDS ?? 0);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid Worker configuration: BOOKING_CANCEL_CUTOFF_SECONDS=${env.BOOKING_CANCEL_CUTOFF_SECONDS}`);
+  return n;
+}
+
+/** POST /v1/bookings/:id/cancel: owner or admin, confirmed bookings, until the event's start minus the cutoff. */
+export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: string, cutoffSeconds: number, now: Date): Promise<BookingView> {
+  const [b] = await db.select().from(bookings).where(eq(bookings.id, id));
+  if (!b || (b.userId !== user.id && user.role !== "admin")) throw new AppError("NOT_FOUND", "No such booking");
+  if (b.status !== "cancelled") {
+    if (b.status !== "confirmed") throw new AppError("INVALID_STATE", `A ${b.status} booking cannot be cancelled`, { status: b.status });
+    const [event] = await db.select({ startTime: events.startTime }).from(events).where(eq(events.id, b.eventId));
+    const closesAt = event.startTime.getTime() - cutoffSeconds * 1000;
+    if (now.getTime() >= closesAt) {
+      throw new AppError("CANCELLATION_CLOSED", "This booking can no longer be cancelled", { closedAt: new Date(closesAt).toISOString() });
+    }
+    const moved = await cancelConfirmed(db, { bookingId: id }, user.id, now);
+    if (!moved.length) return cancelBooking(env, db, user, id, cutoffSeconds, now);
+  }
+  // Sent again for an already cancelled booking too: a retried cancel re-drives its saga.
+  await sendSaga(env, [{ type: "booking.cancel-requested", bookingId: id }]);
+  const [after] = await db.select().from(bookings).where(eq(bookings.id, id));
+  return bookingView(after);
+}
+
+/**
+ * Event cancellation: every confirmed booking is cancelled (seats returned, refunded, notified)
+ * and every pending one fails (its hold released, any charge refunded), through the same saga.
+ * Idempotent: calling it again re-drives the sagas that have not finished. `bookingIds` are the
+ * bookings this call cancelled or failed.
+ */
+export async function refundEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ cancelled: number; failed: number; bookingIds: string[] }> {
+  const cancelled = await cancelConfirmed(db, { eventId }, "event-cancellation", now);
+  const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
+  const failed: string[] = [];
+  for (const p of pending) if (await failBooking(db, p.id, "the event was cancelled", now.getTime())) failed.push(p.id);
+  const unfinished = await db
+    .select({ id: bookings.id, status: bookings.status })
+    .from(bookings)
+    .where(
+      and(
+        eq(bookings.eventId, eventId),
+        inArray(bookings.status, ["cancelled", "failed"]),
+        sql`not exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} in ('notify-cancelled', 'notify-failed') and ${sagaSteps.status} = 'done')`,
+      ),
+    );
+  await sendSaga(
+    env,
+    unfinished.map((b) => (b.status === "cancelled" ? { type: "booking.cancel-requested", bookingId: b.id } : { type: "booking.requested", bookingId: b.id })),
+  );
+  return { cancelled: cancelled.length, failed: failed.length, bookingIds: [...cancelled, ...failed] };
+}

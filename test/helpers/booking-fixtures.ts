@@ -1,0 +1,52 @@
+import { eq, sql } from "drizzle-orm";
+import { bookings, events, seats, venues } from "../../src/db/schema";
+import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+import { makeUser, withDb } from "./fixtures";
+
+export interface TestEvent {
+  eventId: string;
+  seatIds: string[];
+  init: InventoryInit;
+}
+
+/** A published reserved-seating event in Postgres (rows A.. of `perRow` seats) and the init for its inventory. */
+export async function makeReservedEvent(opts: { rows?: number; perRow?: number; priceCents?: number; paymentDeadlineSeconds?: number; startsInSeconds?: number } = {}): Promise<TestEvent> {
+  const { rows = 2, perRow = 5, priceCents = 5000, paymentDeadlineSeconds = 600, startsInSeconds = 30 * 86_400 } = opts;
+  const organizer = await makeUser("organizer");
+  const specs: SeatSpec[] = [];
+  for (let r = 0; r < rows; r++) for (let n = 1; n <= perRow; n++) specs.push({ id: `A-${r + 1}-${n}`, section: "A", row: String(r + 1), number: n, priceCents });
+  const startsAt = new Date(Date.now() + startsInSeconds * 1000);
+  const eventId = await withDb(async (db) => {
+    const [v] = await db.insert(venues).values({ ownerId: organizer.id, name: "Test hall", city: "Lisbon", address: "Rua 1", timezone: "Europe/Lisbon", capacity: specs.length }).returning();
+    const [e] = await db
+      .insert(events)
+      .values({
+        venueId: v.id, organizerId: organizer.id, name: "Saga test night", category: "music", city: "Lisbon", timezone: "Europe/Lisbon",
+        status: "published", seating: "reserved", startTime: startsAt, endTime: new Date(startsAt.getTime() + 3 * 3600_000),
+        capacity: specs.length, priceCents, currency: "EUR", paymentDeadlineSeconds, publishedAt: new Date(),
+      })
+      .returning();
+    await db.insert(seats).values(specs.map((s) => ({ eventId: e.id, seatId: s.id, section: s.section, row: s.row, seatNumber: s.number, priceCents: s.priceCents })));
+    return e.id;
+  });
+  const init: InventoryInit = {
+    eventId, seating: "reserved", seats: specs, capacity: specs.length, priceCents, currency: "EUR", maxSeatsPerUser: 8,
+    holdTtlSeconds: 600, paymentDeadlineSeconds, waitlistOfferSeconds: 900, salesStartAt: null, salesEndAt: null, startsAt: startsAt.toISOString(),
+  };
+  return { eventId, seatIds: specs.map((s) => s.id), init };
+}
+
+export async function setEventStart(eventId: string, startsAt: Date): Promise<void> {
+  await withDb((db) => db.update(events).set({ startTime: startsAt, endTime: new Date(startsAt.getTime() + 3600_000) }).where(eq(events.id, eventId)));
+}
+
+export async function bookingRow(id: string) {
+  return withDb(async (db) => (await db.select().from(bookings).where(eq(bookings.id, id)))[0]);
+}
+
+export async function stepsOf(bookingId: string): Promise<Record<string, { status: string; attempts: number; detail: unknown }>> {
+  return withDb(async (db) => {
+    const rows = await db.execute(sql`select step, status, attempts, detail from saga_steps where booking_id = ${bookingId}`);
+    return Object.fromEntries((rows.rows as any[]).map((r) => [r.step, { status: r.status, attempts: r.attempts, detail: r.detail }]));
+  });
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { bookings } from "../../src/db/schema";
+import { call, expectError, makeUser, withDb, type TestUser } from "../helpers/fixtures";
+import { makeReservedEvent, setEventStart } from "../helpers/booking-fixtures";
+
+async function insertBooking(user: TestUser, eventId: string, status: "pending" | "confirmed" | "failed" | "cancelled", createdAt = new Date()) {
+  const [b] = await withDb((db) =>
+    db.insert(bookings).values({
+      userId: user.id, eventId, holdId: `hld_${eventId}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`, status, quantity: 1,
+      seats: [{ id: "A-1-1", priceCents: 5000 }], totalAmountCents: 5000, currency: "EUR", paymentMethod: "pm_card_ok",
+      paymentDeadline: new Date(Date.now() + 600_000), createdAt,
+    }).returning(),
+  );
+  return b;
+}
+
+describe("GET /v1/bookings and /v1/bookings/:id", () => {
+  it("lists only the caller's bookings, newest first, in keyset pages, filtered by status", async () => {
+    const ev = await makeReservedEvent();
+    const [me, other] = [await makeUser(), await makeUser()];
+    const base = Date.now() - 60_000;
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push(await insertBooking(me, ev.eventId, i % 2 ? "confirmed" : "failed", new Date(base + i * 1000)));
+    await insertBooking(other, ev.eventId, "confirmed");
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await call(`/v1/bookings?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { headers: me.auth });
+      expect(res.status).toBe(200);
+      const body: any = await res.json();
+      ids.push(...body.data.map((b: any) => b.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(ids).toEqual(mine.map((b) => b.id).reverse());
+    const confirmed: any = await (await call("/v1/bookings?status=confirmed", { headers: me.auth })).json();
+    expect(confirmed.data.map((b: any) => b.status)).toEqual(["confirmed", "confirmed"]);
+  });
+
+  it("shows a booking to its owner and an admin, and answers 404 to anyone else", async () => {
+    const ev = await makeReservedEvent();
+    const [owner, stranger, admin] = [await makeUser(), await makeUser(), await makeUser("admin")];
+    const b = await insertBooking(owner, ev.eventId, "confirmed");
+    const mine = await call(`/v1/bookings/${b.id}`, { headers: owner.auth });
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ id: b.id, status: "confirmed", seats: [{ id: "A-1-1", priceCents: 5000 }], totalCents: 5000, currency: "EUR" });
+    expect((await call(`/v1/bookings/${b.id}`, { headers: admin.auth })).status).toBe(200);
+    const theirs = await call(`/v1/bookings/${b.id}`, { headers: stranger.auth });
+    expect(theirs.status).toBe(404);
+    expectError(await theirs.json(), "NOT_FOUND");
+  });
+
+  it("answers 401 without a token", async () => {
+    expect((await call("/v1/bookings")).status).toBe(401);
+    expect((await call("/v1/bookings", { method: "POST", json: { holdId: "x" } })).status).toBe(401);
+  });
+});
+
+describe("POST /v1/bookings input", () => {
+  it("answers 404 for a hold id that names no hold and 400 for an unknown payment method", async () => {
+    const u = await makeUser();
+    const res = await call("/v1/bookings", { method: "POST", headers: u.auth, json: { holdId: "hld_nope" } });
+    expect(res.status).toBe(404);
+    expectError(await res.json(), "NOT_FOUND");
+    const bad = await call("/v1/bookings", { method: "POST", headers: u.auth, json: { holdId: "hld_nope", paymentMethod: "pm_bitcoin" } });
+    expect(bad.status).toBe(400);
+    expectError(await bad.json(), "VALIDATION_FAILED");
+  });
+
+  it("rate-limits bookings per user with 429 and Retry-After", async () => {
+    const u = await makeUser();
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await call("/v1/bookings", { method: "POST", headers: u.auth, json: { holdId: "hld_nope" } })).status);
+    expect(statuses.slice(0, 10).every((s) => s === 404)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    const other = await makeUser();
+    expect((await call("/v1/bookings", { method: "POST", headers: other.auth, json: { holdId: "hld_nope" } })).status).toBe(404);
+  });
+});
+
+describe("POST /v1/bookings/:id/cancel refusals", () => {
+  it("refuses a pending or failed booking with 409 and someone else's with 404", async () => {
+    const ev = await makeReservedEvent();
+    const [owner, stranger] = [await makeUser(), await makeUser()];
+    for (const status of ["pending", "failed"] as const) {
+      const b = await insertBooking(owner, ev.eventId, status);
+      const res = await call(`/v1/bookings/${b.id}/cancel`, { method: "POST", headers: owner.auth });
+      expect(res.status).toBe(409);
+      expectError(await res.json(), "INVALID_STATE");
+    }
+    const b = await insertBooking(owner, ev.eventId, "confirmed");
+    expect((await call(`/v1/bookings/${b.id}/cancel`, { method: "POST", headers: stranger.auth })).status).toBe(404);
+  });
+
+  it("refuses a cancellation once the event has started, with the time it closed", async () => {
+    const ev = await makeReservedEvent();
+    const owner = await makeUser();
+    const b = await insertBooking(owner, ev.eventId, "confirmed");
+    await setEventStart(ev.eventId, new Date(Date.now() - 60_000));
+    const res = await call(`/v1/bookings/${b.id}/cancel`, { method: "POST", headers: owner.auth });
+    expect(res.status).toBe(409);
+    const body: any = await res.json();
+    expectError(body, "CANCELLATION_CLOSED");
+    expect(Date.parse(body.error.details.closedAt)).toBeLessThan(Date.now());
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { DEADLINE_PASSED, decide, retryDelaySeconds, type SagaState, type SagaStep } from "../../src/services/booking-saga.logic";
+
+function state(status: SagaState["status"], done: SagaStep[] = [], extra: Partial<SagaState> = {}): SagaState {
+  return { status, paymentDeadline: 10_000, done: new Map(done.map((s) => [s, null])), attempted: new Set(done), ...extra };
+}
+
+describe("booking saga decisions", () => {
+  it("walks a pending booking through begin-confirm, charge, commit and confirm in order", () => {
+    expect(decide(state("pending"), 0)).toEqual({ kind: "run", step: "begin-confirm" });
+    expect(decide(state("pending", ["begin-confirm"]), 0)).toEqual({ kind: "run", step: "charge" });
+    expect(decide(state("pending", ["begin-confirm", "charge"]), 0)).toEqual({ kind: "run", step: "commit" });
+    expect(decide(state("pending", ["begin-confirm", "charge", "commit"]), 0)).toEqual({ kind: "run", step: "confirm" });
+  });
+
+  it("notifies a confirmed booking once and then has nothing left to do", () => {
+    expect(decide(state("confirmed", ["charge", "commit", "confirm"]), 0)).toEqual({ kind: "run", step: "notify-confirmed" });
+    expect(decide(state("confirmed", ["charge", "commit", "confirm", "notify-confirmed"]), 0)).toEqual({ kind: "finished" });
+  });
+
+  it("compensates an unpaid booking once its payment deadline has passed", () => {
+    expect(decide(state("pending", ["begin-confirm"]), 10_000)).toEqual({ kind: "compensate", reason: DEADLINE_PASSED });
+  });
+
+  it("keeps going after the deadline once the charge went through: paid seats are committed, not dropped", () => {
+    expect(decide(state("pending", ["begin-confirm", "charge"]), 99_999)).toEqual({ kind: "run", step: "commit" });
+  });
+
+  it("releases seats before refunding, and refunds only when a charge was ever attempted", () => {
+    const attemptedCharge = state("failed", ["fail"], { attempted: new Set<SagaStep>(["fail", "charge"]) });
+    expect(decide(attemptedCharge, 0)).toEqual({ kind: "run", step: "release" });
+    const released = { ...attemptedCharge, done: new Map<SagaStep, null>([["fail", null], ["release", null]]) };
+    expect(decide(released, 0)).toEqual({ kind: "run", step: "refund" });
+    expect(decide(state("failed", ["fail", "release"]), 0)).toEqual({ kind: "run", step: "notify-failed" });
+  });
+
+  it("sends a refund notification only when money actually went back", () => {
+    const base = state("failed", ["fail", "release", "notify-failed"], { attempted: new Set<SagaStep>(["charge"]) });
+    const refunded = { ...base, done: new Map([...base.done, ["refund", { outcome: "refunded" }]]) } as SagaState;
+    const nothing = { ...base, done: new Map([...base.done, ["refund", { outcome: "nothing_to_refund" }]]) } as SagaState;
+    expect(decide(refunded, 0)).toEqual({ kind: "run", step: "notify-refunded" });
+    expect(decide(nothing, 0)).toEqual({ kind: "finished" });
+  });
+
+  it("returns seats, refunds and notifies a cancelled booking", () => {
+    expect(decide(state("cancelled", ["confirm", "cancel"]), 0)).toEqual({ kind: "run", step: "return-seats" });
+    expect(decide(state("cancelled", ["cancel", "return-seats"]), 0)).toEqual({ kind: "run", step: "refund" });
+    const refunded = state("cancelled", ["cancel", "return-seats", "notify-cancelled"]);
+    (refunded.done as Map<SagaStep, unknown>).set("refund", { outcome: "refunded" });
+    expect(decide(refunded, 0)).toEqual({ kind: "run", step: "notify-refunded" });
+  });
+
+  it("never schedules a retry of an unpaid booking past its payment deadline", () => {
+    expect(retryDelaySeconds(state("pending"), 6, undefined, 7_000)).toBe(3);
+    expect(retryDelaySeconds(state("pending"), 1, 5_000, 0)).toBe(5);
+    expect(retryDelaySeconds(state("pending", ["charge"]), 6, undefined, 7_000)).toBe(64);
+    expect(retryDelaySeconds(state("pending"), 1, undefined, 20_000)).toBe(1);
+  });
+});
