@@ -33,6 +33,7 @@ describe("the live seat map in a real browser", () => {
   let stack: DevStack;
   let browser: Browser;
   let eventId: string;
+  let gaEventId: string;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
@@ -49,6 +50,7 @@ describe("the live seat map in a real browser", () => {
     const reserved = demo.events.find((e) => e.seating === "reserved");
     if (!reserved) throw new Error("the demo data has no reserved-seating event");
     eventId = reserved.id;
+    gaEventId = demo.events.find((e) => e.seating === "general")!.id;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"],
@@ -93,5 +95,19 @@ describe("the live seat map in a real browser", () => {
 
     mkdirSync("docs", { recursive: true });
     await b.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  it("shows general admission as remaining capacity with a quantity picker, and holds a quantity", async () => {
+    const carol = await register(stack.url, "carol");
+    const page = await (await browser.newContext()).newPage();
+    await signIn(page, stack.url, carol, gaEventId);
+    expect(await page.locator("#seat-map").count()).toBe(0);
+    const before = await page.textContent("#availability");
+    expect(before).toMatch(/^(\d+) of 500 available/);
+    await page.fill("#quantity", "3");
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    const available = Number(/^(\d+)/.exec(before!)![1]);
+    await page.waitForSelector(`#availability:has-text("${available - 3} of 500 available")`, { timeout: 2_000 });
   });
 });
