@@ -16,6 +16,7 @@ import { venuesRouter } from "./routes/venues";
 import { eventsRouter } from "./routes/events";
 import { analytics } from "./routes/analytics";
 import { holds } from "./routes/holds";
+import { waitlist } from "./routes/waitlist";
 
 export function createApp() {
   const app = router();
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/", eventsRouter);
   app.route("/", analytics);
   app.route("/", holds);
+  app.route("/", waitlist);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
