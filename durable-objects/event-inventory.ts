@@ -588,7 +588,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       const r = this.transition(d.holdId, (h) => decideRelease(h, userId));
       if (!r.ok) return r;
     }
-    if (d.kind !== "unchanged") writeMetric(this.env, { kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity });
+    if (d.kind === "left") writeMetric(this.env, { kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity });
     return ok(this.viewOf(this.entryById(entry.id)!));
   }
 
@@ -621,7 +621,9 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       if (next) {
         this.writeEntry(next);
         this.offeredHolds.delete(after.id);
-        if (next.status === "converted") effects.metrics.push({ kind: "waitlist", eventId, outcome: "ok", action: "converted", quantity: next.quantity });
+        if (next.status === "converted" || next.status === "left") {
+          effects.metrics.push({ kind: "waitlist", eventId, outcome: "ok", action: next.status, quantity: next.quantity });
+        }
       }
     }
     const d = counterDelta(before.status, after.status, after.quantity);
