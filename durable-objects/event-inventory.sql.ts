@@ -52,6 +52,31 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
      quantity INTEGER NOT NULL,
      at INTEGER NOT NULL
    )`,
+  // The waitlist: served strictly by seq (arrival). One waiting-or-offered entry per user; an
+  // offered entry points at the hold reserved for it. Its own outbox carries the Postgres mirror
+  // and the offer notifications (the hold outbox's rows have another shape).
+  `CREATE TABLE waitlist (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     user_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity > 0),
+     status TEXT NOT NULL CHECK (status IN ('waiting', 'offered', 'expired', 'converted', 'left')),
+     hold_id TEXT,
+     joined_at INTEGER NOT NULL,
+     offered_at INTEGER,
+     offer_expires_at INTEGER,
+     updated_at INTEGER NOT NULL,
+     CHECK ((status = 'waiting') = (hold_id IS NULL) OR status IN ('expired', 'left'))
+   );
+   CREATE INDEX waitlist_waiting_idx ON waitlist (seq) WHERE status = 'waiting';
+   CREATE UNIQUE INDEX waitlist_active_user_uq ON waitlist (user_id) WHERE status IN ('waiting', 'offered');
+   CREATE INDEX waitlist_user_idx ON waitlist (user_id, seq);
+   CREATE UNIQUE INDEX waitlist_hold_uq ON waitlist (hold_id) WHERE hold_id IS NOT NULL;
+   CREATE TABLE waitlist_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL CHECK (kind IN ('mirror', 'notify')),
+     body TEXT NOT NULL
+   )`,
 ];
 
 interface SqlLike {

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { createDb } from "../src/db/client";
-import { holdHistory } from "../src/db/schema";
+import { holdHistory, waitlistEntries } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
+import { writeMetric, type Metric } from "../src/lib/metrics";
+import { sql as pgSql } from "drizzle-orm";
 // ".js", not bare: wrangler bundles any import ending in ".sql" as a Text module (its default rules).
 import { migrateInventory } from "./event-inventory.sql.js";
 import {
@@ -32,6 +34,18 @@ import {
   type SeatRow,
   type Transition,
 } from "./event-inventory.logic";
+import {
+  decideJoin,
+  decideLeave,
+  decideOffer,
+  entryAfterHold,
+  entryView,
+  latestMirrors,
+  mirrorOf,
+  offerNotification,
+  type WaitlistEntryRow,
+  type WaitlistMirror,
+} from "./event-inventory.waitlist.logic";
 import type {
   Availability,
   EventInventoryRpc,
@@ -41,11 +55,14 @@ import type {
   InventoryResult,
   SeatStatus,
   Snapshot,
+  WaitlistEntryView,
 } from "./event-inventory.types";
 
 const OUTBOX_BATCH = 500;
 const OUTBOX_BATCHES_PER_ALARM = 20;
 const EXPIRE_BATCH = 500;
+/** A queue sendBatch takes at most 100 messages. */
+const WAITLIST_OUTBOX_BATCH = 100;
 /** Header the Worker sets on a forwarded upgrade (it strips any the client sent). */
 export const LIVE_USER_HEADER = "x-evently-live-user";
 
@@ -96,6 +113,11 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private readonly batch = new ChangeBatch();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlushAt = 0;
+  /** Waitlist state kept in memory so the hold path pays nothing when nobody is waiting. */
+  private waitingCount = 0;
+  private readonly offeredHolds = new Set<string>();
+  private waitlistOutboxPending = false;
+  private waitlistRelayFailures = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -105,6 +127,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       this.schemaVersion = migrateInventory(this.sql, (fn) => this.ctx.storage.transactionSync(fn));
       this.load();
       this.alarmAt = await this.ctx.storage.getAlarm();
+      this.rearmWaitlistRelay(this.now());
     });
   }
 
@@ -116,6 +139,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     this.held = row.held as number;
     this.booked = row.booked as number;
     this.nextExpiry = this.earliestExpiry();
+    this.loadWaitlist();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -267,7 +291,9 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     const now = this.now();
     this.expireDue(now);
     await this.relayOutbox();
+    await this.relayWaitlistOutbox();
     this.rearm(this.now());
+    this.rearmWaitlistRelay(this.now());
   }
 
   /** Idempotent and safe to run late or twice: only active holds already due are expired. */
@@ -355,6 +381,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private apply(before: HoldRow, t: Transition, now: number): void {
     if (!t.changed) return;
     const h = t.hold;
+    let waitlist: WaitlistEffects | null = null;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`UPDATE holds SET status = ?, expires_at = ?, booking_id = ?, updated_at = ? WHERE id = ?`, h.status, h.expiresAt, h.bookingId, now, h.id);
       const to = t.changes[0]?.status;
@@ -362,9 +389,12 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       else if (to === "booked") this.sql.exec(`UPDATE seats SET status = 'booked' WHERE hold_id = ?`, h.id);
       this.moveCounters(before.status, h);
       if (t.history) this.recordHistory(h, t.history, now);
+      // Seats coming back go to the waitlist in this same transaction: no public hold can take them first.
+      waitlist = this.waitlistAfter(before, h, now);
     });
     const d = counterDelta(before.status, h.status, h.quantity);
     if (t.changes.length > 0 || d.held !== 0 || d.booked !== 0) this.announce(t.changes);
+    if (waitlist) this.waitlistEffects(waitlist);
   }
 
   private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {
@@ -500,6 +530,281 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       }
     }
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Waitlist (DESIGN.md step 6): strict arrival order, offers made in the transaction that frees
+  // the seats, an outbox of its own for the Postgres mirror and the offer notifications.
+
+  async joinWaitlist(userId: string, quantity: number): Promise<InventoryResult<{ entry: WaitlistEntryView; created: boolean }>> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    if (typeof userId !== "string" || userId.length === 0) return fail("VALIDATION_FAILED", "userId is required");
+    const now = this.now();
+    this.expireDue(now);
+    const d = decideJoin({
+      config,
+      now,
+      userId,
+      quantity,
+      existing: this.activeEntry(userId),
+      userQuantity: this.userQuantity(userId),
+      available: config.capacity - this.held - this.booked,
+      newEntryId: newId("wl"),
+    });
+    if (!d.ok) return d;
+    if (d.value.kind === "existing") return ok({ entry: this.viewOf(d.value.entry), created: false });
+    let entry = d.value.entry;
+    this.ctx.storage.transactionSync(() => {
+      const row = this.sql
+        .exec(
+          `INSERT INTO waitlist (id, user_id, quantity, status, hold_id, joined_at, offered_at, offer_expires_at, updated_at)
+           VALUES (?, ?, ?, 'waiting', NULL, ?, NULL, NULL, ?) RETURNING seq`,
+          entry.id, entry.userId, entry.quantity, entry.joinedAt, entry.updatedAt,
+        )
+        .one();
+      entry = { ...entry, seq: row.seq as number };
+      this.mirror(entry);
+    });
+    this.waitingCount++;
+    this.rearmWaitlistRelay(now);
+    writeMetric(this.env, { kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "joined", quantity: entry.quantity });
+    return ok({ entry: this.viewOf(entry), created: true });
+  }
+
+  async leaveWaitlist(userId: string): Promise<InventoryResult<WaitlistEntryView>> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    const now = this.now();
+    this.expireDue(now);
+    const entry = this.latestEntry(userId);
+    if (!entry) return fail("NOT_FOUND", "You are not on this event's waitlist");
+    const d = decideLeave(entry, now);
+    if (d.kind === "left") {
+      this.ctx.storage.transactionSync(() => this.writeEntry(d.entry));
+      this.waitingCount--;
+      this.rearmWaitlistRelay(now);
+    } else if (d.kind === "release-offer") {
+      // Releasing the offered hold marks the entry left and offers the seats to the next in line.
+      const r = this.transition(d.holdId, (h) => decideRelease(h, userId));
+      if (!r.ok) return r;
+    }
+    if (d.kind === "left") writeMetric(this.env, { kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity });
+    return ok(this.viewOf(this.entryById(entry.id)!));
+  }
+
+  async waitlistEntry(userId: string): Promise<InventoryResult<WaitlistEntryView>> {
+    if (!this.config) return notInitialized();
+    this.expireDue(this.now());
+    const entry = this.latestEntry(userId);
+    return entry ? ok(this.viewOf(entry)) : fail("NOT_FOUND", "You are not on this event's waitlist");
+  }
+
+  private loadWaitlist(): void {
+    this.waitingCount = Number(this.sql.exec(`SELECT count(*) AS n FROM waitlist WHERE status = 'waiting'`).one().n);
+    this.offeredHolds.clear();
+    for (const r of this.sql.exec(`SELECT hold_id FROM waitlist WHERE status = 'offered'`)) this.offeredHolds.add(r.hold_id as string);
+    this.waitlistOutboxPending = this.sql.exec(`SELECT 1 FROM waitlist_outbox LIMIT 1`).toArray().length > 0;
+  }
+
+  /**
+   * Runs inside the transaction of every hold transition: an offered entry follows its hold
+   * (converted, expired, left), and when seats came back the queue's head gets them if enough are
+   * free, then the next, and so on; the first entry that does not fit stops the queue (nobody is skipped).
+   */
+  private waitlistAfter(before: HoldRow, after: HoldRow, now: number): WaitlistEffects | null {
+    if (this.waitingCount === 0 && this.offeredHolds.size === 0) return null;
+    const effects: WaitlistEffects = { changes: [], metrics: [] };
+    const eventId = this.config!.eventId;
+    if (this.offeredHolds.has(after.id)) {
+      const entry = this.entryByHold(after.id);
+      const next = entry && entryAfterHold(entry, before.status, after.status, now);
+      if (next) {
+        this.writeEntry(next);
+        this.offeredHolds.delete(after.id);
+        if (next.status === "converted" || next.status === "left") {
+          effects.metrics.push({ kind: "waitlist", eventId, outcome: "ok", action: next.status, quantity: next.quantity });
+        }
+      }
+    }
+    const d = counterDelta(before.status, after.status, after.quantity);
+    if (d.held + d.booked < 0) this.offerToQueue(now, effects);
+    return effects.changes.length > 0 || effects.metrics.length > 0 ? effects : null;
+  }
+
+  private offerToQueue(now: number, effects: WaitlistEffects): void {
+    const config = this.config!;
+    while (this.waitingCount > 0) {
+      const row = this.sql.exec(`SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY seq LIMIT 1`).toArray()[0];
+      if (!row) {
+        this.waitingCount = 0;
+        return;
+      }
+      const head = entryFromRow(row);
+      const available = config.capacity - this.held - this.booked;
+      const d = decideOffer({
+        config,
+        now,
+        head,
+        available,
+        seats: config.seating === "reserved" && head.quantity <= available ? this.firstAvailableSeats(head.quantity) : [],
+        userQuantity: this.userQuantity(head.userId),
+        newHoldId: makeHoldId(config.eventId, newId("h").slice(2, 22)),
+      });
+      if (d.kind === "wait") return;
+      this.waitingCount--;
+      this.writeEntry(d.entry);
+      if (d.kind === "close") continue;
+      const { hold } = d;
+      this.sql.exec(
+        `INSERT INTO holds (id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
+        hold.id, hold.userId, hold.status, JSON.stringify(hold.seats), hold.quantity, hold.totalCents, hold.expiresAt, now, now, hold.requestHash,
+      );
+      for (const c of d.changes) this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE id = ? AND status = 'available'`, hold.id, c.id);
+      this.moveCounters(null, hold);
+      this.recordHistory(hold, "created", now);
+      this.sql.exec(`INSERT INTO waitlist_outbox (kind, body) VALUES ('notify', ?)`, JSON.stringify(offerNotification(d.entry, hold, config)));
+      this.offeredHolds.add(hold.id);
+      if (this.nextExpiry === null || hold.expiresAt! < this.nextExpiry) this.nextExpiry = hold.expiresAt;
+      effects.changes.push(...d.changes);
+      effects.metrics.push({ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "offered", quantity: hold.quantity });
+    }
+  }
+
+  /** After the transaction: the offered seats are announced as held (after the release's own delta, so held wins). */
+  private waitlistEffects(effects: WaitlistEffects): void {
+    if (effects.metrics.some((m) => m.action === "offered")) this.announce(effects.changes);
+    for (const m of effects.metrics) writeMetric(this.env, m);
+  }
+
+  private writeEntry(e: WaitlistEntryRow): void {
+    this.sql.exec(
+      `UPDATE waitlist SET status = ?, hold_id = ?, offered_at = ?, offer_expires_at = ?, updated_at = ? WHERE id = ?`,
+      e.status, e.holdId, e.offeredAt, e.offerExpiresAt, e.updatedAt, e.id,
+    );
+    this.mirror(e);
+  }
+
+  private mirror(e: WaitlistEntryRow): void {
+    this.sql.exec(`INSERT INTO waitlist_outbox (kind, body) VALUES ('mirror', ?)`, JSON.stringify(mirrorOf(e, this.config!.eventId)));
+    this.waitlistOutboxPending = true;
+  }
+
+  /** Reserved seating: the best seats to offer are simply the first free ones in seat order. */
+  private firstAvailableSeats(n: number): SeatRow[] {
+    return this.sql
+      .exec(`SELECT id, price_cents, status FROM seats WHERE status = 'available' ORDER BY ord LIMIT ?`, n)
+      .toArray()
+      .map((r) => ({ id: r.id as string, priceCents: r.price_cents as number, status: r.status as SeatStatus }));
+  }
+
+  private activeEntry(userId: string): WaitlistEntryRow | null {
+    const r = this.sql.exec(`SELECT * FROM waitlist WHERE user_id = ? AND status IN ('waiting', 'offered')`, userId).toArray()[0];
+    return r ? entryFromRow(r) : null;
+  }
+
+  private latestEntry(userId: string): WaitlistEntryRow | null {
+    const r = this.sql.exec(`SELECT * FROM waitlist WHERE user_id = ? ORDER BY seq DESC LIMIT 1`, userId).toArray()[0];
+    return r ? entryFromRow(r) : null;
+  }
+
+  private entryById(id: string): WaitlistEntryRow | null {
+    const r = this.sql.exec(`SELECT * FROM waitlist WHERE id = ?`, id).toArray()[0];
+    return r ? entryFromRow(r) : null;
+  }
+
+  private entryByHold(holdId: string): WaitlistEntryRow | null {
+    const r = this.sql.exec(`SELECT * FROM waitlist WHERE hold_id = ?`, holdId).toArray()[0];
+    return r ? entryFromRow(r) : null;
+  }
+
+  private viewOf(e: WaitlistEntryRow): WaitlistEntryView {
+    const position =
+      e.status === "waiting" ? Number(this.sql.exec(`SELECT count(*) AS n FROM waitlist WHERE status = 'waiting' AND seq <= ?`, e.seq).one().n) : null;
+    return entryView(e, this.config!.eventId, position);
+  }
+
+  /** Mirror rows become upserts of `waitlist_entries` (a replayed older state never overwrites a newer one); offers go to the notifications queue. */
+  private async relayWaitlistOutbox(): Promise<void> {
+    const config = this.config;
+    if (!config || !this.waitlistOutboxPending) return;
+    let db: ReturnType<typeof createDb> | undefined;
+    try {
+      for (let i = 0; i < OUTBOX_BATCHES_PER_ALARM; i++) {
+        const rows = this.sql.exec(`SELECT seq, kind, body FROM waitlist_outbox ORDER BY seq LIMIT ?`, WAITLIST_OUTBOX_BATCH).toArray();
+        if (rows.length === 0) break;
+        const mirrors = latestMirrors(rows.filter((r) => r.kind === "mirror").map((r) => JSON.parse(r.body as string) as WaitlistMirror));
+        const notes = rows.filter((r) => r.kind === "notify").map((r) => ({ body: JSON.parse(r.body as string) }));
+        if (mirrors.length > 0) {
+          db ??= createDb(this.env);
+          await db
+            .insert(waitlistEntries)
+            .values(mirrors.map((m) => ({
+              id: m.id,
+              eventId: m.eventId,
+              userId: m.userId,
+              quantity: m.quantity,
+              status: m.status,
+              holdId: m.holdId,
+              joinedAt: new Date(m.joinedAt),
+              offeredAt: m.offeredAt === null ? null : new Date(m.offeredAt),
+              updatedAt: new Date(m.updatedAt),
+            })))
+            .onConflictDoUpdate({
+              target: waitlistEntries.id,
+              set: {
+                status: pgSql`excluded.status`,
+                holdId: pgSql`excluded.hold_id`,
+                offeredAt: pgSql`excluded.offered_at`,
+                updatedAt: pgSql`excluded.updated_at`,
+              },
+              setWhere: pgSql`${waitlistEntries.updatedAt} <= excluded.updated_at`,
+            });
+        }
+        // Consumers dedupe by the message's dedupeKey: a batch sent twice stores one notification each.
+        if (notes.length > 0) await this.env.NOTIFICATIONS.sendBatch(notes);
+        this.sql.exec(`DELETE FROM waitlist_outbox WHERE seq <= ?`, rows[rows.length - 1].seq);
+        this.waitlistRelayFailures = 0;
+      }
+    } catch (e) {
+      this.waitlistRelayFailures++;
+      console.warn(JSON.stringify({ level: "warn", msg: "waitlist relay failed, will retry", eventId: config.eventId, failures: this.waitlistRelayFailures, error: String(e) }));
+    } finally {
+      // Rows may have been added while the relay awaited Postgres or the queue.
+      this.waitlistOutboxPending = this.sql.exec(`SELECT 1 FROM waitlist_outbox LIMIT 1`).toArray().length > 0;
+      if (db) await db.$client.end().catch(() => undefined);
+    }
+  }
+
+  /** Like rearm, for the waitlist outbox: moves the alarm earlier when rows wait to be relayed, never later. */
+  private rearmWaitlistRelay(now: number): void {
+    if (!this.waitlistOutboxPending) return;
+    const want = now + relayBackoffMs(this.waitlistRelayFailures);
+    if (this.alarmAt !== null && this.alarmAt <= want) return;
+    this.alarmAt = want;
+    void this.ctx.storage.setAlarm(want);
+  }
+}
+
+interface WaitlistEffects {
+  /** Seats now held by offers, announced after the transaction. */
+  changes: SeatChange[];
+  metrics: Metric[];
+}
+
+function entryFromRow(r: Row): WaitlistEntryRow {
+  return {
+    seq: r.seq as number,
+    id: r.id as string,
+    userId: r.user_id as string,
+    quantity: r.quantity as number,
+    status: r.status as WaitlistEntryRow["status"],
+    holdId: r.hold_id as string | null,
+    joinedAt: r.joined_at as number,
+    offeredAt: r.offered_at as number | null,
+    offerExpiresAt: r.offer_expires_at as number | null,
+    updatedAt: r.updated_at as number,
+  };
 }
 
 function notInitialized() {

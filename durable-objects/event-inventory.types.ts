@@ -80,11 +80,30 @@ export type InventoryErrorCode =
   | "HOLD_EXPIRED"
   | "INVALID_STATE"
   | "IDEMPOTENCY_CONFLICT"
-  | "OVERLOADED";
+  | "OVERLOADED"
+  | "SEATS_AVAILABLE";
 
 export type InventoryResult<T> =
   | { ok: true; value: T }
   | { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
+
+export type WaitlistStatus = "waiting" | "offered" | "expired" | "converted" | "left";
+
+/** A user's place in an event's waitlist. `offered` carries the hold reserved for them. */
+export interface WaitlistEntryView {
+  id: string;
+  eventId: string;
+  userId: string;
+  quantity: number;
+  status: WaitlistStatus;
+  /** 1 = next to be offered; null once the entry is no longer waiting. */
+  position: number | null;
+  holdId: string | null;
+  /** While offered: when the reserved hold lapses (ISO). */
+  offerExpiresAt: string | null;
+  joinedAt: string;
+  offeredAt: string | null;
+}
 
 export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
@@ -102,6 +121,15 @@ export interface EventInventoryRpc {
   returnSeats(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
   /** The event was cancelled: no new holds from now on (SALES_CLOSED). Idempotent. */
   closeSales(): Promise<InventoryResult<{ closedAt: string }>>;
+  /**
+   * Joins the queue for `quantity` seats. SEATS_AVAILABLE when that quantity can be held now; a
+   * user with a waiting or offered entry gets that entry back (`created: false`).
+   */
+  joinWaitlist(userId: string, quantity: number): Promise<InventoryResult<{ entry: WaitlistEntryView; created: boolean }>>;
+  /** Leaves the queue; an offered entry's hold is released and offered to the next. NOT_FOUND if never joined. */
+  leaveWaitlist(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
+  /** The user's latest entry in this event's waitlist, or NOT_FOUND. */
+  waitlistEntry(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
   snapshot(): Promise<Snapshot>;
   stats(): Promise<Availability>;
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;

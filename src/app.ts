@@ -18,6 +18,7 @@ import { analytics } from "./routes/analytics";
 import { holds } from "./routes/holds";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
+import { waitlist } from "./routes/waitlist";
 
 export function createApp() {
   const app = router();
@@ -59,6 +60,7 @@ export function createApp() {
   app.route("/", holds);
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
+  app.route("/", waitlist);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

@@ -101,6 +101,17 @@ export class MemoryInventory implements EventInventoryRpc {
     return this.move(h, "released", "available");
   }
 
+  // The saga never calls the waitlist; these exist only to satisfy the contract.
+  async joinWaitlist(): Promise<never> {
+    throw new Error("MemoryInventory has no waitlist");
+  }
+  async leaveWaitlist(): Promise<never> {
+    throw new Error("MemoryInventory has no waitlist");
+  }
+  async waitlistEntry(): Promise<never> {
+    throw new Error("MemoryInventory has no waitlist");
+  }
+
   async closeSales() {
     return { ok: true as const, value: { closedAt: new Date().toISOString() } };
   }
