@@ -112,15 +112,24 @@ export async function getEventRow(db: Database, id: string): Promise<EventRow> {
 }
 
 /** A draft is visible to its owner and admins only; anyone else is told it does not exist. */
-function assertVisible(e: EventRow, viewer: Actor | undefined): void {
+function assertVisible(e: { status: string; organizerId: string }, viewer: Actor | undefined): void {
   if (e.status === "draft" && (!viewer || (viewer.role !== "admin" && viewer.id !== e.organizerId))) {
     throw new AppError("NOT_FOUND", "No such event");
   }
 }
 
+/**
+ * Owner or admin only. Another organizer is refused with 403 once the event is public, but a draft
+ * answers 404 as it does on GET, so its id cannot be probed through the write routes.
+ */
+export function assertEventManager(actor: Actor, e: { status: string; organizerId: string }): void {
+  assertVisible(e, actor);
+  assertManager(actor as AuthUser, e.organizerId);
+}
+
 export async function updateEvent(db: Database, actor: Actor, id: string, patch: Partial<EventInput>, now: Date): Promise<EventRow> {
   const current = await getEventRow(db, id);
-  assertManager(actor as AuthUser, current.organizerId);
+  assertEventManager(actor, current);
   const refused = refusedFields(current.status, patch);
   if (refused.length) {
     throw new AppError("INVALID_STATE", `A ${current.status} event cannot change ${refused.join(", ")}`, { status: current.status, fields: refused });
@@ -177,7 +186,7 @@ export async function publishEvent(db: Database, env: Env, actor: Actor, id: str
   const published = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    assertManager(actor as AuthUser, e.organizerId);
+    assertEventManager(actor, e);
     const t = publishTransition(e.status);
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
     if (t.kind === "already") return e;
@@ -240,7 +249,7 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
   const event = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    assertManager(actor as AuthUser, e.organizerId);
+    assertEventManager(actor, e);
     const t = cancelTransition(e.status);
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
     if (t.kind === "already") return e;
