@@ -2,7 +2,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { idempotent } from "../lib/idempotent-request";
-import { decodeKeyset } from "../lib/keyset";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";
@@ -86,7 +85,7 @@ export const bookingRoutes = router()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      return c.json(await listBookings(c.var.db(), c.var.user.id, { status: q.status, limit: q.limit, after: decodeKeyset(q.cursor) }), 200);
+      return c.json(await listBookings(c.var.db(), c.var.user.id, { status: q.status, limit: q.limit, cursor: q.cursor }), 200);
     },
   )
   .openapi(

@@ -1,12 +1,13 @@
-import { type SQL, and, asc, eq, isNull, sql } from "drizzle-orm";
+import { type SQL, and, eq, isNull, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, seats, venues } from "../db/schema";
 import type { Env } from "../env";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
+import { isUuid } from "../lib/ids";
 import { requestEventRefunds } from "./event-cancellation";
 import {
   EVENT_DEFAULTS,
@@ -21,7 +22,7 @@ import {
 } from "./event-rules";
 import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
 import { type Layout, expandSeats, layoutSeatCount } from "./layout";
-import { type Actor, type VenueRow, getVenue, isUuid, microIso } from "./venues";
+import { type Actor, type VenueRow, getVenue } from "./venues";
 
 export type EventRow = typeof events.$inferSelect;
 
@@ -311,31 +312,28 @@ export function listingConditions(q: ListQuery, viewer: Actor | undefined, now: 
   if (q.city) conds.push(sql`lower(${events.city}) = lower(${q.city})`);
   const tsq = q.q ? toPrefixQuery(q.q) : null;
   if (tsq) conds.push(sql`to_tsvector('simple', ${events.name} || ' ' || ${events.description}) @@ to_tsquery('simple', ${tsq})`);
-  if (q.cursor) {
-    const [at, id] = decodeCursor("events", q.cursor, 2);
-    if (!isUuid(id) || Number.isNaN(Date.parse(String(at)))) throw new AppError("VALIDATION_FAILED", "The cursor is not valid");
-    conds.push(sql`(${events.startTime}, ${events.id}) > (${String(at)}::timestamptz, ${id}::uuid)`);
-  }
+  const after = eventPages.after(q.cursor);
+  if (after) conds.push(after);
   return conds;
 }
 
 /** Soonest first, keyed by (start_time, id): stable, and a page is one range of the matching index. */
+const eventPages = keyset("events", events.startTime, events.id, "asc");
+
 export function listingQuery(db: PgDatabase<any, any, any>, conds: SQL[], limit: number) {
   return db
-    .select({ event: events, at: microIso(events.startTime) })
+    .select({ event: events, at: eventPages.at })
     .from(events)
     .where(and(...conds))
-    .orderBy(asc(events.startTime), asc(events.id))
+    .orderBy(...eventPages.order)
     .limit(limit + 1);
 }
 
 export async function listEvents(db: Database, viewer: Actor | undefined, q: ListQuery, now: Date) {
   const rows = await listingQuery(db, listingConditions(q, viewer, now), q.limit);
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
   return {
-    data: page.map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
-    nextCursor: rows.length > q.limit ? encodeCursor("events", [last.at, last.event.id]) : null,
+    data: rows.slice(0, q.limit).map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
+    nextCursor: eventPages.next(rows, q.limit, (r) => ({ at: r.at, id: r.event.id })),
   };
 }
 
