@@ -8,6 +8,8 @@ export function newId(prefix: string): string {
   return `${prefix}_${out}`;
 }
 
+export const isUuid = (s: unknown): s is string => typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** Keeps a caller's request id when it looks sane, so traces join up across services. */

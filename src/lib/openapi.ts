@@ -36,3 +36,8 @@ export function errors(...statuses: number[]) {
 export function json<T extends z.ZodType>(schema: T, description = "OK") {
   return { description, content: { "application/json": { schema } } };
 }
+
+/** The optional `Idempotency-Key` of a POST that creates something (see idempotent-request.ts). */
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z.string().min(1).max(200).optional().openapi({ description: "Retrying with the same key and body replays the first answer" }),
+});

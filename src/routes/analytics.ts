@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { assertManager, requireRole, requireUser } from "../auth/guards";
+import { requireRole, requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { dailySeries, eventAnalytics, findEvent, overview, popularEvents, type DayRange } from "../services/analytics";
+import { assertEventManager } from "../services/events";
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 30;
@@ -168,7 +169,7 @@ export const analytics = router()
       const db = c.var.db();
       const event = await findEvent(db, c.req.valid("param").id);
       if (!event) throw new AppError("NOT_FOUND", "No such event");
-      assertManager(c.var.user, event.organizerId);
+      assertEventManager(c.var.user, event);
       return c.json(await eventAnalytics(db, event), 200);
     },
   );

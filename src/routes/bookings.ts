@@ -2,8 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { idempotent } from "../lib/idempotent-request";
-import { decodeKeyset } from "../lib/keyset";
-import { errors, json, router } from "../lib/openapi";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";
 
@@ -33,7 +32,6 @@ const BookingRequest = z
   })
   .openapi("BookingRequest");
 
-const IdemHeaders = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
 const Id = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
 const security = [{ bearer: [] }];
 
@@ -45,7 +43,7 @@ export const bookingRoutes = router()
       tags: ["bookings"],
       security,
       middleware: [requireUser] as const,
-      request: { headers: IdemHeaders, body: { content: { "application/json": { schema: BookingRequest } }, required: true } },
+      request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: BookingRequest } }, required: true } },
       responses: { 202: json(Booking, "Booking accepted; the saga takes it on"), 200: json(Booking, "The booking already made for this hold"), ...errors(400, 401, 404, 409, 410, 429, 503) },
     }),
     async (c) => {
@@ -56,7 +54,7 @@ export const bookingRoutes = router()
       }
       const input = c.req.valid("json");
       const started = Date.now();
-      const reply = await idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], input, async () => {
+      const reply = await idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/bookings", body: input }, async () => {
         const r = await requestBooking(c.env, c.var.db(), user, input, new Date());
         return { status: r.status, body: r.booking };
       });
@@ -87,7 +85,7 @@ export const bookingRoutes = router()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      return c.json(await listBookings(c.var.db(), c.var.user.id, { status: q.status, limit: q.limit, after: decodeKeyset(q.cursor) }), 200);
+      return c.json(await listBookings(c.var.db(), c.var.user.id, { status: q.status, limit: q.limit, cursor: q.cursor }), 200);
     },
   )
   .openapi(

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { optionalUser, requireRole, requireUser } from "../auth/guards";
 import { edgeCached, purge } from "../lib/edge-cache";
-import { errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelEvent, createEvent, getEventDetail, listEvents, eventJson, publishEvent, updateEvent } from "../services/events";
 import { Layout } from "./venues";
 
@@ -94,13 +95,16 @@ export const eventsRouter = router()
       tags: ["events"],
       security: bearer,
       middleware: auth,
-      request: { body: { content: { "application/json": { schema: EventBody } }, required: true } },
-      responses: { 201: json(Event, "Created as a draft"), ...errors(400, 401, 403) },
+      request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: EventBody } }, required: true } },
+      responses: { 201: json(Event, "Created as a draft"), ...errors(400, 401, 403, 409) },
     }),
     async (c) => {
       const b = c.req.valid("json");
-      const row = await createEvent(c.var.db(), c.var.user, { ...b, ...toInput(b), startsAt: new Date(b.startsAt), endsAt: new Date(b.endsAt) }, new Date());
-      return c.json(eventJson(row), 201);
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/events", body: b }, async () => {
+        const row = await createEvent(c.var.db(), c.var.user, { ...b, ...toInput(b), startsAt: new Date(b.startsAt), endsAt: new Date(b.endsAt) }, new Date());
+        return { status: 201, body: eventJson(row) };
+      });
+      return c.json(reply.body as ReturnType<typeof eventJson>, 201);
     },
   )
   .openapi(

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/guards";
-import { decodeKeyset } from "../lib/keyset";
 import { errors, json, router } from "../lib/openapi";
 import { listNotifications } from "../services/notifications";
 
@@ -20,6 +19,6 @@ export const notificationRoutes = router().openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    return c.json(await listNotifications(c.var.db(), c.var.user.id, q.limit, decodeKeyset(q.cursor)), 200);
+    return c.json(await listNotifications(c.var.db(), c.var.user.id, q.limit, q.cursor), 200);
   },
 );

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole, requireUser } from "../auth/guards";
 import { edgeCached, purge } from "../lib/edge-cache";
-import { errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { LayoutSchema } from "../services/layout";
 import { createVenue, deleteVenue, getVenue, listVenues, updateVenue, venueJson } from "../services/venues";
 
@@ -53,13 +54,17 @@ export const venuesRouter = router()
       tags: ["venues"],
       security: bearer,
       middleware: auth,
-      request: { body: { content: { "application/json": { schema: VenueBody } }, required: true } },
-      responses: { 201: json(Venue, "Created"), ...errors(400, 401, 403) },
+      request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: VenueBody } }, required: true } },
+      responses: { 201: json(Venue, "Created"), ...errors(400, 401, 403, 409) },
     }),
     async (c) => {
-      const row = await createVenue(c.var.db(), c.var.user, c.req.valid("json"), new Date());
-      await purge(c, ["/v1/venues"]);
-      return c.json(venueJson(row), 201);
+      const body = c.req.valid("json");
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/venues", body }, async () => {
+        const row = await createVenue(c.var.db(), c.var.user, body, new Date());
+        await purge(c, ["/v1/venues"]);
+        return { status: 201, body: venueJson(row) };
+      });
+      return c.json(reply.body as ReturnType<typeof venueJson>, 201);
     },
   )
   .openapi(

@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, sagaSteps, seats } from "../db/schema";
 import type { AuthUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
-import { encodeKeyset, keysetBefore, keysetOrder, type Keyset } from "../lib/keyset";
+import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
 import { failBooking, inventoryFor } from "./booking-saga";
 import type { BookingStatus } from "./booking-saga.logic";
@@ -138,16 +138,17 @@ export async function getBooking(db: Database, user: AuthUser, id: string): Prom
   return bookingView(b);
 }
 
-export async function listBookings(db: Database, userId: string, q: { status?: BookingStatus; limit: number; after: Keyset | null }): Promise<{ data: BookingView[]; nextCursor: string | null }> {
+/** Newest first, keyed by (created_at, id). */
+const bookingPages = keyset("bookings", bookings.createdAt, bookings.id, "desc");
+
+export async function listBookings(db: Database, userId: string, q: { status?: BookingStatus; limit: number; cursor?: string }): Promise<{ data: BookingView[]; nextCursor: string | null }> {
   const rows = await db
-    .select()
+    .select({ booking: bookings, at: bookingPages.at })
     .from(bookings)
-    .where(and(eq(bookings.userId, userId), q.status ? eq(bookings.status, q.status) : undefined, keysetBefore(bookings.createdAt, bookings.id, q.after)))
-    .orderBy(...keysetOrder(bookings.createdAt, bookings.id))
+    .where(and(eq(bookings.userId, userId), q.status ? eq(bookings.status, q.status) : undefined, bookingPages.after(q.cursor)))
+    .orderBy(...bookingPages.order)
     .limit(q.limit + 1);
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return { data: page.map(bookingView), nextCursor: rows.length > q.limit && last ? encodeKeyset({ createdAt: last.createdAt, id: last.id }) : null };
+  return { data: rows.slice(0, q.limit).map((r) => bookingView(r.booking)), nextCursor: bookingPages.next(rows, q.limit, (r) => ({ at: r.at, id: r.booking.id })) };
 }
 
 /**

@@ -1,12 +1,13 @@
-import { type SQL, and, asc, eq, isNull, sql } from "drizzle-orm";
+import { type SQL, and, eq, isNull, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, seats, venues } from "../db/schema";
 import type { Env } from "../env";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
+import { isUuid } from "../lib/ids";
 import { requestEventRefunds } from "./event-cancellation";
 import {
   EVENT_DEFAULTS,
@@ -21,7 +22,7 @@ import {
 } from "./event-rules";
 import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
 import { type Layout, expandSeats, layoutSeatCount } from "./layout";
-import { type Actor, type VenueRow, getVenue, isUuid, microIso } from "./venues";
+import { type Actor, type VenueRow, getVenue } from "./venues";
 
 export type EventRow = typeof events.$inferSelect;
 
@@ -112,15 +113,24 @@ export async function getEventRow(db: Database, id: string): Promise<EventRow> {
 }
 
 /** A draft is visible to its owner and admins only; anyone else is told it does not exist. */
-function assertVisible(e: EventRow, viewer: Actor | undefined): void {
+function assertVisible(e: { status: string; organizerId: string }, viewer: Actor | undefined): void {
   if (e.status === "draft" && (!viewer || (viewer.role !== "admin" && viewer.id !== e.organizerId))) {
     throw new AppError("NOT_FOUND", "No such event");
   }
 }
 
+/**
+ * Owner or admin only. Another organizer is refused with 403 once the event is public, but a draft
+ * answers 404 as it does on GET, so its id cannot be probed through the write routes.
+ */
+export function assertEventManager(actor: Actor, e: { status: string; organizerId: string }): void {
+  assertVisible(e, actor);
+  assertManager(actor as AuthUser, e.organizerId);
+}
+
 export async function updateEvent(db: Database, actor: Actor, id: string, patch: Partial<EventInput>, now: Date): Promise<EventRow> {
   const current = await getEventRow(db, id);
-  assertManager(actor as AuthUser, current.organizerId);
+  assertEventManager(actor, current);
   const refused = refusedFields(current.status, patch);
   if (refused.length) {
     throw new AppError("INVALID_STATE", `A ${current.status} event cannot change ${refused.join(", ")}`, { status: current.status, fields: refused });
@@ -177,7 +187,7 @@ export async function publishEvent(db: Database, env: Env, actor: Actor, id: str
   const published = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    assertManager(actor as AuthUser, e.organizerId);
+    assertEventManager(actor, e);
     const t = publishTransition(e.status);
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
     if (t.kind === "already") return e;
@@ -240,7 +250,7 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
   const event = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    assertManager(actor as AuthUser, e.organizerId);
+    assertEventManager(actor, e);
     const t = cancelTransition(e.status);
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
     if (t.kind === "already") return e;
@@ -302,31 +312,28 @@ export function listingConditions(q: ListQuery, viewer: Actor | undefined, now: 
   if (q.city) conds.push(sql`lower(${events.city}) = lower(${q.city})`);
   const tsq = q.q ? toPrefixQuery(q.q) : null;
   if (tsq) conds.push(sql`to_tsvector('simple', ${events.name} || ' ' || ${events.description}) @@ to_tsquery('simple', ${tsq})`);
-  if (q.cursor) {
-    const [at, id] = decodeCursor("events", q.cursor, 2);
-    if (!isUuid(id) || Number.isNaN(Date.parse(String(at)))) throw new AppError("VALIDATION_FAILED", "The cursor is not valid");
-    conds.push(sql`(${events.startTime}, ${events.id}) > (${String(at)}::timestamptz, ${id}::uuid)`);
-  }
+  const after = eventPages.after(q.cursor);
+  if (after) conds.push(after);
   return conds;
 }
 
 /** Soonest first, keyed by (start_time, id): stable, and a page is one range of the matching index. */
+const eventPages = keyset("events", events.startTime, events.id, "asc");
+
 export function listingQuery(db: PgDatabase<any, any, any>, conds: SQL[], limit: number) {
   return db
-    .select({ event: events, at: microIso(events.startTime) })
+    .select({ event: events, at: eventPages.at })
     .from(events)
     .where(and(...conds))
-    .orderBy(asc(events.startTime), asc(events.id))
+    .orderBy(...eventPages.order)
     .limit(limit + 1);
 }
 
 export async function listEvents(db: Database, viewer: Actor | undefined, q: ListQuery, now: Date) {
   const rows = await listingQuery(db, listingConditions(q, viewer, now), q.limit);
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
   return {
-    data: page.map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
-    nextCursor: rows.length > q.limit ? encodeCursor("events", [last.at, last.event.id]) : null,
+    data: rows.slice(0, q.limit).map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
+    nextCursor: eventPages.next(rows, q.limit, (r) => ({ at: r.at, id: r.event.id })),
   };
 }
 

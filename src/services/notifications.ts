@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { notifications, users } from "../db/schema";
-import { encodeKeyset, keysetBefore, keysetOrder, type Keyset } from "../lib/keyset";
+import { keyset } from "../lib/cursor";
 import type { NotificationMessage } from "../queues/messages";
 import type { EmailSender } from "./email";
 
@@ -59,22 +59,18 @@ export interface NotificationView {
   createdAt: string;
 }
 
-export async function listNotifications(db: Database, userId: string, limit: number, after: Keyset | null): Promise<{ data: NotificationView[]; nextCursor: string | null }> {
+/** Newest first, keyed by (created_at, id). */
+const notificationPages = keyset("notifications", notifications.createdAt, notifications.id, "desc");
+
+export async function listNotifications(db: Database, userId: string, limit: number, cursor: string | undefined): Promise<{ data: NotificationView[]; nextCursor: string | null }> {
   const rows = await db
-    .select()
+    .select({ n: notifications, at: notificationPages.at })
     .from(notifications)
-    .where(
-      and(
-        eq(notifications.userId, userId),
-        keysetBefore(notifications.createdAt, notifications.id, after),
-      ),
-    )
-    .orderBy(...keysetOrder(notifications.createdAt, notifications.id))
+    .where(and(eq(notifications.userId, userId), notificationPages.after(cursor)))
+    .orderBy(...notificationPages.order)
     .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
   return {
-    data: page.map((n) => ({ id: n.id, type: n.type, payload: n.payload, emailed: n.emailedAt !== null, createdAt: n.createdAt.toISOString() })),
-    nextCursor: rows.length > limit && last ? encodeKeyset({ createdAt: last.createdAt, id: last.id }) : null,
+    data: rows.slice(0, limit).map(({ n }) => ({ id: n.id, type: n.type, payload: n.payload, emailed: n.emailedAt !== null, createdAt: n.createdAt.toISOString() })),
+    nextCursor: notificationPages.next(rows, limit, (r) => ({ at: r.at, id: r.n.id })),
   };
 }

@@ -1,10 +1,9 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
-import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { events, venues } from "../db/schema";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isTimeZone } from "./event-rules";
 import { type Layout, LayoutSchema, layoutProblems, layoutSeatCount } from "./layout";
@@ -86,23 +85,16 @@ export async function deleteVenue(db: Database, actor: Actor, id: string): Promi
 }
 
 /** Oldest first, keyed by (created_at, id): a page never repeats or skips a venue while others are added. */
+const venuePages = keyset("venues", venues.createdAt, venues.id, "asc");
+
 export async function listVenues(db: Database, q: { city?: string; limit: number; cursor?: string }): Promise<{ data: VenueRow[]; nextCursor: string | null }> {
-  const conds = [];
-  if (q.city) conds.push(sql`lower(${venues.city}) = lower(${q.city})`);
-  if (q.cursor) {
-    const [at, id] = decodeCursor("venues", q.cursor, 2);
-    if (!isUuid(id) || Number.isNaN(Date.parse(String(at)))) throw new AppError("VALIDATION_FAILED", "The cursor is not valid");
-    conds.push(sql`(${venues.createdAt}, ${venues.id}) > (${String(at)}::timestamptz, ${id}::uuid)`);
-  }
   const rows = await db
-    .select({ venue: venues, at: microIso(venues.createdAt) })
+    .select({ venue: venues, at: venuePages.at })
     .from(venues)
-    .where(and(...conds))
-    .orderBy(asc(venues.createdAt), asc(venues.id))
+    .where(and(q.city ? sql`lower(${venues.city}) = lower(${q.city})` : undefined, venuePages.after(q.cursor)))
+    .orderBy(...venuePages.order)
     .limit(q.limit + 1);
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return { data: page.map((r) => r.venue), nextCursor: rows.length > q.limit ? encodeCursor("venues", [last.at, last.venue.id]) : null };
+  return { data: rows.slice(0, q.limit).map((r) => r.venue), nextCursor: venuePages.next(rows, q.limit, (r) => ({ at: r.at, id: r.venue.id })) };
 }
 
 export function venueJson(v: VenueRow) {
@@ -121,7 +113,4 @@ export function venueJson(v: VenueRow) {
   };
 }
 
-/** A timestamp with its microseconds (JS dates keep only milliseconds), so a cursor never falls between two rows. */
-export const microIso = (col: AnyPgColumn) => sql<string>`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export const isUuid = (s: unknown): s is string => typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

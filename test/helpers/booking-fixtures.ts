@@ -1,7 +1,8 @@
 import { eq, sql } from "drizzle-orm";
 import { bookings, events, seats, venues } from "../../src/db/schema";
 import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
-import { makeUser, withDb } from "./fixtures";
+import { inventoryFor } from "../../src/services/booking-saga";
+import { makeUser, testEnv, withDb } from "./fixtures";
 
 export interface TestEvent {
   eventId: string;
@@ -34,6 +35,14 @@ export async function makeReservedEvent(opts: { rows?: number; perRow?: number; 
     holdTtlSeconds: 600, paymentDeadlineSeconds, waitlistOfferSeconds: 900, salesStartAt: null, salesEndAt: null, startsAt: startsAt.toISOString(),
   };
   return { eventId, seatIds: specs.map((s) => s.id), init };
+}
+
+/** `makeReservedEvent`, then its EventInventory object initialized as publishing does: on sale. */
+export async function makeReservedEventOnSale(opts: Parameters<typeof makeReservedEvent>[0] = {}): Promise<TestEvent> {
+  const ev = await makeReservedEvent(opts);
+  const init = await inventoryFor(testEnv, ev.eventId).initialize(ev.init);
+  if (!init.ok) throw new Error(`initialize: ${init.message}`);
+  return ev;
 }
 
 export async function setEventStart(eventId: string, startsAt: Date): Promise<void> {

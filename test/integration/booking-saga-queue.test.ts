@@ -7,7 +7,7 @@ import { inventoryFor } from "../../src/services/booking-saga";
 import { refundEventBookings } from "../../src/services/bookings";
 import { reconcile } from "../../src/services/reconciliation";
 import { call, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { bookingRow, makeReservedEvent, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
+import { bookingRow, makeReservedEventOnSale, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";
 import { eventually } from "../helpers/wait";
 
@@ -15,13 +15,6 @@ import { eventually } from "../helpers/wait";
 
 const cardNetwork = () => testEnv.PAYMENT_SANDBOX.get(testEnv.PAYMENT_SANDBOX.idFromName("card-network"));
 const inventory = (ev: TestEvent) => inventoryFor(testEnv, ev.eventId);
-
-async function publishedEvent(opts: Parameters<typeof makeReservedEvent>[0] = {}): Promise<TestEvent> {
-  const ev = await makeReservedEvent(opts);
-  const init = await inventory(ev).initialize(ev.init);
-  if (!init.ok) throw new Error(`initialize: ${init.message}`);
-  return ev;
-}
 
 async function hold(ev: TestEvent, user: TestUser, seatIds: string[]): Promise<string> {
   const h = await inventory(ev).hold(user.id, { seatIds }, null);
@@ -48,7 +41,7 @@ const noticesOf = (userId: string) => withDb((db) => db.select().from(notificati
 
 describe("booking saga through the real queues", () => {
   it("confirms a booking end to end: seats booked in the inventory and in Postgres, notification stored", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-1", "A-1-2"]);
     const res = await post(user, { holdId }, crypto.randomUUID());
@@ -69,7 +62,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("answers the same hold again with 200 and the same booking", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-2-1"]);
     const first: any = await (await post(user, { holdId })).json();
@@ -81,7 +74,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("fails a declined card, gives the seats back and tells the user", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-3"]);
     const b: any = await (await post(user, { holdId, paymentMethod: "pm_card_declined" })).json();
@@ -93,7 +86,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("answers ten concurrent requests with one key with one booking, charged once", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-2-2", "A-2-3"]);
     const key = crypto.randomUUID();
@@ -108,7 +101,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("refuses another body under the same key with 409 IDEMPOTENCY_CONFLICT", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const [h1, h2] = [await hold(ev, user, ["A-1-4"]), await hold(ev, user, ["A-1-5"])];
     const key = crypto.randomUUID();
@@ -122,7 +115,7 @@ describe("booking saga through the real queues", () => {
 
   it("releases the seats of a payment slower than the deadline and refunds the late charge", async () => {
     // Deadline 3 s: the queue delivers within it, the card network answers after 5 s.
-    const ev = await publishedEvent({ paymentDeadlineSeconds: 3 });
+    const ev = await makeReservedEventOnSale({ paymentDeadlineSeconds: 3 });
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-1"]);
     const b: any = await (await post(user, { holdId, paymentMethod: "pm_card_slow" })).json();
@@ -135,7 +128,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("delivers every saga message twice and still confirms, cancels and refunds exactly once", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-2-4"]);
     const b: any = await (await post(user, { holdId })).json();
@@ -159,7 +152,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("ignores a cancel message before confirmation and a booking message after cancellation (out of order)", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-2-5"]);
     const b: any = await (await post(user, { holdId })).json();
@@ -178,7 +171,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("finishes the saga when every Durable Object is aborted between its steps", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-2", "A-1-3"]);
     const b: any = await (await post(user, { holdId })).json();
@@ -200,7 +193,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("retries while Postgres refuses the confirm and confirms once it is back", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-4"]);
     const b: any = await (await post(user, { holdId })).json();
@@ -223,7 +216,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("cancels a confirmed booking: seats back in the inventory, refunded once, user told twice", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const [user, admin] = [await makeUser(), await makeUser("admin")];
     const holdId = await hold(ev, user, ["A-1-5"]);
     const b: any = await (await post(user, { holdId })).json();
@@ -240,7 +233,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("refunds every booking of a cancelled event through the same saga", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const [u1, u2, u3] = [await makeUser(), await makeUser(), await makeUser()];
     const b1: any = await (await post(u1, { holdId: await hold(ev, u1, ["A-1-1"]) })).json();
     const b2: any = await (await post(u2, { holdId: await hold(ev, u2, ["A-1-2", "A-1-3"]) })).json();
@@ -263,7 +256,7 @@ describe("booking saga through the real queues", () => {
   });
 
   it("reports drift when the inventory books a seat Postgres knows nothing of", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const b: any = await (await post(user, { holdId: await hold(ev, user, ["A-1-1"]) })).json();
     await settled(user, b.id);
@@ -283,7 +276,7 @@ describe("booking saga through the real queues", () => {
 
 describe("card network outage through the real queues", () => {
   it("keeps bookings pending while the breaker is open and confirms them after recovery", async () => {
-    const ev = await publishedEvent();
+    const ev = await makeReservedEventOnSale();
     const users = [await makeUser(), await makeUser(), await makeUser()];
     const breaker = testEnv.CIRCUIT_BREAKER.get(testEnv.CIRCUIT_BREAKER.idFromName("payments:sandbox"));
     await cardNetwork().setOutage(true);

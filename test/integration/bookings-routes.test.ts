@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
 import { bookings } from "../../src/db/schema";
 import { call, expectError, makeUser, withDb, type TestUser } from "../helpers/fixtures";
 import { makeReservedEvent, setEventStart } from "../helpers/booking-fixtures";
@@ -34,6 +35,41 @@ describe("GET /v1/bookings and /v1/bookings/:id", () => {
     expect(ids).toEqual(mine.map((b) => b.id).reverse());
     const confirmed: any = await (await call("/v1/bookings?status=confirmed", { headers: me.auth })).json();
     expect(confirmed.data.map((b: any) => b.status)).toEqual(["confirmed", "confirmed"]);
+  });
+
+  it("pages through bookings whose times tie or differ only in microseconds, never skipping or repeating one", async () => {
+    const ev = await makeReservedEvent();
+    const me = await makeUser();
+    // Postgres keeps microseconds; a JavaScript Date would see all five in one millisecond.
+    const times = ["2026-03-01T10:00:00.000001Z", "2026-03-01T10:00:00.000001Z", "2026-03-01T10:00:00.000002Z", "2026-03-01T10:00:00.000999Z", "2026-03-01T10:00:00.000002Z"];
+    const made: { id: string; at: string }[] = [];
+    for (const at of times) {
+      const b = await insertBooking(me, ev.eventId, "confirmed");
+      await withDb((db) => db.execute(sql`update bookings set created_at = ${at}::timestamptz where id = ${b.id}`));
+      made.push({ id: b.id, at });
+    }
+    const newestFirst = [...made].sort((a, b) => (a.at === b.at ? b.id.localeCompare(a.id) : b.at.localeCompare(a.at))).map((m) => m.id);
+    for (const limit of [1, 2, 3]) {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const body: any = await (await call(`/v1/bookings?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { headers: me.auth })).json();
+        ids.push(...body.data.map((b: any) => b.id));
+        cursor = body.nextCursor;
+      } while (cursor);
+      expect(ids, `pages of ${limit}`).toEqual(newestFirst);
+    }
+  });
+
+  it("refuses a cursor issued by another listing", async () => {
+    const [u, org] = [await makeUser(), await makeUser("organizer")];
+    const city = `Cursor-${crypto.randomUUID()}`;
+    for (let i = 0; i < 2; i++) await call("/v1/venues", { method: "POST", headers: org.auth, json: { name: "V", city, address: "x", timezone: "Europe/Oslo", capacity: 10 } });
+    const { nextCursor }: any = await (await call(`/v1/venues?city=${city}&limit=1`)).json();
+    expect(nextCursor).toEqual(expect.any(String));
+    const res = await call(`/v1/bookings?cursor=${nextCursor}`, { headers: u.auth });
+    expect(res.status).toBe(400);
+    expectError(await res.json(), "VALIDATION_FAILED");
   });
 
   it("shows a booking to its owner and an admin, and answers 404 to anyone else", async () => {

@@ -124,16 +124,19 @@ describe("publishing", () => {
     expectError(await res.json(), "INVALID_STATE");
   });
 
-  it("answers 403 to another organizer and lets an admin publish", async () => {
+  it("answers 404 to another organizer on a draft, 403 once it is published, and lets an admin publish", async () => {
     const owner = await makeUser("organizer");
     const other = await makeUser("organizer");
     const admin = await makeUser("admin");
     const v = await makeVenue(owner);
     const e = await makeEvent(owner, v.id);
+    expect((await publish(other, e.id)).status).toBe(404);
+    expect((await cancel(other.auth, e.id)).status).toBe(404);
+    expect((await patch(other.auth, e.id, { name: "Mine now" })).status).toBe(404);
+    expect((await publish(admin, e.id)).status).toBe(200);
     expect((await publish(other, e.id)).status).toBe(403);
     expect((await cancel(other.auth, e.id)).status).toBe(403);
     expect((await patch(other.auth, e.id, { name: "Mine now" })).status).toBe(403);
-    expect((await publish(admin, e.id)).status).toBe(200);
   });
 });
 
