@@ -137,7 +137,8 @@ async function main() {
     print(lines.at(-1)!);
 
     // Zero oversell: every hold was released, so the hot event must be back to all seats free.
-    const seatMap = JSON.parse((await http.request("GET", `/v1/events/${event.eventId}/seats`)).body);
+    // A fresh connection: a pooled one may have been closed by workerd while the engine ran.
+    const seatMap = (await (await fetch(`${stack.workerUrl}/v1/events/${event.eventId}/seats`)).json()) as { seats: { status: string }[]; availability: unknown };
     const heldNow = seatMap.seats.filter((s: { status: string }) => s.status !== "available").length;
     console.log(`\nafter the run: availability ${JSON.stringify(seatMap.availability)}, seats not available ${heldNow} (expected 0)`);
     summary();

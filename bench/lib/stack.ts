@@ -26,7 +26,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { users: number; holdMaxInflight?: number }): Promise<Stack> {
+export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number }): Promise<Stack> {
   const dbName = `evently_bench_${Date.now().toString(36)}`;
   const db = await resolveDatabase({ dbName });
   if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
@@ -51,6 +51,8 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
   const mf = new Miniflare({
     log: new Log(LogLevel.WARN),
+    cf: false, // no network fetch of the Request.cf placeholder
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     host: "127.0.0.1",
     port: 0,
     workers: [
@@ -58,6 +60,9 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
         ...workerOptions,
         assets: undefined,
         name: "evently",
+        // Straight to the Worker: without it every request also runs Miniflare's entry Worker
+        // (a local-only hop that production does not have) on the same thread.
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
         modules: true,
         modulesRoot: outdir,
         scriptPath: join(outdir, "worker.js"),
@@ -72,7 +77,8 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
       },
     ],
   });
-  const workerUrl = (await mf.ready).toString().replace(/\/$/, "");
+  await mf.ready;
+  const workerUrl = (await mf.unsafeGetDirectURL("evently")).toString().replace(/\/$/, "");
 
   return {
     dbUrl: db.url,
