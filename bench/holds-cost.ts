@@ -1,7 +1,7 @@
 // bench/holds-cost: where the time of one hold request goes inside workerd. Sequential requests,
 // one step added per row; workerd's CPU time per request is read from /proc (Linux), so the load
 // of other processes on the machine inflates it less than it inflates latency.
-//   npx tsx bench/holds-cost.ts        COST_N=1000
+//   npm run bench:holds-cost           COST_N=1000
 import { execSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
