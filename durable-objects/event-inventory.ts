@@ -330,7 +330,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       }
     } catch (e) {
       this.relayFailures++;
-      console.warn(JSON.stringify({ level: "warn", msg: "hold history relay failed, will retry", eventId: config.eventId, failures: this.relayFailures, error: String(e) }));
+      console.warn(JSON.stringify({ level: "warn", msg: "hold history relay failed, will retry", eventId: config.eventId, failures: this.relayFailures, error: String((e as { cause?: unknown })?.cause ?? e).slice(0, 500) }));
     } finally {
       if (db) await db.$client.end().catch(() => undefined);
     }
