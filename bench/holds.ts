@@ -5,7 +5,7 @@
 //   npm run bench:holds            BENCH_SECONDS=5 BENCH_CLIENTS=1,10,50,100,200 HOLD_MAX_INFLIGHT=64
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Recorder, closedLoop, fmt, httpClient, row, sleep, type HttpClient } from "./lib/load";
 import { layout, publishEvent, startStack } from "./lib/stack";
@@ -31,6 +31,7 @@ interface Line {
   rec: Recorder;
 }
 const lines: Line[] = [];
+const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
 /** Hold then release; a shed request waits for its Retry-After and tries again, as a client should. */
 async function holdRelease(http: HttpClient, rec: Recorder, holdPath: string, releasePath: (id: string) => string, auth: Record<string, string>): Promise<boolean> {
@@ -71,7 +72,7 @@ async function holdRelease(http: HttpClient, rec: Recorder, holdPath: string, re
 }
 
 async function main() {
-  console.log(`bench/holds: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, shed above ${MAX_INFLIGHT} in flight`);
+  console.log(`bench/holds: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, shed above ${MAX_INFLIGHT} in flight; load average ${load()}`);
   const stack = await startStack({ users: Math.max(...CLIENTS), holdMaxInflight: MAX_INFLIGHT });
   const seatFile = join(tmpdir(), `evently-bench-seats-${process.pid}.json`);
   writeFileSync(seatFile, JSON.stringify(seats.map((s) => s.id)));
@@ -137,10 +138,12 @@ async function main() {
     print(lines.at(-1)!);
 
     // Zero oversell: every hold was released, so the hot event must be back to all seats free.
-    const seatMap = JSON.parse((await http.request("GET", `/v1/events/${event.eventId}/seats`)).body);
+    // A fresh connection: a pooled one may have been closed by workerd while the engine ran.
+    const seatMap = (await (await fetch(`${stack.workerUrl}/v1/events/${event.eventId}/seats`)).json()) as { seats: { status: string }[]; availability: unknown };
     const heldNow = seatMap.seats.filter((s: { status: string }) => s.status !== "available").length;
     console.log(`\nafter the run: availability ${JSON.stringify(seatMap.availability)}, seats not available ${heldNow} (expected 0)`);
     summary();
+    console.log(`load average at the end: ${load()}`);
     http.close();
     rl.close();
   } finally {

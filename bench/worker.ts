@@ -1,15 +1,25 @@
 // Worker entry for the benchmarks only: the real app and object, plus three bench routes that the
 // deployed Worker does not have (/__bench/noop, /__bench/init, /__bench/engine).
 import app from "../src/index";
+import { createApp } from "../src/app";
+import { requireUser } from "../src/auth/guards";
 import { EventInventory as RealEventInventory } from "../durable-objects/event-inventory";
 import type { InventoryInit } from "../durable-objects/event-inventory.types";
 import type { Env } from "../src/env";
+
+export { UserSessions } from "../durable-objects/user-sessions";
 
 // The per-request JSON log line is printed by wrangler's dev server in this Node process, on the
 // same two cores as the load generator; in production it goes to Workers Logs. Keep it out of the numbers.
 console.log = () => {};
 
 export class EventInventory extends RealEventInventory {
+  /** One trivial write: what a storage commit costs per request. */
+  async touch(): Promise<number> {
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES ('touch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, String(Math.random()));
+    return 1;
+  }
+
   /**
    * The engine limit: `n` hold+release pairs of two adjacent random seats, decided and written by
    * the same code the RPC methods run, in a loop inside the object (no HTTP, no RPC).
@@ -31,6 +41,19 @@ export class EventInventory extends RealEventInventory {
   }
 }
 
+// Probes for bench/holds' cost breakdown: the same app and middleware, one step at a time.
+const probes = createApp();
+probes.get("/__bench/app-noop", (c) => c.json({ ok: true }));
+probes.get("/__bench/guard", requireUser, (c) => c.json({ sub: c.var.user.id }));
+probes.get("/__bench/touch", async (c) => {
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  return c.json(await ns.get(ns.idFromName(c.req.query("event")!)).touch());
+});
+probes.get("/__bench/stats", async (c) => {
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  return c.json(await ns.get(ns.idFromName(c.req.query("event")!)).stats());
+});
+
 export default {
   ...app,
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -48,6 +71,7 @@ export default {
       const ns = env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
       return Response.json(await ns.get(ns.idFromName(eventId)).engineLoop(n, rows));
     }
+    if (url.pathname.startsWith("/__bench/")) return probes.fetch(request, env, ctx);
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -367,6 +367,19 @@ export function relayBackoffMs(failures: number): number {
   return failures <= 0 ? RELAY_DELAY_MS : Math.min(RELAY_MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
 }
 
+/**
+ * Each relay opens a Postgres connection, which costs tens of milliseconds of the object's CPU:
+ * under a steady stream of holds, relays start at most this often, so that cost stays a small
+ * fixed share instead of recurring every RELAY_DELAY_MS.
+ */
+export const RELAY_MIN_INTERVAL_MS = 2000;
+
+/** When the next relay is due: soon after a quiet spell, never sooner than the minimum interval after the last one. */
+export function relayDueAt(now: number, lastRelayAt: number | null, failures: number): number {
+  const soonest = now + relayBackoffMs(failures);
+  return lastRelayAt === null ? soonest : Math.max(soonest, lastRelayAt + RELAY_MIN_INTERVAL_MS);
+}
+
 export function nextAlarmAt(earliestExpiry: number | null, outboxDueAt: number | null): number | null {
   if (earliestExpiry === null) return outboxDueAt;
   if (outboxDueAt === null) return earliestExpiry;

@@ -25,6 +25,7 @@ import {
   parseClientMessage,
   parseHoldRequest,
   relayBackoffMs,
+  relayDueAt,
   toView,
   validateInit,
   type HistoryKind,
@@ -63,6 +64,8 @@ const OUTBOX_BATCHES_PER_ALARM = 20;
 const EXPIRE_BATCH = 500;
 /** A queue sendBatch takes at most 100 messages. */
 const WAITLIST_OUTBOX_BATCH = 100;
+/** Per-user totals kept in memory; past this many users the cache starts over (re-read on demand). */
+const USER_TOTALS_MAX = 50_000;
 /** Header the Worker sets on a forwarded upgrade (it strips any the client sent). */
 export const LIVE_USER_HEADER = "x-evently-live-user";
 
@@ -106,10 +109,13 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private version = 0;
   private held = 0;
   private booked = 0;
+  /** Quantity each user holds or bought here (active, confirming, committed), read once per user, then kept by moveCounters. */
+  private readonly userTotals = new Map<string, number>();
   /** A lower bound of the earliest active expiry, so most requests skip the expiry query. */
   private nextExpiry: number | null = null;
   private alarmAt: number | null = null;
   private relayFailures = 0;
+  private lastRelayAt: number | null = null;
   private readonly batch = new ChangeBatch();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlushAt = 0;
@@ -138,6 +144,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     this.version = row.version as number;
     this.held = row.held as number;
     this.booked = row.booked as number;
+    if (this.config!.seating === "reserved") {
+      // Reserved seating: the seat rows are the counters (the stored columns are kept for general admission only).
+      this.held = this.booked = 0;
+      for (const r of this.sql.exec(`SELECT status, count(*) AS n FROM seats WHERE status != 'available' GROUP BY status`)) {
+        if (r.status === "held") this.held = r.n as number;
+        else this.booked = r.n as number;
+      }
+    }
     this.nextExpiry = this.earliestExpiry();
     this.loadWaitlist();
   }
@@ -216,7 +230,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
           hold.id, hold.userId, hold.status, JSON.stringify(hold.seats), hold.quantity, hold.totalCents, hold.expiresAt, now, now, hold.idempotencyKey, hold.requestHash,
         );
-        for (const c of changes) this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE id = ?`, hold.id, c.id);
+        this.takeSeats(hold.id, changes);
         this.moveCounters(null, hold);
         this.recordHistory(hold, "created", now);
       });
@@ -319,6 +333,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     const config = this.config;
     if (!config) return;
     let db: ReturnType<typeof createDb> | undefined;
+    this.lastRelayAt = this.now();
     try {
       for (let i = 0; i < OUTBOX_BATCHES_PER_ALARM; i++) {
         const rows = this.sql.exec(`SELECT seq, hold_id, kind, user_id, quantity, at FROM outbox ORDER BY seq LIMIT ?`, OUTBOX_BATCH).toArray();
@@ -342,7 +357,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       }
     } catch (e) {
       this.relayFailures++;
-      console.warn(JSON.stringify({ level: "warn", msg: "hold history relay failed, will retry", eventId: config.eventId, failures: this.relayFailures, error: String(e) }));
+      console.warn(JSON.stringify({ level: "warn", msg: "hold history relay failed, will retry", eventId: config.eventId, failures: this.relayFailures, error: String((e as { cause?: unknown })?.cause ?? e).slice(0, 500) }));
     } finally {
       if (db) await db.$client.end().catch(() => undefined);
     }
@@ -355,7 +370,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   /** Moves the alarm earlier when something is due before it; never later (a late alarm is harmless). */
   private rearm(now: number, outboxKnownPending = false): void {
     const pending = outboxKnownPending || this.outboxPending();
-    const want = nextAlarmAt(this.nextExpiry, pending ? now + relayBackoffMs(this.relayFailures) : null);
+    const want = nextAlarmAt(this.nextExpiry, pending ? relayDueAt(now, this.lastRelayAt, this.relayFailures) : null);
     if (want === null || (this.alarmAt !== null && this.alarmAt <= want)) return;
     this.alarmAt = want;
     void this.ctx.storage.setAlarm(want);
@@ -397,12 +412,24 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (waitlist) this.waitlistEffects(waitlist);
   }
 
+  /** One statement for all seats of a hold; a seat no longer available aborts the transaction (a last line behind decideHold). */
+  private takeSeats(holdId: string, changes: SeatChange[]): void {
+    if (changes.length === 0) return;
+    const marks = changes.map(() => "?").join(",");
+    // RETURNING counts the seats (rowsWritten would count index entries too).
+    const taken = this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE id IN (${marks}) AND status = 'available' RETURNING ord`, holdId, ...changes.map((c) => c.id)).toArray();
+    if (taken.length !== changes.length) throw new Error(`hold ${holdId}: seats changed under a decided hold`);
+  }
+
   private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {
     const d = counterDelta(from, to.status, to.quantity);
     if (d.held === 0 && d.booked === 0) return;
-    this.sql.exec(`UPDATE inventory SET held = held + ?, booked = booked + ? WHERE id = 1`, d.held, d.booked);
+    // General admission has no seat rows: the stored counters are its truth, and their CHECK the last line against overselling.
+    if (this.config?.seating !== "reserved") this.sql.exec(`UPDATE inventory SET held = held + ?, booked = booked + ? WHERE id = 1`, d.held, d.booked);
     this.held += d.held;
     this.booked += d.booked;
+    const total = this.userTotals.get(to.userId);
+    if (total !== undefined) this.userTotals.set(to.userId, total + d.held + d.booked);
   }
 
   private recordHistory(h: HoldRow, kind: HistoryKind, now: number): void {
@@ -431,9 +458,13 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   private userQuantity(userId: string): number {
+    const known = this.userTotals.get(userId);
+    if (known !== undefined) return known;
     const r = this.sql
       .exec(`SELECT COALESCE(SUM(quantity), 0) AS q FROM holds WHERE user_id = ? AND status IN ('active', 'confirming', 'committed')`, userId)
       .toArray()[0];
+    if (this.userTotals.size >= USER_TOTALS_MAX) this.userTotals.clear();
+    this.userTotals.set(userId, Number(r.q));
     return Number(r.q);
   }
 

@@ -1,7 +1,14 @@
 // Starts what the benchmarks drive: a fresh Postgres database (migrated), the WebSocket proxy the
-// Neon driver reaches it through, and the Worker on workerd via unstable_startWorker (no dev proxy).
+// Neon driver reaches it through, and the Worker on workerd through Miniflare directly.
+// Not unstable_startWorker: its URL is wrangler's proxy Worker (the same dev proxy as `wrangler dev`),
+// which capped a no-op route near 350 req/s on this machine under load; Miniflare's own URL has no hop.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import pg from "pg";
-import { unstable_startWorker } from "wrangler";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { dropDatabase, resolveDatabase } from "../../scripts/lib/local-db";
 import { migrate } from "../../scripts/lib/migrate";
 import { startWsProxy } from "../../scripts/lib/ws-proxy";
@@ -19,7 +26,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { users: number; holdMaxInflight?: number }): Promise<Stack> {
+export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number }): Promise<Stack> {
   const dbName = `evently_bench_${Date.now().toString(36)}`;
   const db = await resolveDatabase({ dbName });
   if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
@@ -38,27 +45,48 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
   const env = { JWT_SECRET } as Env;
   const users = await Promise.all(rows.map(async (r) => ({ id: r.id, token: (await signAccessToken(env, CONFIG, { id: r.id, role: "user" }, crypto.randomUUID())).token })));
 
-  const worker = await unstable_startWorker({
-    config: "wrangler.toml",
-    entrypoint: "bench/worker.ts",
-    bindings: {
-      JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
-      DATABASE_URL: { type: "plain_text", value: db.url },
-      DB_WS_PROXY: { type: "plain_text", value: proxy.url },
-      RATE_LIMITS: { type: "plain_text", value: "off" },
-      HOLD_MAX_INFLIGHT: { type: "plain_text", value: String(opts.holdMaxInflight ?? 64) },
-    },
-    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "warn" },
+  // Bundled by wrangler itself (the deploy pipeline, offline), then served by Miniflare.
+  const outdir = mkdtempSync(join(tmpdir(), "evently-bench-"));
+  execFileSync(process.execPath, ["node_modules/wrangler/bin/wrangler.js", "deploy", "bench/worker.ts", "--dry-run", "--outdir", outdir], { stdio: "ignore" });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
+  const mf = new Miniflare({
+    log: new Log(LogLevel.WARN),
+    cf: false, // no network fetch of the Request.cf placeholder
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
+    host: "127.0.0.1",
+    port: 0,
+    workers: [
+      {
+        ...workerOptions,
+        assets: undefined,
+        name: "evently",
+        // Straight to the Worker: without it every request also runs Miniflare's entry Worker
+        // (a local-only hop that production does not have) on the same thread.
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        modules: true,
+        modulesRoot: outdir,
+        scriptPath: join(outdir, "worker.js"),
+        bindings: {
+          ...workerOptions.bindings,
+          JWT_SECRET,
+          DATABASE_URL: db.url,
+          DB_WS_PROXY: proxy.url,
+          RATE_LIMITS: "off",
+          HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
+        },
+      },
+    ],
   });
-  await worker.ready;
-  const workerUrl = (await worker.url).toString().replace(/\/$/, "");
+  await mf.ready;
+  const workerUrl = (await mf.unsafeGetDirectURL("evently")).toString().replace(/\/$/, "");
 
   return {
     dbUrl: db.url,
     workerUrl,
     users,
     async close() {
-      await worker.dispose();
+      await mf.dispose();
+      rmSync(outdir, { recursive: true, force: true });
       await proxy.close();
       if (db.kind === "server") await dropDatabase("postgres://postgres@127.0.0.1:5432/postgres", dbName).catch(() => undefined);
       await db.stop();

@@ -58,9 +58,13 @@ function misconfigured(message: string): AppError {
   return new AppError("INTERNAL", `Token keys are misconfigured: ${message}`);
 }
 
-function hsSecret(secret: string | undefined, name: string): Uint8Array {
+/**
+ * Imported once per isolate (through keyCache): handed raw bytes, jose would import the HMAC key
+ * again on every sign and verify.
+ */
+function hsSecret(secret: string | undefined, name: string): Promise<CryptoKey> {
   if (!secret || secret.length < 32) throw misconfigured(`${name} is missing or shorter than 32 characters`);
-  return new TextEncoder().encode(secret);
+  return crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]) as Promise<CryptoKey>;
 }
 
 function parseJson(raw: string, name: string): unknown {
@@ -83,8 +87,8 @@ function checkPublicJwk(jwk: JWK, name: string): JWK {
 
 async function buildKeys(env: Env): Promise<KeySet> {
   if (!env.JWT_PRIVATE_JWK) {
-    const verifyWith = [hsSecret(env.JWT_SECRET, "JWT_SECRET")];
-    if (env.JWT_SECRET_PREVIOUS) verifyWith.push(hsSecret(env.JWT_SECRET_PREVIOUS, "JWT_SECRET_PREVIOUS"));
+    const verifyWith = [await hsSecret(env.JWT_SECRET, "JWT_SECRET")];
+    if (env.JWT_SECRET_PREVIOUS) verifyWith.push(await hsSecret(env.JWT_SECRET_PREVIOUS, "JWT_SECRET_PREVIOUS"));
     return { alg: "HS256", signingKey: verifyWith[0], verifyWith, algorithms: ["HS256"], publicJwks: [] };
   }
   const privateJwk = parseJson(env.JWT_PRIVATE_JWK, "JWT_PRIVATE_JWK") as JWK;

@@ -15,6 +15,8 @@ import {
   parseClientMessage,
   parseHoldRequest,
   relayBackoffMs,
+  relayDueAt,
+  RELAY_MIN_INTERVAL_MS,
   requestHash,
   validateInit,
   type HoldContext,
@@ -263,6 +265,14 @@ describe("alarm and live-map timing", () => {
     expect(nextAlarmAt(500, 200)).toBe(200);
     expect(relayBackoffMs(0)).toBeLessThan(relayBackoffMs(1));
     expect(relayBackoffMs(30)).toBe(60_000);
+  });
+
+  it("relays soon after a quiet spell but at most once per minimum interval under a stream of holds", () => {
+    expect(relayDueAt(10_000, null, 0)).toBe(10_000 + relayBackoffMs(0));
+    expect(relayDueAt(10_000, 10_000 - RELAY_MIN_INTERVAL_MS - 1, 0)).toBe(10_000 + relayBackoffMs(0));
+    expect(relayDueAt(10_000, 9_900, 0)).toBe(9_900 + RELAY_MIN_INTERVAL_MS);
+    // After failures the backoff wins when it is longer than the interval.
+    expect(relayDueAt(10_000, 9_900, 5)).toBe(10_000 + relayBackoffMs(5));
   });
 
   it("batches changes so the last status of a seat wins", () => {
