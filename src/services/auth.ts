@@ -60,9 +60,8 @@ type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 /** Refresh and logout of one family serialize on this lock, so a rotation never outlives a logout. */
 const lockFamily = (tx: Tx, familyId: string) => tx.execute(sql`select pg_advisory_xact_lock(hashtext(${familyId}))`);
 
-/** A new session (refresh-token family) and its first token pair; login and register end here. */
-export async function startSession(deps: AuthDeps, db: Database | Tx, user: UserRow, now: Date): Promise<Session> {
-  const familyId = crypto.randomUUID();
+/** Stores the family's next refresh token (hashed) and signs the access token that goes with it. */
+async function issuePair(deps: AuthDeps, db: Database | Tx, user: UserRow, familyId: string, now: Date): Promise<Session> {
   const refreshToken = newRefreshToken(familyId);
   await db.insert(refreshTokens).values({
     userId: user.id,
@@ -73,6 +72,11 @@ export async function startSession(deps: AuthDeps, db: Database | Tx, user: User
   });
   const access = await signAccessToken(deps.env, deps.config, user, familyId, seconds(now));
   return { user: toPublicUser(user), accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+}
+
+/** A new session (refresh-token family) and its first token pair; login and register end here. */
+export function startSession(deps: AuthDeps, db: Database | Tx, user: UserRow, now: Date): Promise<Session> {
+  return issuePair(deps, db, user, crypto.randomUUID(), now);
 }
 
 export async function register(deps: AuthDeps, input: { email: string; password: string; name: string }): Promise<Session> {
@@ -143,16 +147,7 @@ export async function refresh(deps: AuthDeps, token: string): Promise<Session> {
     const user = await findUserById(tx, row.userId);
     if (!user || user.disabledAt) return { ok: false, error: disabledAccount() };
     await tx.update(refreshTokens).set({ usedAt: now }).where(eq(refreshTokens.id, row.id));
-    const refreshToken = newRefreshToken(familyId);
-    await tx.insert(refreshTokens).values({
-      userId: user.id,
-      familyId,
-      tokenHash: await hashRefreshToken(refreshToken),
-      expiresAt: new Date(now.getTime() + deps.config.refreshTokenTtlSeconds * 1000),
-      createdAt: now,
-    });
-    const access = await signAccessToken(deps.env, deps.config, user, familyId, seconds(now));
-    return { ok: true, session: { user: toPublicUser(user), accessToken: access.token, refreshToken, expiresIn: access.expiresIn } };
+    return { ok: true, session: await issuePair(deps, tx, user, familyId, now) };
   });
   if (outcome.ok) return outcome.session;
   // After the commit: the family's access tokens stop too, not only its refresh tokens.
