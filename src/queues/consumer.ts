@@ -6,6 +6,7 @@ import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/b
 import { backoffSeconds } from "../services/booking-saga.logic";
 import { emailFor } from "../services/email";
 import { deliverNotification } from "../services/notifications";
+import { deliverUserStatus } from "../services/user-status";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -48,6 +49,11 @@ type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
 async function handle(queue: string, m: QueueMessage, attempts: number, env: Env, db: Database): Promise<Outcome> {
   const dead = queue.endsWith("-dlq");
+  if (m.type === "user.status-sync") {
+    // Out of retries the row stays in the outbox and the cron keeps delivering it.
+    if (!dead) await deliverUserStatus(env, db, m.userId);
+    return { kind: "done" };
+  }
   if (m.type === "notification.send") {
     if (!dead) {
       await deliverNotification(db, emailFor(env), m);

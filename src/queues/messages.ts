@@ -23,6 +23,10 @@ export type BookingRequested = z.infer<typeof BookingRequested>;
 export const BookingCancelRequested = z.object({ type: z.literal("booking.cancel-requested"), bookingId: z.string().uuid() });
 export type BookingCancelRequested = z.infer<typeof BookingCancelRequested>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested]);
+/** A role change or disable still waiting in `user_status_outbox` for the user's sessions object. */
+export const UserStatusSync = z.object({ type: z.literal("user.status-sync"), userId: z.string().uuid() });
+export type UserStatusSync = z.infer<typeof UserStatusSync>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

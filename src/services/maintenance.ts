@@ -5,12 +5,14 @@ import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
 import { runReconciliation } from "./reconciliation";
+import { drainUserStatusOutbox } from "./user-status";
 
-/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres. */
+/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres, deliver role changes and disables the sessions objects missed. */
 export async function runScheduled(env: Env, now: Date) {
   const db = createDb(env);
   try {
     const keys = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
+    const userStatus = await drainUserStatusOutbox(env, db);
     const done = await db
       .update(events)
       .set({ status: "completed", updatedAt: now })
@@ -19,7 +21,7 @@ export async function runScheduled(env: Env, now: Date) {
     const inventoriesReady = await retryPendingInventories(db, env, now);
     const rollup = await refreshDailyStats(db, now);
     const reconciliation = await runReconciliation(env, db, now);
-    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
+    const result = { keysDeleted: keys.length, userStatus, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
     console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
     return result;
   } finally {
