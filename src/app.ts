@@ -2,7 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "./env";
-import { parseConfig } from "./env";
+import { ConfigError, parseConfig } from "./env";
 import { lazyDb, isConnectionError } from "./db/client";
 import { AppError, errorBody } from "./lib/errors";
 import { requestIdFrom } from "./lib/ids";
@@ -95,6 +95,7 @@ export function toAppError(e: unknown): AppError {
     if (e.status === 413) return new AppError("PAYLOAD_TOO_LARGE", "The request body is too large");
     return new AppError("INTERNAL", e.message || "Request failed");
   }
+  if (e instanceof ConfigError) return new AppError("INTERNAL", "Server misconfigured");
   if (isConnectionError(e)) return new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
   return new AppError("INTERNAL", "Something went wrong on our side");
 }

@@ -14,6 +14,8 @@ export interface Env extends Cloudflare.Env {
   DATABASE_URL: string;
   /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
   DB_WS_PROXY?: string;
+  /** "true" lets the sandbox card network charge in a production Worker (staging); never in real production. */
+  ALLOW_SANDBOX_PAYMENTS?: string;
   /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
   HOLD_MAX_INFLIGHT?: string;
 }
@@ -28,7 +30,24 @@ const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** The `JWT_SECRET` value of `.dev.vars.example`: a deployment that copied it signs with a public secret. */
+export const PLACEHOLDER_JWT_SECRET = "change-me-to-32-random-bytes-base64";
+
+/**
+ * The Worker cannot serve as configured. Every request answers 500 "Server misconfigured"; what is
+ * wrong goes only to the logs (it names secrets and settings, nothing a caller should read).
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
 export function parseConfig(env: Env): Config {
+  if (env.JWT_SECRET !== undefined && env.JWT_SECRET.trim() === PLACEHOLDER_JWT_SECRET) {
+    throw new ConfigError("JWT_SECRET is the placeholder from .dev.vars.example; set a random secret (wrangler secret put JWT_SECRET)");
+  }
   const parsed = ConfigSchema.safeParse({
     rateLimits: env.RATE_LIMITS,
     jwtIssuer: env.JWT_ISSUER,
@@ -37,7 +56,7 @@ export function parseConfig(env: Env): Config {
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     holdMaxInflight: env.HOLD_MAX_INFLIGHT,
   });
-  if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
+  if (!parsed.success) throw new ConfigError(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;
 }
 

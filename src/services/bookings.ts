@@ -8,7 +8,7 @@ import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
 import { failBooking, inventoryFor } from "./booking-saga";
 import type { BookingStatus } from "./booking-saga.logic";
-import type { PaymentMethod } from "./payments";
+import { assertPaymentsConfigured, type PaymentMethod } from "./payments";
 
 type Booking = typeof bookings.$inferSelect;
 
@@ -66,6 +66,7 @@ async function sendSaga(env: Env, messages: SagaMessage[]): Promise<void> {
  * pending one gets its message sent again, so a client's retry also re-drives a stalled saga.
  */
 export async function requestBooking(env: Env, db: Database, user: AuthUser, input: { holdId: string; paymentMethod: PaymentMethod }, now: Date): Promise<{ status: 200 | 202; booking: BookingView }> {
+  assertPaymentsConfigured(env);
   const eventId = eventIdOfHold(input.holdId);
   if (!eventId) throw noSuchHold();
   const again = await existing(env, db, user, input.holdId);
