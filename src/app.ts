@@ -6,6 +6,7 @@ import { ConfigError, parseConfig } from "./env";
 import { lazyDb, isConnectionError } from "./db/client";
 import { AppError, errorBody } from "./lib/errors";
 import { requestIdFrom } from "./lib/ids";
+import { limitPublicReads } from "./lib/rate-limit";
 import { writeRequestMetric } from "./lib/metrics";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
@@ -49,6 +50,8 @@ export function createApp() {
       logRequest(c, started, thrown === undefined ? c.res.status : toAppError(thrown).status);
     }
   });
+
+  app.use("/v1/*", limitPublicReads);
 
   app.route("/", health);
   app.route("/", docs);
