@@ -428,6 +428,6 @@ export const userStatusOutbox = pgTable("user_status_outbox", {
     .references(() => users.id, { onDelete: "cascade" }),
   role: text("role", { enum: ["user", "organizer", "admin"] }).notNull(),
   disabled: boolean("disabled").notNull(),
-  /** Which change the row stands for: delivery deletes only the row it delivered, never a newer one. */
+  /** When the newest undelivered change was made: how long the sessions object has been behind. */
   changedAt: ts("changed_at").notNull(),
 });

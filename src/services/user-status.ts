@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { setUserStatus } from "../auth/revocation";
 import type { Database } from "../db/client";
 import { userStatusOutbox } from "../db/schema";
@@ -20,15 +20,18 @@ export async function queueUserStatus(tx: Tx, userId: string, change: { role: Ro
 
 /**
  * Hands the user's pending change to their sessions object, then forgets it; throws while the
- * object does not answer, leaving the row for the next attempt. Setting a status twice is harmless.
+ * object does not answer, leaving the row for the next attempt. The row stays locked meanwhile, so
+ * a newer change (its transaction upserts the row) waits, and two deliveries never cross: the
+ * object always ends with the newest change. Setting a status twice is harmless.
  */
 export async function deliverUserStatus(env: Env, db: Database, userId: string): Promise<boolean> {
-  const [pending] = await db.select().from(userStatusOutbox).where(eq(userStatusOutbox.userId, userId));
-  if (!pending) return false;
-  await setUserStatus(env, userId, { role: pending.role, disabled: pending.disabled });
-  // Only the change delivered: a newer one written meanwhile stays for its own delivery.
-  await db.delete(userStatusOutbox).where(and(eq(userStatusOutbox.userId, userId), eq(userStatusOutbox.changedAt, pending.changedAt)));
-  return true;
+  return db.transaction(async (tx) => {
+    const [pending] = await tx.select().from(userStatusOutbox).where(eq(userStatusOutbox.userId, userId)).for("update");
+    if (!pending) return false;
+    await setUserStatus(env, userId, { role: pending.role, disabled: pending.disabled });
+    await tx.delete(userStatusOutbox).where(eq(userStatusOutbox.userId, userId));
+    return true;
+  });
 }
 
 /**
