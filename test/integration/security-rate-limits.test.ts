@@ -1,16 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { ensureUser } from "../../src/services/users";
-import { call, expectError, freshIp, makeSession, testEnv, withDb } from "../helpers/fixtures";
+import { call, expectError, freshIp, makeSession, makeUser, testEnv, withDb } from "../helpers/fixtures";
 
 // The [[ratelimits]] of wrangler.toml: AUTH_IP_LIMITER, AUTH_EMAIL_LIMITER, REFRESH_LIMITER,
-// REFRESH_IP_LIMITER and LIVE_LIMITER per minute, PUBLIC_READ_LIMITER per 10 seconds.
+// REFRESH_IP_LIMITER and LIVE_LIMITER per minute, PUBLIC_READ_LIMITER and WAITLIST_LIMITER per 10 seconds.
 const IP_LIMIT = 20;
 const EMAIL_LIMIT = 10;
 const REFRESH_LIMIT = 10;
 const REFRESH_IP_LIMIT = 60;
 const PUBLIC_READ_LIMIT = 200;
 const LIVE_LIMIT = 30;
+const WAITLIST_LIMIT = 20;
 
 /**
  * The local limiter counts in fixed windows aligned to the minute; a run that straddles a window
@@ -135,5 +136,17 @@ describe("public reads", () => {
       expect((await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip })).status, `upgrade ${i + 1}`).toBe(426);
     }
     await expectLimited(await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip }));
+  });
+});
+
+describe("waitlist join and leave", () => {
+  it("are limited per user: past the limit a user's waitlist changes answer 429 RATE_LIMITED, another user's do not", async () => {
+    await awayFromWindowEdge(5_000, 10_000);
+    const [user, other] = [await makeUser(), await makeUser()];
+    const eventId = crypto.randomUUID();
+    const leave = (u: typeof user) => call(`/v1/events/${eventId}/waitlist/me`, { method: "DELETE", headers: u.auth });
+    for (let i = 0; i < WAITLIST_LIMIT; i++) expect((await leave(user)).status, `change ${i + 1}`).not.toBe(429);
+    await expectLimited(await call(`/v1/events/${eventId}/waitlist`, { method: "POST", headers: user.auth, json: { quantity: 1 } }), "10");
+    expect((await leave(other)).status).not.toBe(429);
   });
 });
