@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../env";
 import { AppError } from "./errors";
 
@@ -14,6 +15,8 @@ export const unsupportedMediaType = () => new AppError("UNSUPPORTED_MEDIA_TYPE",
  */
 export const jsonBodiesOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!METHODS_WITH_BODY.has(c.req.method) || c.req.raw.body === null) return next();
+  // Only middleware (method ALL) matched: no such route, and 404 says more than 415 would.
+  if (matchedRoutes(c).every((r) => r.method === "ALL")) return next();
   const bytes = await c.req.arrayBuffer();
   if (bytes.byteLength === 0) return next();
   const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim();

@@ -89,6 +89,12 @@ describe("request bodies that are not JSON", () => {
     }
   });
 
+  it("answers an unknown route 404 NOT_FOUND whatever its body", async () => {
+    const res = await call("/v1/nothing-here", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).error.code).toBe("NOT_FOUND");
+  });
+
   it("still accepts a POST without a body where none is needed", async () => {
     const res = await call("/v1/auth/logout", { method: "POST" });
     expect(res.status).toBe(401);
