@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { bookings } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps, type SagaDeps, type SagaOutcome } from "../../src/services/booking-saga";
+import { failureReason } from "../../src/services/booking-failures";
 import { makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
 import { bookingRow, makeReservedEventOnSale, refuseConfirmOf, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";
@@ -68,7 +69,7 @@ describe("booking saga, step by step", () => {
     const { ev, user } = await setup();
     const b = await book(ev, user, ["A-1-1"], "pm_card_declined");
     expect(await drive(b.id)).toEqual({ kind: "finished", status: "failed" });
-    expect((await bookingRow(b.id)).failureReason).toBe("card declined");
+    expect((await bookingRow(b.id)).failureReason).toBe(failureReason("PAYMENT_DECLINED"));
     expect((await inventory(ev).stats()).available).toBe(ev.seatIds.length);
     await expectInvariants(ev.eventId, inventory(ev));
   });
