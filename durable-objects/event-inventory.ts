@@ -337,7 +337,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
         .exec(`SELECT * FROM holds WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`, now, EXPIRE_BATCH)
         .toArray()
         .map(holdFromRow);
-      for (const h of due) this.apply(h, decideExpire(h, now), now);
+      for (const h of due) {
+        this.apply(h, decideExpire(h, now), now);
+        writeMetric(this.env, { kind: "hold", eventId: this.config!.eventId, outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
+      }
       if (due.length < EXPIRE_BATCH) break;
     }
     this.nextExpiry = this.earliestExpiry();

@@ -6,6 +6,7 @@ import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/b
 import { backoffSeconds } from "../services/booking-saga.logic";
 import { emailFor } from "../services/email";
 import { deliverNotification } from "../services/notifications";
+import { writeMetric } from "../lib/metrics";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -61,7 +62,7 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
   }
   const deps = sagaDeps(env, db);
   if (dead) {
-    const [known] = await db.select({ id: bookings.id }).from(bookings).where(eq(bookings.id, m.bookingId));
+    const [known] = await db.select().from(bookings).where(eq(bookings.id, m.bookingId));
     if (!known) return { kind: "done" };
     await recordStep(db, m.bookingId, "dead-letter", "failed", { message: m.type, attempts });
     // A paid booking is never given up: its seats are paid for, so the saga keeps moving it forward
@@ -70,7 +71,9 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     if (await chargeSucceeded(db, m.bookingId)) {
       log("error", "booking saga message dead-lettered after the charge, still confirming", { bookingId: m.bookingId, message: m.type });
     } else {
-      await failBooking(db, m.bookingId, DEAD_LETTER_REASON, deps.now());
+      if (await failBooking(db, m.bookingId, DEAD_LETTER_REASON, deps.now())) {
+        writeMetric(env, { kind: "booking", eventId: known.eventId, outcome: "ok", action: "failed", latencyMs: deps.now() - known.createdAt.getTime(), quantity: known.quantity, amountCents: known.totalAmountCents });
+      }
       log("error", "booking saga message dead-lettered, compensating", { bookingId: m.bookingId, message: m.type });
     }
   }

@@ -6,6 +6,7 @@ import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable
 import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
+import { writeMetric } from "../lib/metrics";
 
 /** What the saga talks to; the consumer builds the real ones, so each step can be driven on its own. */
 export interface SagaDeps {
@@ -14,7 +15,8 @@ export interface SagaDeps {
   /** The payment port; `timeoutMs` bounds a call (never past the payment deadline). */
   payments: (timeoutMs: () => number) => PaymentProvider;
   notify: (m: NotificationMessage) => Promise<void>;
-  analytics?: AnalyticsEngineDataset;
+  /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
+  ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
 }
 
@@ -30,7 +32,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     notify: async (m) => {
       await env.NOTIFICATIONS.send(m);
     },
-    analytics: env.ANALYTICS,
+    ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
   };
 }
@@ -64,8 +66,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     const decision = decide(state, deps.now());
     if (decision.kind === "finished") return { kind: "finished", status: booking.status };
     if (decision.kind === "compensate") {
-      await failBooking(deps.db, booking.id, decision.reason, deps.now());
-      point(deps, booking, "fail", "done", 0);
+      if (await failBooking(deps.db, booking.id, decision.reason, deps.now())) bookingPoint(deps, booking, "failed");
       continue;
     }
     const started = deps.now();
@@ -75,14 +76,15 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     } catch (e) {
       result = { kind: "retry", reason: e instanceof Error ? e.message : String(e), hintMs: e instanceof PaymentUnavailableError ? e.retryAfterMs : undefined };
     }
-    point(deps, booking, decision.step, result.kind, deps.now() - started);
     if (result.kind === "reload") continue;
+    writeMetric(deps, { kind: "saga", eventId: booking.eventId, outcome: result.kind === "done" ? "ok" : result.kind.toUpperCase(), action: decision.step, latencyMs: deps.now() - started, quantity: booking.quantity, amountCents: booking.totalAmountCents });
     if (result.kind === "compensate") {
-      await failBooking(deps.db, booking.id, result.reason, deps.now());
+      if (await failBooking(deps.db, booking.id, result.reason, deps.now())) bookingPoint(deps, booking, "failed");
       continue;
     }
     if (result.kind === "done") {
       if (!result.recorded) await recordStep(deps.db, booking.id, decision.step, "done", result.detail ?? null);
+      if (decision.step === "confirm") bookingPoint(deps, booking, "confirmed");
       continue;
     }
     const attempts = await recordStep(deps.db, booking.id, decision.step, "failed", { error: result.reason }).catch(() => 1);
@@ -265,8 +267,9 @@ async function notify(deps: SagaDeps, b: Booking, kind: NotificationKind): Promi
   return { kind: "done" };
 }
 
-function point(deps: SagaDeps, b: Booking, step: string, outcome: string, latencyMs: number): void {
-  deps.analytics?.writeDataPoint({ indexes: [b.eventId], blobs: ["booking.saga", step, outcome, b.eventId, b.id], doubles: [latencyMs] });
+/** A booking reached a final state: latency is from the request to here. */
+function bookingPoint(deps: SagaDeps, b: Booking, action: "confirmed" | "failed"): void {
+  writeMetric(deps, { kind: "booking", eventId: b.eventId, outcome: "ok", action, latencyMs: deps.now() - b.createdAt.getTime(), quantity: b.quantity, amountCents: b.totalAmountCents });
 }
 
 const log = (level: string, msg: string, extra: Record<string, unknown>) => console.log(JSON.stringify({ level, msg, ...extra }));

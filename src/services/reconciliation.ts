@@ -5,6 +5,7 @@ import { bookings, bookingSeats, events, sagaSteps } from "../db/schema";
 import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
 import type { SagaMessage } from "../queues/messages";
 import { inventoryFor } from "./booking-saga";
+import { writeReconciliationMetric } from "../lib/metrics";
 
 export type Drift =
   | { eventId: string; kind: "booked-in-inventory-only" | "booked-in-postgres-only"; seatIds: string[] }
@@ -153,6 +154,7 @@ export async function redriveStalledSagas(env: Env, db: Database, now: Date, old
 
 export async function runReconciliation(env: Env, db: Database, now: Date): Promise<{ eventsChecked: number; drift: number; repaired: number }> {
   const { eventsChecked, drift, repaired } = await reconcile(db, now, (id) => inventoryFor(env, id));
-  env.ANALYTICS?.writeDataPoint({ indexes: ["reconciliation"], blobs: ["reconciliation", drift.length ? "drift" : "clean"], doubles: [eventsChecked, drift.length, repaired.length] });
-  return { eventsChecked, drift: drift.length, repaired: repaired.length };
+  const result = { eventsChecked, drift: drift.length, repaired: repaired.length };
+  writeReconciliationMetric(env, result);
+  return result;
 }
