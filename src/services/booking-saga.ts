@@ -7,6 +7,7 @@ import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
 import { writeMetric } from "../lib/metrics";
+import { audit } from "./audit";
 
 /** What the saga talks to; the consumer builds the real ones, so each step can be driven on its own. */
 export interface SagaDeps {
@@ -197,10 +198,13 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const out = await deps.payments(() => PROVIDER_TIMEOUT_MS).refund(chargeKey(b.id));
       if (out.status === "processing") return { kind: "retry", reason: "the charge has not settled yet", hintMs: 1000 };
       if (out.status === "nothing_to_refund") return { kind: "done", detail: { outcome: "nothing_to_refund" } };
-      await deps.db
+      const recorded = await deps.db
         .insert(payments)
         .values({ bookingId: b.id, kind: "refund", status: "succeeded", amountCents: b.totalAmountCents, currency: b.currency, provider: "sandbox", providerRef: out.providerRef, idempotencyKey: `booking:${b.id}:refund` })
-        .onConflictDoNothing({ target: payments.idempotencyKey });
+        .onConflictDoNothing({ target: payments.idempotencyKey })
+        .returning({ id: payments.id });
+      // Once per refund, however often the step runs.
+      if (recorded.length) await audit(deps.db, { action: "booking.refunded", subjectId: b.id, detail: { status: b.status, amountCents: b.totalAmountCents, currency: b.currency, providerRef: out.providerRef } });
       return { kind: "done", detail: { outcome: "refunded", providerRef: out.providerRef } };
     }
     case "notify-confirmed":
