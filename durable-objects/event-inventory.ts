@@ -339,7 +339,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
         .map(holdFromRow);
       for (const h of due) {
         this.apply(h, decideExpire(h, now), now);
-        writeMetric(this.env, { kind: "hold", eventId: this.config!.eventId, outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
+        writeMetric(this.env, { kind: "hold", eventId: this.config?.eventId ?? "", outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
       }
       if (due.length < EXPIRE_BATCH) break;
     }

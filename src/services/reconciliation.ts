@@ -40,18 +40,26 @@ export async function reconcile(db: Database, now: Date, inventory: (eventId: st
   const drift: Drift[] = [];
   const repaired: Repair[] = [];
   for (const e of active) {
-    try {
-      let found = await compare(db, e, await inventory(e.id).snapshot());
-      if (found.drift.length === 0) continue;
-      const fixed = await repair(db, e, found, inventory(e.id));
-      if (fixed.length) {
-        repaired.push(...fixed);
-        found = await compare(db, { ...e, seatsSold: await seatsSoldOf(db, e.id) }, await inventory(e.id).snapshot());
-      }
-      drift.push(...found.drift);
-    } catch (err) {
+    // An object that does not answer is drift of its own; a Postgres failure fails the run.
+    const snapshot = () => inventory(e.id).snapshot().catch((err) => {
       drift.push({ eventId: e.id, kind: "inventory-unreachable", error: String(err) });
+      return null;
+    });
+    const snap = await snapshot();
+    if (!snap) continue;
+    let found = await compare(db, e, snap);
+    if (found.drift.length === 0) continue;
+    const fixed = await repair(db, e, found, inventory(e.id)).catch((err) => {
+      console.warn(JSON.stringify({ level: "warn", msg: "inventory repair failed", eventId: e.id, error: String(err) }));
+      return [];
+    });
+    if (fixed.length) {
+      repaired.push(...fixed);
+      const again = await snapshot();
+      if (!again) continue;
+      found = await compare(db, { ...e, seatsSold: await seatsSoldOf(db, e.id) }, again);
     }
+    drift.push(...found.drift);
   }
   for (const r of repaired) console.warn(JSON.stringify({ level: "warn", msg: "inventory drift repaired", ...r }));
   for (const d of drift) console.warn(JSON.stringify({ level: "warn", msg: "inventory drift", ...d }));
