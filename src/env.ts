@@ -27,6 +27,22 @@ const ConfigSchema = z.object({
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
   holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** Browser origins allowed to call the API (CORS), e.g. `https://app.example`; none when empty. */
+  corsOrigins: z
+    .string()
+    .default("")
+    .transform((list, ctx) =>
+      list
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean)
+        .map((o) => {
+          // Browsers send an origin without path or trailing slash; compare in that form.
+          const origin = URL.canParse(o) ? new URL(o).origin : "null";
+          if (origin === "null") ctx.addIssue({ code: "custom", message: `CORS_ORIGINS: ${o} is not an origin` });
+          return origin;
+        }),
+    ),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -38,6 +54,7 @@ export function parseConfig(env: Env): Config {
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     holdMaxInflight: env.HOLD_MAX_INFLIGHT,
+    corsOrigins: env.CORS_ORIGINS,
   });
   if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

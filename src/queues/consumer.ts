@@ -4,6 +4,7 @@ import { and, eq } from "drizzle-orm";
 import { auditLog, bookings, notifications, sagaSteps } from "../db/schema";
 import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
 import { backoffSeconds } from "../services/booking-saga.logic";
+import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
 import { deliverNotification } from "../services/notifications";
 import { writeMetric } from "../lib/metrics";
@@ -14,7 +15,7 @@ export { backoffSeconds };
 const log = (level: string, msg: string, extra: Record<string, unknown>) =>
   console[level === "error" ? "error" : "log"](JSON.stringify({ level, msg, ...extra }));
 
-export const DEAD_LETTER_REASON = "the booking saga gave up after repeated failures";
+export const DEAD_LETTER_REASON = failureReason("PROCESSING_FAILED");
 
 /**
  * One Pool per batch; every message is acked or retried on its own, because a thrown batch

@@ -5,6 +5,7 @@ import { bookings, bookingSeats, events, payments, sagaSteps, seats } from "../d
 import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable-objects/event-inventory.types";
 import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
+import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
@@ -152,7 +153,7 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
         const h = await inv().getHold(b.holdId);
         if (h.ok && h.value.bookingId === b.id && (h.value.status === "confirming" || h.value.status === "committed")) return { kind: "done" };
       }
-      return holdGone(r, "the hold ended before the payment started");
+      return holdGone(r);
     }
     case "charge": {
       // Written before the call: a charge that was ever sent is refunded if the saga fails later.
@@ -160,7 +161,10 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const timeout = () => Math.min(PROVIDER_TIMEOUT_MS, b.paymentDeadline.getTime() - deps.now());
       if (timeout() <= 0) return { kind: "reload" };
       const out = await deps.payments(timeout).charge({ idempotencyKey: chargeKey(b.id), reference: b.id, amountCents: b.totalAmountCents, currency: b.currency, paymentMethod: b.paymentMethod });
-      if (out.status === "declined") return { kind: "compensate", reason: out.reason };
+      if (out.status === "declined") {
+        log("info", "payment declined", { bookingId: b.id, providerReason: out.reason });
+        return { kind: "compensate", reason: failureReason("PAYMENT_DECLINED") };
+      }
       if (out.status === "processing") return { kind: "retry", reason: "the payment is still processing", hintMs: 1000 };
       await deps.db
         .insert(payments)
@@ -172,7 +176,7 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const r = await inv().commit(b.holdId, b.id);
       if (r.ok) return { kind: "done", detail: { seats: r.value.seats.map((x) => x.id) } };
       // A payment that lands after its hold was released is refunded, never turned into a sale.
-      return holdGone(r, "the hold was released before the payment completed");
+      return holdGone(r);
     }
     case "confirm":
       return confirm(deps, b);
@@ -222,8 +226,8 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
   }
 }
 
-function holdGone(r: InventoryResult<HoldView> & { ok: false }, reason: string): StepResult {
-  if (r.code === "HOLD_EXPIRED" || r.code === "NOT_FOUND" || r.code === "INVALID_STATE") return { kind: "compensate", reason };
+function holdGone(r: InventoryResult<HoldView> & { ok: false }): StepResult {
+  if (r.code === "HOLD_EXPIRED" || r.code === "NOT_FOUND" || r.code === "INVALID_STATE") return { kind: "compensate", reason: failureReason("HOLD_ENDED") };
   return { kind: "retry", reason: `${r.code}: ${r.message}` };
 }
 
@@ -250,7 +254,10 @@ async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
   } catch (e) {
     const code = pgCode(e);
     // 23505: a seat already in another active booking; 23514: more sold than capacity. Never a sale.
-    if (code === "23505" || code === "23514") return { kind: "compensate", reason: `Postgres refused the sale (${code}): ${(e as Error).message}` };
+    if (code === "23505" || code === "23514") {
+      log("error", "Postgres refused the sale", { bookingId: b.id, pgCode: code, error: String(e) });
+      return { kind: "compensate", reason: failureReason("SEATS_UNAVAILABLE") };
+    }
     throw e;
   }
 }

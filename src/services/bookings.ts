@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
 import { failBooking, inventoryFor } from "./booking-saga";
+import { failureReason } from "./booking-failures";
 import type { BookingStatus } from "./booking-saga.logic";
 import type { PaymentMethod } from "./payments";
 
@@ -119,7 +120,7 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
     return null;
   });
   if (confirming && !confirming.ok && (confirming.code === "HOLD_EXPIRED" || confirming.code === "NOT_FOUND")) {
-    await failBooking(db, created.id, "the hold expired before the booking was made", now.getTime());
+    await failBooking(db, created.id, failureReason("HOLD_EXPIRED"), now.getTime());
     throw new AppError("HOLD_EXPIRED", "The hold has expired");
   }
   return { status: 202, booking: bookingView(created) };
@@ -216,7 +217,7 @@ export async function refundEventBookings(env: Env, db: Database, eventId: strin
   const cancelled = await cancelConfirmed(db, { eventId }, "event-cancellation", now);
   const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
   const failed: string[] = [];
-  for (const p of pending) if (await failBooking(db, p.id, "the event was cancelled", now.getTime())) failed.push(p.id);
+  for (const p of pending) if (await failBooking(db, p.id, failureReason("EVENT_CANCELLED"), now.getTime())) failed.push(p.id);
   const unfinished = await db
     .select({ id: bookings.id, status: bookings.status })
     .from(bookings)
