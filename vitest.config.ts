@@ -23,6 +23,47 @@ async function embeddedDatabase(): Promise<boolean> {
 
 const embedded = await embeddedDatabase();
 
+/** A project running in workerd against real Postgres, queues and objects; `opts` adds bindings or queue settings. */
+function workersProject(name: string, opts: { include: string[]; bindings?: Record<string, string>; queueConsumers?: Record<string, object> }) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            DATABASE_URL: inject("databaseUrl"),
+            DB_WS_PROXY: inject("wsProxy"),
+            JWT_SECRET: TEST_JWT_SECRET,
+            // Not production: the sandbox card network may charge (wrangler.toml says production).
+            ENVIRONMENT: "test",
+            RATE_LIMITS: "on",
+            // Storm tests send 200 holds at once to one event and must stay below load shedding.
+            HOLD_MAX_INFLIGHT: "1000",
+            // A breaker that opens and recovers within a test's patience.
+            PAYMENT_BREAKER_FAILURES: "3",
+            PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
+            // Slower than a test event's payment deadline plus queue latency, so the late charge really happens.
+            PAYMENT_SANDBOX_SLOW_MS: "5000",
+            ...opts.bindings,
+          },
+          // Replaces wrangler.toml's settings of the queues named here only.
+          ...(opts.queueConsumers ? { queueConsumers: opts.queueConsumers } : {}),
+        },
+      })),
+    ],
+    test: {
+      name,
+      include: opts.include,
+      globalSetup: ["test/helpers/global-setup.ts"],
+      setupFiles: ["test/helpers/file-database.ts"],
+      // One database on the embedded Postgres: files take turns, each on a freshly reset schema.
+      fileParallelism: !embedded,
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     // Request logs of passing tests are noise; a failing test keeps its output.
@@ -31,40 +72,16 @@ export default defineConfig({
       {
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                DATABASE_URL: inject("databaseUrl"),
-                DB_WS_PROXY: inject("wsProxy"),
-                JWT_SECRET: TEST_JWT_SECRET,
-                // Not production: the sandbox card network may charge (wrangler.toml says production).
-                ENVIRONMENT: "test",
-                RATE_LIMITS: "on",
-                // Storm tests send 200 holds at once to one event and must stay below load shedding.
-                HOLD_MAX_INFLIGHT: "1000",
-                // A breaker that opens and recovers within a test's patience.
-                PAYMENT_BREAKER_FAILURES: "3",
-                PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
-                // Slower than a test event's payment deadline plus queue latency, so the late charge really happens.
-                PAYMENT_SANDBOX_SLOW_MS: "5000",
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/helpers/global-setup.ts"],
-          setupFiles: ["test/helpers/file-database.ts"],
-          // One database on the embedded Postgres: files take turns, each on a freshly reset schema.
-          fileParallelism: !embedded,
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+      workersProject("workers", { include: ["test/integration/**/*.test.ts"] }),
+      // Real retry exhaustion through the real queues in seconds: few retries, short delays. Its own
+      // project, so no other test's retries change.
+      workersProject("workers-retries", {
+        include: ["test/retries/**/*.test.ts"],
+        bindings: { SAGA_RETRY_MAX_DELAY_SECONDS: "1" },
+        queueConsumers: {
+          "booking-saga": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "booking-saga-dlq" },
         },
-      },
+      }),
       {
         test: {
           name: "e2e",

@@ -317,6 +317,21 @@ export function decideCommit(hold: HoldRow, bookingId: string): InventoryResult<
   return ok({ hold: { ...hold, status: "committed" }, changed: true, changes: seatsTo(hold, "booked"), history: "committed" });
 }
 
+/**
+ * Reconciliation's repair when Postgres has the booking confirmed but this object let its hold go:
+ * the hold's seats are booked for it again, if they are still free (`seats` are the hold's seat
+ * rows now; `available` the general-admission places). Anything else is left for a human.
+ */
+export function decideRestore(hold: HoldRow, bookingId: string, seats: SeatRow[], available: number, seating: "reserved" | "general"): InventoryResult<Transition> {
+  if (hold.bookingId !== bookingId) return fail("INVALID_STATE", "The hold does not belong to this booking");
+  if (hold.status === "committed") return ok(unchanged(hold));
+  if (hold.status === "confirming") return decideCommit(hold, bookingId);
+  if (hold.status === "active") return fail("INVALID_STATE", "The hold is still active");
+  const free = seating === "reserved" ? seats.length === hold.seats.length && seats.every((x) => x.status === "available") : available >= hold.quantity;
+  if (!free) return fail("SEAT_UNAVAILABLE", "The seats of this booking are taken by another hold");
+  return ok({ hold: { ...hold, status: "committed", expiresAt: null }, changed: true, changes: seatsTo(hold, "booked"), history: "committed" });
+}
+
 /** A cancelled booking gives its seats back; the hold ends as released (once). */
 export function decideReturnSeats(hold: HoldRow, bookingId: string): InventoryResult<Transition> {
   if (hold.bookingId !== bookingId) return fail("INVALID_STATE", "The hold does not belong to this booking");

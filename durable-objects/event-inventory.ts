@@ -16,6 +16,7 @@ import {
   decideExpire,
   decideHold,
   decideRelease,
+  decideRestore,
   decideReturnSeats,
   fail,
   flushDelayMs,
@@ -265,6 +266,24 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return this.transition(holdId, (h) => decideReturnSeats(h, bookingId));
   }
 
+  /** Books a released or expired hold's seats again for its booking (see decideRestore); for reconciliation. */
+  async restoreBooking(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    const now = this.now();
+    this.expireDue(now);
+    const hold = typeof holdId === "string" ? this.holdById(holdId) : null;
+    if (!hold) return fail("NOT_FOUND", "No such hold");
+    const seatRows = config.seating === "reserved" && hold.seats.length ? this.seatRows(hold.seats.map((x) => x.id)) : [];
+    const t = decideRestore(hold, bookingId, seatRows, config.capacity - this.held - this.booked, config.seating);
+    if (!t.ok) return t;
+    // An ended hold no longer owns its seats: take them back first, so apply() books them. Both
+    // run in this one synchronous turn, so nothing interleaves and the writes land together.
+    if (t.value.changed && (hold.status === "released" || hold.status === "expired")) this.takeSeats(hold.id, t.value.changes);
+    this.apply(hold, t.value, now);
+    return ok(toView(t.value.hold, config));
+  }
+
   async snapshot(): Promise<Snapshot> {
     const config = this.config;
     if (!config) return { version: 0, seating: "reserved", seats: [], availability: availability(0, 0, 0) };
@@ -318,7 +337,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
         .exec(`SELECT * FROM holds WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`, now, EXPIRE_BATCH)
         .toArray()
         .map(holdFromRow);
-      for (const h of due) this.apply(h, decideExpire(h, now), now);
+      for (const h of due) {
+        this.apply(h, decideExpire(h, now), now);
+        writeMetric(this.env, { kind: "hold", eventId: this.config?.eventId ?? "", outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
+      }
       if (due.length < EXPIRE_BATCH) break;
     }
     this.nextExpiry = this.earliestExpiry();

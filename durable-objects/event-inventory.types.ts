@@ -119,6 +119,8 @@ export interface EventInventoryRpc {
   commit(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
   /** committed -> seats available again (cancellation). */
   returnSeats(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
+  /** Reconciliation: a released/expired hold of a booking Postgres has confirmed is booked again if its seats are free (SEAT_UNAVAILABLE if not). */
+  restoreBooking(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
   /** The event was cancelled: no new holds from now on (SALES_CLOSED). Idempotent. */
   closeSales(): Promise<InventoryResult<{ closedAt: string }>>;
   /**

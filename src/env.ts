@@ -18,6 +18,8 @@ export interface Env extends Cloudflare.Env {
   ALLOW_SANDBOX_PAYMENTS?: string;
   /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
   HOLD_MAX_INFLIGHT?: string;
+  /** Upper bound of a queue message's retry delay in seconds (default 300). */
+  SAGA_RETRY_MAX_DELAY_SECONDS?: string;
 }
 
 const ConfigSchema = z.object({

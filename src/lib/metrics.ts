@@ -15,8 +15,14 @@
 // `outcome` is "ok" or the error code (SEAT_UNAVAILABLE is a hold conflict, LIMIT_EXCEEDED a cap,
 // HOLD_EXPIRED a late booking, ...). `action` names the step: hold created/released/expired,
 // booking requested/confirmed/failed/cancelled, waitlist joined/offered/converted/left, saga
-// charge/commit/refund. The index is the sampling key: per event, so a storm on one event is
-// sampled without drowning every other event.
+// begin-confirm/charge/commit/confirm/release/refund/notify-* (outcome "ok", "RETRY" or
+// "COMPENSATE"). The index is the sampling key: per event, so a storm on one event is sampled
+// without drowning every other event.
+//
+//   kind "reconciliation" (one per cron run, written by writeReconciliationMetric)
+//     blobs   [ "reconciliation", "clean" | "drift" ]
+//     doubles [ eventsChecked, drift, repaired ]
+//     indexes [ "reconciliation" ]
 
 /** The part of Env this module needs, so callers without the full Env (DOs, queue consumers) can pass theirs. */
 export interface MetricsEnv {
@@ -68,5 +74,30 @@ export function writeRequestMetric(env: MetricsEnv, r: RequestMetric): void {
     });
   } catch (e) {
     console.warn(JSON.stringify({ level: "warn", msg: "analytics engine write failed", kind: "request", error: String(e) }));
+  }
+}
+
+/** The Cloudflare location that served a request, when the runtime says. */
+export const coloOf = (req: Request): string | undefined => (req as { cf?: { colo?: string } }).cf?.colo;
+
+/** Runs `call` and writes one point for it: outcome "ok", or the AppError code it threw (rethrown). */
+export async function measured<T>(env: MetricsEnv, m: Omit<Metric, "outcome" | "latencyMs">, call: () => Promise<T>, figures?: (value: T) => Partial<Metric>): Promise<T> {
+  const started = Date.now();
+  try {
+    const value = await call();
+    writeMetric(env, { ...m, ...figures?.(value), outcome: "ok", latencyMs: Date.now() - started });
+    return value;
+  } catch (e) {
+    const code = typeof (e as { code?: unknown })?.code === "string" ? (e as { code: string }).code : "INTERNAL";
+    writeMetric(env, { ...m, outcome: code, latencyMs: Date.now() - started });
+    throw e;
+  }
+}
+
+export function writeReconciliationMetric(env: MetricsEnv, r: { eventsChecked: number; drift: number; repaired: number }): void {
+  try {
+    env.ANALYTICS?.writeDataPoint({ blobs: ["reconciliation", r.drift ? "drift" : "clean"], doubles: [r.eventsChecked, r.drift, r.repaired], indexes: ["reconciliation"] });
+  } catch (e) {
+    console.warn(JSON.stringify({ level: "warn", msg: "analytics engine write failed", kind: "reconciliation", error: String(e) }));
   }
 }

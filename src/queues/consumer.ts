@@ -1,13 +1,14 @@
 import type { Env } from "../env";
 import { createDb, isConnectionError, type Database } from "../db/client";
-import { eq } from "drizzle-orm";
-import { auditLog, bookings, notifications } from "../db/schema";
+import { and, eq } from "drizzle-orm";
+import { auditLog, bookings, notifications, sagaSteps } from "../db/schema";
 import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
 import { backoffSeconds } from "../services/booking-saga.logic";
 import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
 import { deliverNotification } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
+import { writeMetric } from "../lib/metrics";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -34,11 +35,11 @@ export async function handleBatch(batch: MessageBatch<unknown>, env: Env, ctx: E
       }
       try {
         const outcome = await handle(batch.queue, parsed.data, msg.attempts, env, db);
-        if (outcome.kind === "retry") msg.retry({ delaySeconds: outcome.delaySeconds });
+        if (outcome.kind === "retry") msg.retry({ delaySeconds: Math.min(outcome.delaySeconds, maxRetryDelay(env)) });
         else msg.ack();
       } catch (e) {
         log(isConnectionError(e) ? "warn" : "error", "queue message failed, retrying", { queue: batch.queue, id: msg.id, attempts: msg.attempts, error: String(e) });
-        msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
+        msg.retry({ delaySeconds: Math.min(backoffSeconds(msg.attempts), maxRetryDelay(env)) });
       }
     }
   } finally {
@@ -68,13 +69,35 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
   }
   const deps = sagaDeps(env, db);
   if (dead) {
-    // Out of retries: give up on the sale (if it was not confirmed) and compensate.
-    const [known] = await db.select({ id: bookings.id }).from(bookings).where(eq(bookings.id, m.bookingId));
+    const [known] = await db.select().from(bookings).where(eq(bookings.id, m.bookingId));
     if (!known) return { kind: "done" };
     await recordStep(db, m.bookingId, "dead-letter", "failed", { message: m.type, attempts });
-    await failBooking(db, m.bookingId, DEAD_LETTER_REASON, deps.now());
-    log("error", "booking saga message dead-lettered, compensating", { bookingId: m.bookingId, message: m.type });
+    // A paid booking is never given up: its seats are paid for, so the saga keeps moving it forward
+    // (commit and confirm have no deadline; the cron re-drives it if this queue gives up too) and
+    // it ends confirmed, or refunded if the seats really are gone. Only an unpaid one is failed here.
+    if (await chargeSucceeded(db, m.bookingId)) {
+      log("error", "booking saga message dead-lettered after the charge, still confirming", { bookingId: m.bookingId, message: m.type });
+    } else {
+      if (await failBooking(db, m.bookingId, DEAD_LETTER_REASON, deps.now())) {
+        writeMetric(env, { kind: "booking", eventId: known.eventId, outcome: "ok", action: "failed", latencyMs: deps.now() - known.createdAt.getTime(), quantity: known.quantity, amountCents: known.totalAmountCents });
+      }
+      log("error", "booking saga message dead-lettered, compensating", { bookingId: m.bookingId, message: m.type });
+    }
   }
   const outcome = await advanceBooking(deps, m.bookingId);
   return outcome.kind === "retry" ? { kind: "retry", delaySeconds: outcome.delaySeconds } : { kind: "done" };
+}
+
+async function chargeSucceeded(db: Database, bookingId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ step: sagaSteps.step })
+    .from(sagaSteps)
+    .where(and(eq(sagaSteps.bookingId, bookingId), eq(sagaSteps.step, "charge"), eq(sagaSteps.status, "done")));
+  return !!row;
+}
+
+/** `SAGA_RETRY_MAX_DELAY_SECONDS` caps every retry delay (tests lower it to exhaust retries in seconds). */
+function maxRetryDelay(env: Env): number {
+  const n = Number(env.SAGA_RETRY_MAX_DELAY_SECONDS);
+  return Number.isInteger(n) && n >= 1 ? n : 300;
 }

@@ -2,6 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { idempotent } from "../lib/idempotent-request";
+import { coloOf, measured, writeMetric } from "../lib/metrics";
+import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";
@@ -53,18 +55,17 @@ export const bookingRoutes = router()
         if (!success) throw new AppError("RATE_LIMITED", "Too many bookings, slow down", undefined, { "Retry-After": "10" });
       }
       const input = c.req.valid("json");
-      const started = Date.now();
-      const reply = await idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/bookings", body: input }, async () => {
-        const r = await requestBooking(c.env, c.var.db(), user, input, new Date());
-        return { status: r.status, body: r.booking };
-      });
-      const booking = reply.body as BookingView;
-      c.env.ANALYTICS?.writeDataPoint({
-        indexes: [booking.eventId],
-        blobs: ["booking.request", reply.replayed ? "replayed" : reply.status === 202 ? "created" : "existing", booking.eventId, booking.id],
-        doubles: [Date.now() - started, booking.totalCents],
-      });
-      return c.json(booking, reply.status as 200 | 202);
+      const reply = await measured(
+        c.env,
+        { kind: "booking", eventId: eventIdOfHold(input.holdId) ?? "", action: "requested", colo: coloOf(c.req.raw) },
+        () =>
+          idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/bookings", body: input }, async () => {
+            const r = await requestBooking(c.env, c.var.db(), user, input, new Date());
+            return { status: r.status, body: r.booking };
+          }),
+        (r) => ({ quantity: (r.body as BookingView).quantity, amountCents: (r.body as BookingView).totalCents }),
+      );
+      return c.json(reply.body as BookingView, reply.status as 200 | 202);
     },
   )
   .openapi(
@@ -113,7 +114,7 @@ export const bookingRoutes = router()
     async (c) => {
       const started = Date.now();
       const booking = await cancelBooking(c.env, c.var.db(), c.var.user, c.req.valid("param").id, cancelCutoffSeconds(c.env), new Date());
-      c.env.ANALYTICS?.writeDataPoint({ indexes: [booking.eventId], blobs: ["booking.cancel", "accepted", booking.eventId, booking.id], doubles: [Date.now() - started, booking.totalCents] });
+      writeMetric(c.env, { kind: "booking", eventId: booking.eventId, outcome: "ok", action: "cancelled", latencyMs: Date.now() - started, quantity: booking.quantity, amountCents: booking.totalCents, colo: coloOf(c.req.raw) });
       return c.json(booking, 202);
     },
   );

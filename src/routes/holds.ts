@@ -8,6 +8,7 @@ import type { InventoryResult } from "../../durable-objects/event-inventory.type
 import { optionalUser, requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
+import { coloOf, measured } from "../lib/metrics";
 import { errors, json, router } from "../lib/openapi";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
@@ -158,7 +159,8 @@ export const holds = router()
       const body = c.req.valid("json");
       const key = c.req.valid("header")["idempotency-key"] ?? null;
       const req = body.seatIds !== undefined ? { seatIds: body.seatIds } : { quantity: body.quantity! };
-      const hold = await rpc(() => inventory(c, id).hold(c.var.user.id, req, key));
+      const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: body.seatIds?.length ?? body.quantity ?? 0, colo: coloOf(c.req.raw) };
+      const hold = await measured(c.env, asked, () => rpc(() => inventory(c, id).hold(c.var.user.id, req, key)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
     },
   )
@@ -195,7 +197,7 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const eventId = eventIdOfHold(id);
       if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
-      await rpc(() => inventory(c, eventId).release(id, c.var.user.id));
+      await measured(c.env, { kind: "hold", eventId, action: "released", colo: coloOf(c.req.raw) }, () => rpc(() => inventory(c, eventId).release(id, c.var.user.id)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.body(null, 204);
     },
   )

@@ -9,7 +9,16 @@ export type AuditAction =
   | "auth.refresh_reuse"
   | "auth.session_revoked"
   | "admin.user_updated"
-  | "admin.user_created";
+  | "admin.user_created"
+  // Catalogue and money: who published or cancelled what, venue changes, cancellations and refunds.
+  // `detail.actorRole` tells an admin acting on someone else's event or venue apart from its owner.
+  | "event.published"
+  | "event.cancelled"
+  | "venue.created"
+  | "venue.updated"
+  | "venue.deleted"
+  | "booking.cancelled"
+  | "booking.refunded";
 
 export interface AuditEntry {
   action: AuditAction;

@@ -7,6 +7,8 @@ import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
+import { writeMetric } from "../lib/metrics";
+import { audit } from "./audit";
 
 /** What the saga talks to; the consumer builds the real ones, so each step can be driven on its own. */
 export interface SagaDeps {
@@ -15,7 +17,8 @@ export interface SagaDeps {
   /** The payment port; `timeoutMs` bounds a call (never past the payment deadline). */
   payments: (timeoutMs: () => number) => PaymentProvider;
   notify: (m: NotificationMessage) => Promise<void>;
-  analytics?: AnalyticsEngineDataset;
+  /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
+  ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
 }
 
@@ -31,7 +34,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     notify: async (m) => {
       await env.NOTIFICATIONS.send(m);
     },
-    analytics: env.ANALYTICS,
+    ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
   };
 }
@@ -65,8 +68,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     const decision = decide(state, deps.now());
     if (decision.kind === "finished") return { kind: "finished", status: booking.status };
     if (decision.kind === "compensate") {
-      await failBooking(deps.db, booking.id, decision.reason, deps.now());
-      point(deps, booking, "fail", "done", 0);
+      if (await failBooking(deps.db, booking.id, decision.reason, deps.now())) bookingPoint(deps, booking, "failed");
       continue;
     }
     const started = deps.now();
@@ -76,14 +78,15 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     } catch (e) {
       result = { kind: "retry", reason: e instanceof Error ? e.message : String(e), hintMs: e instanceof PaymentUnavailableError ? e.retryAfterMs : undefined };
     }
-    point(deps, booking, decision.step, result.kind, deps.now() - started);
     if (result.kind === "reload") continue;
+    writeMetric(deps, { kind: "saga", eventId: booking.eventId, outcome: result.kind === "done" ? "ok" : result.kind.toUpperCase(), action: decision.step, latencyMs: deps.now() - started, quantity: booking.quantity, amountCents: booking.totalAmountCents });
     if (result.kind === "compensate") {
-      await failBooking(deps.db, booking.id, result.reason, deps.now());
+      if (await failBooking(deps.db, booking.id, result.reason, deps.now())) bookingPoint(deps, booking, "failed");
       continue;
     }
     if (result.kind === "done") {
       if (!result.recorded) await recordStep(deps.db, booking.id, decision.step, "done", result.detail ?? null);
+      if (decision.step === "confirm") bookingPoint(deps, booking, "confirmed");
       continue;
     }
     const attempts = await recordStep(deps.db, booking.id, decision.step, "failed", { error: result.reason }).catch(() => 1);
@@ -199,10 +202,13 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const out = await deps.payments(() => PROVIDER_TIMEOUT_MS).refund(chargeKey(b.id));
       if (out.status === "processing") return { kind: "retry", reason: "the charge has not settled yet", hintMs: 1000 };
       if (out.status === "nothing_to_refund") return { kind: "done", detail: { outcome: "nothing_to_refund" } };
-      await deps.db
+      const recorded = await deps.db
         .insert(payments)
         .values({ bookingId: b.id, kind: "refund", status: "succeeded", amountCents: b.totalAmountCents, currency: b.currency, provider: "sandbox", providerRef: out.providerRef, idempotencyKey: `booking:${b.id}:refund` })
-        .onConflictDoNothing({ target: payments.idempotencyKey });
+        .onConflictDoNothing({ target: payments.idempotencyKey })
+        .returning({ id: payments.id });
+      // Once per refund, however often the step runs.
+      if (recorded.length) await audit(deps.db, { action: "booking.refunded", subjectId: b.id, detail: { status: b.status, amountCents: b.totalAmountCents, currency: b.currency, providerRef: out.providerRef } });
       return { kind: "done", detail: { outcome: "refunded", providerRef: out.providerRef } };
     }
     case "notify-confirmed":
@@ -272,8 +278,9 @@ async function notify(deps: SagaDeps, b: Booking, kind: NotificationKind): Promi
   return { kind: "done" };
 }
 
-function point(deps: SagaDeps, b: Booking, step: string, outcome: string, latencyMs: number): void {
-  deps.analytics?.writeDataPoint({ indexes: [b.eventId], blobs: ["booking.saga", step, outcome, b.eventId, b.id], doubles: [latencyMs] });
+/** A booking reached a final state: latency is from the request to here. */
+function bookingPoint(deps: SagaDeps, b: Booking, action: "confirmed" | "failed"): void {
+  writeMetric(deps, { kind: "booking", eventId: b.eventId, outcome: "ok", action, latencyMs: deps.now() - b.createdAt.getTime(), quantity: b.quantity, amountCents: b.totalAmountCents });
 }
 
 const log = (level: string, msg: string, extra: Record<string, unknown>) => console.log(JSON.stringify({ level, msg, ...extra }));

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, sagaSteps, seats } from "../db/schema";
+import { audit } from "./audit";
 import type { AuthUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
@@ -199,6 +200,7 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
     }
     const moved = await cancelConfirmed(db, { bookingId: id }, user.id, now);
     if (!moved.length) return cancelBooking(env, db, user, id, cutoffSeconds, now);
+    await audit(db, { action: "booking.cancelled", actorId: user.id, subjectId: id, detail: { actorRole: user.role, ownerId: b.userId, amountCents: b.totalAmountCents } });
   }
   // Sent again for an already cancelled booking too: a retried cancel re-drives its saga.
   await sendSaga(env, [{ type: "booking.cancel-requested", bookingId: id }]);

@@ -4,6 +4,7 @@ import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, seats, venues } from "../db/schema";
+import { audit } from "./audit";
 import type { Env } from "../env";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -214,6 +215,7 @@ export async function publishEvent(db: Database, env: Env, actor: Actor, id: str
       .set({ status: "published", layout, capacity, city: venue.city, timezone: venue.timezone, publishedAt: now, updatedAt: now })
       .where(eq(events.id, e.id))
       .returning();
+    await audit(tx, { action: "event.published", actorId: actor.id, subjectId: e.id, detail: { actorRole: actor.role, capacity } });
     return row;
   });
   return ensureInventory(db, env, published, now);
@@ -255,6 +257,7 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
     if (t.kind === "already") return e;
     const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
+    await audit(tx, { action: "event.cancelled", actorId: actor.id, subjectId: e.id, detail: { actorRole: actor.role, from: e.status } });
     return row;
   });
   // Runs on a repeated cancel too, so a close that failed once is finished by the retry.

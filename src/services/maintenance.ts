@@ -1,28 +1,59 @@
 import { and, eq, lt } from "drizzle-orm";
 import type { Env } from "../env";
-import { createDb } from "../db/client";
+import { createDb, type Database } from "../db/client";
 import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
-import { runReconciliation } from "./reconciliation";
+import { redriveStalledSagas, runReconciliation } from "./reconciliation";
 import { drainUserStatusOutbox } from "./user-status";
 
-/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres, deliver role changes and disables the sessions objects missed. */
-export async function runScheduled(env: Env, now: Date) {
-  const db = createDb(env);
-  try {
-    const keys = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
-    const userStatus = await drainUserStatusOutbox(env, db);
+/** One cron stage: does its work and returns the figures it reports. */
+export type Stage = (env: Env, db: Database, now: Date) => Promise<Record<string, unknown>>;
+
+export type StageResult = { ok: true; ms: number } & Record<string, unknown> | { ok: false; ms: number; error: string };
+
+/**
+ * The cron's stages, in order. Each is isolated: a stage that throws (a rollup timing out, a
+ * missing table) is reported and the others still run, so a booking whose saga message was lost
+ * never waits on an unrelated failure.
+ */
+export const STAGES: Record<string, Stage> = {
+  idempotencyKeys: async (_env, db, now) => ({ deleted: (await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key })).length }),
+  // Role changes and disables the sessions objects missed (see services/user-status.ts).
+  userStatus: async (env, db) => ({ ...(await drainUserStatusOutbox(env, db)) }),
+  eventsCompleted: async (_env, db, now) => {
     const done = await db
       .update(events)
       .set({ status: "completed", updatedAt: now })
       .where(and(eq(events.status, "published"), lt(events.endTime, now)))
       .returning({ id: events.id });
-    const inventoriesReady = await retryPendingInventories(db, env, now);
-    const rollup = await refreshDailyStats(db, now);
-    const reconciliation = await runReconciliation(env, db, now);
-    const result = { keysDeleted: keys.length, userStatus, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
-    console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
+    return { completed: done.length };
+  },
+  inventories: async (env, db, now) => ({ ready: await retryPendingInventories(db, env, now) }),
+  rollup: async (_env, db, now) => {
+    const r = await refreshDailyStats(db, now);
+    return { rows: r.rows, changed: r.changed, durationMs: r.durationMs };
+  },
+  reconciliation: async (env, db, now) => ({ ...(await runReconciliation(env, db, now)) }),
+  sagaRedrive: async (env, db, now) => ({ redriven: await redriveStalledSagas(env, db, now) }),
+};
+
+/** Runs every stage on its own; the result has one entry per stage: `ok` and its figures, or the error. */
+export async function runScheduled(env: Env, now: Date, stages: Record<string, Stage> = STAGES): Promise<Record<string, StageResult>> {
+  const db = createDb(env);
+  const result: Record<string, StageResult> = {};
+  try {
+    for (const [name, stage] of Object.entries(stages)) {
+      const started = Date.now();
+      try {
+        result[name] = { ok: true, ...(await stage(env, db, now)), ms: Date.now() - started };
+      } catch (e) {
+        result[name] = { ok: false, ms: Date.now() - started, error: e instanceof Error ? e.message : String(e) };
+        console.error(JSON.stringify({ level: "error", msg: "scheduled stage failed", stage: name, error: result[name].error }));
+      }
+    }
+    const failed = Object.keys(result).filter((k) => !result[k].ok);
+    console.log(JSON.stringify({ level: failed.length ? "error" : "info", msg: "scheduled maintenance", failed, stages: result }));
     return result;
   } finally {
     await db.$client.end().catch(() => undefined);

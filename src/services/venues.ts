@@ -3,6 +3,7 @@ import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, venues } from "../db/schema";
+import { audit } from "./audit";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isTimeZone } from "./event-rules";
@@ -43,6 +44,7 @@ export async function createVenue(db: Database, actor: Actor, input: VenueInput,
     .insert(venues)
     .values({ ownerId: actor.id, name: input.name, city: input.city, address: input.address, timezone: input.timezone, layout, capacity, createdAt: now, updatedAt: now })
     .returning();
+  await audit(db, { action: "venue.created", actorId: actor.id, subjectId: row.id, detail: { actorRole: actor.role, name: row.name, capacity } });
   return row;
 }
 
@@ -73,6 +75,7 @@ export async function updateVenue(db: Database, actor: Actor, id: string, patch:
     .set({ name: merged.name, city: merged.city, address: merged.address, timezone: merged.timezone, layout, capacity, updatedAt: now })
     .where(eq(venues.id, id))
     .returning();
+  await audit(db, { action: "venue.updated", actorId: actor.id, subjectId: id, detail: { actorRole: actor.role, fields: Object.keys(patch).sort() } });
   return row;
 }
 
@@ -82,6 +85,7 @@ export async function deleteVenue(db: Database, actor: Actor, id: string): Promi
   const [used] = await db.select({ id: events.id }).from(events).where(eq(events.venueId, id)).limit(1);
   if (used) throw new AppError("CONFLICT", "The venue has events; cancel or move them first");
   await db.delete(venues).where(eq(venues.id, id));
+  await audit(db, { action: "venue.deleted", actorId: actor.id, subjectId: id, detail: { actorRole: actor.role, name: current.name } });
 }
 
 /** Oldest first, keyed by (created_at, id): a page never repeats or skips a venue while others are added. */

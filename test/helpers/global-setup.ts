@@ -26,7 +26,8 @@ const SERVER_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres";
  */
 export default async function setup(project: TestProject) {
   const log = (s: string) => process.env.EVENTLY_TEST_VERBOSE && console.log(s);
-  const prefix = `evently_t${process.pid}_${Date.now().toString(36)}`;
+  // Random part: two Workers projects of one run set up at the same moment.
+  const prefix = `evently_t${process.pid}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const db = await resolveDatabase({ dbName: prefix, log });
   await migrate(db.url, log);
   const proxy = await startWsProxy();
