@@ -5,6 +5,7 @@ import { auditLog, bookings, notifications } from "../db/schema";
 import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
 import { backoffSeconds } from "../services/booking-saga.logic";
 import { emailFor } from "../services/email";
+import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification } from "../services/notifications";
 import { QueueMessage } from "./messages";
 
@@ -59,6 +60,8 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     log("error", "notification dead-lettered", { dedupeKey: m.dedupeKey, kind: m.kind });
     return { kind: "done" };
   }
+  // Out of retries, a refund job stays running: the cron re-drives it.
+  if (m.type === "event.refund-batch") return dead ? { kind: "done" } : runRefundJob(env, db, m.eventId);
   const deps = sagaDeps(env, db);
   if (dead) {
     // Out of retries: give up on the sale (if it was not confirmed) and compensate.

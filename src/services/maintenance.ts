@@ -5,8 +5,9 @@ import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
 import { runReconciliation } from "./reconciliation";
+import { sweepCancelledEvents } from "./event-cancellation";
 
-/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres. */
+/** Cron work: forget expired idempotency keys, move finished events to `completed`, finish interrupted publishes, rebuild the analytics rollup, reconcile inventories with Postgres, re-drive cancelled events' refunds. */
 export async function runScheduled(env: Env, now: Date) {
   const db = createDb(env);
   try {
@@ -19,7 +20,8 @@ export async function runScheduled(env: Env, now: Date) {
     const inventoriesReady = await retryPendingInventories(db, env, now);
     const rollup = await refreshDailyStats(db, now);
     const reconciliation = await runReconciliation(env, db, now);
-    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation };
+    const cancelledEvents = await sweepCancelledEvents(env, db, now);
+    const result = { keysDeleted: keys.length, eventsCompleted: done.length, inventoriesReady, rollupRows: rollup.rows, rollupChanged: rollup.changed, rollupMs: rollup.durationMs, reconciliation, cancelledEvents };
     console.log(JSON.stringify({ level: "info", msg: "scheduled maintenance", ...result }));
     return result;
   } finally {
