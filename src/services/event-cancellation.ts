@@ -27,9 +27,12 @@ const START = "00000000-0000-0000-0000-000000000000";
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 export type RefundJob = typeof eventRefundJobs.$inferSelect;
 
-/** Bookings the job still owes a refund: confirmed ones, and ones it cancelled but has not refunded yet. */
+/**
+ * Bookings the job still owes a refund: confirmed ones, and cancelled ones not refunded yet (by
+ * this job after a crash, or by their owner just before the event was cancelled: the provider
+ * refunds a charge once, whoever asks twice).
+ */
 const owed = (eventId: string) => sql`${bookings.eventId} = ${eventId} and (${bookings.status} = 'confirmed' or (${bookings.status} = 'cancelled'
-  and exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} = 'cancel' and ${sagaSteps.detail}->>'by' = 'event-cancellation')
   and not exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} = 'refund' and ${sagaSteps.status} = 'done')))`;
 
 /**

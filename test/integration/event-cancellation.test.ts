@@ -224,3 +224,13 @@ describe("cancelling an event refunds its bookings as a job", () => {
     for (const id of [ids[0], ids[N >> 1], ids[N - 1]]) expect(await refundedOnce(id)).toBe(true);
   }, 75_000);
 });
+
+describe("the API contract", () => {
+  it("documents EVENT_CANCELLED on POST /v1/bookings and the refunds progress of an event in /openapi.json", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as any;
+    expect(doc.paths["/v1/bookings"].post.description).toContain("EVENT_CANCELLED");
+    const detail = doc.components.schemas.EventDetail;
+    expect(detail.properties.refunds.properties.status.enum).toEqual(["running", "done"]);
+    expect(Object.keys(detail.properties.refunds.properties).sort()).toEqual(["done", "status", "total"]);
+  });
+});
