@@ -192,8 +192,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     const config = this.config;
     if (!config) return notInitialized();
     const now = this.now();
-    if (config.salesEndMs > now) {
-      const closed = { ...config, salesEndMs: now };
+    if (config.cancelledMs === undefined) {
+      const closed = { ...config, salesEndMs: Math.min(config.salesEndMs, now), cancelledMs: now };
       this.ctx.storage.transactionSync(() => {
         this.sql.exec(`UPDATE inventory SET config = ? WHERE id = 1`, JSON.stringify(closed));
       });
@@ -206,7 +206,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       if (t.ok) this.apply(hold, t.value, now);
     }
     if (open.length) this.rearm(now, true);
-    const closedAt = this.config!.salesEndMs;
+    const closedAt = this.config!.cancelledMs!;
+    // Every hold the closing released (none of them had a booking); the same list on every call.
     const ended = this.sql
       .exec(`SELECT id, user_id, quantity, seats FROM holds WHERE status = 'released' AND booking_id IS NULL AND updated_at >= ?`, closedAt)
       .toArray()
