@@ -40,6 +40,8 @@ export default defineConfig({
                 DATABASE_URL: inject("databaseUrl"),
                 DB_WS_PROXY: inject("wsProxy"),
                 JWT_SECRET: TEST_JWT_SECRET,
+                // Not production: the sandbox card network may charge (wrangler.toml says production).
+                ENVIRONMENT: "test",
                 RATE_LIMITS: "on",
                 // Storm tests send 200 holds at once to one event and must stay below load shedding.
                 HOLD_MAX_INFLIGHT: "1000",

@@ -73,7 +73,7 @@ async function holdRelease(http: HttpClient, rec: Recorder, holdPath: string, re
 
 async function main() {
   console.log(`bench/holds: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, shed above ${MAX_INFLIGHT} in flight; load average ${load()}`);
-  const stack = await startStack({ users: Math.max(...CLIENTS), holdMaxInflight: MAX_INFLIGHT });
+  const stack = await startStack({ users: Math.max(10, ...CLIENTS), holdMaxInflight: MAX_INFLIGHT }); // 10: the warm-up's clients
   const seatFile = join(tmpdir(), `evently-bench-seats-${process.pid}.json`);
   writeFileSync(seatFile, JSON.stringify(seats.map((s) => s.id)));
   const rowlock = spawn(process.execPath, ["--import", "tsx", "bench/lib/rowlock-server.ts", stack.dbUrl, seatFile], { stdio: ["ignore", "pipe", "inherit"] });
@@ -142,6 +142,11 @@ async function main() {
     const seatMap = (await (await fetch(`${stack.workerUrl}/v1/events/${event.eventId}/seats`)).json()) as { seats: { status: string }[]; availability: unknown };
     const heldNow = seatMap.seats.filter((s: { status: string }) => s.status !== "available").length;
     console.log(`\nafter the run: availability ${JSON.stringify(seatMap.availability)}, seats not available ${heldNow} (expected 0)`);
+    // A seat still held after every client released what it got is a leak: the run fails.
+    if (heldNow !== 0) {
+      console.error(`FAIL: ${heldNow} seats are still held or booked after every hold was released`);
+      process.exitCode = 1;
+    }
     summary();
     console.log(`load average at the end: ${load()}`);
     http.close();

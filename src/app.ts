@@ -1,11 +1,15 @@
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import { routePath } from "hono/route";
 import type { AppEnv } from "./env";
-import { parseConfig } from "./env";
+import { ConfigError, parseConfig } from "./env";
 import { lazyDb, isConnectionError } from "./db/client";
 import { AppError, errorBody } from "./lib/errors";
 import { requestIdFrom } from "./lib/ids";
+import { limitPublicReads } from "./lib/rate-limit";
+import { jsonBodiesOnly, unsupportedMediaType } from "./lib/request-body";
 import { writeRequestMetric } from "./lib/metrics";
 import { router } from "./lib/openapi";
 import { health } from "./routes/health";
@@ -49,6 +53,29 @@ export function createApp() {
       logRequest(c, started, thrown === undefined ? c.res.status : toAppError(thrown).status);
     }
   });
+  // Browsers on the origins of CORS_ORIGINS may call the API; bearer tokens, not cookies, so no credentials.
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c: Context<AppEnv>) => (c.var.config.corsOrigins.includes(origin) ? origin : null),
+      allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "ETag", "WWW-Authenticate", "X-Cache"],
+      maxAge: 600,
+    }),
+  );
+  // An API answers JSON that nothing should render, frame or sniff; a page of ours (/docs) sets its own CSP.
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      xFrameOptions: "DENY",
+      overwrite: false,
+    }),
+  );
+  app.use("*", jsonBodiesOnly);
+
+  app.use("/v1/*", limitPublicReads);
 
   app.route("/", health);
   app.route("/", docs);
@@ -77,26 +104,51 @@ export function createApp() {
     return c.json(errorBody(err, c.var.requestId ?? "unknown"), err.status);
   });
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "Evently API", version: "0.1.0", description: "Ticketing at the edge: events, seat holds, bookings." },
-  });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.get("/openapi.json", (c) => {
+    const doc = app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "Evently API", version: "0.1.0", description: "Ticketing at the edge: events, seat holds, bookings." },
+    });
+    return c.json(withBodyErrors(doc));
+  });
 
   return app;
 }
 
+type OpenApiDocument = ReturnType<ReturnType<typeof router>["getOpenAPI31Document"]>;
+
+/** jsonBodiesOnly answers for every route that takes a body, so the document lists its two errors there. */
+function withBodyErrors(doc: OpenApiDocument): OpenApiDocument {
+  const error = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const method of ["post", "put", "patch"] as const) {
+      const op = ops?.[method];
+      if (!op) continue;
+      op.responses ??= {};
+      op.responses["400"] ??= error("VALIDATION_FAILED or MALFORMED_JSON");
+      op.responses["415"] ??= error("UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON");
+    }
+  }
+  return doc;
+}
+
+const INTERNAL_MESSAGE = "Something went wrong on our side";
+
+/** The error a client sees. An INTERNAL error's own message is for the logs only (onError logs it). */
 export function toAppError(e: unknown): AppError {
-  if (e instanceof AppError) return e;
+  if (e instanceof AppError) return e.code === "INTERNAL" && e.message !== INTERNAL_MESSAGE ? new AppError("INTERNAL", INTERNAL_MESSAGE) : e;
   if (e instanceof HTTPException) {
-    if (e.status === 400 && /JSON/i.test(e.message)) return new AppError("BAD_JSON", "The request body is not valid JSON");
+    if (e.status === 400 && /JSON/i.test(e.message)) return new AppError("MALFORMED_JSON", "The request body is not valid JSON");
     if (e.status === 400) return new AppError("VALIDATION_FAILED", e.message || "Bad request");
     if (e.status === 401) return new AppError("UNAUTHENTICATED", e.message || "Authentication required");
     if (e.status === 413) return new AppError("PAYLOAD_TOO_LARGE", "The request body is too large");
-    return new AppError("INTERNAL", e.message || "Request failed");
+    if (e.status === 415) return unsupportedMediaType();
+    return new AppError("INTERNAL", INTERNAL_MESSAGE);
   }
+  if (e instanceof ConfigError) return new AppError("INTERNAL", "Server misconfigured");
   if (isConnectionError(e)) return new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
-  return new AppError("INTERNAL", "Something went wrong on our side");
+  return new AppError("INTERNAL", INTERNAL_MESSAGE);
 }
 
 // In production Date.now() advances only across I/O (a Workers timing mitigation), so latencyMs

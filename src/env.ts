@@ -14,6 +14,8 @@ export interface Env extends Cloudflare.Env {
   DATABASE_URL: string;
   /** Local only: ws:// address of the WebSocket-to-TCP proxy in front of a local Postgres. */
   DB_WS_PROXY?: string;
+  /** "true" lets the sandbox card network charge in a production Worker (staging); never in real production. */
+  ALLOW_SANDBOX_PAYMENTS?: string;
   /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
   HOLD_MAX_INFLIGHT?: string;
 }
@@ -25,10 +27,43 @@ const ConfigSchema = z.object({
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
   holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** Browser origins allowed to call the API (CORS), e.g. `https://app.example`; none when empty. */
+  corsOrigins: z
+    .string()
+    .default("")
+    .transform((list, ctx) =>
+      list
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean)
+        .map((o) => {
+          // Browsers send an origin without path or trailing slash; compare in that form.
+          const origin = URL.canParse(o) ? new URL(o).origin : "null";
+          if (origin === "null") ctx.addIssue({ code: "custom", message: `CORS_ORIGINS: ${o} is not an origin` });
+          return origin;
+        }),
+    ),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** The `JWT_SECRET` value of `.dev.vars.example`: a deployment that copied it signs with a public secret. */
+export const PLACEHOLDER_JWT_SECRET = "change-me-to-32-random-bytes-base64";
+
+/**
+ * The Worker cannot serve as configured. Every request answers 500 "Server misconfigured"; what is
+ * wrong goes only to the logs (it names secrets and settings, nothing a caller should read).
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
 export function parseConfig(env: Env): Config {
+  if (env.JWT_SECRET !== undefined && env.JWT_SECRET.trim() === PLACEHOLDER_JWT_SECRET) {
+    throw new ConfigError("JWT_SECRET is the placeholder from .dev.vars.example; set a random secret (wrangler secret put JWT_SECRET)");
+  }
   const parsed = ConfigSchema.safeParse({
     rateLimits: env.RATE_LIMITS,
     jwtIssuer: env.JWT_ISSUER,
@@ -36,8 +71,9 @@ export function parseConfig(env: Env): Config {
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     holdMaxInflight: env.HOLD_MAX_INFLIGHT,
+    corsOrigins: env.CORS_ORIGINS,
   });
-  if (!parsed.success) throw new Error(`invalid Worker configuration: ${parsed.error.message}`);
+  if (!parsed.success) throw new ConfigError(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;
 }
 

@@ -33,10 +33,14 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-/** Ensures .dev.vars holds a JWT_SECRET; never overwrites one the developer set. */
+/**
+ * Ensures .dev.vars holds a JWT_SECRET; never overwrites one the developer set, except the
+ * placeholder copied from .dev.vars.example (the Worker refuses to serve with it).
+ */
 export function ensureDevVars(log: (s: string) => void): void {
   const path = `${ROOT}/.dev.vars`;
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  let current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  current = current.replace(/^JWT_SECRET=change-me-to-32-random-bytes-base64[ \t]*(\r?\n|$)/m, "");
   if (/^JWT_SECRET=.+$/m.test(current)) return;
   const secret = randomBytes(32).toString("base64url");
   writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}JWT_SECRET=${secret}\n`, { mode: 0o600 });
@@ -85,6 +89,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       `${ROOT}/node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--inspector-port", "0",
       "--var", `DATABASE_URL:${database.url}`, "--var", `DB_WS_PROXY:${proxy.url}`,
       "--var", `RATE_LIMITS:${opts.rateLimits ?? "on"}`,
+      // wrangler.toml's default is production, where the sandbox card network refuses to charge.
+      "--var", "ENVIRONMENT:development",
     ];
     if (opts.persistState === false) args.push("--persist-to", `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`);
     wrangler = spawn(process.execPath, args, {

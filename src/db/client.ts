@@ -30,7 +30,8 @@ function configureDriver(env: DbEnv): void {
  */
 export function createDb(env: DbEnv): Database {
   if (!env.DATABASE_URL) {
-    throw new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is not configured (DATABASE_URL is empty)");
+    console.error(JSON.stringify({ level: "error", msg: "DATABASE_URL is empty: Postgres is not configured" }));
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
   }
   configureDriver(env);
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 3_000 });

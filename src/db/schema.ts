@@ -286,6 +286,11 @@ export const idempotencyKeys = pgTable(
     responseBody: jsonb("response_body"),
     createdAt: createdAt(),
     expiresAt: ts("expires_at").notNull(),
+    /**
+     * The lease of the request running under the key: retries answer IDEMPOTENCY_IN_PROGRESS
+     * until it ends, and a request that died mid-run stops blocking its key once it lapses.
+     */
+    lockedUntil: ts("locked_until"),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.key] }),
@@ -436,3 +441,18 @@ export const auditLog = pgTable(
     index("audit_log_action_at_idx").on(t.action, t.at),
   ],
 );
+
+/**
+ * A role change or disable that the user's sessions object (UserSessions) has not acknowledged yet.
+ * Written in the transaction that changes the user, deleted once the object took it: a failure
+ * between the two leaves the row, and the queue or the cron delivers it later.
+ */
+export const userStatusOutbox = pgTable("user_status_outbox", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  role: text("role", { enum: ["user", "organizer", "admin"] }).notNull(),
+  disabled: boolean("disabled").notNull(),
+  /** When the newest undelivered change was made: how long the sessions object has been behind. */
+  changedAt: ts("changed_at").notNull(),
+});

@@ -39,5 +39,5 @@ export function json<T extends z.ZodType>(schema: T, description = "OK") {
 
 /** The optional `Idempotency-Key` of a POST that creates something (see idempotent-request.ts). */
 export const IdempotencyHeaders = z.object({
-  "idempotency-key": z.string().min(1).max(200).optional().openapi({ description: "Retrying with the same key and body replays the first answer" }),
+  "idempotency-key": z.string().min(1).max(200).optional().openapi({ description: "Retrying with the same key and body replays the first answer; while the first is still running, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After" }),
 });

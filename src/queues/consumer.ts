@@ -4,9 +4,11 @@ import { eq } from "drizzle-orm";
 import { auditLog, bookings, notifications } from "../db/schema";
 import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
 import { backoffSeconds } from "../services/booking-saga.logic";
+import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
 import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification } from "../services/notifications";
+import { deliverUserStatus } from "../services/user-status";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -14,7 +16,7 @@ export { backoffSeconds };
 const log = (level: string, msg: string, extra: Record<string, unknown>) =>
   console[level === "error" ? "error" : "log"](JSON.stringify({ level, msg, ...extra }));
 
-export const DEAD_LETTER_REASON = "the booking saga gave up after repeated failures";
+export const DEAD_LETTER_REASON = failureReason("PROCESSING_FAILED");
 
 /**
  * One Pool per batch; every message is acked or retried on its own, because a thrown batch
@@ -49,6 +51,11 @@ type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
 async function handle(queue: string, m: QueueMessage, attempts: number, env: Env, db: Database): Promise<Outcome> {
   const dead = queue.endsWith("-dlq");
+  if (m.type === "user.status-sync") {
+    // Out of retries the row stays in the outbox and the cron keeps delivering it.
+    if (!dead) await deliverUserStatus(env, db, m.userId);
+    return { kind: "done" };
+  }
   if (m.type === "notification.send") {
     if (!dead) {
       await deliverNotification(db, emailFor(env), m);

@@ -23,10 +23,14 @@ export type BookingRequested = z.infer<typeof BookingRequested>;
 export const BookingCancelRequested = z.object({ type: z.literal("booking.cancel-requested"), bookingId: z.string().uuid() });
 export type BookingCancelRequested = z.infer<typeof BookingCancelRequested>;
 
+/** A role change or disable still waiting in `user_status_outbox` for the user's sessions object. */
+export const UserStatusSync = z.object({ type: z.literal("user.status-sync"), userId: z.string().uuid() });
+export type UserStatusSync = z.infer<typeof UserStatusSync>;
+
 /** The next batch of a cancelled event's refund job (event-cancellation.ts); the job row says where it stands. */
 export const EventRefundBatch = z.object({ type: z.literal("event.refund-batch"), eventId: z.string().uuid() });
 export type EventRefundBatch = z.infer<typeof EventRefundBatch>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, EventRefundBatch]);
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -7,7 +7,7 @@ import { publicJwks } from "../auth/tokens";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
-import { clientIp, enforceRateLimit } from "../lib/rate-limit";
+import { clientIp, enforceRateLimit, knownClientIp } from "../lib/rate-limit";
 import { type AuthDeps, endSession, listSessions, login, refresh, refreshFamilyOf, register, revokeOwnSession } from "../services/auth";
 import { findUserById, normalizeEmail, toPublicUser } from "../services/users";
 
@@ -80,10 +80,22 @@ const limitByIp = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** Per account, before any password work: the expensive part is what gets limited. */
+/**
+ * Per account and address, before any password work: the expensive part is what gets limited. The
+ * address is part of the key, so a stranger's failed guesses lock out only the stranger's address,
+ * never the owner logging in from their own (the per-address limit above bounds any one guesser).
+ */
 function limitByEmail(c: Context<AppEnv>, email: string): Promise<void> {
-  return enforceRateLimit(c.var.config, c.env.AUTH_EMAIL_LIMITER, `email:${normalizeEmail(email)}`, AUTH_LIMIT_PERIOD_SECONDS, "attempts for this account");
+  const key = `email:${normalizeEmail(email)}|ip:${clientIp((n) => c.req.header(n))}`;
+  return enforceRateLimit(c.var.config, c.env.AUTH_EMAIL_LIMITER, key, AUTH_LIMIT_PERIOD_SECONDS, "attempts for this account from this address");
 }
+
+/** Per address on refresh, before the token is looked up: cycling many stolen tokens is slowed too. */
+const limitRefreshByIp = createMiddleware<AppEnv>(async (c, next) => {
+  const ip = knownClientIp((n) => c.req.header(n));
+  if (ip) await enforceRateLimit(c.var.config, c.env.REFRESH_IP_LIMITER, `refresh-ip:${ip}`, AUTH_LIMIT_PERIOD_SECONDS, "refreshes from this address");
+  await next();
+});
 
 export const auth = router()
   .openapi(
@@ -124,6 +136,7 @@ export const auth = router()
       path: "/v1/auth/refresh",
       tags: ["identity"],
       summary: "Trade a refresh token for a new pair (the old one is spent)",
+      middleware: [limitRefreshByIp] as const,
       request: jsonBody(RefreshBody),
       responses: { 200: json(SessionResponse, "New token pair"), ...errors(400, 401, 429) },
     }),

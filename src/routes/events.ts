@@ -130,7 +130,7 @@ export const eventsRouter = router()
           cursor: z.string().max(512).optional(),
         }),
       },
-      responses: { 200: json(z.object({ data: z.array(ListedEvent), nextCursor: z.string().nullable() }).openapi("EventPage")), 304: { description: "Not modified" }, ...errors(400, 401, 403) },
+      responses: { 200: json(z.object({ data: z.array(ListedEvent), nextCursor: z.string().nullable() }).openapi("EventPage")), 304: { description: "Not modified" }, ...errors(400, 401, 403, 429) },
     }),
     async (c) => {
       const q = c.req.valid("query");
@@ -146,7 +146,7 @@ export const eventsRouter = router()
       description: "A draft is visible to its owner and admins only.",
       middleware: [edgeCached, optionalUser],
       request: { params: IdParam },
-      responses: { 200: json(EventDetail), 304: { description: "Not modified" }, ...errors(404) },
+      responses: { 200: json(EventDetail), 304: { description: "Not modified" }, ...errors(404, 429) },
     }),
     async (c) => c.json(await getEventDetail(c.var.db(), c.env, c.var.user, c.req.valid("param").id), 200),
   )

@@ -2,10 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
-import { withTimeout } from "../lib/timeout";
+import { TimeoutError, withTimeout } from "../lib/timeout";
 import { rollupState } from "../services/analytics";
 
-const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional().openapi({ description: '"unavailable" or "did not answer in time"; the detail is in the logs' }) });
 const Rollup = z
   .object({ refreshedAt: z.string(), ageSeconds: z.number(), durationMs: z.number() })
   .nullable()
@@ -16,13 +16,18 @@ const Ready = z
 
 const CHECK_TIMEOUT_MS = 2_500;
 
+/** A failed check shows one of these words; the driver's own message (hosts, ports, users) goes to the logs only. */
+const CHECK_FAILURES = { timeout: "did not answer in time", error: "unavailable" } as const;
+
 async function timed(what: string, fn: () => Promise<unknown>): Promise<z.infer<typeof Check>> {
   const started = Date.now();
   try {
     await withTimeout(fn(), CHECK_TIMEOUT_MS, what);
     return { ok: true, latencyMs: Date.now() - started };
   } catch (e) {
-    return { ok: false, latencyMs: Date.now() - started, error: e instanceof Error ? e.message : String(e) };
+    const cause = e instanceof Error && e.cause !== undefined ? String(e.cause) : undefined;
+    console.error(JSON.stringify({ level: "error", msg: "readiness check failed", check: what, error: String(e), cause }));
+    return { ok: false, latencyMs: Date.now() - started, error: e instanceof TimeoutError ? CHECK_FAILURES.timeout : CHECK_FAILURES.error };
   }
 }
 

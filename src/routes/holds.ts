@@ -205,7 +205,7 @@ export const holds = router()
       path: "/v1/events/{id}/seats",
       tags: ["holds"],
       request: { params: EventParam },
-      responses: { 200: json(SeatMap, "Live status of every seat (general admission: counts)"), ...errors(404) },
+      responses: { 200: json(SeatMap, "Live status of every seat (general admission: counts)"), ...errors(404, 429) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -222,7 +222,7 @@ export const holds = router()
       description: "WebSocket: a snapshot with a version, then deltas with the next versions. See the README, Seat inventory.",
       middleware: [optionalUser] as const,
       request: { params: EventParam },
-      responses: { 101: { description: "Switching to the live seat map" }, ...errors(404, 426) },
+      responses: { 101: { description: "Switching to the live seat map" }, ...errors(404, 426, 429) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -80,7 +80,7 @@ export const venuesRouter = router()
           cursor: z.string().max(512).optional(),
         }),
       },
-      responses: { 200: json(z.object({ data: z.array(Venue), nextCursor: z.string().nullable() }).openapi("VenuePage")), 304: { description: "Not modified" }, ...errors(400) },
+      responses: { 200: json(z.object({ data: z.array(Venue), nextCursor: z.string().nullable() }).openapi("VenuePage")), 304: { description: "Not modified" }, ...errors(400, 429) },
     }),
     async (c) => {
       const page = await listVenues(c.var.db(), c.req.valid("query"));
@@ -94,7 +94,7 @@ export const venuesRouter = router()
       tags: ["venues"],
       middleware: [edgeCached],
       request: { params: IdParam },
-      responses: { 200: json(Venue), 304: { description: "Not modified" }, ...errors(404) },
+      responses: { 200: json(Venue), 304: { description: "Not modified" }, ...errors(404, 429) },
     }),
     async (c) => c.json(venueJson(await getVenue(c.var.db(), c.req.valid("param").id)), 200),
   )

@@ -6,6 +6,7 @@ import { requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
+import { enforceRateLimit } from "../lib/rate-limit";
 
 const Entry = z
   .object({
@@ -41,6 +42,12 @@ function shape(e: { userId: string } & z.infer<typeof Entry>): z.infer<typeof En
   return rest;
 }
 
+const WAITLIST_LIMIT_PERIOD_SECONDS = 10;
+
+/** Per user on join and leave: each is a write in the event's object, which every buyer shares. */
+const limitWaitlist = (c: Context<AppEnv>) =>
+  enforceRateLimit(c.var.config, c.env.WAITLIST_LIMITER, `waitlist:${c.var.user.id}`, WAITLIST_LIMIT_PERIOD_SECONDS, "waitlist changes");
+
 export const waitlist = router()
   .openapi(
     createRoute({
@@ -54,12 +61,13 @@ export const waitlist = router()
       responses: {
         201: json(Entry, "Joined: waiting at `position`"),
         200: json(Entry, "Already on this waitlist: your entry as it is"),
-        ...errors(400, 401, 404, 409, 422),
+        ...errors(400, 401, 404, 409, 422, 429),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const { quantity } = c.req.valid("json");
+      await limitWaitlist(c);
       const res = unwrap(await inventory(c, id).joinWaitlist(c.var.user.id, quantity));
       return c.json(shape(res.entry), res.created ? 201 : 200);
     },
@@ -90,10 +98,11 @@ export const waitlist = router()
       description: "Leave the waitlist. While offered, the reserved hold is released and offered to the next in line.",
       middleware: [requireUser] as const,
       request: { params: EventParam },
-      responses: { 204: { description: "Left (also when the entry had already ended)" }, ...errors(401, 404, 409) },
+      responses: { 204: { description: "Left (also when the entry had already ended)" }, ...errors(401, 404, 409, 429) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      await limitWaitlist(c);
       unwrap(await inventory(c, id).leaveWaitlist(c.var.user.id));
       return c.body(null, 204);
     },

@@ -1,12 +1,13 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { burnOneHash, hashPassword, verifyPassword } from "../auth/passwords";
-import { revokeSession, setUserStatus } from "../auth/revocation";
+import { revokeSession } from "../auth/revocation";
 import { type Role, signAccessToken } from "../auth/tokens";
 import type { Database } from "../db/client";
 import { refreshTokens, users } from "../db/schema";
 import type { Config, Env } from "../env";
 import { AppError } from "../lib/errors";
 import { audit } from "./audit";
+import { deliverUserStatusOrRetryLater, queueUserStatus } from "./user-status";
 import { type PublicUser, type UserRow, findUserByEmail, findUserById, normalizeEmail, toPublicUser } from "./users";
 
 export interface AuthDeps {
@@ -218,7 +219,9 @@ export interface UserUpdate {
 
 /**
  * An admin changes a role or disables/enables an account. Disabling revokes every refresh token;
- * the user's sessions object then refuses their access tokens on the very next request.
+ * the user's sessions object then refuses their access tokens on the very next request. The change
+ * reaches that object through an outbox row written in the same transaction, so a failure after
+ * the commit only delays it (queue retry, cron) and never loses it.
  */
 export async function updateUser(deps: AuthDeps, actorId: string, userId: string, change: UserUpdate): Promise<PublicUser> {
   const now = deps.now?.() ?? new Date();
@@ -236,6 +239,9 @@ export async function updateUser(deps: AuthDeps, actorId: string, userId: string
     if (change.disabled) {
       await tx.update(refreshTokens).set({ revokedAt: now }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)));
     }
+    if (before.role !== after.role || (before.disabledAt !== null) !== (after.disabledAt !== null)) {
+      await queueUserStatus(tx, userId, { role: after.role, disabled: after.disabledAt !== null }, now);
+    }
     await audit(tx, {
       action: "admin.user_updated",
       actorId,
@@ -245,9 +251,7 @@ export async function updateUser(deps: AuthDeps, actorId: string, userId: string
     });
     return { before, after };
   });
-  const disabled = after.disabledAt !== null;
-  if (before.role !== after.role || (before.disabledAt !== null) !== disabled) {
-    await setUserStatus(deps.env, userId, { role: after.role, disabled });
-  }
+  // Also when nothing changed now: an admin's retry delivers a change an earlier request left pending.
+  await deliverUserStatusOrRetryLater(deps.env, deps.db, userId);
   return toPublicUser(after);
 }

@@ -4,6 +4,8 @@
  * out-of-order message finds the same answer and repeats nothing that is already done.
  */
 
+import { failureReason } from "./booking-failures";
+
 export type BookingStatus = "pending" | "confirmed" | "failed" | "cancelled";
 
 export type SagaStep =
@@ -41,7 +43,7 @@ export type Decision =
   | { kind: "compensate"; reason: string }
   | { kind: "finished" };
 
-export const DEADLINE_PASSED = "the payment did not complete before the payment deadline";
+export const DEADLINE_PASSED = failureReason("PAYMENT_DEADLINE_PASSED");
 
 export function decide(s: SagaState, now: number): Decision {
   const has = (step: SagaStep) => s.done.has(step);

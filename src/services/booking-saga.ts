@@ -5,6 +5,7 @@ import { bookings, bookingSeats, events, payments, sagaSteps, seats } from "../d
 import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable-objects/event-inventory.types";
 import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
+import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
 
 /** What the saga talks to; the consumer builds the real ones, so each step can be driven on its own. */
@@ -63,7 +64,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     const { booking, state } = loaded;
     if (booking.status === "pending" && (await eventCancelled(deps.db, booking.eventId))) {
       // Never sold on a cancelled event: compensation releases the hold and refunds any charge.
-      await failBooking(deps.db, booking.id, EVENT_CANCELLED_REASON, deps.now());
+      await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now());
       point(deps, booking, "fail", "done", 0);
       continue;
     }
@@ -98,8 +99,6 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
   }
   throw new Error(`saga for booking ${bookingId} did not settle within ${MAX_STEPS_PER_RUN} steps`);
 }
-
-export const EVENT_CANCELLED_REASON = "the event was cancelled";
 
 async function eventCancelled(db: Database, eventId: string): Promise<boolean> {
   const [e] = await db.select({ status: events.status }).from(events).where(eq(events.id, eventId));
@@ -165,7 +164,7 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
         const h = await inv().getHold(b.holdId);
         if (h.ok && h.value.bookingId === b.id && (h.value.status === "confirming" || h.value.status === "committed")) return { kind: "done" };
       }
-      return holdGone(r, "the hold ended before the payment started");
+      return holdGone(r);
     }
     case "charge": {
       // Written before the call: a charge that was ever sent is refunded if the saga fails later.
@@ -173,7 +172,10 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const timeout = () => Math.min(PROVIDER_TIMEOUT_MS, b.paymentDeadline.getTime() - deps.now());
       if (timeout() <= 0) return { kind: "reload" };
       const out = await deps.payments(timeout).charge({ idempotencyKey: chargeKey(b.id), reference: b.id, amountCents: b.totalAmountCents, currency: b.currency, paymentMethod: b.paymentMethod });
-      if (out.status === "declined") return { kind: "compensate", reason: out.reason };
+      if (out.status === "declined") {
+        log("info", "payment declined", { bookingId: b.id, providerReason: out.reason });
+        return { kind: "compensate", reason: failureReason("PAYMENT_DECLINED") };
+      }
       if (out.status === "processing") return { kind: "retry", reason: "the payment is still processing", hintMs: 1000 };
       await deps.db
         .insert(payments)
@@ -185,7 +187,7 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       const r = await inv().commit(b.holdId, b.id);
       if (r.ok) return { kind: "done", detail: { seats: r.value.seats.map((x) => x.id) } };
       // A payment that lands after its hold was released is refunded, never turned into a sale.
-      return holdGone(r, "the hold was released before the payment completed");
+      return holdGone(r);
     }
     case "confirm":
       return confirm(deps, b);
@@ -232,8 +234,8 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
   }
 }
 
-function holdGone(r: InventoryResult<HoldView> & { ok: false }, reason: string): StepResult {
-  if (r.code === "HOLD_EXPIRED" || r.code === "NOT_FOUND" || r.code === "INVALID_STATE") return { kind: "compensate", reason };
+function holdGone(r: InventoryResult<HoldView> & { ok: false }): StepResult {
+  if (r.code === "HOLD_EXPIRED" || r.code === "NOT_FOUND" || r.code === "INVALID_STATE") return { kind: "compensate", reason: failureReason("HOLD_ENDED") };
   return { kind: "retry", reason: `${r.code}: ${r.message}` };
 }
 
@@ -264,10 +266,13 @@ async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
       return { kind: "done", recorded: true } as const;
     });
   } catch (e) {
-    if (e instanceof EventCancelledMeanwhile) return { kind: "compensate", reason: EVENT_CANCELLED_REASON };
+    if (e instanceof EventCancelledMeanwhile) return { kind: "compensate", reason: failureReason("EVENT_CANCELLED") };
     const code = pgCode(e);
     // 23505: a seat already in another active booking; 23514: more sold than capacity. Never a sale.
-    if (code === "23505" || code === "23514") return { kind: "compensate", reason: `Postgres refused the sale (${code}): ${(e as Error).message}` };
+    if (code === "23505" || code === "23514") {
+      log("error", "Postgres refused the sale", { bookingId: b.id, pgCode: code, error: String(e) });
+      return { kind: "compensate", reason: failureReason("SEATS_UNAVAILABLE") };
+    }
     throw e;
   }
 }

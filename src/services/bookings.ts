@@ -6,9 +6,10 @@ import type { AuthUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
-import { EVENT_CANCELLED_REASON, failBooking, inventoryFor } from "./booking-saga";
+import { failBooking, inventoryFor } from "./booking-saga";
+import { failureReason } from "./booking-failures";
 import type { BookingStatus } from "./booking-saga.logic";
-import type { PaymentMethod } from "./payments";
+import { assertPaymentsConfigured, type PaymentMethod } from "./payments";
 
 type Booking = typeof bookings.$inferSelect;
 
@@ -66,6 +67,7 @@ async function sendSaga(env: Env, messages: SagaMessage[]): Promise<void> {
  * pending one gets its message sent again, so a client's retry also re-drives a stalled saga.
  */
 export async function requestBooking(env: Env, db: Database, user: AuthUser, input: { holdId: string; paymentMethod: PaymentMethod }, now: Date): Promise<{ status: 200 | 202; booking: BookingView }> {
+  assertPaymentsConfigured(env);
   const eventId = eventIdOfHold(input.holdId);
   if (!eventId) throw noSuchHold();
   const again = await existing(env, db, user, input.holdId);
@@ -120,7 +122,7 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
     return null;
   });
   if (confirming && !confirming.ok && (confirming.code === "HOLD_EXPIRED" || confirming.code === "NOT_FOUND")) {
-    await failBooking(db, created.id, "the hold expired before the booking was made", now.getTime());
+    await failBooking(db, created.id, failureReason("HOLD_EXPIRED"), now.getTime());
     throw new AppError("HOLD_EXPIRED", "The hold has expired");
   }
   return { status: 202, booking: bookingView(created) };
@@ -215,7 +217,7 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
 export async function failPendingEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ failed: string[] }> {
   const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
   const failed: string[] = [];
-  for (const p of pending) if (await failBooking(db, p.id, EVENT_CANCELLED_REASON, now.getTime())) failed.push(p.id);
+  for (const p of pending) if (await failBooking(db, p.id, failureReason("EVENT_CANCELLED"), now.getTime())) failed.push(p.id);
   const unfinished = await db
     .select({ id: bookings.id })
     .from(bookings)

@@ -5,6 +5,7 @@ import type { Env } from "../env";
 import type { EventRefundBatch } from "../queues/messages";
 import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
 import { inventoryFor } from "./booking-saga";
+import { failureReason } from "./booking-failures";
 import { paymentsFor, type RefundOutcome } from "./payments";
 
 /**
@@ -21,7 +22,6 @@ export const REFUND_BATCH_SIZE = 2000;
 const RUN_BUDGET_MS = 8_000;
 /** A running job untouched for this long lost its message: the cron sends another. */
 const STALLED_AFTER_MS = 60_000;
-const EVENT_CANCELLED = "the event was cancelled";
 const START = "00000000-0000-0000-0000-000000000000";
 
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
@@ -163,7 +163,7 @@ export async function refundBatch(
       told as (
         insert into notifications (user_id, dedupe_key, type, payload)
         select r.user_id, r.id || ':' || k.kind, k.kind, jsonb_build_object('bookingId', r.id, 'eventId', ${eventId}::uuid, 'seats', r.seats,
-          'quantity', r.quantity, 'amountCents', r.amount_cents, 'currency', r.currency, 'reason', ${EVENT_CANCELLED}::text)
+          'quantity', r.quantity, 'amountCents', r.amount_cents, 'currency', r.currency, 'reason', ${failureReason("EVENT_CANCELLED")}::text)
         from r cross join (values ('booking.cancelled'), ('booking.refunded')) k(kind)
         where k.kind = 'booking.cancelled' or r.outcome = 'refunded'
         on conflict (dedupe_key) do nothing),

@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { AppError } from "../lib/errors";
 import type { Admission } from "../../durable-objects/circuit-breaker.logic";
 
 /** The payment methods the sandbox understands (API.md). */
@@ -45,12 +46,31 @@ export interface PaymentProvider {
   refundBatch(chargeKeys: string[]): Promise<RefundOutcome[]>;
 }
 
+/**
+ * The sandbox "charges" any card without money moving, so a Worker configured for production (or
+ * not saying what it is) must not use it unless ALLOW_SANDBOX_PAYMENTS=true says so explicitly.
+ */
+export function sandboxPaymentsAllowed(env: Env): boolean {
+  if (env.ALLOW_SANDBOX_PAYMENTS === "true") return true;
+  const environment: string | undefined = env.ENVIRONMENT;
+  return environment !== undefined && environment !== "" && environment !== "production";
+}
+
+const SANDBOX_REFUSED = "Payments are not configured on this server: the sandbox card network is refused in production (set ALLOW_SANDBOX_PAYMENTS=true only for a staging deployment)";
+
+/** Fails closed before a booking is taken when no payment provider may charge. */
+export function assertPaymentsConfigured(env: Env): void {
+  if (!sandboxPaymentsAllowed(env)) throw new AppError("DEPENDENCY_UNAVAILABLE", "Payments are not configured on this server; no booking can be taken");
+}
+
 /** The card-network test double (SandboxCardNetwork Durable Object) behind the port. */
 export function sandboxProvider(env: Env): PaymentProvider {
   const network = () => env.PAYMENT_SANDBOX.get(env.PAYMENT_SANDBOX.idFromName("card-network"));
   return {
     name: "sandbox",
     async charge(req) {
+      // Refunds stay allowed: giving back a sandbox charge never gives anything away.
+      if (!sandboxPaymentsAllowed(env)) throw new PaymentUnavailableError(SANDBOX_REFUSED);
       const res = await network().charge(req);
       if (!res.ok) throw new PaymentUnavailableError(res.message);
       const c = res.value;

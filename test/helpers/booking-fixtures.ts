@@ -59,3 +59,28 @@ export async function stepsOf(bookingId: string): Promise<Record<string, { statu
     return Object.fromEntries((rows.rows as any[]).map((r) => [r.step, { status: r.status, attempts: r.attempts, detail: r.detail }]));
   });
 }
+
+/**
+ * Makes Postgres refuse to confirm one booking the way a held row lock does (SQLSTATE 55P03,
+ * lock_not_available), until the returned function is called. A trigger rather than a second session
+ * holding the row: the embedded Postgres is one session, where an open blocking transaction would
+ * stall every query, the saga's included.
+ */
+export async function refuseConfirmOf(bookingId: string): Promise<() => Promise<void>> {
+  if (!/^[0-9a-f-]{36}$/.test(bookingId)) throw new Error(`not a booking id: ${bookingId}`);
+  const fn = `refuse_confirm_${bookingId.replaceAll("-", "")}`;
+  await withDb((db) =>
+    db.execute(
+      sql.raw(`
+        create function ${fn}() returns trigger language plpgsql as $$
+        begin
+          if new.status = 'confirmed' then
+            raise exception 'could not obtain lock on row in relation "bookings"' using errcode = '55P03';
+          end if;
+          return new;
+        end $$;
+        create trigger ${fn} before update on bookings for each row when (new.id = '${bookingId}') execute function ${fn}();`),
+    ),
+  );
+  return () => withDb(async (db) => void (await db.execute(sql.raw(`drop trigger if exists ${fn} on bookings; drop function if exists ${fn}();`))));
+}

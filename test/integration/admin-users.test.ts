@@ -1,7 +1,10 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditLog, refreshTokens } from "../../src/db/schema";
-import { call, expectError, makeSession, makeUser, withDb } from "../helpers/fixtures";
+import { runInDurableObject } from "cloudflare:test";
+import type { UserSessions } from "../../durable-objects/user-sessions";
+import { auditLog, refreshTokens, userStatusOutbox, users } from "../../src/db/schema";
+import { runScheduled } from "../../src/services/maintenance";
+import { call, expectError, makeSession, makeUser, testEnv, withDb } from "../helpers/fixtures";
 
 const patch = (id: string, json: unknown, headers: Record<string, string>) => call(`/v1/admin/users/${id}`, { method: "PATCH", json, headers });
 
@@ -62,5 +65,48 @@ describe("admin changes to accounts", () => {
       const res = await patch(target.id, body, admin.auth);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
+  });
+});
+
+describe("a disable that the sessions object missed", () => {
+  it("still takes effect: when the sessions object fails once after the commit, the user's token is refused after the retry", async () => {
+    const admin = await makeUser("admin");
+    const target = await makeSession("user");
+    expect((await call("/v1/me", { headers: target.auth })).status).toBe(200);
+    // Fault: the target's sessions object throws on its next status update, as if it had crashed.
+    const sessions: DurableObjectStub<UserSessions> = testEnv.USER_SESSIONS.get(testEnv.USER_SESSIONS.idFromName(target.id));
+    await runInDurableObject(sessions, (instance: UserSessions) => {
+      const proto = Object.getPrototypeOf(instance);
+      const setStatus = proto.setStatus;
+      proto.setStatus = async function () {
+        proto.setStatus = setStatus;
+        throw new Error("sessions object unavailable");
+      };
+    });
+
+    const res = await patch(target.id, { disabled: true }, admin.auth);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).disabled).toBe(true);
+
+    let status = 0;
+    for (const until = Date.now() + 8_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      status = (await call("/v1/me", { headers: target.auth })).status;
+      if (status === 401) break;
+    }
+    expect(status).toBe(401);
+    expect(await withDb((db) => db.select().from(userStatusOutbox).where(eq(userStatusOutbox.userId, target.id)))).toEqual([]);
+  });
+
+  it("is delivered by the cron when it is still waiting in the outbox", async () => {
+    const target = await makeSession("user");
+    // The state a crash right after the commit leaves behind: the user disabled in Postgres, the
+    // sessions object never told.
+    await withDb(async (db) => {
+      await db.update(users).set({ disabledAt: new Date() }).where(eq(users.id, target.id));
+      await db.insert(userStatusOutbox).values({ userId: target.id, role: "user", disabled: true, changedAt: new Date() });
+    });
+    expect((await call("/v1/me", { headers: target.auth })).status).toBe(200);
+    await runScheduled(testEnv, new Date());
+    expect((await call("/v1/me", { headers: target.auth })).status).toBe(401);
   });
 });

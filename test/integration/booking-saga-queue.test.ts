@@ -1,12 +1,11 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { createDb } from "../../src/db/client";
 import { bookings, notifications } from "../../src/db/schema";
 import { inventoryFor } from "../../src/services/booking-saga";
 import { reconcile } from "../../src/services/reconciliation";
 import { call, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { bookingRow, makeReservedEventOnSale, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
+import { bookingRow, makeReservedEventOnSale, refuseConfirmOf, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";
 import { eventually } from "../helpers/wait";
 
@@ -196,18 +195,13 @@ describe("booking saga through the real queues", () => {
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-4"]);
     const b: any = await (await post(user, { holdId })).json();
-    const blocker = createDb(testEnv);
-    const client = await blocker.$client.connect();
+    const allow = await refuseConfirmOf(b.id);
     try {
-      await client.query("begin");
-      await client.query("select 1 from bookings where id = $1 for no key update", [b.id]);
       // Paid and committed in the object, but Postgres cannot record it.
       await eventually(async () => (await stepsOf(b.id)).confirm?.status === "failed", 20_000, "confirm refused");
       expect((await stepsOf(b.id)).commit.status).toBe("done");
     } finally {
-      await client.query("rollback");
-      client.release();
-      await blocker.$client.end();
+      await allow();
     }
     expect((await settled(user, b.id)).status).toBe("confirmed");
     expect(await cardNetwork().statement(b.id)).toHaveLength(1);

@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { bookings } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps, type SagaDeps, type SagaOutcome } from "../../src/services/booking-saga";
+import { failureReason } from "../../src/services/booking-failures";
 import { makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { bookingRow, makeReservedEventOnSale, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
+import { bookingRow, makeReservedEventOnSale, refuseConfirmOf, stepsOf, type TestEvent } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";
 
 // The saga driven step by step (no queue), so each fault lands exactly between two steps.
@@ -68,7 +69,7 @@ describe("booking saga, step by step", () => {
     const { ev, user } = await setup();
     const b = await book(ev, user, ["A-1-1"], "pm_card_declined");
     expect(await drive(b.id)).toEqual({ kind: "finished", status: "failed" });
-    expect((await bookingRow(b.id)).failureReason).toBe("card declined");
+    expect((await bookingRow(b.id)).failureReason).toBe(failureReason("PAYMENT_DECLINED"));
     expect((await inventory(ev).stats()).available).toBe(ev.seatIds.length);
     await expectInvariants(ev.eventId, inventory(ev));
   });
@@ -142,12 +143,9 @@ describe("booking saga, step by step", () => {
   it("retries while Postgres refuses the confirm and confirms once it answers again", async () => {
     const { ev, user } = await setup();
     const b = await book(ev, user, ["A-2-4"]);
-    // Another session holds the booking row: the saga's confirm times out on the lock (3 s).
-    const blocker = createDb(testEnv);
-    const client = await blocker.$client.connect();
+    // Postgres refuses the confirm as it does when another session holds the booking row's lock.
+    const allow = await refuseConfirmOf(b.id);
     try {
-      await client.query("begin");
-      await client.query("select 1 from bookings where id = $1 for no key update", [b.id]);
       const out = await drive(b.id);
       expect(out.kind).toBe("retry");
       const steps = await stepsOf(b.id);
@@ -155,9 +153,7 @@ describe("booking saga, step by step", () => {
       expect(steps.confirm).toMatchObject({ status: "failed" });
       expect((await bookingRow(b.id)).status).toBe("pending");
     } finally {
-      await client.query("rollback");
-      client.release();
-      await blocker.$client.end();
+      await allow();
     }
     expect(await drive(b.id)).toEqual({ kind: "finished", status: "confirmed" });
     await expectInvariants(ev.eventId, inventory(ev));

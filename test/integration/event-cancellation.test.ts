@@ -4,6 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { bookings, events, notifications, payments } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps } from "../../src/services/booking-saga";
 import { runScheduled } from "../../src/services/maintenance";
+import { failureReason } from "../../src/services/booking-failures";
 import { makePublished, makeVenue } from "../helpers/catalogue";
 import { call, expectError, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
 import { bookingRow, makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
@@ -102,7 +103,7 @@ describe("booking after cancellation", () => {
       }, b.id);
     });
     expect(out).toEqual({ kind: "finished", status: "failed" });
-    expect((await bookingRow(b.id)).failureReason).toBe("the event was cancelled");
+    expect((await bookingRow(b.id)).failureReason).toBe(failureReason("EVENT_CANCELLED"));
     expect(await refundedOnce(b.id)).toBe(true);
     expect((await inventoryFor(testEnv, ev.eventId).snapshot()).seats!.find((s) => s.id === "A-1-1")!.status).toBe("available");
   });
@@ -114,7 +115,7 @@ describe("booking after cancellation", () => {
     // As if the cancel request's own pass over pending bookings had not reached this one yet.
     await withDb((db) => db.update(events).set({ status: "cancelled", cancelledAt: new Date() }).where(eq(events.id, ev.eventId)));
     expect(await withDb((db) => advanceBooking(sagaDeps(testEnv, db), b.id))).toEqual({ kind: "finished", status: "failed" });
-    expect((await bookingRow(b.id)).failureReason).toBe("the event was cancelled");
+    expect((await bookingRow(b.id)).failureReason).toBe(failureReason("EVENT_CANCELLED"));
     expect(await cardNetwork().statement(b.id)).toEqual([]);
     expect((await inventoryFor(testEnv, ev.eventId).getHold(b.holdId))).toMatchObject({ ok: true, value: { status: "released" } });
   });

@@ -90,10 +90,10 @@ describe("validation and dependency failures", () => {
   });
   const post = (body: string) => app.request("/echo", { method: "POST", headers: { "content-type": "application/json" }, body }, env);
 
-  it("answers malformed JSON with 400 BAD_JSON", async () => {
+  it("answers malformed JSON with 400 MALFORMED_JSON", async () => {
     const res = await post("{nope");
     expect(res.status).toBe(400);
-    expectErrorShape(await res.json(), "BAD_JSON");
+    expectErrorShape(await res.json(), "MALFORMED_JSON");
   });
 
   it("answers a body that fails its zod schema with 400 VALIDATION_FAILED naming the field", async () => {

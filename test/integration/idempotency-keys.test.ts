@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { eq } from "drizzle-orm";
-import { events, venues } from "../../src/db/schema";
+import { and, eq } from "drizzle-orm";
+import { events, idempotencyKeys, venues } from "../../src/db/schema";
+import { createVenue } from "../../src/services/venues";
 import { AppError } from "../../src/lib/errors";
 import { idempotent } from "../../src/lib/idempotent-request";
 import { eventBody, makeVenue } from "../helpers/catalogue";
@@ -107,5 +108,71 @@ describe("the key's namespace", () => {
       expect((crossed as AppError).code).toBe("IDEMPOTENCY_CONFLICT");
     });
     expect(runs).toBe(1);
+  });
+});
+
+describe("a retry while the first request is still running", () => {
+  it("two concurrent requests with one key and a slow first create make exactly one venue; the retry answers 409 IDEMPOTENCY_IN_PROGRESS", async () => {
+    const org = await makeUser("organizer");
+    const name = `Slow hall ${crypto.randomUUID()}`;
+    const key = crypto.randomUUID();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const create = (db: Parameters<Parameters<typeof withDb>[0]>[0], slow: boolean) => async () => {
+      if (slow) await gate;
+      const row = await createVenue(db, { id: org.id, role: "organizer" }, venueBody(name), new Date());
+      return { status: 201, body: { id: row.id } };
+    };
+    await withDb(async (db) => {
+      const request = { route: "POST /v1/venues", body: venueBody(name) };
+      const first = idempotent(db, org.id, key, request, create(db, true));
+      await new Promise((r) => setTimeout(r, 100)); // the first holds the key and is inside its create
+      const retry = await idempotent(db, org.id, key, request, create(db, false), 200).catch((e: unknown) => e);
+      expect(retry).toBeInstanceOf(AppError);
+      expect((retry as AppError).code).toBe("IDEMPOTENCY_IN_PROGRESS");
+      expect((retry as AppError).headers).toMatchObject({ "Retry-After": "1" });
+      release();
+      const answered = await first;
+      expect(await idempotent(db, org.id, key, request, create(db, false))).toMatchObject({ body: answered.body, replayed: true });
+    });
+    expect(await venuesNamed(name)).toHaveLength(1);
+  });
+
+  it("answers 409 IDEMPOTENCY_IN_PROGRESS with Retry-After while another request holds the key, and runs the retry once that request's lease lapsed", async () => {
+    const org = await makeUser("organizer");
+    const name = `Crashed hall ${crypto.randomUUID()}`;
+    const key = crypto.randomUUID();
+    const body = venueBody(name);
+    // A first request that claimed the key and then died mid-run: no answer, only its lease.
+    await post("/v1/venues", org, body, key);
+    await withDb((db) => db.update(venues).set({ name: `Gone ${key}` }).where(eq(venues.name, name)));
+    await withDb((db) =>
+      db.update(idempotencyKeys).set({ responseStatus: null, responseBody: null, lockedUntil: new Date(Date.now() + 60_000) }).where(and(eq(idempotencyKeys.userId, org.id), eq(idempotencyKeys.key, key))),
+    );
+    const busy = await post("/v1/venues", org, body, key);
+    expect(busy.status).toBe(409);
+    expect(busy.headers.get("retry-after")).toBe("1");
+    expectError(await busy.json(), "IDEMPOTENCY_IN_PROGRESS");
+    expect(await venuesNamed(name)).toEqual([]);
+
+    await withDb((db) => db.update(idempotencyKeys).set({ lockedUntil: new Date(Date.now() - 1_000) }).where(and(eq(idempotencyKeys.userId, org.id), eq(idempotencyKeys.key, key))));
+    const retried = await post("/v1/venues", org, body, key);
+    expect(retried.status).toBe(201);
+    expect(await venuesNamed(name)).toHaveLength(1);
+  });
+});
+
+describe("an expired key", () => {
+  it("is treated as new even before the cron deletes it: another body under it creates a venue instead of 409", async () => {
+    const org = await makeUser("organizer");
+    const key = crypto.randomUUID();
+    expect((await post("/v1/venues", org, venueBody(`Old ${key}`), key)).status).toBe(201);
+    await withDb((db) => db.update(idempotencyKeys).set({ expiresAt: new Date(Date.now() - 1_000) }).where(and(eq(idempotencyKeys.userId, org.id), eq(idempotencyKeys.key, key))));
+    const reused = await post("/v1/venues", org, venueBody(`New ${key}`), key);
+    expect(reused.status).toBe(201);
+    expect(await venuesNamed(`New ${key}`)).toHaveLength(1);
+    // ...and the key now stands for the new request: a retry of it replays.
+    const again = await post("/v1/venues", org, venueBody(`New ${key}`), key);
+    expect(((await again.json()) as any).id).toBe(((await reused.json()) as any).id);
   });
 });

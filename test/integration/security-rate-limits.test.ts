@@ -1,27 +1,32 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { ensureUser } from "../../src/services/users";
-import { call, expectError, freshIp, makeSession, testEnv, withDb } from "../helpers/fixtures";
+import { call, expectError, freshIp, makeSession, makeUser, testEnv, withDb } from "../helpers/fixtures";
 
-// The [[ratelimits]] of wrangler.toml: AUTH_IP_LIMITER, AUTH_EMAIL_LIMITER, REFRESH_LIMITER per minute.
+// The [[ratelimits]] of wrangler.toml: AUTH_IP_LIMITER, AUTH_EMAIL_LIMITER, REFRESH_LIMITER,
+// REFRESH_IP_LIMITER and LIVE_LIMITER per minute, PUBLIC_READ_LIMITER and WAITLIST_LIMITER per 10 seconds.
 const IP_LIMIT = 20;
 const EMAIL_LIMIT = 10;
 const REFRESH_LIMIT = 10;
+const REFRESH_IP_LIMIT = 60;
+const PUBLIC_READ_LIMIT = 200;
+const LIVE_LIMIT = 30;
+const WAITLIST_LIMIT = 20;
 
 /**
  * The local limiter counts in fixed windows aligned to the minute; a run that straddles a window
  * edge starts counting again. Wait for a fresh window when the budget would not fit in this one.
  */
-async function awayFromWindowEdge(budgetMs: number): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
+async function awayFromWindowEdge(budgetMs: number, periodMs = 60_000): Promise<void> {
+  const left = periodMs - (Date.now() % periodMs);
   if (left < budgetMs) await new Promise((r) => setTimeout(r, left + 50));
 }
 
-async function expectLimited(res: Response): Promise<void> {
+async function expectLimited(res: Response, retryAfter = "60"): Promise<void> {
   const body: any = await res.json();
   expect(res.status, JSON.stringify(body)).toBe(429);
   expectError(body, "RATE_LIMITED");
-  expect(res.headers.get("retry-after")).toBe("60");
+  expect(res.headers.get("retry-after")).toBe(retryAfter);
 }
 
 const login = (json: unknown, ip: Record<string, string>) => call("/v1/auth/login", { method: "POST", json, headers: ip });
@@ -33,14 +38,28 @@ describe("brute force", () => {
     await withDb((db) => ensureUser(db, { email, password, name: "Victim", role: "user" }));
   });
 
-  it("locks an account after the configured number of tries, from any address, even with the right password", async () => {
+  it("locks an account for one address after the configured number of tries, even with the right password", async () => {
     await awayFromWindowEdge(20_000);
+    const guesser = freshIp();
     for (let i = 0; i < EMAIL_LIMIT; i++) {
-      const res = await login({ email, password: `guess number ${i}!` }, freshIp());
+      const res = await login({ email, password: `guess number ${i}!` }, guesser);
       expect(res.status, `try ${i + 1}`).toBe(401);
     }
-    await expectLimited(await login({ email, password: "guess number 11!" }, freshIp()));
-    await expectLimited(await login({ email: email.toUpperCase(), password }, freshIp()));
+    await expectLimited(await login({ email, password: "guess number 11!" }, guesser));
+    await expectLimited(await login({ email: email.toUpperCase(), password }, guesser));
+  });
+
+  it("lets the owner log in from their own address after a stranger's failed tries from another locked the stranger out", async () => {
+    await awayFromWindowEdge(20_000);
+    const owner = `owner-${crypto.randomUUID()}@evently.test`;
+    const ownerPassword = "the owner's own password";
+    await withDb((db) => ensureUser(db, { email: owner, password: ownerPassword, name: "Owner", role: "user" }));
+    const stranger = freshIp();
+    for (let i = 0; i <= EMAIL_LIMIT; i++) await login({ email: owner, password: `stranger guess ${i}!` }, stranger);
+    await expectLimited(await login({ email: owner, password: ownerPassword }, stranger));
+    const res = await login({ email: owner, password: ownerPassword }, freshIp());
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).user.email).toBe(owner);
   });
 
   it("limits one address across accounts, counting malformed requests too", async () => {
@@ -71,6 +90,20 @@ describe("brute force", () => {
     expect((await call("/v1/auth/refresh", { method: "POST", json: { refreshToken: other.refreshToken } })).status).toBe(200);
   });
 
+  it("limits refreshes per address across sessions, before any token is looked up", async () => {
+    await awayFromWindowEdge(15_000);
+    const ip = freshIp();
+    for (let i = 0; i < REFRESH_IP_LIMIT; i++) {
+      // Each a different made-up session: the per-session limit never sees the same one twice.
+      const res = await call("/v1/auth/refresh", { method: "POST", json: { refreshToken: `${crypto.randomUUID()}.${"A".repeat(43)}` }, headers: ip });
+      expect(res.status, `refresh ${i + 1}`).toBe(401);
+    }
+    const s = await makeSession();
+    await expectLimited(await call("/v1/auth/refresh", { method: "POST", json: { refreshToken: s.refreshToken }, headers: ip }));
+    // The same session from another address is not affected.
+    expect((await call("/v1/auth/refresh", { method: "POST", json: { refreshToken: s.refreshToken }, headers: freshIp() })).status).toBe(200);
+  });
+
   it("turns every limiter off when RATE_LIMITS=off (load tests only)", async () => {
     const app = createApp();
     const env = { ...testEnv, RATE_LIMITS: "off" } as unknown as typeof testEnv;
@@ -79,5 +112,41 @@ describe("brute force", () => {
       const res = await app.request("/v1/auth/login", { method: "POST", body: JSON.stringify({ email: "" }), headers: { ...ip, "content-type": "application/json" } }, env);
       expect(res.status).toBe(400);
     }
+  });
+});
+
+describe("public reads", () => {
+  it("answer 429 RATE_LIMITED in the error shape with Retry-After once an address has read too much, other addresses unaffected", async () => {
+    await awayFromWindowEdge(5_000, 10_000);
+    const ip = freshIp();
+    for (let i = 0; i < PUBLIC_READ_LIMIT; i++) {
+      const res = await call("/v1/events/not-an-event-id", { headers: ip });
+      expect(res.status, `read ${i + 1}`).toBe(404);
+    }
+    await expectLimited(await call("/v1/events", { headers: ip }), "10");
+    await expectLimited(await call(`/v1/venues/${crypto.randomUUID()}`, { headers: ip }), "10");
+    expect((await call("/v1/events", { headers: freshIp() })).status).toBe(200);
+  });
+
+  it("limit live seat map upgrades per address", async () => {
+    await awayFromWindowEdge(10_000);
+    const ip = freshIp();
+    for (let i = 0; i < LIVE_LIMIT; i++) {
+      // Without an Upgrade header the route answers 426 after counting the attempt.
+      expect((await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip })).status, `upgrade ${i + 1}`).toBe(426);
+    }
+    await expectLimited(await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip }));
+  });
+});
+
+describe("waitlist join and leave", () => {
+  it("are limited per user: past the limit a user's waitlist changes answer 429 RATE_LIMITED, another user's do not", async () => {
+    await awayFromWindowEdge(5_000, 10_000);
+    const [user, other] = [await makeUser(), await makeUser()];
+    const eventId = crypto.randomUUID();
+    const leave = (u: typeof user) => call(`/v1/events/${eventId}/waitlist/me`, { method: "DELETE", headers: u.auth });
+    for (let i = 0; i < WAITLIST_LIMIT; i++) expect((await leave(user)).status, `change ${i + 1}`).not.toBe(429);
+    await expectLimited(await call(`/v1/events/${eventId}/waitlist`, { method: "POST", headers: user.auth, json: { quantity: 1 } }), "10");
+    expect((await leave(other)).status).not.toBe(429);
   });
 });

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# npm run bench:smoke — every benchmark at a tiny size, so none can rot unnoticed. The figures mean
+# nothing; a benchmark that does not start, does not finish within its time box, or fails its own
+# end-of-run checks fails the smoke. Benchmarks that need a PostgreSQL server of their own
+# (listing, analytics) are skipped, and said so, when none answers on 127.0.0.1:5432.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+failed=()
+run() {
+  local name=$1; shift
+  local log; log=$(mktemp)
+  local t0=$SECONDS
+  echo "bench:smoke ${name} ..."
+  if timeout 240 env "$@" >"$log" 2>&1; then
+    echo "bench:smoke ${name} ok ($((SECONDS - t0)) s)"
+  else
+    echo "bench:smoke ${name} FAILED ($((SECONDS - t0)) s); its last lines:"
+    tail -20 "$log" | sed 's/^/    /'
+    failed+=("$name")
+  fi
+  rm -f "$log"
+}
+
+run holds BENCH_SECONDS=1 BENCH_CLIENTS=2 BENCH_ENGINE_OPS=1000 npx tsx bench/holds.ts
+run holds-cost COST_N=20 npx tsx bench/holds-cost.ts
+run fanout FANOUT_SOCKETS=20 FANOUT_RATE=5 FANOUT_SECONDS=2 FANOUT_PROCESSES=1 npx tsx bench/fanout.ts
+run auth BENCH_N=20 npx tsx bench/auth.ts
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  run listing BENCH_SECONDS=1 BENCH_CONCURRENCY=2 npx tsx bench/listing.ts
+  db=evently_bench_smoke
+  PGOPTIONS="-c client_min_messages=warning" psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
+  run analytics DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" bash -c \
+    'npx tsx scripts/gen-analytics-data.ts --events 5 --bookings 500 --users 50 && npx tsx bench/analytics.ts --requests 3 --warmup 1'
+  PGOPTIONS="-c client_min_messages=warning" psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists $db with (force)" >/dev/null
+else
+  echo "bench:smoke listing, analytics skipped: no PostgreSQL server on 127.0.0.1:5432"
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "bench:smoke failed: ${failed[*]}"
+  exit 1
+fi
+echo "bench:smoke: every benchmark completed"
