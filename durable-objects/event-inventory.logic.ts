@@ -42,6 +42,8 @@ export interface InventoryConfig {
   salesStartMs: number | null;
   /** Epoch ms; sales end at the event's start when the event gives no end. */
   salesEndMs: number;
+  /** Epoch ms the event's cancellation closed the object (closeSales); absent while not cancelled. */
+  cancelledMs?: number;
 }
 
 function parseTime(s: string | null | undefined, what: string): number | null | Failure {

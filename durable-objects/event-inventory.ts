@@ -50,6 +50,7 @@ import {
 } from "./event-inventory.waitlist.logic";
 import type {
   Availability,
+  ClosedSales,
   EventInventoryRpc,
   HoldRequest,
   HoldView,
@@ -183,21 +184,36 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   /**
-   * Stops new holds for good (the event was cancelled): the sales window ends now. Holds already
-   * taken keep their course; the booking saga refunds what the cancellation hands it. Idempotent.
+   * The event was cancelled: the sales window ends now (no new holds) and every open hold ends with
+   * it, its seats back. Holds being booked (confirming) are left to their booking's saga, which
+   * refunds instead of confirming on a cancelled event. Idempotent: every call answers all holds
+   * the closing ended, so a caller that failed to notify their holders can call again.
    */
-  async closeSales(): Promise<InventoryResult<{ closedAt: string }>> {
+  async closeSales(): Promise<InventoryResult<ClosedSales>> {
     const config = this.config;
     if (!config) return notInitialized();
     const now = this.now();
-    if (config.salesEndMs > now) {
-      const closed = { ...config, salesEndMs: now };
+    if (config.cancelledMs === undefined) {
+      const closed = { ...config, salesEndMs: Math.min(config.salesEndMs, now), cancelledMs: now };
       this.ctx.storage.transactionSync(() => {
         this.sql.exec(`UPDATE inventory SET config = ? WHERE id = 1`, JSON.stringify(closed));
       });
       this.config = closed;
     }
-    return ok({ closedAt: new Date(this.config!.salesEndMs).toISOString() });
+    this.expireDue(now);
+    const open = this.sql.exec(`SELECT * FROM holds WHERE status = 'active'`).toArray().map(holdFromRow);
+    for (const hold of open) {
+      const t = decideRelease(hold, null);
+      if (t.ok) this.apply(hold, t.value, now);
+    }
+    if (open.length) this.rearm(now, true);
+    const closedAt = this.config!.cancelledMs!;
+    // Every hold the closing released (none of them had a booking); the same list on every call.
+    const ended = this.sql
+      .exec(`SELECT id, user_id, quantity, seats FROM holds WHERE status = 'released' AND booking_id IS NULL AND updated_at >= ?`, closedAt)
+      .toArray()
+      .map((r) => ({ holdId: String(r.id), userId: String(r.user_id), quantity: Number(r.quantity), seats: (JSON.parse(String(r.seats)) as { id: string }[]).map((x) => x.id) }));
+    return ok({ closedAt: new Date(closedAt).toISOString(), releasedHolds: ended });
   }
 
   async hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>> {
@@ -282,6 +298,17 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (t.value.changed && (hold.status === "released" || hold.status === "expired")) this.takeSeats(hold.id, t.value.changes);
     this.apply(hold, t.value, now);
     return ok(toView(t.value.hold, config));
+  }
+
+  /**
+   * `returnSeats` for a batch of a cancelled event's bookings (one call per refund batch). A hold
+   * this object does not know, or that is not booked by that booking, is skipped: `returned` counts the rest.
+   */
+  async returnSeatsMany(pairs: { holdId: string; bookingId: string }[]): Promise<InventoryResult<{ returned: number }>> {
+    if (!this.config) return notInitialized();
+    let returned = 0;
+    for (const p of pairs) if (this.transition(p.holdId, (h) => decideReturnSeats(h, p.bookingId)).ok) returned++;
+    return ok({ returned });
   }
 
   async snapshot(): Promise<Snapshot> {

@@ -105,6 +105,12 @@ export interface WaitlistEntryView {
   offeredAt: string | null;
 }
 
+/** What closing sales ended: every hold the closing released (the same list on every call). */
+export interface ClosedSales {
+  closedAt: string;
+  releasedHolds: { holdId: string; userId: string; quantity: number; seats: string[] }[];
+}
+
 export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
   initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
@@ -121,8 +127,10 @@ export interface EventInventoryRpc {
   returnSeats(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
   /** Reconciliation: a released/expired hold of a booking Postgres has confirmed is booked again if its seats are free (SEAT_UNAVAILABLE if not). */
   restoreBooking(holdId: string, bookingId: string): Promise<InventoryResult<HoldView>>;
-  /** The event was cancelled: no new holds from now on (SALES_CLOSED). Idempotent. */
-  closeSales(): Promise<InventoryResult<{ closedAt: string }>>;
+  /** `returnSeats` for many (a cancelled event's refund batch); unknown or foreign holds are skipped. */
+  returnSeatsMany(pairs: { holdId: string; bookingId: string }[]): Promise<InventoryResult<{ returned: number }>>;
+  /** The event was cancelled: no new holds from now on (SALES_CLOSED), every open hold released. Idempotent. */
+  closeSales(): Promise<InventoryResult<ClosedSales>>;
   /**
    * Joins the queue for `quantity` seats. SEATS_AVAILABLE when that quantity can be held now; a
    * user with a waiting or offered entry gets that entry back (`created: false`).

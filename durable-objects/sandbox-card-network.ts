@@ -85,6 +85,31 @@ export class SandboxCardNetwork extends DurableObject<Env> {
     return { ok: true, value: this.read(chargeKey)! };
   }
 
+  /**
+   * `refund` for many charges in one call (a cancelled event's batch), set-based: each key ends
+   * exactly as `refund` alone would leave it. Answers in the order of the keys.
+   */
+  async refundMany(chargeKeys: string[]): Promise<SandboxAnswer<(SandboxCharge | null)[]>> {
+    if (this.down()) return unavailable();
+    const keys = JSON.stringify(chargeKeys);
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    const known = new Set<string>();
+    const after = new Map<string, SandboxCharge>();
+    this.ctx.storage.transactionSync(() => {
+      sql.exec(`UPDATE charges SET status = 'succeeded' WHERE status = 'processing' AND settles_at <= ? AND idempotency_key IN (SELECT value FROM json_each(?))`, now, keys);
+      for (const r of sql.exec(`SELECT idempotency_key FROM charges WHERE idempotency_key IN (SELECT value FROM json_each(?))`, keys)) known.add(String(r.idempotency_key));
+      sql.exec(`UPDATE charges SET refund_ref = 're_' || lower(hex(randomblob(16))) WHERE status = 'succeeded' AND refund_ref IS NULL AND idempotency_key IN (SELECT value FROM json_each(?))`, keys);
+      sql.exec(
+        `INSERT INTO charges (idempotency_key, reference, amount_cents, currency, payment_method, status, provider_ref, settles_at, created_at)
+         SELECT value, '', 0, '', '', 'voided', 'void_' || lower(hex(randomblob(16))), ?, ? FROM json_each(?) WHERE true ON CONFLICT (idempotency_key) DO NOTHING`,
+        now, now, keys,
+      );
+      for (const r of sql.exec(`SELECT * FROM charges WHERE idempotency_key IN (SELECT value FROM json_each(?))`, keys)) after.set(String(r.idempotency_key), chargeFromRow(r));
+    });
+    return { ok: true, value: chargeKeys.map((k) => (known.has(k) ? after.get(k)! : null)) };
+  }
+
   async lookup(chargeKey: string): Promise<SandboxAnswer<SandboxCharge | null>> {
     if (this.down()) return unavailable();
     return { ok: true, value: this.read(chargeKey) };
@@ -108,18 +133,21 @@ export class SandboxCardNetwork extends DurableObject<Env> {
   private read(key: string): SandboxCharge | null {
     this.ctx.storage.sql.exec(`UPDATE charges SET status = 'succeeded' WHERE idempotency_key = ? AND status = 'processing' AND settles_at <= ?`, key, Date.now());
     const r = this.ctx.storage.sql.exec(`SELECT * FROM charges WHERE idempotency_key = ?`, key).toArray()[0];
-    if (!r) return null;
-    return {
-      idempotencyKey: String(r.idempotency_key),
-      reference: String(r.reference),
-      amountCents: Number(r.amount_cents),
-      currency: String(r.currency),
-      paymentMethod: String(r.payment_method),
-      status: r.status as SandboxCharge["status"],
-      providerRef: String(r.provider_ref),
-      refundRef: r.refund_ref === null ? null : String(r.refund_ref),
-    };
+    return r ? chargeFromRow(r) : null;
   }
+}
+
+function chargeFromRow(r: Record<string, SqlStorageValue>): SandboxCharge {
+  return {
+    idempotencyKey: String(r.idempotency_key),
+    reference: String(r.reference),
+    amountCents: Number(r.amount_cents),
+    currency: String(r.currency),
+    paymentMethod: String(r.payment_method),
+    status: r.status as SandboxCharge["status"],
+    providerRef: String(r.provider_ref),
+    refundRef: r.refund_ref === null ? null : String(r.refund_ref),
+  };
 }
 
 const unavailable = (): { ok: false; code: "UNAVAILABLE"; message: string } => ({ ok: false, code: "UNAVAILABLE", message: "card network unavailable (sandbox)" });

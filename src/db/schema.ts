@@ -190,6 +190,8 @@ export const bookings = pgTable(
     // bookings scattered over the heap. It makes bookings_event_created_idx redundant.
     index("bookings_event_analytics_idx").on(t.eventId, t.createdAt, t.status, t.quantity, t.totalAmountCents, t.cancelledAt),
     index("bookings_created_idx").on(t.createdAt),
+    // The keyset of an event's refund job (event-refunds.ts): the next N bookings after a cursor.
+    index("bookings_event_id_idx").on(t.eventId, t.id),
     check("bookings_total_ck", sql`${t.totalAmountCents} >= 0`),
     check("bookings_quantity_ck", sql`${t.quantity} > 0`),
   ],
@@ -249,6 +251,29 @@ export const sagaSteps = pgTable(
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.bookingId, t.step] })],
+);
+
+/**
+ * One per cancelled event: refunds its confirmed bookings in batches through the queue
+ * (`event.refund-batch`), keyset by booking id from `cursor`. `done` of `total` is what the
+ * organizer sees on the event.
+ */
+export const eventRefundJobs = pgTable(
+  "event_refund_jobs",
+  {
+    eventId: uuid("event_id").primaryKey().references(() => events.id),
+    status: text("status", { enum: ["running", "done"] }).notNull().default("running"),
+    cursor: uuid("cursor"),
+    total: integer("total").notNull().default(0),
+    done: integer("done").notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    index("event_refund_jobs_running_idx").on(t.updatedAt).where(sql`${t.status} = 'running'`),
+    check("event_refund_jobs_counts_ck", sql`${t.done} >= 0 and ${t.total} >= 0`),
+  ],
 );
 
 export const idempotencyKeys = pgTable(

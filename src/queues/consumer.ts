@@ -6,6 +6,7 @@ import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/b
 import { backoffSeconds } from "../services/booking-saga.logic";
 import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
+import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
 import { writeMetric } from "../lib/metrics";
@@ -67,6 +68,8 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     log("error", "notification dead-lettered", { dedupeKey: m.dedupeKey, kind: m.kind });
     return { kind: "done" };
   }
+  // Out of retries, a refund job stays running: the cron re-drives it.
+  if (m.type === "event.refund-batch") return dead ? { kind: "done" } : runRefundJob(env, db, m.eventId);
   const deps = sagaDeps(env, db);
   if (dead) {
     const [known] = await db.select().from(bookings).where(eq(bookings.id, m.bookingId));

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const NotificationKind = z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered"]);
+export const NotificationKind = z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered", "hold.event-cancelled"]);
 export type NotificationKind = z.infer<typeof NotificationKind>;
 
 export const NotificationMessage = z.object({
@@ -27,6 +27,10 @@ export type BookingCancelRequested = z.infer<typeof BookingCancelRequested>;
 export const UserStatusSync = z.object({ type: z.literal("user.status-sync"), userId: z.string().uuid() });
 export type UserStatusSync = z.infer<typeof UserStatusSync>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync]);
+/** The next batch of a cancelled event's refund job (event-cancellation.ts); the job row says where it stands. */
+export const EventRefundBatch = z.object({ type: z.literal("event.refund-batch"), eventId: z.string().uuid() });
+export type EventRefundBatch = z.infer<typeof EventRefundBatch>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -43,6 +43,7 @@ export const bookingRoutes = router()
       method: "post",
       path: "/v1/bookings",
       tags: ["bookings"],
+      description: "409 codes: EVENT_CANCELLED (the hold's event was cancelled; nothing is charged), INVALID_STATE, IDEMPOTENCY_CONFLICT. 410 HOLD_EXPIRED.",
       security,
       middleware: [requireUser] as const,
       request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: BookingRequest } }, required: true } },

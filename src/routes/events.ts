@@ -75,6 +75,10 @@ const EventDetail = z
     layout: Layout.nullable(),
     venue: z.object({ id: z.string().uuid(), name: z.string(), city: z.string(), address: z.string(), timezone: z.string() }),
     availability: Availability,
+    refunds: z
+      .object({ done: z.number().int(), total: z.number().int(), status: z.enum(["running", "done"]) })
+      .nullable()
+      .openapi({ description: "A cancelled event's refunds: bookings refunded so far of those to refund; null unless cancelled" }),
   })
   .openapi("EventDetail");
 
@@ -186,7 +190,8 @@ export const eventsRouter = router()
       method: "post",
       path: "/v1/events/{id}/cancel",
       tags: ["events"],
-      description: "Cancels the event; its bookings go to the refund path. Cancelling again answers the same.",
+      description:
+        "Cancels the event and answers at once: open holds end (holders notified), pending bookings fail, and confirmed bookings are refunded in the background in batches; `GET /v1/events/{id}` shows `refunds` progress. `refundsRequested` is the number of bookings to refund. Cancelling again answers the same.",
       security: bearer,
       middleware: auth,
       request: { params: IdParam },

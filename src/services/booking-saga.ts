@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, payments, sagaSteps, seats } from "../db/schema";
@@ -65,6 +65,11 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
     const loaded = await load(deps.db, bookingId);
     if (!loaded) return { kind: "finished", status: "failed" };
     const { booking, state } = loaded;
+    if (booking.status === "pending" && (await eventCancelled(deps.db, booking.eventId))) {
+      // Never sold on a cancelled event: compensation releases the hold and refunds any charge.
+      if (await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now())) bookingPoint(deps, booking, "failed");
+      continue;
+    }
     const decision = decide(state, deps.now());
     if (decision.kind === "finished") return { kind: "finished", status: booking.status };
     if (decision.kind === "compensate") {
@@ -96,6 +101,14 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
   }
   throw new Error(`saga for booking ${bookingId} did not settle within ${MAX_STEPS_PER_RUN} steps`);
 }
+
+async function eventCancelled(db: Database, eventId: string): Promise<boolean> {
+  const [e] = await db.select({ status: events.status }).from(events).where(eq(events.id, eventId));
+  return e?.status === "cancelled";
+}
+
+/** Thrown inside confirm's transaction to roll it back: the event was cancelled meanwhile. */
+class EventCancelledMeanwhile extends Error {}
 
 async function load(db: Database, bookingId: string): Promise<{ booking: Booking; state: SagaState } | null> {
   const [booking] = await db.select().from(bookings).where(eq(bookings.id, bookingId));
@@ -247,11 +260,18 @@ async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
         await tx.insert(bookingSeats).values(b.seats.map((x) => ({ bookingId: b.id, eventId: b.eventId, seatId: x.id, priceCents: x.priceCents })));
         await tx.update(seats).set({ status: "booked" }).where(and(eq(seats.eventId, b.eventId), inArray(seats.seatId, b.seats.map((x) => x.id))));
       }
-      await tx.update(events).set({ seatsSold: sql`${events.seatsSold} + ${b.quantity}` }).where(eq(events.id, b.eventId));
+      // The event's row lock orders this against its cancellation, which counts the bookings to refund.
+      const open = await tx
+        .update(events)
+        .set({ seatsSold: sql`${events.seatsSold} + ${b.quantity}` })
+        .where(and(eq(events.id, b.eventId), ne(events.status, "cancelled")))
+        .returning({ id: events.id });
+      if (!open.length) throw new EventCancelledMeanwhile();
       await recordStep(tx, b.id, "confirm", "done", null);
       return { kind: "done", recorded: true } as const;
     });
   } catch (e) {
+    if (e instanceof EventCancelledMeanwhile) return { kind: "compensate", reason: failureReason("EVENT_CANCELLED") };
     const code = pgCode(e);
     // 23505: a seat already in another active booking; 23514: more sold than capacity. Never a sale.
     if (code === "23505" || code === "23514") {

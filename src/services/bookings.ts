@@ -74,6 +74,10 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
   const again = await existing(env, db, user, input.holdId);
   if (again) return again;
 
+  const [event] = await db.select({ status: events.status, paymentDeadlineSeconds: events.paymentDeadlineSeconds }).from(events).where(eq(events.id, eventId));
+  if (!event) throw noSuchHold();
+  if (event.status === "cancelled") throw new AppError("EVENT_CANCELLED", "The event was cancelled; nothing can be booked", { eventId });
+
   const inventory = inventoryFor(env, eventId);
   const hold = await inventory.getHold(input.holdId);
   if (!hold.ok) {
@@ -89,8 +93,6 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
     if (raced) return raced;
     throw new AppError("INVALID_STATE", "The hold is already being booked");
   }
-  const [event] = await db.select({ paymentDeadlineSeconds: events.paymentDeadlineSeconds }).from(events).where(eq(events.id, eventId));
-  if (!event) throw noSuchHold();
 
   const [created] = await db
     .insert(bookings)
@@ -159,12 +161,12 @@ export async function listBookings(db: Database, userId: string, q: { status?: B
  * the seats can then be given back to the event's object without ever being sold twice. The saga
  * returns them, refunds and notifies.
  */
-async function cancelConfirmed(db: Database, where: { bookingId: string } | { eventId: string }, by: string, now: Date): Promise<string[]> {
+async function cancelConfirmed(db: Database, where: { bookingId: string }, by: string, now: Date): Promise<string[]> {
   return db.transaction(async (tx) => {
     const moved = await tx
       .update(bookings)
       .set({ status: "cancelled", cancelledAt: now, updatedAt: now })
-      .where(and("bookingId" in where ? eq(bookings.id, where.bookingId) : eq(bookings.eventId, where.eventId), eq(bookings.status, "confirmed")))
+      .where(and(eq(bookings.id, where.bookingId), eq(bookings.status, "confirmed")))
       .returning({ id: bookings.id, eventId: bookings.eventId, quantity: bookings.quantity });
     if (!moved.length) return [];
     const ids = moved.map((m) => m.id);
@@ -209,29 +211,25 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
 }
 
 /**
- * Event cancellation: every confirmed booking is cancelled (seats returned, refunded, notified)
- * and every pending one fails (its hold released, any charge refunded), through the same saga.
- * Idempotent: calling it again re-drives the sagas that have not finished. `bookingIds` are the
- * bookings this call cancelled or failed.
+ * Event cancellation, the part that cannot wait for the refund job: every pending booking fails
+ * (its hold released, any charge refunded by its saga), and failed sagas that have not finished
+ * get their message again. Confirmed bookings are the refund job's (event-cancellation.ts).
+ * Idempotent; `failed` are the bookings this call failed.
  */
-export async function refundEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ cancelled: number; failed: number; bookingIds: string[] }> {
-  const cancelled = await cancelConfirmed(db, { eventId }, "event-cancellation", now);
+export async function failPendingEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ failed: string[] }> {
   const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
   const failed: string[] = [];
   for (const p of pending) if (await failBooking(db, p.id, failureReason("EVENT_CANCELLED"), now.getTime())) failed.push(p.id);
   const unfinished = await db
-    .select({ id: bookings.id, status: bookings.status })
+    .select({ id: bookings.id })
     .from(bookings)
     .where(
       and(
         eq(bookings.eventId, eventId),
-        inArray(bookings.status, ["cancelled", "failed"]),
-        sql`not exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} in ('notify-cancelled', 'notify-failed') and ${sagaSteps.status} = 'done')`,
+        eq(bookings.status, "failed"),
+        sql`not exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} = 'notify-failed' and ${sagaSteps.status} = 'done')`,
       ),
     );
-  await sendSaga(
-    env,
-    unfinished.map((b) => (b.status === "cancelled" ? { type: "booking.cancel-requested", bookingId: b.id } : { type: "booking.requested", bookingId: b.id })),
-  );
-  return { cancelled: cancelled.length, failed: failed.length, bookingIds: [...cancelled, ...failed] };
+  await sendSaga(env, unfinished.map((b) => ({ type: "booking.requested", bookingId: b.id })));
+  return { failed };
 }

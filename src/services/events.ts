@@ -9,7 +9,10 @@ import type { Env } from "../env";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { requestEventRefunds } from "./event-cancellation";
+import type { ClosedSales } from "../../durable-objects/event-inventory.types";
+import type { NotificationMessage } from "../queues/messages";
+import { failPendingEventBookings } from "./bookings";
+import { openRefundJob, refundJobOf, refundProgress, sendRefundBatch } from "./event-cancellation";
 import {
   EVENT_DEFAULTS,
   type EventStatus,
@@ -247,7 +250,12 @@ export async function retryPendingInventories(db: Database, env: Env, now: Date,
   return ready;
 }
 
-/** draft/published -> cancelled; every booking goes to the refund path (see event-cancellation.ts). */
+/**
+ * draft/published -> cancelled, answered at once. In the same transaction the event's refund job
+ * is opened; then every open hold ends (holders told), pending bookings fail, and the job's first
+ * batch is queued. Everything after the transaction runs again on a repeated cancel, so a
+ * cancel that failed half-way is finished by the retry (and by the cron's sweep).
+ */
 export async function cancelEvent(db: Database, env: Env, actor: Actor, id: string, now: Date): Promise<{ event: EventRow; refundsRequested: number }> {
   const event = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
@@ -258,12 +266,30 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
     if (t.kind === "already") return e;
     const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
     await audit(tx, { action: "event.cancelled", actorId: actor.id, subjectId: e.id, detail: { actorRole: actor.role, from: e.status } });
+    await openRefundJob(tx, e.id, now);
     return row;
   });
-  // Runs on a repeated cancel too, so a close that failed once is finished by the retry.
-  if (event.publishedAt) await closeInventorySales(env, event.id);
-  const refunds = await requestEventRefunds(db, env, event.id);
-  return { event, refundsRequested: refunds.bookingIds.length };
+  if (event.publishedAt) {
+    const released = await closeInventorySales(env, event.id);
+    await notifyHolders(env, event.id, released);
+  }
+  await failPendingEventBookings(env, db, event.id, now);
+  // An event cancelled before refund jobs existed gets one now.
+  await openRefundJob(db, event.id, now);
+  const job = await refundJobOf(db, event.id);
+  if (job?.status === "running") await sendRefundBatch(env, event.id);
+  return { event, refundsRequested: job?.total ?? 0 };
+}
+
+async function notifyHolders(env: Env, eventId: string, holds: ClosedSales["releasedHolds"]): Promise<void> {
+  const messages: NotificationMessage[] = holds.map((h) => ({
+    type: "notification.send",
+    dedupeKey: `${h.holdId}:hold.event-cancelled`,
+    userId: h.userId,
+    kind: "hold.event-cancelled",
+    payload: { eventId, holdId: h.holdId, seats: h.seats, quantity: h.quantity },
+  }));
+  for (let i = 0; i < messages.length; i += 100) await env.NOTIFICATIONS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
 }
 
 export async function getEventDetail(db: Database, env: Env, viewer: Actor | undefined, id: string) {
@@ -271,8 +297,10 @@ export async function getEventDetail(db: Database, env: Env, viewer: Actor | und
   assertVisible(e, viewer);
   const [venue] = await db.select().from(venues).where(eq(venues.id, e.venueId));
   const { availability } = await readAvailability(env, e);
+  const refunds = e.status === "cancelled" ? refundProgress(await refundJobOf(db, e.id)) : null;
   return {
     ...eventJson(e),
+    refunds,
     layout: (e.layout as Layout | null) ?? null,
     venue: { id: venue.id, name: venue.name, city: venue.city, address: venue.address, timezone: venue.timezone },
     availability,

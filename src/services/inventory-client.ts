@@ -1,6 +1,6 @@
 // The catalogue's only door to the EventInventory Durable Object: publish initializes it, event
 // detail reads its counts. Kept in one place so the seam to the inventory issue is one file.
-import type { Availability, EventInventoryRpc, InventoryInit } from "../../durable-objects/event-inventory.types";
+import type { Availability, ClosedSales, EventInventoryRpc, InventoryInit } from "../../durable-objects/event-inventory.types";
 import type { Env } from "../env";
 
 function inventory(env: Env, eventId: string): EventInventoryRpc {
@@ -20,10 +20,14 @@ export async function initializeInventory(env: Env, init: InventoryInit): Promis
   return { ready: true, created: res.value.created };
 }
 
-/** A cancelled event sells nothing more; an object never initialized has nothing to close. */
-export async function closeInventorySales(env: Env, eventId: string): Promise<void> {
+/** A cancelled event sells nothing more and its open holds end; answers the holds that ended (none for an object never initialized). */
+export async function closeInventorySales(env: Env, eventId: string): Promise<ClosedSales["releasedHolds"]> {
   const res = await inventory(env, eventId).closeSales();
-  if (!res.ok && res.code !== "NOT_INITIALIZED") throw new Error(`closing sales of ${eventId}: ${res.code} ${res.message}`);
+  if (!res.ok) {
+    if (res.code === "NOT_INITIALIZED") return [];
+    throw new Error(`closing sales of ${eventId}: ${res.code} ${res.message}`);
+  }
+  return res.value.releasedHolds;
 }
 
 export interface AvailabilitySource {

@@ -6,6 +6,7 @@ import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
 import { redriveStalledSagas, runReconciliation } from "./reconciliation";
 import { drainUserStatusOutbox } from "./user-status";
+import { sweepCancelledEvents } from "./event-cancellation";
 
 /** One cron stage: does its work and returns the figures it reports. */
 export type Stage = (env: Env, db: Database, now: Date) => Promise<Record<string, unknown>>;
@@ -36,6 +37,8 @@ export const STAGES: Record<string, Stage> = {
   },
   reconciliation: async (env, db, now) => ({ ...(await runReconciliation(env, db, now)) }),
   sagaRedrive: async (env, db, now) => ({ redriven: await redriveStalledSagas(env, db, now) }),
+  // Refund jobs of cancelled events that stalled, and confirmed bookings left on a cancelled event.
+  cancelledEvents: async (env, db, now) => ({ ...(await sweepCancelledEvents(env, db, now)) }),
 };
 
 /** Runs every stage on its own; the result has one entry per stage: `ok` and its figures, or the error. */

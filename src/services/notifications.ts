@@ -11,6 +11,7 @@ const SUBJECTS: Record<NotificationMessage["kind"], string> = {
   "booking.cancelled": "Your booking is cancelled",
   "booking.refunded": "Your refund is on its way",
   "waitlist.offered": "Seats are waiting for you",
+  "hold.event-cancelled": "The event was cancelled; your held seats are released",
 };
 
 /**

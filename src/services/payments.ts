@@ -42,6 +42,8 @@ export interface PaymentProvider {
   charge(req: ChargeRequest): Promise<ChargeOutcome>;
   /** Refunds the whole charge made under `chargeKey`; idempotent however often it is called. */
   refund(chargeKey: string): Promise<RefundOutcome>;
+  /** `refund` for many charges in one call, outcomes in the order of the keys (a cancelled event's batch). */
+  refundBatch(chargeKeys: string[]): Promise<RefundOutcome[]>;
 }
 
 /**
@@ -79,12 +81,20 @@ export function sandboxProvider(env: Env): PaymentProvider {
     async refund(chargeKey) {
       const res = await network().refund(chargeKey);
       if (!res.ok) throw new PaymentUnavailableError(res.message);
-      const c = res.value;
-      if (c === null || c.status === "declined" || c.status === "voided") return { status: "nothing_to_refund" };
-      if (c.status === "processing") return { status: "processing" };
-      return { status: "refunded", providerRef: c.refundRef! };
+      return refundOutcome(res.value);
+    },
+    async refundBatch(chargeKeys) {
+      const res = await network().refundMany(chargeKeys);
+      if (!res.ok) throw new PaymentUnavailableError(res.message);
+      return res.value.map(refundOutcome);
     },
   };
+}
+
+function refundOutcome(c: { status: string; refundRef: string | null } | null): RefundOutcome {
+  if (c === null || c.status === "declined" || c.status === "voided") return { status: "nothing_to_refund" };
+  if (c.status === "processing") return { status: "processing" };
+  return { status: "refunded", providerRef: c.refundRef! };
 }
 
 export interface BreakerPort {
@@ -127,6 +137,7 @@ export function guarded(provider: PaymentProvider, breaker: BreakerPort, timeout
     name: provider.name,
     charge: (req) => through("charge", () => provider.charge(req)),
     refund: (key) => through("refund", () => provider.refund(key)),
+    refundBatch: (keys) => through("refund", () => provider.refundBatch(keys)),
   };
 }
 
