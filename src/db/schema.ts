@@ -168,7 +168,8 @@ export const bookings = pgTable(
       .notNull()
       .default("pending"),
     quantity: integer("quantity").notNull(),
-    totalAmountCents: integer("total_amount_cents").notNull(),
+    // bigint: 50 seats at the highest price (5e9) overflow int4; mode "number" is exact up to 2^53.
+    totalAmountCents: bigint("total_amount_cents", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
     paymentMethod: text("payment_method").notNull(),
     paymentDeadline: ts("payment_deadline").notNull(),
@@ -224,7 +225,7 @@ export const payments = pgTable(
     bookingId: uuid("booking_id").notNull().references(() => bookings.id),
     kind: text("kind", { enum: ["charge", "refund"] }).notNull(),
     status: text("status", { enum: ["succeeded", "failed"] }).notNull(),
-    amountCents: integer("amount_cents").notNull(),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
     provider: text("provider").notNull(),
     providerRef: text("provider_ref"),

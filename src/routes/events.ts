@@ -5,6 +5,7 @@ import { idempotent } from "../lib/idempotent-request";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelEvent, createEvent, getEventDetail, listEvents, eventJson, publishEvent, updateEvent } from "../services/events";
 import { Layout } from "./venues";
+import { MAX_PRICE_CENTS } from "../services/layout";
 
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-12-01T19:00:00+01:00" });
 const Text = (max: number) => z.string().trim().min(1).max(max);
@@ -19,7 +20,7 @@ const EventBody = z
     endsAt: Instant,
     seating: z.enum(["reserved", "general"]),
     capacity: z.number().int().positive().optional().openapi({ description: "General admission only; at most the venue's capacity" }),
-    priceCents: z.number().int().min(0).max(100_000_000).openapi({ description: "GA ticket price; default price of reserved seats whose row/section has none" }),
+    priceCents: z.number().int().min(0).max(MAX_PRICE_CENTS).openapi({ description: "GA ticket price; default price of reserved seats whose row/section has none" }),
     currency: z.string().regex(/^[A-Za-z]{3}$/).openapi({ example: "EUR" }),
     salesStartAt: Instant.nullable().optional(),
     salesEndAt: Instant.nullable().optional(),

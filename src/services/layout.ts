@@ -6,7 +6,9 @@ export const MAX_SEATS_PER_VENUE = 100_000;
 
 // Labels end up inside seat ids (`A-3-12`), so `-` and spaces are kept out to keep ids unambiguous.
 const Label = z.string().regex(/^[A-Za-z0-9_]{1,24}$/, "use 1-24 letters, digits or _");
-const PriceCents = z.number().int().min(0).max(100_000_000);
+/** Highest price of one seat or ticket, in minor units. */
+export const MAX_PRICE_CENTS = 100_000_000;
+const PriceCents = z.number().int().min(0).max(MAX_PRICE_CENTS);
 
 export const LayoutSchema = z.object({
   sections: z
