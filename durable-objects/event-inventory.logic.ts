@@ -13,6 +13,7 @@ import type {
   SeatSpec,
   SeatStatus,
 } from "./event-inventory.types";
+import { isSeatId } from "./seat-ids";
 
 export type Failure = { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
 export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
@@ -23,7 +24,6 @@ export const fail = (code: InventoryErrorCode, message: string, details?: unknow
 export const MAX_SEATS_PER_REQUEST = 50;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SEAT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -78,7 +78,7 @@ export function validateInit(init: InventoryInit): InventoryResult<{ config: Inv
     if (!Array.isArray(init.seats) || init.seats.length === 0) return fail("VALIDATION_FAILED", "reserved seating needs seats");
     const ids = new Set<string>();
     for (const s of init.seats) {
-      if (typeof s?.id !== "string" || !SEAT_ID.test(s.id)) return fail("VALIDATION_FAILED", `bad seat id ${JSON.stringify(s?.id)}`);
+      if (!isSeatId(s?.id)) return fail("VALIDATION_FAILED", `bad seat id ${JSON.stringify(s?.id)}`);
       if (ids.has(s.id)) return fail("VALIDATION_FAILED", `seat ${s.id} appears twice`);
       if (!Number.isInteger(s.priceCents) || s.priceCents < 0) return fail("VALIDATION_FAILED", `seat ${s.id} has a bad price`);
       ids.add(s.id);
@@ -158,7 +158,7 @@ export function parseHoldRequest(req: HoldRequest, config: InventoryConfig, idem
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_SEATS_PER_REQUEST) {
       return fail("VALIDATION_FAILED", `seatIds must list 1-${MAX_SEATS_PER_REQUEST} seats`);
     }
-    if (!ids.every((id) => typeof id === "string" && SEAT_ID.test(id))) return fail("VALIDATION_FAILED", "seatIds must be seat ids");
+    if (!ids.every(isSeatId)) return fail("VALIDATION_FAILED", "seatIds must be seat ids");
     const unique = [...new Set(ids as string[])];
     if (unique.length !== ids.length) return fail("VALIDATION_FAILED", "seatIds lists a seat twice");
     return ok({ kind: "seats", seatIds: unique });

@@ -9,6 +9,7 @@ import type { Env } from "../env";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
+import { validateInit } from "../../durable-objects/event-inventory.logic";
 import type { ClosedSales } from "../../durable-objects/event-inventory.types";
 import type { NotificationMessage } from "../queues/messages";
 import { failPendingEventBookings } from "./bookings";
@@ -212,6 +213,12 @@ export async function publishEvent(db: Database, env: Env, actor: Actor, id: str
       }
     } else if (e.capacity > venue.capacity) {
       throw new AppError("INVALID_STATE", `The event's capacity ${e.capacity} exceeds the venue's ${venue.capacity}`);
+    }
+    // The object's own check, before anything is committed: an event it would refuse stays a draft
+    // instead of being published with no inventory behind it.
+    const init = validateInit(buildInventoryInit({ ...e, layout, capacity }));
+    if (!init.ok) {
+      throw new AppError("INVALID_STATE", `The event cannot be published: its seat inventory cannot be built (${init.message})`, { reason: init.message });
     }
     const [row] = await tx
       .update(events)

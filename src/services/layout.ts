@@ -1,11 +1,12 @@
 import { z } from "zod";
 import type { SeatSpec } from "../../durable-objects/event-inventory.types";
+import { SEAT_LABEL, SEAT_LABEL_HINT, seatIdOf } from "../../durable-objects/seat-ids";
 
 /** Upper bound per venue: a layout above it is refused with a clear 400, not stored. */
 export const MAX_SEATS_PER_VENUE = 100_000;
 
-// Labels end up inside seat ids (`A-3-12`), so `-` and spaces are kept out to keep ids unambiguous.
-const Label = z.string().regex(/^[A-Za-z0-9_]{1,24}$/, "use 1-24 letters, digits or _");
+// Labels end up inside seat ids (`A-3-12`): the inventory object checks those ids by the same rule.
+const Label = z.string().regex(SEAT_LABEL, SEAT_LABEL_HINT);
 /** Highest price of one seat or ticket, in minor units. */
 export const MAX_PRICE_CENTS = 100_000_000;
 const PriceCents = z.number().int().min(0).max(MAX_PRICE_CENTS);
@@ -71,7 +72,7 @@ export function expandSeats(layout: Layout, defaultPriceCents: number): SeatSpec
     for (const r of s.rows) {
       const priceCents = r.priceCents ?? s.priceCents ?? defaultPriceCents;
       for (let n = 1; n <= r.seats; n++) {
-        seats.push({ id: `${s.name}-${r.label}-${n}`, section: s.name, row: r.label, number: n, priceCents });
+        seats.push({ id: seatIdOf(s.name, r.label, n), section: s.name, row: r.label, number: n, priceCents });
       }
     }
   }
