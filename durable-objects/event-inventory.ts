@@ -60,6 +60,7 @@ import type {
   Snapshot,
   WaitlistEntryView,
 } from "./event-inventory.types";
+import { LIVE_FULL_CLOSE_CODE, SnapshotCache, decideResync, liveSocketCap, type SeatWithStatus } from "./event-inventory.live";
 
 const OUTBOX_BATCH = 500;
 const OUTBOX_BATCHES_PER_ALARM = 20;
@@ -74,6 +75,8 @@ export const LIVE_USER_HEADER = "x-evently-live-user";
 interface SocketAttachment {
   userId: string | null;
   connectedAt: number;
+  /** When this socket last got a `resync` snapshot (epoch ms). */
+  lastResyncAt?: number | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -126,10 +129,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private readonly offeredHolds = new Set<string>();
   private waitlistOutboxPending = false;
   private waitlistRelayFailures = 0;
+  private readonly seatMapCache = new SnapshotCache();
+  /** Sockets this object accepts (`LIVE_MAX_SOCKETS`); replaced in tests through runInDurableObject. */
+  liveMaxSockets: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.liveMaxSockets = liveSocketCap(env.LIVE_MAX_SOCKETS);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       this.schemaVersion = migrateInventory(this.sql, (fn) => this.ctx.storage.transactionSync(fn));
@@ -317,18 +324,27 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     this.expireDue(this.now());
     this.flush();
     if (config.seating === "general") return { version: this.version, seating: "general", availability: this.availability() };
-    const seats = this.sql
-      .exec(`SELECT id, section, row, number, price_cents, status FROM seats ORDER BY ord`)
-      .toArray()
-      .map((r) => ({
-        id: r.id as string,
-        section: r.section as string,
-        row: r.row as string,
-        number: r.number as number,
-        priceCents: r.price_cents as number,
-        status: r.status as SeatStatus,
-      }));
-    return { version: this.version, seating: "reserved", seats, availability: this.availability() };
+    const cached = this.seatMapCache.get(this.version, () => this.readSeatMap());
+    return { version: this.version, seating: "reserved", seats: cached.seats, availability: cached.availability };
+  }
+
+  /** Every seat with its status: a scan, so callers go through the per-version cache. */
+  private readSeatMap(): { seats: SeatWithStatus[] | undefined; availability: Availability } {
+    const seats =
+      this.config?.seating === "reserved"
+        ? this.sql
+            .exec(`SELECT id, section, row, number, price_cents, status FROM seats ORDER BY ord`)
+            .toArray()
+            .map((r) => ({
+              id: r.id as string,
+              section: r.section as string,
+              row: r.row as string,
+              number: r.number as number,
+              priceCents: r.price_cents as number,
+              status: r.status as SeatStatus,
+            }))
+        : undefined;
+    return { seats, availability: this.availability() };
   }
 
   async stats(): Promise<Availability> {
@@ -530,8 +546,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       return Response.json({ code: "VALIDATION_FAILED", message: "Expected a WebSocket upgrade" }, { status: 426 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
+    if (this.ctx.getWebSockets().length >= this.liveMaxSockets) {
+      // Refused as a close frame, which a browser can read (a failed upgrade's HTTP status it cannot).
+      server.accept();
+      server.close(LIVE_FULL_CLOSE_CODE, "This event's live seat map is full, try again later");
+      return new Response(null, { status: 101, webSocket: client });
+    }
     this.ctx.acceptWebSocket(server);
-    const attachment: SocketAttachment = { userId: request.headers.get(LIVE_USER_HEADER) || null, connectedAt: Date.now() };
+    const attachment: SocketAttachment = { userId: request.headers.get(LIVE_USER_HEADER) || null, connectedAt: Date.now(), lastResyncAt: null };
     server.serializeAttachment(attachment);
     this.expireDue(this.now());
     this.flush();
@@ -549,6 +571,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       ws.send('{"type":"pong"}');
       return;
     }
+    const attachment = ws.deserializeAttachment() as SocketAttachment;
+    const now = Date.now();
+    const allowed = decideResync(attachment.lastResyncAt ?? null, now);
+    if (!allowed.ok) {
+      ws.send(JSON.stringify({ type: "error", code: "RATE_LIMITED", message: "At most one resync per second", retryAfterMs: allowed.retryAfterMs }));
+      return;
+    }
+    ws.serializeAttachment({ ...attachment, lastResyncAt: now });
     this.expireDue(this.now());
     this.flush();
     ws.send(this.snapshotFrame());
@@ -573,11 +603,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   private snapshotFrame(): string {
-    const seats =
-      this.config?.seating === "reserved"
-        ? this.sql.exec(`SELECT id, status FROM seats ORDER BY ord`).toArray().map((r) => ({ id: r.id as string, status: r.status as SeatStatus }))
-        : undefined;
-    return JSON.stringify({ type: "snapshot", version: this.version, ...(seats ? { seats } : {}), availability: this.availability() });
+    return this.seatMapCache.frame(this.version, () => this.readSeatMap());
   }
 
   /** Queues changes for the next delta; a quiet object sends at once, a busy one every window. */

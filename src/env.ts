@@ -20,6 +20,8 @@ export interface Env extends Cloudflare.Env {
   HOLD_MAX_INFLIGHT?: string;
   /** Upper bound of a queue message's retry delay in seconds (default 300). */
   SAGA_RETRY_MAX_DELAY_SECONDS?: string;
+  /** Live seat map sockets one event's object accepts; more are closed with 1013 (default 5000). */
+  LIVE_MAX_SOCKETS?: string;
 }
 
 const ConfigSchema = z.object({

@@ -9,7 +9,9 @@ import { optionalUser, requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { coloOf, measured } from "../lib/metrics";
+import { isUuid } from "../lib/ids";
 import { errors, json, router } from "../lib/openapi";
+import { wasPublished } from "../services/published-events";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
 const Hold = z
@@ -96,6 +98,13 @@ interface Lane {
   rate: number;
 }
 const lanes = new Map<string, Lane>();
+/** Idle lanes beyond this many are dropped as soon as they go idle, so random event ids cannot grow the map. */
+export const MAX_IDLE_LANES = 1_000;
+
+/** Lanes kept in this isolate (for tests). */
+export function laneCount(): number {
+  return lanes.size;
+}
 
 function roll(lane: Lane, now: number): void {
   const elapsed = now - lane.windowStart;
@@ -114,8 +123,10 @@ export function shouldShed(lane: Lane, hardLimit: number): boolean {
 
 const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const eventId = eventIdOf(c);
-    if (eventId === null) return next();
+    const raw = eventIdOf(c);
+    // Nothing is kept for a path that is not an event id (the route's validation answers it).
+    if (!isUuid(raw)) return next();
+    const eventId = raw.toLowerCase();
     const now = Date.now();
     let lane = lanes.get(eventId);
     if (!lane) lanes.set(eventId, (lane = { inFlight: 0, done: 0, windowStart: now, rate: 0 }));
@@ -129,7 +140,7 @@ const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
     } finally {
       lane.inFlight--;
       lane.done++;
-      if (lane.inFlight === 0 && Date.now() - lane.windowStart > 60_000) lanes.delete(eventId);
+      if (lane.inFlight === 0 && (lanes.size > MAX_IDLE_LANES || Date.now() - lane.windowStart > 60_000)) lanes.delete(eventId);
     }
   });
 
@@ -210,7 +221,9 @@ export const holds = router()
       responses: { 200: json(SeatMap, "Live status of every seat (general admission: counts)"), ...errors(404, 429) },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      // Lower case: the object is found by name, and another spelling of the id would be another object.
+      const id = c.req.valid("param").id.toLowerCase();
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event on sale");
       const snap = await rpc(() => inventory(c, id).seatMap());
       c.header("Cache-Control", "no-store");
       return c.json(snap, 200);
@@ -227,10 +240,11 @@ export const holds = router()
       responses: { 101: { description: "Switching to the live seat map" }, ...errors(404, 426, 429) },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const id = c.req.valid("param").id.toLowerCase();
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         throw new AppError("UPGRADE_REQUIRED", "This endpoint speaks WebSocket", undefined, { Upgrade: "websocket" });
       }
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event on sale");
       const headers = new Headers(c.req.raw.headers);
       headers.delete(LIVE_USER_HEADER);
       if (c.var.user) headers.set(LIVE_USER_HEADER, c.var.user.id);
