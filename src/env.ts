@@ -20,6 +20,8 @@ export interface Env extends Cloudflare.Env {
   HOLD_MAX_INFLIGHT?: string;
   /** Upper bound of a queue message's retry delay in seconds (default 300). */
   SAGA_RETRY_MAX_DELAY_SECONDS?: string;
+  /** Local only: `on` mounts the fault-injection routes of `npm run soak` (src/routes/faults.ts). Never set in wrangler.toml. */
+  EVENTLY_FAULTS?: string;
 }
 
 const ConfigSchema = z.object({

@@ -22,14 +22,18 @@ export interface DevStackOptions {
   /** Keep wrangler's DO/queue state between runs (dev) or start clean (tests). */
   persistState?: boolean;
   log?: (s: string) => void;
-  /** Where wrangler's output goes; default: this process's stdout/stderr. */
-  wranglerOutput?: "inherit" | "ignore";
+  /** Where wrangler's output goes (a number: an open file descriptor); default: this process's stdout/stderr. */
+  wranglerOutput?: "inherit" | "ignore" | number;
+  /** More `--var NAME:VALUE` for the Worker (local-only switches such as EVENTLY_FAULTS). */
+  vars?: Record<string, string>;
 }
 
 export interface DevStack {
   url: string;
   database: ResolvedDatabase;
   proxy: WsProxy;
+  /** The `wrangler dev` process (its workerd runs as a descendant). */
+  wranglerPid: number;
   stop(): Promise<void>;
 }
 
@@ -92,6 +96,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       // wrangler.toml's default is production, where the sandbox card network refuses to charge.
       "--var", "ENVIRONMENT:development",
     ];
+    for (const [name, value] of Object.entries(opts.vars ?? {})) args.push("--var", `${name}:${value}`);
     if (opts.persistState === false) args.push("--persist-to", `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`);
     wrangler = spawn(process.execPath, args, {
       cwd: ROOT,
@@ -102,7 +107,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const url = `http://127.0.0.1:${opts.port}`;
     await waitForReady(url, wrangler, 60_000);
     log(`worker: ${url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { url, database, proxy, stop };
+    return { url, database, proxy, wranglerPid: wrangler.pid!, stop };
   } catch (e) {
     await stop();
     throw e;
