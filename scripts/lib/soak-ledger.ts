@@ -125,6 +125,24 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
     evidence: `${bookingRows.filter((b) => b.status === "confirmed").length} confirmed, ${unpaid.length} without a kept charge${sample(unpaid)}`,
   });
 
+  // A cancelled event keeps nothing sold: its bookings are cancelled and refunded, none confirmed.
+  const cancelledIds = input.events.filter((e) => e.cancelled).map((e) => e.id);
+  const keptOnCancelled = cancelledIds.length
+    ? await query<{ id: string; created_at: Date; confirmed_at: Date | null; cancelled_at: Date | null }>(
+        db,
+        `select b.id, b.created_at, b.confirmed_at, e.cancelled_at from bookings b join events e on e.id = b.event_id
+          where b.event_id = any($1::uuid[]) and b.status = 'confirmed'`,
+        [cancelledIds],
+      )
+    : [];
+  rows.push({
+    check: "a cancelled event keeps no confirmed booking (every one cancelled and refunded)",
+    ok: keptOnCancelled.length === 0,
+    evidence: cancelledIds.length
+      ? `${keptOnCancelled.length} confirmed bookings left on the cancelled event${sample(keptOnCancelled.map((k) => `${k.id} created ${k.created_at.toISOString()}, confirmed ${k.confirmed_at?.toISOString()}, event cancelled ${k.cancelled_at?.toISOString()}`), 3)}`
+      : "no event was cancelled",
+  });
+
   // 2. No seat in two confirmed bookings (from booking_seats and, independently, from the bookings' own seat lists).
   const doubles = await query<{ event_id: string; seat_id: string; n: string }>(
     db,
@@ -187,10 +205,14 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
     `select id, payment_deadline, payment_method from bookings where status = 'pending' and payment_deadline + interval '1 minute' < now()`,
   );
   const counts = await query<{ status: string; n: string }>(db, `select status, count(*) as n from bookings group by status order by status`);
+  const reasons = await query<{ reason: string; n: string }>(
+    db,
+    `select coalesce(failure_reason, '?') as reason, count(*) as n from bookings where status = 'failed' group by 1 order by 2 desc limit 6`,
+  );
   rows.push({
     check: "no booking is pending past its payment deadline plus one minute",
     ok: stale.length === 0,
-    evidence: `drain ${drained.settled ? "settled" : "did not settle"} in ${Math.round(drained.waitedMs / 1000)} s; bookings ${counts.map((c) => `${c.status} ${c.n}`).join(", ")}; ${stale.length} stale${sample(stale.map((s) => `${s.id} (${s.payment_method}, deadline ${s.payment_deadline.toISOString()})`))}`,
+    evidence: `drain ${drained.settled ? "settled" : "did not settle"} in ${Math.round(drained.waitedMs / 1000)} s; bookings ${counts.map((c) => `${c.status} ${c.n}`).join(", ")}; failed because: ${reasons.map((r) => `${r.reason} ${r.n}`).join(", ") || "none"}; ${stale.length} stale${sample(stale.map((s) => `${s.id} (${s.payment_method}, deadline ${s.payment_deadline.toISOString()})`))}`,
   });
 
   // 5. workerd memory after the run against its level after warm-up.
