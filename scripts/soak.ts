@@ -1,7 +1,7 @@
 // `npm run soak`: the dev stack on the embedded Postgres, virtual buyers over a few events while
 // faults land on a schedule, then a ledger of money, seats and memory. Exits 1 on any violation.
 //   SOAK_SECONDS (default 600): how long the buyers run; the drain and the ledger come after.
-//   SOAK_BUYERS (default 8): concurrent virtual buyers.
+//   SOAK_BUYERS (default 6): concurrent virtual buyers.
 // Everything targets 127.0.0.1 only; every loop is bounded in count and in time.
 import { mkdtempSync, openSync, closeSync, rmSync, mkdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { workerdRssKb } from "./lib/proc-memory";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
-const BUYERS = Number(process.env.SOAK_BUYERS ?? 8);
+const BUYERS = Number(process.env.SOAK_BUYERS ?? 6);
 if (!Number.isFinite(SECONDS) || SECONDS < 20 || SECONDS > 86_400) {
   console.error(`SOAK_SECONDS must be between 20 and 86400, got ${process.env.SOAK_SECONDS}`);
   process.exit(2);
@@ -30,10 +30,11 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const PAYMENT_DEADLINE_SECONDS = 30;
 const DRAIN_LIMIT_MS = 180_000;
 const CARDS = [
-  ["pm_card_ok", 0.55],
-  ["pm_card_declined", 0.15],
+  ["pm_card_ok", 0.65],
+  ["pm_card_declined", 0.1],
   ["pm_card_slow", 0.15],
-  ["pm_card_error", 0.15],
+  // Fails like a provider outage: its retries count against the shared payment breaker.
+  ["pm_card_error", 0.1],
 ] as const;
 
 const log = (s: string) => console.log(`soak: ${s}`);
@@ -225,7 +226,7 @@ async function buyerStep(b: Buyer, events: SoakEvent[]): Promise<void> {
 async function buyerLoop(b: Buyer, events: SoakEvent[], until: number): Promise<void> {
   while (Date.now() < until && stats.requests < MAX_REQUESTS) {
     await buyerStep(b, events).catch((e) => countError(`SOAK_BUG:${(e as Error).message.slice(0, 60)}`));
-    await sleep(50 + Math.random() * 200);
+    await sleep(100 + Math.random() * 200);
   }
 }
 

@@ -57,5 +57,6 @@ describe("the soak's fault routes", () => {
     const admin = await makeUser("admin");
     const res = await createApp().request(`/_local/faults/inventory/${crypto.randomUUID()}/abort`, { method: "POST", headers: admin.auth }, withFaults);
     expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe("The object refused the fault");
   });
 });
