@@ -38,6 +38,11 @@ const CARDS = [
 ] as const;
 
 const log = (s: string) => console.log(`soak: ${s}`);
+if (process.env.DATABASE_URL) {
+  // The soak stops and restarts its Postgres: only the embedded server it starts itself will do.
+  log("DATABASE_URL is ignored: the soak runs on its own embedded Postgres");
+  delete process.env.DATABASE_URL;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)];
 

@@ -3,7 +3,7 @@
 // HTTP API. Used by `npm run dev` and by the e2e tests.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_EMBEDDED_DATA_DIR, resolveDatabase, type ResolvedDatabase } from "./local-db";
 import { migrate } from "./migrate";
@@ -62,6 +62,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   });
   let proxy: WsProxy | undefined;
   let wrangler: ChildProcess | undefined;
+  let statePath: string | undefined;
   const stop = async () => {
     if (wrangler?.pid && wrangler.exitCode === null) {
       // wrangler runs its CLI and workerd as children: signal the whole process group.
@@ -82,6 +83,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     }
     await proxy?.close();
     await database.stop();
+    // A throwaway state directory goes with the run that made it.
+    if (statePath) rmSync(statePath, { recursive: true, force: true });
   };
   try {
     await migrate(database.url, log);
@@ -97,7 +100,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       "--var", "ENVIRONMENT:development",
     ];
     for (const [name, value] of Object.entries(opts.vars ?? {})) args.push("--var", `${name}:${value}`);
-    if (opts.persistState === false) args.push("--persist-to", `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`);
+    if (opts.persistState === false) {
+      statePath = `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`;
+      args.push("--persist-to", statePath);
+    }
     wrangler = spawn(process.execPath, args, {
       cwd: ROOT,
       detached: true,
