@@ -10,7 +10,7 @@ import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { freePort } from "./lib/local-db";
 import { DEMO_VENUE_NAME, seedDemoData } from "./lib/seed";
 import { checkLedger, printTable, type SoakEvent } from "./lib/soak-ledger";
-import { workerdRssKb } from "./lib/proc-memory";
+import { workerdRss, workerdRssKb } from "./lib/proc-memory";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -393,7 +393,8 @@ async function main(): Promise<number> {
     const warmUntil = Date.now() + Math.max(10_000, Math.min(60_000, SECONDS * 250));
     await Promise.all(buyers.map((b) => buyerLoop(b, events, warmUntil)));
     const rssWarm = workerdRssKb(stack.wranglerPid);
-    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB`);
+    const perProcess = () => workerdRss(stack.wranglerPid).map((p) => `${p.pid}: ${Math.round(p.kb / 1024)}`).join(", ");
+    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()})`);
 
     const startedAt = Date.now();
     const until = startedAt + SECONDS * 1000;
@@ -423,6 +424,7 @@ async function main(): Promise<number> {
       rss: { warm: rssWarm, after: () => workerdRssKb(stack.wranglerPid) },
       log,
     });
+    log(`workerd RSS per process after the run, MiB: ${perProcess()}`);
     const [l1, l5, l15] = loadavg();
     console.log("");
     console.log(`Soak ${new Date().toISOString().slice(0, 10)}, SOAK_SECONDS=${SECONDS}, ${BUYERS} buyers: ${stats.requests} requests, ${stats.holds} holds, ${stats.bookings} bookings, ${stats.cancels} cancellations, ${stats.waitlist} waitlist joins, ${stats.redeliveries} duplicate saga messages`);

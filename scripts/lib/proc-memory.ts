@@ -29,17 +29,22 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** Sum of VmRSS (KiB) of the workerd processes below `root`; 0 when none is found. */
-export function workerdRssKb(root: number): number {
-  let total = 0;
+/** VmRSS (KiB) of each workerd process below `root` (wrangler dev runs two: its proxy and the Worker's). */
+export function workerdRss(root: number): { pid: number; kb: number }[] {
+  const out: { pid: number; kb: number }[] = [];
   for (const pid of descendants(root)) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
       const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) total += Number(m[1]);
+      if (m) out.push({ pid, kb: Number(m[1]) });
     } catch {
       // the process ended while we looked
     }
   }
-  return total;
+  return out;
+}
+
+/** Sum of VmRSS (KiB) of the workerd processes below `root`; 0 when none is found. */
+export function workerdRssKb(root: number): number {
+  return workerdRss(root).reduce((n, p) => n + p.kb, 0);
 }
