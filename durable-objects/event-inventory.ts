@@ -359,6 +359,16 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return ok(await this.snapshot());
   }
 
+  /**
+   * Local-only fault injection (`npm run soak`, EVENTLY_FAULTS=on): resets the object the way a
+   * crash or an eviction would. In-memory state is lost; SQLite survives. Throws to the caller.
+   */
+  async faultAbort(): Promise<InventoryResult<null>> {
+    if (this.env.EVENTLY_FAULTS !== "on") return fail("NOT_FOUND", "No such operation");
+    this.ctx.abort("fault injection (soak)");
+    return ok(null);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Alarm: hold expiry and the outbox relay share the one alarm, set at the earliest due time.
 

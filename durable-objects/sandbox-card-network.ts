@@ -121,6 +121,12 @@ export class SandboxCardNetwork extends DurableObject<Env> {
     return keys.map((k) => this.read(String(k.idempotency_key))!);
   }
 
+  /** The whole ledger, for the soak's money check (reached only through the local-only fault routes). */
+  async ledger(): Promise<SandboxCharge[]> {
+    const keys = this.ctx.storage.sql.exec(`SELECT idempotency_key FROM charges ORDER BY created_at`).toArray();
+    return keys.map((k) => this.read(String(k.idempotency_key))!);
+  }
+
   async setOutage(on: boolean): Promise<void> {
     this.ctx.storage.sql.exec(`INSERT INTO controls (key, value) VALUES ('outage', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, on ? "on" : "off");
   }

@@ -23,6 +23,7 @@ import { holds } from "./routes/holds";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 import { waitlist } from "./routes/waitlist";
+import { faults } from "./routes/faults";
 
 export function createApp() {
   const app = router();
@@ -88,6 +89,8 @@ export function createApp() {
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
   app.route("/", waitlist);
+  // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
+  app.route("/", faults);
 
   app.notFound((c) => {
     const err = new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

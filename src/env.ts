@@ -22,6 +22,8 @@ export interface Env extends Cloudflare.Env {
   SAGA_RETRY_MAX_DELAY_SECONDS?: string;
   /** Live seat map sockets one event's object accepts; more are closed with 1013 (default 5000). */
   LIVE_MAX_SOCKETS?: string;
+  /** Local only: `on` mounts the fault-injection routes of `npm run soak` (src/routes/faults.ts). Never set in wrangler.toml. */
+  EVENTLY_FAULTS?: string;
 }
 
 const ConfigSchema = z.object({

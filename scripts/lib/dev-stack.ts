@@ -3,7 +3,7 @@
 // HTTP API. Used by `npm run dev` and by the e2e tests.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_EMBEDDED_DATA_DIR, resolveDatabase, type ResolvedDatabase } from "./local-db";
 import { migrate } from "./migrate";
@@ -22,14 +22,18 @@ export interface DevStackOptions {
   /** Keep wrangler's DO/queue state between runs (dev) or start clean (tests). */
   persistState?: boolean;
   log?: (s: string) => void;
-  /** Where wrangler's output goes; default: this process's stdout/stderr. */
-  wranglerOutput?: "inherit" | "ignore";
+  /** Where wrangler's output goes (a number: an open file descriptor); default: this process's stdout/stderr. */
+  wranglerOutput?: "inherit" | "ignore" | number;
+  /** More `--var NAME:VALUE` for the Worker (local-only switches such as EVENTLY_FAULTS). */
+  vars?: Record<string, string>;
 }
 
 export interface DevStack {
   url: string;
   database: ResolvedDatabase;
   proxy: WsProxy;
+  /** The `wrangler dev` process (its workerd runs as a descendant). */
+  wranglerPid: number;
   stop(): Promise<void>;
 }
 
@@ -58,6 +62,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   });
   let proxy: WsProxy | undefined;
   let wrangler: ChildProcess | undefined;
+  let statePath: string | undefined;
   const stop = async () => {
     if (wrangler?.pid && wrangler.exitCode === null) {
       // wrangler runs its CLI and workerd as children: signal the whole process group.
@@ -78,6 +83,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     }
     await proxy?.close();
     await database.stop();
+    // A throwaway state directory goes with the run that made it.
+    if (statePath) rmSync(statePath, { recursive: true, force: true });
   };
   try {
     await migrate(database.url, log);
@@ -92,7 +99,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       // wrangler.toml's default is production, where the sandbox card network refuses to charge.
       "--var", "ENVIRONMENT:development",
     ];
-    if (opts.persistState === false) args.push("--persist-to", `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`);
+    for (const [name, value] of Object.entries(opts.vars ?? {})) args.push("--var", `${name}:${value}`);
+    if (opts.persistState === false) {
+      statePath = `${ROOT}/.wrangler/e2e-${process.pid}-${Date.now()}`;
+      args.push("--persist-to", statePath);
+    }
     wrangler = spawn(process.execPath, args, {
       cwd: ROOT,
       detached: true,
@@ -102,7 +113,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const url = `http://127.0.0.1:${opts.port}`;
     await waitForReady(url, wrangler, 60_000);
     log(`worker: ${url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { url, database, proxy, stop };
+    return { url, database, proxy, wranglerPid: wrangler.pid!, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -11,6 +11,12 @@ export interface ResolvedDatabase {
   kind: DatabaseKind;
   url: string;
   stop(): Promise<void>;
+  /**
+   * Embedded only: the server goes down (connections cut, the database closed when it has a data
+   * directory) and comes back on the same port, as a restarted Postgres would. Used by the soak.
+   */
+  halt?(): Promise<void>;
+  resume?(): Promise<void>;
 }
 
 export interface ResolveDatabaseOptions {
@@ -74,8 +80,8 @@ async function startEmbedded(dataDir: string | undefined, log: (s: string) => vo
   // Loaded lazily: PGlite is large and only needed when no server answers.
   const { PGlite } = await import('@electric-sql/pglite');
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
-  const server = new EmbeddedServer(db, log);
+  let db = await PGlite.create(dataDir);
+  let server = new EmbeddedServer(db, log);
   let port: number;
   try {
     port = await server.listen('127.0.0.1');
@@ -90,15 +96,34 @@ async function startEmbedded(dataDir: string | undefined, log: (s: string) => vo
       `ready in ${Math.round(performance.now() - started)} ms`,
   );
 
+  let down = false;
   let stopping: Promise<void> | undefined;
   return {
     kind: 'embedded',
     url,
     stop: () =>
       (stopping ??= (async () => {
-        await server.close();
+        if (down) {
+          if (dataDir) return;
+        } else {
+          await server.close();
+        }
         await db.close();
       })()),
+    halt: async () => {
+      if (down || stopping) return;
+      down = true;
+      await server.close();
+      // In memory there is nothing to reopen from: the session stays, only the server stops.
+      if (dataDir) await db.close();
+    },
+    resume: async () => {
+      if (!down || stopping) return;
+      if (dataDir) db = await PGlite.create(dataDir);
+      server = new EmbeddedServer(db, log);
+      await server.listen('127.0.0.1', port);
+      down = false;
+    },
   };
 }
 
@@ -151,10 +176,10 @@ class EmbeddedServer {
     private readonly log: (s: string) => void,
   ) {}
 
-  async listen(host: string): Promise<number> {
+  async listen(host: string, port = 0): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, host, () => resolve());
+      this.server.listen(port, host, () => resolve());
     });
     const address = this.server.address();
     if (!address || typeof address === 'string') throw new Error('embedded Postgres: no TCP address');
