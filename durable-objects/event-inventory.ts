@@ -61,6 +61,7 @@ import type {
   WaitlistEntryView,
 } from "./event-inventory.types";
 import { LIVE_FULL_CLOSE_CODE, SnapshotCache, decideResync, liveSocketCap, type SeatWithStatus } from "./event-inventory.live";
+import { LiveHolds } from "./live-holds";
 
 const OUTBOX_BATCH = 500;
 const OUTBOX_BATCHES_PER_ALARM = 20;
@@ -132,11 +133,22 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private readonly seatMapCache = new SnapshotCache();
   /** Sockets this object accepts (`LIVE_MAX_SOCKETS`); replaced in tests through runInDurableObject. */
   liveMaxSockets: number;
+  /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
+  private readonly liveHolds: LiveHolds;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.liveMaxSockets = liveSocketCap(env.LIVE_MAX_SOCKETS);
+    this.liveHolds = new LiveHolds({
+      env,
+      sql: this.sql,
+      now: () => this.now(),
+      eventId: () => this.config?.eventId ?? "",
+      holdTtlMs: () => (this.config?.holdTtlSeconds ?? 600) * 1000,
+      hold: (userId, req, key) => this.hold(userId, req, key),
+      release: (holdId, userId) => this.release(holdId, userId),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       this.schemaVersion = migrateInventory(this.sql, (fn) => this.ctx.storage.transactionSync(fn));
@@ -572,6 +584,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (await this.liveHolds.handle(ws, message)) return;
     const msg = parseClientMessage(message);
     if (!msg.ok) {
       ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: msg.message }));
