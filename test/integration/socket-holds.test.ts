@@ -105,6 +105,17 @@ describe("holds over the live socket", () => {
     // The seat is free now, but bob's r-1 already has an answer.
     expect(await b.hold("r-1", { seatIds: ["A-1-1"] })).toEqual(refused);
     expect(await b.hold("r-3", { seatIds: ["A-1-1"] })).toMatchObject({ ok: true, hold: { userId: bob.id } });
+
+    // The same ref sent twice at once is decided once.
+    const twice = JSON.stringify({ type: "hold", ref: "r-4", seatIds: ["A-1-5"] });
+    const from = a.frames.length;
+    a.ws.send(twice);
+    a.ws.send(twice);
+    await expect.poll(() => a.frames.slice(from).filter((f) => f.ref === "r-4").length).toBe(2);
+    const [one, two] = a.frames.slice(from).filter((f) => f.ref === "r-4");
+    expect(one.ok).toBe(true);
+    expect(two).toEqual(one);
+    expect((await ev.stub.stats()).held).toBe(2);
     a.ws.close(1000);
     b.ws.close(1000);
   });
