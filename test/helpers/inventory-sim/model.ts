@@ -205,7 +205,7 @@ export class ReferenceModel {
     let want: Answer | { ok: true; id: null };
     if (existing) want = { ok: true, id: existing.id };
     else if (!this.salesOpen(now)) want = { ok: false, code: "SALES_CLOSED" };
-    else if (this.userTotal(userId) + quantity > this.config.maxSeatsPerUser) want = { ok: false, code: "LIMIT_EXCEEDED" };
+    else if (quantity > this.config.capacity || this.userTotal(userId) + quantity > this.config.maxSeatsPerUser) want = { ok: false, code: "LIMIT_EXCEEDED" };
     else if (quantity <= this.available()) want = { ok: false, code: "SEATS_AVAILABLE" };
     else want = { ok: true, id: null };
     expectAnswer(`waitlist join by ${userId} for ${quantity}`, want, got);

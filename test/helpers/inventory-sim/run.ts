@@ -323,6 +323,8 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[]): void
     if (ahead) fail("waitlist order", `${offered.id} was offered seats while ${ahead.id}, earlier in line, still waits`);
   }
   model.offeredNow = [];
+  const stuck = engine.waitlist.find((e) => e.status === "waiting" && e.quantity > config.capacity);
+  if (stuck) fail("waitlist served", `${stuck.id} of ${stuck.userId} waits for ${stuck.quantity}, more than the ${config.capacity} the event has: nobody behind it can ever be served`);
   const head = engine.waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
   const open = config.cancelledMs === undefined;
@@ -393,7 +395,14 @@ export function describeStep(sc: Scenario, s: Step): string {
   }
 }
 
+/** Hold ids carry the event id: `hold#…` keeps a report readable. */
+const short = (text: string) => text.replace(/hld_[0-9a-f-]{36}_0*([0-9a-z]+)/g, "hold#$1");
+
 export function report(sc: Scenario, failure: Failure): string {
+  return short(fullReport(sc, failure));
+}
+
+function fullReport(sc: Scenario, failure: Failure): string {
   const shrunk = shrink(sc, failure);
   const c = sc.config;
   return [
