@@ -77,6 +77,8 @@ export class EngineTwin {
   private config: InventoryConfig;
   private held = 0;
   private booked = 0;
+  /** The `inventory` row's counters: written for general admission only, read back on load. */
+  private stored: { held: number; booked: number };
   private readonly seats: SeatTableRow[];
   private readonly seatById = new Map<string, SeatTableRow>();
   readonly holds = new Map<string, StoredHold>();
@@ -97,6 +99,7 @@ export class EngineTwin {
 
   private constructor(rows: EngineRows) {
     this.config = rows.config;
+    this.stored = { held: rows.held, booked: rows.booked };
     this.held = rows.held;
     this.booked = rows.booked;
     this.seats = rows.seats;
@@ -138,9 +141,8 @@ export class EngineTwin {
   serialize(): string {
     const rows: EngineRows = {
       config: this.config,
-      // The class stores counters for general admission only; reserved seating recounts its seat rows on load.
-      held: this.config.seating === "general" ? this.held : 0,
-      booked: this.config.seating === "general" ? this.booked : 0,
+      held: this.stored.held,
+      booked: this.stored.booked,
       seats: this.seats,
       holds: [...this.holds.values()],
       outbox: this.outbox,
@@ -384,12 +386,16 @@ export class EngineTwin {
   private moveCounters(from: HoldStatus | null, to: HoldRow): void {
     const d = counterDelta(from, to.status, to.quantity);
     if (d.held === 0 && d.booked === 0) return;
+    if (this.config.seating !== "reserved") {
+      const next = { held: this.stored.held + d.held, booked: this.stored.booked + d.booked };
+      // The stored counters' CHECK, a last line against overselling.
+      if (next.held < 0 || next.booked < 0 || next.held + next.booked > this.config.capacity) {
+        throw new ConstraintViolation(`inventory counters out of bounds: held ${next.held}, booked ${next.booked}`);
+      }
+      this.stored = next;
+    }
     this.held += d.held;
     this.booked += d.booked;
-    // The stored counters' CHECK (general admission), a last line against overselling.
-    if (this.config.seating === "general" && (this.held < 0 || this.booked < 0 || this.held + this.booked > this.config.capacity)) {
-      throw new ConstraintViolation(`inventory counters out of bounds: held ${this.held}, booked ${this.booked}`);
-    }
     const total = this.userTotals.get(to.userId);
     if (total !== undefined) this.userTotals.set(to.userId, total + d.held + d.booked);
   }

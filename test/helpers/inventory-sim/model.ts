@@ -30,6 +30,8 @@ export interface ModelHold {
   hash: string;
   /** Kinds recorded in the hold history, in order. */
   history: string[];
+  /** Booked again by reconciliation after it ended: outside the per-user cap by design. */
+  restored: boolean;
 }
 
 export interface ModelEntry {
@@ -132,7 +134,7 @@ export class ReferenceModel {
     expectAnswer(`hold by ${userId} of ${seats ? seats.join(",") : quantity}${key ? ` key ${key}` : ""}`, want, got);
     if (!got.ok || previous) return;
     if (this.holds.has(got.id)) throw new Mismatch("hold row", `hold id ${got.id} reused`);
-    this.add({ id: got.id, userId, status: "active", seats: seats ?? [], quantity, expiresAt: now + this.config.holdTtlMs, bookingId: null, key, hash, history: ["created"] });
+    this.add({ id: got.id, userId, status: "active", seats: seats ?? [], quantity, expiresAt: now + this.config.holdTtlMs, bookingId: null, key, hash, history: ["created"], restored: false });
   }
 
   release(holdId: string, byUserId: string | null, now: number, got: Answer): void {
@@ -179,6 +181,29 @@ export class ReferenceModel {
       const e = this.entries.find((x) => x.holdId === h.id && x.status === "offered");
       if (e) e.status = "converted";
     }
+  }
+
+  /** Reconciliation: Postgres has this booking confirmed; an ended hold is booked again if its seats are free. */
+  restore(holdId: string, bookingId: string, now: number, got: Answer): void {
+    this.expire(now);
+    const h = this.holds.get(holdId)!;
+    const owners = this.owners();
+    const free = this.config.seating === "reserved" ? !seatsTaken(owners, h.seats) : this.available() >= h.quantity;
+    let want: Answer;
+    if (h.bookingId !== bookingId || h.status === "active") want = { ok: false, code: "INVALID_STATE" };
+    else if (ENDED.has(h.status) && !free) want = { ok: false, code: "SEAT_UNAVAILABLE" };
+    else want = { ok: true, id: holdId };
+    expectAnswer(`restoreBooking of ${holdId} for ${bookingId}`, want, got);
+    if (!got.ok || h.status === "committed") return;
+    if (h.status === "confirming") {
+      this.commit(holdId, bookingId, now, got);
+      return;
+    }
+    h.status = "committed";
+    h.restored = true;
+    h.history.push("committed");
+    this.liveSet.add(h);
+    this.touched.add(h.id);
   }
 
   returnSeats(holdId: string, bookingId: string, now: number, got: Answer): void {
@@ -280,7 +305,7 @@ export class ReferenceModel {
       head.status = "offered";
       head.holdId = id;
       this.offeredNow.push(head);
-      this.add({ id, userId: head.userId, status: "active", seats, quantity: head.quantity, expiresAt: now + this.config.offerTtlMs, bookingId: null, key: null, hash: `w:${head.id}`, history: ["created"] });
+      this.add({ id, userId: head.userId, status: "active", seats, quantity: head.quantity, expiresAt: now + this.config.offerTtlMs, bookingId: null, key: null, hash: `w:${head.id}`, history: ["created"], restored: false });
     }
   }
 }

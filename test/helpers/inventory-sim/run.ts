@@ -15,6 +15,7 @@ export type Step =
   | { t: "confirm"; pick: number; wrong: boolean }
   | { t: "commit"; pick: number; wrong: boolean }
   | { t: "return"; pick: number; wrong: boolean }
+  | { t: "restore"; pick: number }
   | { t: "join"; u: number; q: number }
   | { t: "leave"; u: number }
   | { t: "tick"; ms: number }
@@ -71,7 +72,8 @@ export function scenario(seed: number, length: number): Scenario {
     paymentDeadlineSeconds: 600,
     waitlistOfferSeconds: int(30, 300),
     salesStartMs: null,
-    salesEndMs: T0 + 30 * 86_400_000,
+    // Sometimes within reach of the time jumps, so sales also close by the clock.
+    salesEndMs: r() < 0.2 ? T0 + int(1, 6) * 3_600_000 : T0 + 30 * 86_400_000,
   };
   const seats = reserved ? Array.from({ length: capacity }, (_, i) => ({ id: `A-1-${i + 1}`, priceCents: 1000 * int(1, 5) })) : [];
   const users = Array.from({ length: int(3, 6) }, (_, i) => `user-${i}`);
@@ -99,7 +101,8 @@ export function scenario(seed: number, length: number): Scenario {
     } else if (x < 42) steps.push({ t: "release", pick, by: r() < 0.6 ? "owner" : r() < 0.7 ? "system" : "other" });
     else if (x < 52) steps.push({ t: "confirm", pick, wrong: r() < 0.1 });
     else if (x < 60) steps.push({ t: "commit", pick, wrong: r() < 0.1 });
-    else if (x < 64) steps.push({ t: "return", pick, wrong: r() < 0.1 });
+    else if (x < 63) steps.push({ t: "return", pick, wrong: r() < 0.1 });
+    else if (x < 64) steps.push({ t: "restore", pick });
     else if (x < 74) steps.push({ t: "join", u, q: int(1, Math.min(cap + 1, 5)) });
     else if (x < 80) steps.push({ t: "leave", u });
     else if (x < 93) steps.push({ t: "tick", ms: int(1, Math.ceil(holdTtlSeconds * 0.6)) * 1000 });
@@ -125,7 +128,7 @@ function choose(model: ReferenceModel, pick: number, prefer: ModelHold["status"]
 }
 
 /** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
-export function run(sc: Scenario, steps: Step[]): Failure | null {
+export function run(sc: Scenario, steps: Step[], trace?: string[]): Failure | null {
   let engine = EngineTwin.create(sc.config, sc.seats);
   const model = new ReferenceModel(
     {
@@ -144,7 +147,7 @@ export function run(sc: Scenario, steps: Step[]): Failure | null {
   const guard = (fn: () => void): Failure | null => {
     try {
       fn();
-      check(engine, model, sc.users);
+      check(engine, model, sc.users, now);
       return null;
     } catch (e) {
       if (e instanceof Mismatch) return { check: e.check, message: e.message, at };
@@ -152,72 +155,86 @@ export function run(sc: Scenario, steps: Step[]): Failure | null {
       return { check: "crash", message: String((e as Error)?.stack ?? e), at };
     }
   };
-  const holdStep = (s: Step): void => {
+  /** What each step did, with the holds its picks resolved to and the object's answer (for reports). */
+  const note = (what: string): void => {
+    trace?.push(what);
+  };
+  /** Notes the call before making it (the object may throw), then its answer. */
+  const act = (what: string, call: () => Answer): Answer => {
+    note(what);
+    const got = call();
+    if (trace) trace[trace.length - 1] += ` -> ${got.ok ? `ok ${got.id}` : got.code}`;
+    return got;
+  };
+  const doStep = (s: Step): void => {
     switch (s.t) {
       case "hold": {
         const user = sc.users[s.u];
         const seatIds = s.seats ? s.seats.map((i) => sc.seats[i].id) : null;
         const key = s.key === null ? null : `key-${s.key}`;
-        const got = engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key, now);
-        model.hold(user, seatIds, s.q, key, now, answer(got, (h) => h.id));
+        const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${key ? ` with ${key}` : ""}`;
+        const got = act(what, () => answer(engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key, now), (h) => h.id));
+        model.hold(user, seatIds, s.q, key, now, got);
         return;
       }
       case "release": {
         const h = choose(model, s.pick, ["active", "confirming"]);
-        if (!h) return;
+        if (!h) return note("release: no hold yet");
         const by = s.by === "system" ? null : s.by === "owner" ? h.userId : sc.users[(sc.users.indexOf(h.userId) + 1) % sc.users.length];
-        model.release(h.id, by, now, answer(engine.release(h.id, by, now), (x) => x.id));
+        const got = act(`release ${h.id} (${h.status}) by ${by ?? "the system"}`, () => answer(engine.release(h.id, by, now), (x) => x.id));
+        model.release(h.id, by, now, got);
         return;
       }
-      case "confirm": {
-        const h = choose(model, s.pick, ["active"]);
-        if (!h) return;
-        const b = bookingOf(h.id, s.wrong);
-        model.beginConfirm(h.id, b, now, answer(engine.beginConfirm(h.id, b, now), (x) => x.id));
-        return;
-      }
-      case "commit": {
-        const h = choose(model, s.pick, ["confirming"]);
-        if (!h) return;
-        const b = bookingOf(h.id, s.wrong);
-        model.commit(h.id, b, now, answer(engine.commit(h.id, b, now), (x) => x.id));
-        return;
-      }
+      case "confirm":
+      case "commit":
       case "return": {
-        const h = choose(model, s.pick, ["committed"]);
-        if (!h) return;
+        const h = choose(model, s.pick, [s.t === "confirm" ? "active" : s.t === "commit" ? "confirming" : "committed"]);
+        if (!h) return note(`${s.t}: no hold yet`);
         const b = bookingOf(h.id, s.wrong);
-        model.returnSeats(h.id, b, now, answer(engine.returnSeats(h.id, b, now), (x) => x.id));
+        const call = s.t === "confirm" ? "beginConfirm" : s.t === "commit" ? "commit" : "returnSeats";
+        const got = act(`${call} ${h.id} (${h.status}) for ${s.wrong ? "another booking" : "its booking"}`, () => answer(engine[call](h.id, b, now), (x) => x.id));
+        model[call](h.id, b, now, got);
+        return;
+      }
+      case "restore": {
+        // Reconciliation repairs holds whose booking Postgres confirmed: those that had a booking.
+        const booked = model.order.filter((x) => x.bookingId !== null);
+        const h = booked.length ? booked[(s.pick >>> 3) % booked.length] : null;
+        if (!h) return note("restoreBooking: no booked hold yet");
+        const got = act(`restoreBooking ${h.id} (${h.status})`, () => answer(engine.restoreBooking(h.id, h.bookingId!, now), (x) => x.id));
+        model.restore(h.id, h.bookingId!, now, got);
         return;
       }
       case "join": {
         const user = sc.users[s.u];
-        model.join(user, s.q, now, answer(engine.joinWaitlist(user, s.q, now), (v) => v.entry.id));
+        const got = act(`${user} joins the waitlist for ${s.q}`, () => answer(engine.joinWaitlist(user, s.q, now), (v) => v.entry.id));
+        model.join(user, s.q, now, got);
         return;
       }
       case "leave": {
         const user = sc.users[s.u];
-        model.leave(user, now, answer(engine.leaveWaitlist(user, now), (e) => e.id));
+        const got = act(`${user} leaves the waitlist`, () => answer(engine.leaveWaitlist(user, now), (e) => e.id));
+        model.leave(user, now, got);
         return;
       }
       case "tick":
         now += s.ms;
-        return;
+        return note(`${s.ms / 1000} s pass`);
       case "alarm":
         engine.alarm(now);
         model.expire(now);
-        return;
+        return note("the alarm runs");
       case "restart":
         engine = EngineTwin.restore(engine.serialize());
-        return;
+        return note("the object restarts from its rows");
       case "close":
         engine.closeSales(now);
         model.closeSales(now);
-        return;
+        return note("the event is cancelled (closeSales)");
     }
   };
   for (; at < steps.length; at++) {
-    const f = guard(() => holdStep(steps[at]));
+    const f = guard(() => doStep(steps[at]));
     if (f) return f;
   }
   // Drain: time runs out for every active hold and offer, every booking in flight ends (commit or
@@ -229,12 +246,12 @@ export function run(sc: Scenario, steps: Step[]): Failure | null {
       now += Math.max(sc.config.holdTtlSeconds, sc.config.waitlistOfferSeconds) * 1000 + 1;
       engine.alarm(now);
       model.expire(now);
-      check(engine, model, sc.users);
+      check(engine, model, sc.users, now);
       for (const h of model.live().filter((x) => x.status === "confirming").sort((a, b) => (a.id < b.id ? -1 : 1))) {
         const pay = h.id.charCodeAt(h.id.length - 1) % 2 === 0;
         if (pay) model.commit(h.id, h.bookingId!, now, answer(engine.commit(h.id, h.bookingId!, now), (x) => x.id));
         else model.release(h.id, null, now, answer(engine.release(h.id, null, now), (x) => x.id));
-        check(engine, model, sc.users);
+        check(engine, model, sc.users, now);
       }
     }
     checkEnded(engine, model);
@@ -251,7 +268,7 @@ function fail(check: string, message: string): never {
 
 const sameSeats = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-function check(engine: EngineTwin, model: ReferenceModel, users: string[]): void {
+function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: number): void {
   const config = engine.configNow;
   // Rows: every hold that moved (by the engine's writes or the model's reckoning) and every live one.
   if (engine.holds.size !== model.holds.size) fail("holds", `the object has ${engine.holds.size} holds, the model ${model.holds.size}`);
@@ -303,7 +320,8 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[]): void
   // Per-user caps, exactly: nobody above, and the object's cached totals are the truth.
   for (const u of users) {
     const total = model.userTotal(u);
-    if (total > config.maxSeatsPerUser) fail("cap", `${u} holds or bought ${total} above the cap of ${config.maxSeatsPerUser}`);
+    const restored = model.live().reduce((sum, h) => sum + (h.userId === u && h.restored ? h.quantity : 0), 0);
+    if (total - restored > config.maxSeatsPerUser) fail("cap", `${u} holds or bought ${total} above the cap of ${config.maxSeatsPerUser}`);
     const cached = engine.cachedUserTotal(u);
     if (cached !== undefined && cached !== total) fail("cap", `the object believes ${u} has ${cached}, the holds say ${total}`);
   }
@@ -327,7 +345,7 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[]): void
   if (stuck) fail("waitlist served", `${stuck.id} of ${stuck.userId} waits for ${stuck.quantity}, more than the ${config.capacity} the event has: nobody behind it can ever be served`);
   const head = engine.waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
-  const open = config.cancelledMs === undefined;
+  const open = config.cancelledMs === undefined && now < config.salesEndMs;
   if (head && open && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
     fail("waitlist served", `${head.id} of ${head.userId} waits first in line for ${head.quantity} while ${available} are free`);
   }
@@ -341,16 +359,31 @@ function checkEnded(engine: EngineTwin, model: ReferenceModel): void {
     list.push(row.kind);
     history.set(row.holdId, list);
   }
-  const shapes = new Set(["created,expired", "created,released", "created,committed", "created,committed,released"]);
   for (const h of model.order) {
     const e = engine.holds.get(h.id)!;
     if (!(e.status === "released" || e.status === "expired" || e.status === "committed")) fail("final state", `hold ${h.id} never ended (${e.status})`);
     const kinds = (history.get(h.id) ?? []).join(",");
-    if (!shapes.has(kinds)) fail("final state", `hold ${h.id} has history ${kinds || "(none)"}`);
+    if (!endsOnce(history.get(h.id) ?? [])) fail("final state", `hold ${h.id} has history ${kinds || "(none)"}`);
     if (kinds !== h.history.join(",")) fail("final state", `hold ${h.id} has history ${kinds}, the model ${h.history.join(",")}`);
   }
   const offers = model.entries.filter((e) => e.holdId !== null).length;
   if (engine.notifications.length !== offers) fail("final state", `${engine.notifications.length} offer notifications for ${offers} offers`);
+}
+
+/**
+ * Created once, then each step a real move: live -> committed or ended; committed -> ended (seats
+ * returned); ended -> committed (reconciliation's restore). It must finish committed or ended.
+ */
+function endsOnce(kinds: string[]): boolean {
+  if (kinds[0] !== "created") return false;
+  let state: "live" | "committed" | "ended" = "live";
+  for (const k of kinds.slice(1)) {
+    if (k === "committed" && state !== "committed") state = "committed";
+    else if (k === "expired" && state === "live") state = "ended";
+    else if (k === "released" && state !== "ended") state = "ended";
+    else return false;
+  }
+  return state !== "live";
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -374,27 +407,6 @@ export function shrink(sc: Scenario, failure: Failure): { steps: Step[]; failure
   return { steps, failure: current };
 }
 
-export function describeStep(sc: Scenario, s: Step): string {
-  switch (s.t) {
-    case "hold":
-      return `${sc.users[s.u]} holds ${s.seats ? s.seats.map((i) => sc.seats[i].id).join(",") : `${s.q} tickets`}${s.key === null ? "" : ` with key-${s.key}`}`;
-    case "release":
-      return `release (pick ${s.pick}) by ${s.by}`;
-    case "confirm":
-    case "commit":
-    case "return":
-      return `${s.t} (pick ${s.pick})${s.wrong ? " with another booking" : ""}`;
-    case "join":
-      return `${sc.users[s.u]} joins the waitlist for ${s.q}`;
-    case "leave":
-      return `${sc.users[s.u]} leaves the waitlist`;
-    case "tick":
-      return `${s.ms / 1000} s pass`;
-    default:
-      return s.t;
-  }
-}
-
 /** Hold ids carry the event id: `hold#…` keeps a report readable. */
 const short = (text: string) => text.replace(/hld_[0-9a-f-]{36}_0*([0-9a-z]+)/g, "hold#$1");
 
@@ -404,12 +416,16 @@ export function report(sc: Scenario, failure: Failure): string {
 
 function fullReport(sc: Scenario, failure: Failure): string {
   const shrunk = shrink(sc, failure);
+  const trace: string[] = [];
+  run(sc, shrunk.steps, trace);
   const c = sc.config;
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
-    `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, ${sc.users.length} users`,
+    `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
     `shortest reproduction (${shrunk.steps.length} steps, then the drain), failing with: ${shrunk.failure.message}`,
-    ...shrunk.steps.map((s, i) => `  ${i + 1}. ${describeStep(sc, s)}   ${JSON.stringify(s)}`),
+    ...trace.map((t, i) => `  ${i + 1}. ${t}`),
+    `  then the drain (time runs out, bookings in flight end)`,
+    `the steps as data: ${JSON.stringify(shrunk.steps)}`,
     `rerun this seed alone: SIM_SEED=${sc.seed} npx vitest run --project unit test/unit/inventory-simulation.test.ts`,
   ].join("\n");
 }
