@@ -97,7 +97,7 @@ export class EngineTwin {
   /** Hold ids written since the last `takeWritten()`: lets the checker compare only what moved. */
   private written = new Set<string>();
 
-  private constructor(rows: EngineRows) {
+  constructor(rows: EngineRows) {
     this.config = rows.config;
     this.stored = { held: rows.held, booked: rows.booked };
     this.held = rows.held;
@@ -116,9 +116,9 @@ export class EngineTwin {
     this.load();
   }
 
-  /** `initialize` of a fresh object. */
-  static create(config: InventoryConfig, seats: { id: string; priceCents: number }[]): EngineTwin {
-    return new EngineTwin({
+  /** The rows of a freshly initialized object. */
+  static initialRows(config: InventoryConfig, seats: { id: string; priceCents: number }[]): EngineRows {
+    return {
       config,
       held: 0,
       booked: 0,
@@ -129,15 +129,10 @@ export class EngineTwin {
       waitlistSeq: 0,
       notifications: [],
       idCounter: 0,
-    });
+    };
   }
 
-  /** The object after a restart: only what its SQLite held. */
-  static restore(serialized: string): EngineTwin {
-    return new EngineTwin(JSON.parse(serialized) as EngineRows);
-  }
-
-  /** The stored rows (a deep copy through JSON, as SQLite would give them back). */
+  /** The stored rows (a deep copy through JSON, as SQLite would give them back): `new EngineTwin(JSON.parse(...))` is a restart. */
   serialize(): string {
     const rows: EngineRows = {
       config: this.config,

@@ -6,7 +6,7 @@
  */
 import type { InventoryConfig } from "../../../durable-objects/event-inventory.logic";
 import type { InventoryResult } from "../../../durable-objects/event-inventory.types";
-import { ConstraintViolation, EngineTwin } from "./engine";
+import { ConstraintViolation, EngineTwin, type EngineRows } from "./engine";
 import { Mismatch, ReferenceModel, type Answer, type ModelHold } from "./model";
 
 export type Step =
@@ -127,9 +127,16 @@ function choose(model: ReferenceModel, pick: number, prefer: ModelHold["status"]
   return pool[(pick >>> 3) % pool.length];
 }
 
+export interface RunOptions {
+  /** Collects what each step did (for reports). */
+  trace?: string[];
+  /** The engine to run: the twin, or (in the harness's own test) a twin with a planted defect. */
+  twin?: new (rows: EngineRows) => EngineTwin;
+}
+
 /** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
-export function run(sc: Scenario, steps: Step[], trace?: string[]): Failure | null {
-  let engine = EngineTwin.create(sc.config, sc.seats);
+export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwin }: RunOptions = {}): Failure | null {
+  let engine = new Twin(EngineTwin.initialRows(sc.config, sc.seats));
   const model = new ReferenceModel(
     {
       seating: sc.config.seating,
@@ -225,7 +232,7 @@ export function run(sc: Scenario, steps: Step[], trace?: string[]): Failure | nu
         model.expire(now);
         return note("the alarm runs");
       case "restart":
-        engine = EngineTwin.restore(engine.serialize());
+        engine = new Twin(JSON.parse(engine.serialize()) as EngineRows);
         return note("the object restarts from its rows");
       case "close":
         engine.closeSales(now);
@@ -390,14 +397,14 @@ function endsOnce(kinds: string[]): boolean {
 // Shrinking and reporting
 
 /** The shortest sequence found (by removing chunks, then single steps) that still fails the same check. */
-export function shrink(sc: Scenario, failure: Failure): { steps: Step[]; failure: Failure } {
+export function shrink(sc: Scenario, failure: Failure, options: RunOptions = {}): { steps: Step[]; failure: Failure } {
   let steps = sc.steps.slice(0, failure.at + 1);
-  let current = run(sc, steps) ?? failure;
+  let current = run(sc, steps, options) ?? failure;
   const same = (f: Failure | null) => f !== null && f.check === current.check;
   for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
     for (let i = 0; i + size <= steps.length; ) {
       const candidate = steps.slice(0, i).concat(steps.slice(i + size));
-      const f = run(sc, candidate);
+      const f = run(sc, candidate, options);
       if (same(f)) {
         steps = candidate;
         current = f!;
@@ -410,14 +417,14 @@ export function shrink(sc: Scenario, failure: Failure): { steps: Step[]; failure
 /** Hold ids carry the event id: `hold#…` keeps a report readable. */
 const short = (text: string) => text.replace(/hld_[0-9a-f-]{36}_0*([0-9a-z]+)/g, "hold#$1");
 
-export function report(sc: Scenario, failure: Failure): string {
-  return short(fullReport(sc, failure));
+export function report(sc: Scenario, failure: Failure, options: RunOptions = {}): string {
+  return short(fullReport(sc, failure, options));
 }
 
-function fullReport(sc: Scenario, failure: Failure): string {
-  const shrunk = shrink(sc, failure);
+function fullReport(sc: Scenario, failure: Failure, options: RunOptions): string {
+  const shrunk = shrink(sc, failure, options);
   const trace: string[] = [];
-  run(sc, shrunk.steps, trace);
+  run(sc, shrunk.steps, { ...options, trace });
   const c = sc.config;
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
