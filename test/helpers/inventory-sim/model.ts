@@ -15,6 +15,7 @@ export interface ModelConfig {
   maxSeatsPerUser: number;
   holdTtlMs: number;
   offerTtlMs: number;
+  salesStartMs: number | null;
   salesEndMs: number;
 }
 
@@ -115,7 +116,8 @@ export class ReferenceModel {
   }
 
   private salesOpen(now: number): boolean {
-    return !this.salesClosed && now < this.config.salesEndMs;
+    const started = this.config.salesStartMs === null || now >= this.config.salesStartMs;
+    return started && !this.salesClosed && now < this.config.salesEndMs;
   }
 
   // ---------------------------------------------------------------------------------------------

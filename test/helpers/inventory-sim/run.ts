@@ -71,7 +71,8 @@ export function scenario(seed: number, length: number): Scenario {
     holdTtlSeconds,
     paymentDeadlineSeconds: 600,
     waitlistOfferSeconds: int(30, 300),
-    salesStartMs: null,
+    // Sometimes opening a few minutes in, so the first holds and joins are refused.
+    salesStartMs: r() < 0.1 ? T0 + int(1, 30) * 60_000 : null,
     // Sometimes within reach of the time jumps, so sales also close by the clock.
     salesEndMs: r() < 0.2 ? T0 + int(1, 6) * 3_600_000 : T0 + 30 * 86_400_000,
   };
@@ -145,6 +146,7 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
       maxSeatsPerUser: sc.config.maxSeatsPerUser,
       holdTtlMs: sc.config.holdTtlSeconds * 1000,
       offerTtlMs: sc.config.waitlistOfferSeconds * 1000,
+      salesStartMs: sc.config.salesStartMs,
       salesEndMs: sc.config.salesEndMs,
     },
     { offeredHoldId: (entryId) => engine.waitlist.find((e) => e.id === entryId)?.holdId ?? null },
@@ -352,7 +354,7 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: 
   if (stuck) fail("waitlist served", `${stuck.id} of ${stuck.userId} waits for ${stuck.quantity}, more than the ${config.capacity} the event has: nobody behind it can ever be served`);
   const head = engine.waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
-  const open = config.cancelledMs === undefined && now < config.salesEndMs;
+  const open = config.cancelledMs === undefined && (config.salesStartMs === null || now >= config.salesStartMs) && now < config.salesEndMs;
   if (head && open && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
     fail("waitlist served", `${head.id} of ${head.userId} waits first in line for ${head.quantity} while ${available} are free`);
   }
@@ -428,7 +430,7 @@ function fullReport(sc: Scenario, failure: Failure, options: RunOptions): string
   const c = sc.config;
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
-    `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
+    `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales ${c.salesStartMs === null ? "open" : `open after ${(c.salesStartMs - T0) / 60_000} min`} and end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
     `shortest reproduction (${shrunk.steps.length} steps, then the drain), failing with: ${shrunk.failure.message}`,
     ...trace.map((t, i) => `  ${i + 1}. ${t}`),
     `  then the drain (time runs out, bookings in flight end)`,
