@@ -709,8 +709,16 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (!entry) return fail("NOT_FOUND", "You are not on this event's waitlist");
     const d = decideLeave(entry, now);
     if (d.kind === "left") {
-      this.ctx.storage.transactionSync(() => this.writeEntry(d.entry));
-      this.waitingCount--;
+      const effects: WaitlistEffects = { changes: [], metrics: [] };
+      this.ctx.storage.transactionSync(() => {
+        this.writeEntry(d.entry);
+        this.waitingCount--;
+        // The line moved up: a new head may fit the seats that are free now (they would otherwise
+        // wait for the next seat to come back while any public hold could take them).
+        this.offerToQueue(now, effects);
+      });
+      this.waitlistEffects(effects);
+      if (effects.changes.length > 0 || effects.metrics.length > 0) this.rearm(now, true);
       this.rearmWaitlistRelay(now);
     } else if (d.kind === "release-offer") {
       // Releasing the offered hold marks the entry left and offers the seats to the next in line.
