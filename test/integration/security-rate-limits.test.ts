@@ -117,36 +117,44 @@ describe("brute force", () => {
 
 describe("public reads", () => {
   it("answer 429 RATE_LIMITED in the error shape with Retry-After once an address has read too much, other addresses unaffected", async () => {
-    await awayFromWindowEdge(5_000, 10_000);
-    const ip = freshIp();
-    for (let i = 0; i < PUBLIC_READ_LIMIT; i++) {
-      const res = await call("/v1/events/not-an-event-id", { headers: ip });
-      expect(res.status, `read ${i + 1}`).toBe(404);
+    // The local limiter counts in fixed 10 s windows: the allowance must be spent inside one. On a
+    // loaded machine that can take longer than a window; then start again from the next one.
+    let ip = freshIp();
+    for (let attempt = 1; ; attempt++) {
+      await awayFromWindowEdge(6_000, 10_000);
+      const windowEnds = Date.now() + (10_000 - (Date.now() % 10_000));
+      ip = freshIp();
+      for (let i = 0; i < PUBLIC_READ_LIMIT; i += 50) {
+        const statuses = await Promise.all(Array.from({ length: Math.min(50, PUBLIC_READ_LIMIT - i) }, async () => (await call("/v1/events/not-an-event-id", { headers: ip })).status));
+        expect(statuses.filter((s) => s !== 404), `reads ${i + 1}-${i + statuses.length}`).toEqual([]);
+      }
+      if (Date.now() < windowEnds - 500 || attempt === 3) break;
     }
     await expectLimited(await call("/v1/events", { headers: ip }), "10");
     await expectLimited(await call(`/v1/venues/${crypto.randomUUID()}`, { headers: ip }), "10");
     expect((await call("/v1/events", { headers: freshIp() })).status).toBe(200);
-  });
+   }, 90_000);
 
   it("limit live seat map upgrades per address", async () => {
-    await awayFromWindowEdge(10_000);
+    await awayFromWindowEdge(15_000);
     const ip = freshIp();
-    for (let i = 0; i < LIVE_LIMIT; i++) {
-      // Without an Upgrade header the route answers 426 after counting the attempt.
-      expect((await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip })).status, `upgrade ${i + 1}`).toBe(426);
-    }
+    // Without an Upgrade header the route answers 426 after counting the attempt. All at once, so
+    // they land in one window even on a loaded machine.
+    const statuses = await Promise.all(Array.from({ length: LIVE_LIMIT }, async () => (await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip })).status));
+    expect(statuses.filter((s) => s !== 426)).toEqual([]);
     await expectLimited(await call(`/v1/events/${crypto.randomUUID()}/live`, { headers: ip }));
-  });
+  }, 90_000);
 });
 
 describe("waitlist join and leave", () => {
   it("are limited per user: past the limit a user's waitlist changes answer 429 RATE_LIMITED, another user's do not", async () => {
-    await awayFromWindowEdge(5_000, 10_000);
     const [user, other] = [await makeUser(), await makeUser()];
     const eventId = crypto.randomUUID();
     const leave = (u: typeof user) => call(`/v1/events/${eventId}/waitlist/me`, { method: "DELETE", headers: u.auth });
-    for (let i = 0; i < WAITLIST_LIMIT; i++) expect((await leave(user)).status, `change ${i + 1}`).not.toBe(429);
+    await awayFromWindowEdge(6_000, 10_000);
+    const statuses = await Promise.all(Array.from({ length: WAITLIST_LIMIT }, async () => (await leave(user)).status));
+    expect(statuses.filter((s) => s === 429)).toEqual([]);
     await expectLimited(await call(`/v1/events/${eventId}/waitlist`, { method: "POST", headers: user.auth, json: { quantity: 1 } }), "10");
     expect((await leave(other)).status).not.toBe(429);
-  });
+  }, 90_000);
 });
