@@ -21,6 +21,7 @@ import { InventoryEngine } from "./inventory/engine";
 import { LiveSeatMap } from "./inventory/live";
 import type { OutboxSinks } from "./inventory/outbox";
 import { SqliteStore } from "./inventory/sqlite-store";
+import { LiveHolds } from "./live-holds";
 
 export { LIVE_USER_HEADER } from "./inventory/live";
 
@@ -39,6 +40,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   liveMaxSockets: number;
   readonly engine: InventoryEngine;
   readonly live: LiveSeatMap;
+  /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
+  private readonly liveHolds: LiveHolds;
   private schemaVersion = 0;
   private alarmAt: number | null = null;
 
@@ -57,6 +60,15 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       log,
     });
     this.live = new LiveSeatMap(ctx, this.engine, () => this.engine.holds.expireDue(this.now()), () => this.liveMaxSockets);
+    this.liveHolds = new LiveHolds({
+      env,
+      sql: ctx.storage.sql,
+      now: () => this.now(),
+      eventId: () => this.engine.config?.eventId ?? "",
+      holdTtlMs: () => (this.engine.config?.holdTtlSeconds ?? 600) * 1000,
+      hold: (userId, req, key) => this.hold(userId, req, key),
+      release: (holdId, userId) => this.release(holdId, userId),
+    });
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
       this.rearm();
@@ -191,6 +203,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (await this.liveHolds.handle(ws, message)) return;
     await this.live.message(ws, message);
   }
 

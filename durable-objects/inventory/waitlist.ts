@@ -81,9 +81,16 @@ export class Waitlist {
     if (!entry) return fail("NOT_FOUND", "You are not on this event's waitlist");
     const d = decideLeave(entry, now);
     if (d.kind === "left") {
-      holds.tx(() => this.writeEntry(d.entry));
-      this.waitingCount--;
-      this.d.metric({ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity });
+      const changes: SeatChange[] = [];
+      const metrics: Metric[] = [{ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity }];
+      holds.tx(() => {
+        this.writeEntry(d.entry);
+        this.waitingCount--;
+        // The line moved up: a new head may fit the seats that are free now (they would otherwise
+        // wait for the next seat to come back while any public hold could take them).
+        this.offerToQueue(now, changes, metrics);
+      });
+      this.afterCommit(changes, metrics)();
     } else if (d.kind === "release-offer") {
       // Releasing the offered hold marks the entry left and offers the seats to the next in line.
       const r = holds.transition(d.holdId, (h) => decideRelease(h, userId));
@@ -124,6 +131,10 @@ export class Waitlist {
     const d = counterDelta(before.status, after.status, after.quantity);
     if (d.held + d.booked < 0) this.offerToQueue(now, changes, metrics);
     if (changes.length === 0 && metrics.length === 0) return null;
+    return this.afterCommit(changes, metrics);
+  }
+
+  private afterCommit(changes: SeatChange[], metrics: Metric[]): () => void {
     return () => {
       // The offered seats are announced as held after the release's own delta, so held wins.
       if (metrics.some((m) => m.action === "offered")) this.d.announce(changes);
