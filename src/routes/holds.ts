@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { LIVE_USER_HEADER } from "../../durable-objects/inventory/live";
-import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
+import { MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/event-inventory.logic";
+import type { HoldRequest } from "../../durable-objects/event-inventory.types";
 import { optionalUser, requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
@@ -29,12 +30,17 @@ const Hold = z
   })
   .openapi("Hold");
 
+// Only the shape: the event's object validates a hold's contents (counts, seat ids, exactly one of
+// the two) once, for HTTP and socket holds alike, and its VALIDATION_FAILED is the answer.
 const HoldBody = z
   .object({
-    seatIds: z.array(z.string().min(1).max(64)).min(1).max(50).optional().openapi({ example: ["A-3-12", "A-3-13"] }),
-    quantity: z.number().int().min(1).max(50).optional(),
+    seatIds: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["A-3-12", "A-3-13"], description: `Reserved seating: 1-${MAX_SEATS_PER_REQUEST} distinct seat ids` }),
+    quantity: z.number().optional().openapi({ description: `General admission: 1-${MAX_SEATS_PER_REQUEST} tickets` }),
   })
-  .refine((b) => (b.seatIds === undefined) !== (b.quantity === undefined), { message: "Give exactly one of seatIds or quantity" })
+  .openapi({ description: "Give exactly one of seatIds or quantity" })
   .openapi("HoldRequest");
 
 const Availability = z.object({ capacity: z.number(), available: z.number(), held: z.number(), booked: z.number() }).openapi("Availability");
@@ -142,7 +148,7 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const key = c.req.valid("header")["idempotency-key"] ?? null;
-      const req = body.seatIds !== undefined ? { seatIds: body.seatIds } : { quantity: body.quantity! };
+      const req = body as HoldRequest;
       const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: body.seatIds?.length ?? body.quantity ?? 0, colo: coloOf(c.req.raw) };
       const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
