@@ -25,7 +25,8 @@ import {
 import type { Availability, HoldRequest, HoldView, InventoryInit, InventoryResult } from "../event-inventory.types";
 import type { Metric } from "../../src/lib/metrics";
 import type { Outbox } from "./outbox";
-import type { InventoryStore, SeatRecord } from "./store";
+import { Seats } from "./seats";
+import type { InventoryStore } from "./store";
 
 const EXPIRE_BATCH = 500;
 /** Per-user totals kept in memory; past this many users the cache starts over (re-read on demand). */
@@ -52,9 +53,8 @@ export class Holds {
   version = 0;
   private held = 0;
   private booked = 0;
-  /** Reserved seating: every seat with its status, in seat order (written through on every change). */
-  private seats: SeatRecord[] = [];
-  private readonly seatIndex = new Map<string, SeatRecord>();
+  /** Reserved seating: every seat with its status, in memory (written through on every change). */
+  private readonly seats = new Seats();
   private readonly userTotals = new Map<string, number>();
   /** A lower bound of the earliest active expiry, so most requests skip the expiry query. */
   nextExpiry: number | null = null;
@@ -64,8 +64,7 @@ export class Holds {
   load(): void {
     const inv = this.d.store.readInventory();
     this.userTotals.clear();
-    this.seatIndex.clear();
-    this.seats = [];
+    this.seats.load([]);
     if (!inv) return;
     this.config = inv.config;
     this.version = inv.version;
@@ -73,13 +72,8 @@ export class Holds {
     this.booked = inv.booked;
     if (this.config.seating === "reserved") {
       // Reserved seating: the seat rows are the counters (the stored columns serve general admission).
-      this.seats = this.d.store.readSeats();
-      this.held = this.booked = 0;
-      for (const s of this.seats) {
-        this.seatIndex.set(s.id, s);
-        if (s.status === "held") this.held++;
-        else if (s.status === "booked") this.booked++;
-      }
+      this.seats.load(this.d.store.readSeats());
+      ({ held: this.held, booked: this.booked } = this.seats.counts());
     }
     this.nextExpiry = this.d.store.earliestExpiry();
   }
@@ -122,28 +116,16 @@ export class Holds {
 
   /** Every seat with its status, from memory (reserved seating; undefined for general admission). */
   seatMap() {
-    return this.config?.seating === "reserved"
-      ? this.seats.map((s) => ({ id: s.id, section: s.section, row: s.row, number: s.number, priceCents: s.priceCents, status: s.status }))
-      : undefined;
+    return this.config?.seating === "reserved" ? this.seats.view() : undefined;
   }
 
   seatRows(ids: string[]): SeatRow[] {
-    const out: SeatRow[] = [];
-    for (const id of ids) {
-      const s = this.seatIndex.get(id);
-      if (s) out.push({ id: s.id, priceCents: s.priceCents, status: s.status });
-    }
-    return out;
+    return this.seats.rows(ids);
   }
 
   /** Reserved seating: the best seats to offer are simply the first free ones in seat order. */
   firstAvailableSeats(n: number): SeatRow[] {
-    const out: SeatRow[] = [];
-    for (const s of this.seats) {
-      if (out.length >= n) break;
-      if (s.status === "available") out.push({ id: s.id, priceCents: s.priceCents, status: s.status });
-    }
-    return out;
+    return this.seats.firstAvailable(n);
   }
 
   activeHolds(): HoldRow[] {
@@ -287,23 +269,17 @@ export class Holds {
     if (changes.length === 0) return;
     const ids = changes.map((c) => c.id);
     if (this.d.store.takeSeats(holdId, ids) !== ids.length) throw new Error(`hold ${holdId}: seats changed under a decided hold`);
-    for (const id of ids) Object.assign(this.seatIndex.get(id)!, { status: "held", holdId });
+    this.seats.take(holdId, ids);
   }
 
   private freeSeats(h: HoldRow): void {
     this.d.store.freeSeatsOf(h.id);
-    for (const s of h.seats) {
-      const seat = this.seatIndex.get(s.id);
-      if (seat?.holdId === h.id) Object.assign(seat, { status: "available", holdId: null });
-    }
+    this.seats.free(h);
   }
 
   private bookSeats(h: HoldRow): void {
     this.d.store.bookSeatsOf(h.id);
-    for (const s of h.seats) {
-      const seat = this.seatIndex.get(s.id);
-      if (seat?.holdId === h.id) seat.status = "booked";
-    }
+    this.seats.book(h);
   }
 
   private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {
