@@ -9,6 +9,7 @@ import { inventoryStub, publishedEvent } from "../helpers/inventory";
 import { runScenario } from "../helpers/inventory-scenario";
 import { MemoryStore } from "../../durable-objects/inventory/memory-store";
 import { SqliteStore } from "../../durable-objects/inventory/sqlite-store";
+import { INVENTORY_MIGRATIONS, migrateInventory } from "../../durable-objects/event-inventory.sql.js";
 
 const U1 = "00000000-0000-4000-8000-000000000001";
 const U2 = "00000000-0000-4000-8000-000000000002";
@@ -246,5 +247,31 @@ describe("the in-memory store twin", () => {
     expect(onSqlite.trace).toEqual(onMemory.trace);
     expect(onSqlite.final).toEqual(onMemory.final);
     expect(onSqlite.outbox).toEqual(onMemory.outbox);
+  });
+});
+
+describe("the object's own SQLite migrations", () => {
+  it("an object deployed before the one outbox keeps the rows it had not relayed: they move into the one outbox in order", async () => {
+    const stub = inventoryStub(crypto.randomUUID());
+    const moved = await runInDurableObject(stub, (_o: EventInventory, state) => {
+      const sql = state.storage.sql;
+      const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
+      // Rebuild this object's SQLite as the step before the one outbox left it, with rows waiting.
+      const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE outbox_v4"));
+      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
+      sql.exec(`DELETE FROM _schema_version`);
+      for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
+      sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+      sql.exec(`INSERT INTO outbox (hold_id, kind, user_id, quantity, at) VALUES ('h1', 'created', ?, 2, 1000), ('h1', 'released', ?, 2, 2000)`, U1, U1);
+      sql.exec(`INSERT INTO waitlist_outbox (kind, body) VALUES ('mirror', '{"id":"wl_1"}'), ('notify', '{"dedupeKey":"k"}')`);
+      expect(migrateInventory(sql, tx)).toBe(INVENTORY_MIGRATIONS.length);
+      return sql.exec(`SELECT kind, body FROM outbox ORDER BY seq`).toArray().map((r) => ({ kind: r.kind, body: JSON.parse(String(r.body)) }));
+    });
+    expect(moved).toEqual([
+      { kind: "history", body: { holdId: "h1", kind: "created", userId: U1, quantity: 2, at: 1000 } },
+      { kind: "history", body: { holdId: "h1", kind: "released", userId: U1, quantity: 2, at: 2000 } },
+      { kind: "mirror", body: { id: "wl_1" } },
+      { kind: "notify", body: { dedupeKey: "k" } },
+    ]);
   });
 });
