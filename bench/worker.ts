@@ -18,7 +18,7 @@ console.log = () => {};
 export class EventInventory extends RealEventInventory {
   /** One trivial write: what a storage commit costs per request. */
   async touch(): Promise<number> {
-    this.sql.exec(`INSERT INTO meta (key, value) VALUES ('touch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, String(Math.random()));
+    this.ctx.storage.sql.exec(`INSERT INTO meta (key, value) VALUES ('touch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, String(Math.random()));
     return 1;
   }
 

@@ -89,6 +89,19 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX live_refs_expiry_idx ON live_refs (expires_at);
    CREATE INDEX live_refs_user_age_idx ON live_refs (user_id, created_at)`,
+  // One typed outbox for everything that leaves the object (hold history, waitlist mirrors, offer
+  // notifications), drained by the one alarm into queues; rows still waiting in the two old tables move over.
+  `CREATE TABLE outbox_v4 (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL CHECK (kind IN ('history', 'mirror', 'notify')),
+     body TEXT NOT NULL
+   );
+   INSERT INTO outbox_v4 (kind, body)
+     SELECT 'history', json_object('holdId', hold_id, 'kind', kind, 'userId', user_id, 'quantity', quantity, 'at', at) FROM outbox ORDER BY seq;
+   INSERT INTO outbox_v4 (kind, body) SELECT kind, body FROM waitlist_outbox ORDER BY seq;
+   DROP TABLE outbox;
+   DROP TABLE waitlist_outbox;
+   ALTER TABLE outbox_v4 RENAME TO outbox`,
 ];
 
 interface SqlLike {

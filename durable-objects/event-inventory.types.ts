@@ -141,6 +141,8 @@ export interface EventInventoryRpc {
   /** The user's latest entry in this event's waitlist, or NOT_FOUND. */
   waitlistEntry(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
   snapshot(): Promise<Snapshot>;
+  /** The snapshot, or NOT_INITIALIZED for an event never published. */
+  seatMap(): Promise<InventoryResult<Snapshot>>;
   stats(): Promise<Availability>;
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;
 }

@@ -10,6 +10,7 @@ import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
 import { writeMetric } from "../lib/metrics";
+import { writeInventoryOutbox } from "./inventory-events";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -66,6 +67,12 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     await db.insert(notifications).values({ userId: m.userId, dedupeKey: m.dedupeKey, type: m.kind, payload: m.payload }).onConflictDoNothing();
     await db.insert(auditLog).values({ action: "notification.dead-lettered", subjectId: m.dedupeKey, detail: { kind: m.kind, userId: m.userId } });
     log("error", "notification dead-lettered", { dedupeKey: m.dedupeKey, kind: m.kind });
+    return { kind: "done" };
+  }
+  if (m.type === "inventory.outbox") {
+    // Idempotent writes: the dead-letter queue simply tries once more, then the loss is logged.
+    if (dead) log("error", "inventory outbox message dead-lettered, writing once more", { eventId: m.eventId, history: m.history.length, waitlist: m.waitlist.length });
+    await writeInventoryOutbox(db, m);
     return { kind: "done" };
   }
   // Out of retries, a refund job stays running: the cron re-drives it.

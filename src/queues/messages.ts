@@ -31,6 +31,35 @@ export type UserStatusSync = z.infer<typeof UserStatusSync>;
 export const EventRefundBatch = z.object({ type: z.literal("event.refund-batch"), eventId: z.string().uuid() });
 export type EventRefundBatch = z.infer<typeof EventRefundBatch>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch]);
+/** From an inventory object's outbox (durable-objects/inventory/outbox.ts): hold history and waitlist mirrors for Postgres. */
+export const InventoryOutbox = z.object({
+  type: z.literal("inventory.outbox"),
+  eventId: z.string().uuid(),
+  history: z.array(
+    z.object({
+      holdId: z.string().min(1),
+      kind: z.enum(["created", "released", "expired", "committed"]),
+      userId: z.string().uuid(),
+      quantity: z.number().int().positive(),
+      at: z.number().int(),
+    }),
+  ),
+  waitlist: z.array(
+    z.object({
+      id: z.string().min(1),
+      eventId: z.string().uuid(),
+      userId: z.string().uuid(),
+      quantity: z.number().int().positive(),
+      status: z.enum(["waiting", "offered", "expired", "converted", "left"]),
+      holdId: z.string().nullable(),
+      joinedAt: z.number().int(),
+      offeredAt: z.number().int().nullable(),
+      updatedAt: z.number().int(),
+    }),
+  ),
+});
+export type InventoryOutbox = z.infer<typeof InventoryOutbox>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch, InventoryOutbox]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -5,12 +5,12 @@
 import { Hono } from "hono";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import type { EventInventory } from "../../durable-objects/event-inventory";
 import { requireRole, requireUser } from "../auth/guards";
 import { bookings } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import type { SagaMessage } from "../queues/messages";
+import { inventory } from "../services/inventory-client";
 
 const OutageBody = z.object({ on: z.boolean() });
 const Uuid = z.string().uuid();
@@ -25,10 +25,8 @@ export const faults = new Hono<AppEnv>()
   .post("/_local/faults/inventory/:eventId/abort", async (c) => {
     const eventId = Uuid.safeParse(c.req.param("eventId"));
     if (!eventId.success) throw new AppError("VALIDATION_FAILED", "eventId must be a UUID");
-    const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
-    const stub = ns.get(ns.idFromName(eventId.data));
     try {
-      const res = await stub.faultAbort();
+      const res = await inventory(c.env, eventId.data).faultAbort();
       if (!res.ok) throw new AppError("NOT_FOUND", "The object refused the fault");
     } catch (e) {
       if (e instanceof AppError) throw e;

@@ -4,6 +4,7 @@ import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { TimeoutError, withTimeout } from "../lib/timeout";
 import { rollupState } from "../services/analytics";
+import { inventory } from "../services/inventory-client";
 
 const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional().openapi({ description: '"unavailable" or "did not answer in time"; the detail is in the logs' }) });
 const Rollup = z
@@ -47,8 +48,7 @@ export const health = router()
       const [postgres, durableObject] = await Promise.all([
         timed("Postgres", () => c.var.db().execute(sql`select 1`)),
         timed("Durable Object", async () => {
-          const stub = c.env.EVENT_INVENTORY.get(c.env.EVENT_INVENTORY.idFromName("__health__"));
-          const pong = await stub.ping();
+          const pong = await inventory(c.env, "__health__").ping();
           if (!pong.ok) throw new Error("ping answered not ok");
         }),
       ]);

@@ -1,16 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { EventInventory } from "../../durable-objects/event-inventory";
-import { LIVE_USER_HEADER } from "../../durable-objects/event-inventory";
-import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
-import type { InventoryResult } from "../../durable-objects/event-inventory.types";
+import { LIVE_USER_HEADER } from "../../durable-objects/inventory/live";
+import { MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/event-inventory.logic";
+import type { HoldRequest } from "../../durable-objects/event-inventory.types";
 import { optionalUser, requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { coloOf, measured } from "../lib/metrics";
 import { isUuid } from "../lib/ids";
 import { errors, json, router } from "../lib/openapi";
+import { inventory } from "../services/inventory-client";
 import { wasPublished } from "../services/published-events";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
@@ -30,12 +30,17 @@ const Hold = z
   })
   .openapi("Hold");
 
+// Only the shape: the event's object validates a hold's contents (counts, seat ids, exactly one of
+// the two) once, for HTTP and socket holds alike, and its VALIDATION_FAILED is the answer.
 const HoldBody = z
   .object({
-    seatIds: z.array(z.string().min(1).max(64)).min(1).max(50).optional().openapi({ example: ["A-3-12", "A-3-13"] }),
-    quantity: z.number().int().min(1).max(50).optional(),
+    seatIds: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["A-3-12", "A-3-13"], description: `Reserved seating: 1-${MAX_SEATS_PER_REQUEST} distinct seat ids` }),
+    quantity: z.number().optional().openapi({ description: `General admission: 1-${MAX_SEATS_PER_REQUEST} tickets` }),
   })
-  .refine((b) => (b.seatIds === undefined) !== (b.quantity === undefined), { message: "Give exactly one of seatIds or quantity" })
+  .openapi({ description: "Give exactly one of seatIds or quantity" })
   .openapi("HoldRequest");
 
 const Availability = z.object({ capacity: z.number(), available: z.number(), held: z.number(), booked: z.number() }).openapi("Availability");
@@ -53,32 +58,6 @@ const SeatMap = z
 const EventParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
 const HoldParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: "id", in: "path" } }) });
 const IdempotencyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
-
-function inventory(c: Context<AppEnv>, eventId: string): DurableObjectStub<EventInventory> {
-  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
-  return ns.get(ns.idFromName(eventId));
-}
-
-/** The object's expected failures become the API's errors; an object never published is a 404. */
-function unwrap<T>(res: InventoryResult<T>): T {
-  if (res.ok) return res.value;
-  if (res.code === "NOT_INITIALIZED") throw new AppError("NOT_FOUND", "No such event on sale");
-  if (res.code === "OVERLOADED") throw new AppError("OVERLOADED", res.message, undefined, { "Retry-After": "1" });
-  throw new AppError(res.code, res.message, res.details);
-}
-
-/** Runtime overload of an object (production) is a retryable 503, not a 500. */
-async function rpc<T>(call: () => Promise<InventoryResult<T>>): Promise<T> {
-  let res: InventoryResult<T>;
-  try {
-    res = await call();
-  } catch (e) {
-    const err = e as { overloaded?: boolean; retryable?: boolean };
-    if (err?.overloaded || err?.retryable) throw new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
-    throw e;
-  }
-  return unwrap(res);
-}
 
 /**
  * Load shedding per event in this isolate. A request that would wait longer than QUEUE_BUDGET_MS
@@ -169,9 +148,9 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const key = c.req.valid("header")["idempotency-key"] ?? null;
-      const req = body.seatIds !== undefined ? { seatIds: body.seatIds } : { quantity: body.quantity! };
+      const req = body as HoldRequest;
       const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: body.seatIds?.length ?? body.quantity ?? 0, colo: coloOf(c.req.raw) };
-      const hold = await measured(c.env, asked, () => rpc(() => inventory(c, id).hold(c.var.user.id, req, key)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
+      const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
     },
   )
@@ -189,7 +168,7 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const eventId = eventIdOfHold(id);
       if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
-      const hold = await rpc(() => inventory(c, eventId).getHold(id));
+      const hold = await inventory(c.env, eventId).getHold(id);
       if (c.var.user.role !== "admin" && hold.userId !== c.var.user.id) throw new AppError("NOT_FOUND", "No such hold");
       return c.json(hold, 200);
     },
@@ -208,7 +187,7 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const eventId = eventIdOfHold(id);
       if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
-      await measured(c.env, { kind: "hold", eventId, action: "released", colo: coloOf(c.req.raw) }, () => rpc(() => inventory(c, eventId).release(id, c.var.user.id)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
+      await measured(c.env, { kind: "hold", eventId, action: "released", colo: coloOf(c.req.raw) }, () => inventory(c.env, eventId).release(id, c.var.user.id), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.body(null, 204);
     },
   )
@@ -224,7 +203,7 @@ export const holds = router()
       // Lower case: the object is found by name, and another spelling of the id would be another object.
       const id = c.req.valid("param").id.toLowerCase();
       if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event on sale");
-      const snap = await rpc(() => inventory(c, id).seatMap());
+      const snap = await inventory(c.env, id).seatMap();
       c.header("Cache-Control", "no-store");
       return c.json(snap, 200);
     },
@@ -249,7 +228,7 @@ export const holds = router()
       const headers = new Headers(c.req.raw.headers);
       headers.delete(LIVE_USER_HEADER);
       if (c.var.user) headers.set(LIVE_USER_HEADER, c.var.user.id);
-      const res = await inventory(c, id).fetch(new Request(c.req.raw.url, { method: "GET", headers }));
+      const res = await inventory(c.env, id).openLive(new Request(c.req.raw.url, { method: "GET", headers }));
       if (res.status === 101) return res as never;
       const body = (await res.json().catch(() => ({}))) as { message?: string };
       throw new AppError(res.status === 404 ? "NOT_FOUND" : "UPGRADE_REQUIRED", body.message ?? "Could not open the live seat map");

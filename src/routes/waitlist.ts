@@ -1,12 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { EventInventory } from "../../durable-objects/event-inventory";
-import type { InventoryResult } from "../../durable-objects/event-inventory.types";
 import { requireUser } from "../auth/guards";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
+import { inventory } from "../services/inventory-client";
 
 const Entry = z
   .object({
@@ -24,17 +23,6 @@ const Entry = z
 
 const JoinBody = z.object({ quantity: z.number().int().min(1).max(50) }).openapi("WaitlistJoin");
 const EventParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
-
-function inventory(c: Context<AppEnv>, eventId: string): DurableObjectStub<EventInventory> {
-  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
-  return ns.get(ns.idFromName(eventId));
-}
-
-function unwrap<T>(res: InventoryResult<T>): T {
-  if (res.ok) return res.value;
-  if (res.code === "NOT_INITIALIZED") throw new AppError("NOT_FOUND", "No such event on sale");
-  throw new AppError(res.code, res.message, res.details);
-}
 
 /** The entry as the API shows it: the object's view without the user id (it is always the caller). */
 function shape(e: { userId: string } & z.infer<typeof Entry>): z.infer<typeof Entry> {
@@ -68,7 +56,7 @@ export const waitlist = router()
       const { id } = c.req.valid("param");
       const { quantity } = c.req.valid("json");
       await limitWaitlist(c);
-      const res = unwrap(await inventory(c, id).joinWaitlist(c.var.user.id, quantity));
+      const res = await inventory(c.env, id).joinWaitlist(c.var.user.id, quantity);
       return c.json(shape(res.entry), res.created ? 201 : 200);
     },
   )
@@ -84,7 +72,7 @@ export const waitlist = router()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const entry = unwrap(await inventory(c, id).waitlistEntry(c.var.user.id));
+      const entry = await inventory(c.env, id).waitlistEntry(c.var.user.id);
       c.header("Cache-Control", "no-store");
       return c.json(shape(entry), 200);
     },
@@ -103,7 +91,7 @@ export const waitlist = router()
     async (c) => {
       const { id } = c.req.valid("param");
       await limitWaitlist(c);
-      unwrap(await inventory(c, id).leaveWaitlist(c.var.user.id));
+      await inventory(c.env, id).leaveWaitlist(c.var.user.id);
       return c.body(null, 204);
     },
   );

@@ -9,6 +9,10 @@ import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
+import { inventoryFor } from "./inventory-client";
+
+/** Kept here for callers that build saga dependencies; the stub itself comes from the inventory client. */
+export { inventoryFor };
 
 /** What the saga talks to; the consumer builds the real ones, so each step can be driven on its own. */
 export interface SagaDeps {
@@ -20,10 +24,6 @@ export interface SagaDeps {
   /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
   ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
-}
-
-export function inventoryFor(env: Env, eventId: string): EventInventoryRpc {
-  return env.EVENT_INVENTORY.get(env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
 }
 
 export function sagaDeps(env: Env, db: Database): SagaDeps {

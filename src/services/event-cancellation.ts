@@ -4,7 +4,7 @@ import { bookings, eventRefundJobs, events, sagaSteps } from "../db/schema";
 import type { Env } from "../env";
 import type { EventRefundBatch } from "../queues/messages";
 import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
-import { inventoryFor } from "./booking-saga";
+import { inventoryFor } from "./inventory-client";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, type RefundOutcome } from "./payments";
 

@@ -1,11 +1,72 @@
-// The catalogue's only door to the EventInventory Durable Object: publish initializes it, event
-// detail reads its counts. Kept in one place so the seam to the inventory issue is one file.
-import type { Availability, ClosedSales, EventInventoryRpc, InventoryInit } from "../../durable-objects/event-inventory.types";
+// The only door to the EventInventory Durable Object: the stub, typed calls, and one mapping of
+// its results and of runtime overload to AppError. Nothing else in src/ touches EVENT_INVENTORY.
+import type {
+  Availability,
+  ClosedSales,
+  EventInventoryRpc,
+  HoldRequest,
+  HoldView,
+  InventoryInit,
+  InventoryResult,
+  Snapshot,
+  WaitlistEntryView,
+} from "../../durable-objects/event-inventory.types";
 import type { Env } from "../env";
+import { AppError } from "../lib/errors";
 
-function inventory(env: Env, eventId: string): EventInventoryRpc {
-  // The generated binding type knows only the methods the class has today; the contract is the interface.
-  return env.EVENT_INVENTORY.get(env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
+/** The object's RPC surface plus what only the Worker's plumbing uses (the live upgrade, local fault injection). */
+export interface InventoryStub extends EventInventoryRpc {
+  fetch(request: Request): Promise<Response>;
+  faultAbort(): Promise<InventoryResult<null>>;
+}
+
+/** The raw stub, for callers that act on the object's result codes themselves (the booking saga, reconciliation, refunds). */
+export function inventoryFor(env: Env, eventId: string): InventoryStub {
+  // The generated binding type knows the class; the contract is the interface.
+  return env.EVENT_INVENTORY.get(env.EVENT_INVENTORY.idFromName(eventId)) as unknown as InventoryStub;
+}
+
+const overloaded = () => new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
+
+/** The object's expected failures become the API's errors; an object never published is a 404. */
+export function unwrapInventory<T>(res: InventoryResult<T>): T {
+  if (res.ok) return res.value;
+  if (res.code === "NOT_INITIALIZED") throw new AppError("NOT_FOUND", "No such event on sale");
+  if (res.code === "OVERLOADED") throw overloaded();
+  throw new AppError(res.code, res.message, res.details);
+}
+
+/** Awaits a call; runtime overload of the object (production) is a retryable 503, not a 500. */
+export async function callInventory<T>(call: () => Promise<InventoryResult<T>>): Promise<T> {
+  let res: InventoryResult<T>;
+  try {
+    res = await call();
+  } catch (e) {
+    const err = e as { overloaded?: boolean; retryable?: boolean };
+    if (err?.overloaded || err?.retryable) throw overloaded();
+    throw e;
+  }
+  return unwrapInventory(res);
+}
+
+/** Typed calls for routes: each answers its value or throws the AppError the API answers with. */
+export function inventory(env: Env, eventId: string) {
+  const stub = () => inventoryFor(env, eventId);
+  return {
+    hold: (userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<HoldView> =>
+      callInventory(() => stub().hold(userId, req, idempotencyKey)),
+    getHold: (holdId: string): Promise<HoldView> => callInventory(() => stub().getHold(holdId)),
+    release: (holdId: string, byUserId: string): Promise<HoldView> => callInventory(() => stub().release(holdId, byUserId)),
+    seatMap: (): Promise<Snapshot> => callInventory(() => stub().seatMap()),
+    joinWaitlist: (userId: string, quantity: number): Promise<{ entry: WaitlistEntryView; created: boolean }> =>
+      callInventory(() => stub().joinWaitlist(userId, quantity)),
+    leaveWaitlist: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().leaveWaitlist(userId)),
+    waitlistEntry: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().waitlistEntry(userId)),
+    /** Forwards a WebSocket upgrade to the object's live seat map. */
+    openLive: (request: Request): Promise<Response> => stub().fetch(request),
+    ping: () => stub().ping(),
+    faultAbort: () => stub().faultAbort(),
+  };
 }
 
 export type InitOutcome = { ready: true; created: boolean } | { ready: false; reason: string };
@@ -15,14 +76,14 @@ export type InitOutcome = { ready: true; created: boolean } | { ready: false; re
  * `inventoryReady: false`; publishing again, or the cron's retry, finishes it.
  */
 export async function initializeInventory(env: Env, init: InventoryInit): Promise<InitOutcome> {
-  const res = await inventory(env, init.eventId).initialize(init);
+  const res = await inventoryFor(env, init.eventId).initialize(init);
   if (!res.ok) return { ready: false, reason: `${res.code}: ${res.message}` };
   return { ready: true, created: res.value.created };
 }
 
 /** A cancelled event sells nothing more and its open holds end; answers the holds that ended (none for an object never initialized). */
 export async function closeInventorySales(env: Env, eventId: string): Promise<ClosedSales["releasedHolds"]> {
-  const res = await inventory(env, eventId).closeSales();
+  const res = await inventoryFor(env, eventId).closeSales();
   if (!res.ok) {
     if (res.code === "NOT_INITIALIZED") return [];
     throw new Error(`closing sales of ${eventId}: ${res.code} ${res.message}`);
@@ -51,7 +112,7 @@ export function availabilityFromPostgres(e: Pick<AvailabilitySource, "capacity" 
 export async function readAvailability(env: Env, e: AvailabilitySource): Promise<{ availability: Availability; source: "inventory" | "postgres" }> {
   if (e.status === "published" && e.inventoryReadyAt) {
     try {
-      return { availability: await inventory(env, e.id).stats(), source: "inventory" };
+      return { availability: await inventoryFor(env, e.id).stats(), source: "inventory" };
     } catch (err) {
       console.warn(JSON.stringify({ level: "warn", msg: "inventory stats failed, using Postgres", eventId: e.id, error: String(err) }));
     }

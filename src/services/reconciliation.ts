@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, sagaSteps } from "../db/schema";
 import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
 import type { SagaMessage } from "../queues/messages";
-import { inventoryFor } from "./booking-saga";
+import { inventoryFor } from "./inventory-client";
 import { writeReconciliationMetric } from "../lib/metrics";
 
 export type Drift =

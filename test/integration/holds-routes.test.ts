@@ -77,6 +77,28 @@ describe("POST /v1/events/:id/holds", () => {
     expect((await post(ev.id, {}, { seatIds: ["A-1-1"] })).status).toBe(401);
   });
 
+  it("a bad hold body gets the same 400 message over HTTP as from the object itself (one validation)", async () => {
+    const u = await makeUser();
+    const ev = await publishedEvent();
+    const bad: unknown[] = [
+      { seatIds: ["A-1-1"], quantity: 1 },
+      {},
+      { seatIds: [] },
+      { seatIds: Array.from({ length: 51 }, (_, i) => `A-1-${i + 1}`) },
+      { seatIds: ["A-1-1", "A-1-1"] },
+      { seatIds: ["not a seat"] },
+      { quantity: 2 },
+    ];
+    for (const body of bad) {
+      const direct = await ev.stub.hold(u.id, body as never, null);
+      expect(direct.ok, JSON.stringify(body)).toBe(false);
+      const res = await post(ev.id, u.auth, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const err = ((await res.json()) as any).error;
+      expect({ code: err.code, message: err.message }, JSON.stringify(body)).toEqual({ code: "VALIDATION_FAILED", message: (direct as unknown as { message: string }).message });
+    }
+  });
+
   it("holds a quantity on general admission", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 3 });
     const u = await makeUser();

@@ -1,10 +1,15 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { EventInventory } from "../../durable-objects/event-inventory";
-import { holdHistory } from "../../src/db/schema";
-import { withDb } from "../helpers/fixtures";
+import { holdHistory, waitlistEntries } from "../../src/db/schema";
+import { handleBatch } from "../../src/queues/consumer";
+import { makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { inventoryStub, publishedEvent } from "../helpers/inventory";
+import { runScenario } from "../helpers/inventory-scenario";
+import { MemoryStore } from "../../durable-objects/inventory/memory-store";
+import { SqliteStore } from "../../durable-objects/inventory/sqlite-store";
+import { INVENTORY_MIGRATIONS, migrateInventory } from "../../durable-objects/event-inventory.sql.js";
 
 const U1 = "00000000-0000-4000-8000-000000000001";
 const U2 = "00000000-0000-4000-8000-000000000002";
@@ -180,20 +185,93 @@ describe("restart", () => {
   });
 });
 
+/** Polls Postgres until `count` answers at least `want` (queue delivery takes about a second locally). */
+async function eventually(count: () => Promise<number>, want: number, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  let n = await count();
+  while (n < want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    n = await count();
+  }
+  return n;
+}
+
+const historyOf = (eventId: string) =>
+  withDb(async (db) => Number(((await db.execute(sql`select count(*)::int as n from hold_history where event_id = ${eventId}`)).rows[0] as { n: number }).n));
+
+async function deliverOutbox(body: unknown) {
+  const batch = createMessageBatch("inventory-events", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }]);
+  const ctx = createExecutionContext();
+  await handleBatch(batch, testEnv, ctx);
+  return getQueueResult(batch, ctx);
+}
+
 describe("hold history outbox", () => {
-  it("reaches Postgres through the alarm, once per hold and kind", async () => {
+  it("hold history reaches Postgres through the alarm and the inventory-events queue, once per hold and kind", async () => {
     const ev = await publishedEvent();
     const h = await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
     if (!h.ok) throw new Error(JSON.stringify(h));
     await ev.stub.release(h.value.id, U1);
     await runDurableObjectAlarm(ev.stub);
     await runDurableObjectAlarm(ev.stub);
+    const left = await runInDurableObject(ev.stub, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM outbox`).one().n);
+    expect(left).toBe(0);
+    expect(await eventually(() => historyOf(ev.id), 2)).toBe(2);
     const rows = await withDb((db) => db.select().from(holdHistory).where(eq(holdHistory.holdId, h.value.id)).orderBy(holdHistory.at, holdHistory.kind));
     expect(rows.map((r) => r.kind).sort()).toEqual(["created", "released"]);
     expect(rows.every((r) => r.eventId === ev.id && r.userId === U1 && r.quantity === 1)).toBe(true);
-    const left = await runInDurableObject(ev.stub, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM outbox`).one().n);
-    expect(left).toBe(0);
-    const count = await withDb((db) => db.execute(sql`select count(*)::int as n from hold_history where event_id = ${ev.id}`));
-    expect((count.rows[0] as { n: number }).n).toBe(2);
+  });
+
+  it("an inventory-events message delivered twice or out of order stores each history row once and never rolls a waitlist mirror back", async () => {
+    const ev = await publishedEvent();
+    const u = await makeUser();
+    const t = Date.now();
+    const entry = { id: `wl_${crypto.randomUUID()}`, eventId: ev.id, userId: u.id, quantity: 1, holdId: null, joinedAt: t, offeredAt: null };
+    const newer = { type: "inventory.outbox", eventId: ev.id, history: [{ holdId: "h-dup", kind: "created", userId: u.id, quantity: 1, at: t }], waitlist: [{ ...entry, status: "left", updatedAt: t + 2 }] };
+    const older = { type: "inventory.outbox", eventId: ev.id, history: [], waitlist: [{ ...entry, status: "waiting", updatedAt: t + 1 }] };
+    for (const body of [newer, newer, older]) expect((await deliverOutbox(body)).explicitAcks).toHaveLength(1);
+    expect(await historyOf(ev.id)).toBe(1);
+    const [mirror] = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.id, entry.id)));
+    expect(mirror).toMatchObject({ status: "left", userId: u.id });
+  });
+});
+
+describe("the in-memory store twin", () => {
+  it("the same hold/release/expire/confirm/waitlist sequence answers the same on the object's SQLite as on the in-memory store, restarts included", async () => {
+    const onMemory = runScenario(new MemoryStore());
+    // A fresh object (never initialized): the scenario gets its migrated SQLite to itself.
+    const stub = inventoryStub(crypto.randomUUID());
+    const onSqlite = await runInDurableObject(stub, (_o: EventInventory, state) =>
+      runScenario(new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn))),
+    );
+    expect(onSqlite.trace).toEqual(onMemory.trace);
+    expect(onSqlite.final).toEqual(onMemory.final);
+    expect(onSqlite.outbox).toEqual(onMemory.outbox);
+  });
+});
+
+describe("the object's own SQLite migrations", () => {
+  it("an object deployed before the one outbox keeps the rows it had not relayed: they move into the one outbox in order", async () => {
+    const stub = inventoryStub(crypto.randomUUID());
+    const moved = await runInDurableObject(stub, (_o: EventInventory, state) => {
+      const sql = state.storage.sql;
+      const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
+      // Rebuild this object's SQLite as the step before the one outbox left it, with rows waiting.
+      const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE outbox_v4"));
+      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
+      sql.exec(`DELETE FROM _schema_version`);
+      for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
+      sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+      sql.exec(`INSERT INTO outbox (hold_id, kind, user_id, quantity, at) VALUES ('h1', 'created', ?, 2, 1000), ('h1', 'released', ?, 2, 2000)`, U1, U1);
+      sql.exec(`INSERT INTO waitlist_outbox (kind, body) VALUES ('mirror', '{"id":"wl_1"}'), ('notify', '{"dedupeKey":"k"}')`);
+      expect(migrateInventory(sql, tx)).toBe(INVENTORY_MIGRATIONS.length);
+      return sql.exec(`SELECT kind, body FROM outbox ORDER BY seq`).toArray().map((r) => ({ kind: r.kind, body: JSON.parse(String(r.body)) }));
+    });
+    expect(moved).toEqual([
+      { kind: "history", body: { holdId: "h1", kind: "created", userId: U1, quantity: 2, at: 1000 } },
+      { kind: "history", body: { holdId: "h1", kind: "released", userId: U1, quantity: 2, at: 2000 } },
+      { kind: "mirror", body: { id: "wl_1" } },
+      { kind: "notify", body: { dedupeKey: "k" } },
+    ]);
   });
 });

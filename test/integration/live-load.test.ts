@@ -34,21 +34,16 @@ async function connect(eventId: string): Promise<Live> {
   return { ws, next, closed };
 }
 
-/** Counts full scans of the seat table inside the event's object from now on. */
+/** Counts builds of the full seat map inside the event's object from now on (it is cached per version). */
 async function countSeatScans(eventId: string): Promise<{ scans: number }> {
   const counter = { scans: 0 };
   await runInDurableObject(namespace.get(namespace.idFromName(eventId)), (instance) => {
-    const o = instance as unknown as { sql: SqlStorage };
-    const real = o.sql;
-    o.sql = new Proxy(real, {
-      get(target, prop) {
-        if (prop !== "exec") return Reflect.get(target, prop);
-        return (query: string, ...bindings: unknown[]) => {
-          if (/FROM seats ORDER BY ord/.test(query)) counter.scans++;
-          return target.exec(query, ...bindings);
-        };
-      },
-    });
+    const holds = (instance as unknown as EventInventory).engine.holds;
+    const real = holds.seatMap.bind(holds);
+    holds.seatMap = () => {
+      counter.scans++;
+      return real();
+    };
   });
   return counter;
 }

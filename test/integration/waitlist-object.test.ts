@@ -5,6 +5,7 @@ import type { EventInventory } from "../../durable-objects/event-inventory";
 import type { HoldView, InventoryResult, WaitlistEntryView } from "../../durable-objects/event-inventory.types";
 import { notifications, waitlistEntries } from "../../src/db/schema";
 import { call, withDb } from "../helpers/fixtures";
+import { eventually } from "../helpers/wait";
 import { inventoryStub, makeUsers, publishedEvent, rng } from "../helpers/inventory";
 
 type Stub = DurableObjectStub<EventInventory>;
@@ -348,12 +349,16 @@ describe("leaving the object", () => {
     // The object dies after committing the offer and before its alarm relayed anything.
     await abortAllDurableObjects();
     const fresh = inventoryStub(ev.id);
-    const pending = await runInDurableObject(fresh, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT kind FROM waitlist_outbox ORDER BY seq`).toArray().map((r) => r.kind));
+    const pending = await runInDurableObject(fresh, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT kind FROM outbox ORDER BY seq`).toArray().map((r) => r.kind));
     expect(pending).toContain("notify");
     expect(await runDurableObjectAlarm(fresh)).toBe(true);
     await runDurableObjectAlarm(fresh);
 
-    const rows = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.eventId, ev.id)));
+    // The mirror travels through the inventory-events queue to its consumer.
+    const rows = await eventually(async () => {
+      const r = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.eventId, ev.id)));
+      return r.length === 2 && r;
+    }, 15_000, "two mirrored entries");
     const byUser = new Map(rows.map((r) => [r.userId, r]));
     expect(rows).toHaveLength(2);
     expect(byUser.get(a.id)).toMatchObject({ id: ea.id, status: "offered", holdId: ea.holdId, quantity: 1 });
@@ -369,13 +374,16 @@ describe("leaving the object", () => {
     }
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ userId: a.id, type: "waitlist.offered", payload: { holdId: ea.holdId, eventId: ev.id, quantity: 1 } });
-    const left = await runInDurableObject(fresh, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM waitlist_outbox`).one().n);
+    const left = await runInDurableObject(fresh, (_o: EventInventory, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM outbox`).one().n);
     expect(left).toBe(0);
 
     // A later state replaces the mirrored one (upsert by id).
     value(await fresh.leaveWaitlist(a.id));
     await runDurableObjectAlarm(fresh);
-    const after = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.id, ea.id)));
+    const after = await eventually(async () => {
+      const r = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.id, ea.id)));
+      return r[0]?.status === "left" && r;
+    }, 15_000, "the left state mirrored");
     expect(after[0]).toMatchObject({ status: "left", holdId: ea.holdId });
     expect(after[0].offeredAt?.toISOString()).toBe(ea.offeredAt);
   });

@@ -1,0 +1,298 @@
+/**
+ * Seats and holds of one event. Seat state and counters live in memory (read at start from the
+ * store); each change is decided by the pure functions of ../event-inventory.logic.ts and written
+ * through to the store in one synchronous transaction, so nothing interleaves between check and write.
+ */
+import {
+  availability,
+  counterDelta,
+  decideExpire,
+  decideHold,
+  decideRestore,
+  fail,
+  makeHoldId,
+  ok,
+  parseHoldRequest,
+  toView,
+  validateInit,
+  type HistoryKind,
+  type HoldRow,
+  type InventoryConfig,
+  type SeatChange,
+  type SeatRow,
+  type Transition,
+} from "../event-inventory.logic";
+import type { Availability, HoldRequest, HoldView, InventoryInit, InventoryResult } from "../event-inventory.types";
+import type { Metric } from "../../src/lib/metrics";
+import type { Outbox } from "./outbox";
+import { Seats } from "./seats";
+import type { InventoryStore } from "./store";
+
+const EXPIRE_BATCH = 500;
+/** Per-user totals kept in memory; past this many users the cache starts over (re-read on demand). */
+const USER_TOTALS_MAX = 50_000;
+
+export const notInitialized = () => fail("NOT_INITIALIZED", "This event has no inventory (not published)");
+
+export interface HoldsDeps {
+  store: InventoryStore;
+  outbox: Outbox;
+  now: () => number;
+  newId: (prefix: string) => string;
+  /** Seat changes for the live map (after the transaction). */
+  announce: (changes: SeatChange[]) => void;
+  /** Runs inside the transaction of every hold transition (the waitlist hooks in here); answers what to do after it. */
+  afterTransition: (before: HoldRow, after: HoldRow, now: number) => (() => void) | null;
+  /** Called after a transaction rolled back, so other modules re-read their state. */
+  onRollback: () => void;
+  metric: (m: Metric) => void;
+}
+
+export class Holds {
+  config: InventoryConfig | null = null;
+  version = 0;
+  private held = 0;
+  private booked = 0;
+  /** Reserved seating: every seat with its status, in memory (written through on every change). */
+  private readonly seats = new Seats();
+  private readonly userTotals = new Map<string, number>();
+  /** A lower bound of the earliest active expiry, so most requests skip the expiry query. */
+  nextExpiry: number | null = null;
+
+  constructor(private readonly d: HoldsDeps) {}
+
+  load(): void {
+    const inv = this.d.store.readInventory();
+    this.userTotals.clear();
+    this.seats.load([]);
+    if (!inv) return;
+    this.config = inv.config;
+    this.version = inv.version;
+    this.held = inv.held;
+    this.booked = inv.booked;
+    if (this.config.seating === "reserved") {
+      // Reserved seating: the seat rows are the counters (the stored columns serve general admission).
+      this.seats.load(this.d.store.readSeats());
+      ({ held: this.held, booked: this.booked } = this.seats.counts());
+    }
+    this.nextExpiry = this.d.store.earliestExpiry();
+  }
+
+  /** A transaction over the store; when it throws, memory is re-read from the store (which rolled back). */
+  tx<T>(fn: () => T): T {
+    try {
+      return this.d.store.transaction(fn);
+    } catch (e) {
+      this.load();
+      this.d.onRollback();
+      throw e;
+    }
+  }
+
+  initialize(init: InventoryInit): InventoryResult<{ created: boolean; version: number }> {
+    const v = validateInit(init);
+    if (!v.ok) return v;
+    if (this.config) {
+      if (this.config.eventId !== v.value.config.eventId) return fail("INVALID_STATE", "This object belongs to another event");
+      return ok({ created: false, version: this.version });
+    }
+    this.tx(() => this.d.store.createInventory(v.value.config, v.value.seats));
+    this.load();
+    return ok({ created: true, version: this.version });
+  }
+
+  setConfig(config: InventoryConfig): void {
+    this.tx(() => this.d.store.writeConfig(config));
+    this.config = config;
+  }
+
+  available(): number {
+    return (this.config?.capacity ?? 0) - this.held - this.booked;
+  }
+
+  availability(): Availability {
+    return availability(this.config?.capacity ?? 0, this.held, this.booked);
+  }
+
+  /** Every seat with its status, from memory (reserved seating; undefined for general admission). */
+  seatMap() {
+    return this.config?.seating === "reserved" ? this.seats.view() : undefined;
+  }
+
+  seatRows(ids: string[]): SeatRow[] {
+    return this.seats.rows(ids);
+  }
+
+  /** Reserved seating: the best seats to offer are simply the first free ones in seat order. */
+  firstAvailableSeats(n: number): SeatRow[] {
+    return this.seats.firstAvailable(n);
+  }
+
+  activeHolds(): HoldRow[] {
+    return this.d.store.activeHolds();
+  }
+
+  releasedWithoutBookingSince(since: number): HoldRow[] {
+    return this.d.store.releasedWithoutBookingSince(since);
+  }
+
+  /** The live map's next version, stored so it survives restarts. */
+  bumpVersion(): number {
+    this.version += 1;
+    this.d.store.writeVersion(this.version);
+    return this.version;
+  }
+
+  holdById(id: string): HoldRow | null {
+    return typeof id === "string" ? this.d.store.holdById(id) : null;
+  }
+
+  newHoldId(): string {
+    return makeHoldId(this.config!.eventId, this.d.newId("h").slice(2, 22));
+  }
+
+  userQuantity(userId: string): number {
+    const known = this.userTotals.get(userId);
+    if (known !== undefined) return known;
+    const q = this.d.store.userQuantity(userId);
+    if (this.userTotals.size >= USER_TOTALS_MAX) this.userTotals.clear();
+    this.userTotals.set(userId, q);
+    return q;
+  }
+
+  hold(userId: string, req: HoldRequest, idempotencyKey: string | null): InventoryResult<HoldView> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    if (typeof userId !== "string" || userId.length === 0) return fail("VALIDATION_FAILED", "userId is required");
+    const now = this.d.now();
+    this.expireDue(now);
+    const parsed = parseHoldRequest(req, config, idempotencyKey ?? null);
+    if (!parsed.ok) return parsed;
+    const previous = idempotencyKey ? this.d.store.holdByKey(userId, idempotencyKey) : null;
+    const decision = decideHold({
+      config,
+      now,
+      userId,
+      req: parsed.value,
+      idempotencyKey: idempotencyKey ?? null,
+      previous,
+      seats: parsed.value.kind === "seats" && !previous ? this.seatRows(parsed.value.seatIds) : [],
+      userQuantity: previous ? 0 : this.userQuantity(userId),
+      available: this.available(),
+      newHoldId: this.newHoldId(),
+    });
+    if (!decision.ok) return decision;
+    if (decision.value.kind === "create") {
+      const { hold, changes } = decision.value;
+      this.tx(() => this.insertHold(hold, changes, now));
+      this.d.announce(changes);
+    }
+    return ok(toView(decision.value.hold, config));
+  }
+
+  /** Writes a new hold and takes its seats; call inside a transaction (the waitlist's offers use it too). */
+  insertHold(hold: HoldRow, changes: SeatChange[], now: number): void {
+    this.d.store.insertHold(hold, now);
+    this.takeSeats(hold.id, changes);
+    this.moveCounters(null, hold);
+    this.record(hold, "created", now);
+    if (hold.expiresAt !== null && (this.nextExpiry === null || hold.expiresAt < this.nextExpiry)) this.nextExpiry = hold.expiresAt;
+  }
+
+  /** One transition of one hold, decided by `decide`, applied in one transaction. */
+  transition(holdId: string, decide: (h: HoldRow) => InventoryResult<Transition>): InventoryResult<HoldView> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    const now = this.d.now();
+    this.expireDue(now);
+    const hold = this.holdById(holdId);
+    if (!hold) return fail("NOT_FOUND", "No such hold");
+    const t = decide(hold);
+    if (!t.ok) return t;
+    this.apply(hold, t.value, now);
+    return ok(toView(t.value.hold, config));
+  }
+
+  /** Books a released or expired hold's seats again for its booking (see decideRestore); for reconciliation. */
+  restore(holdId: string, bookingId: string): InventoryResult<HoldView> {
+    const config = this.config;
+    if (!config) return notInitialized();
+    const now = this.d.now();
+    this.expireDue(now);
+    const hold = this.holdById(holdId);
+    if (!hold) return fail("NOT_FOUND", "No such hold");
+    const seatRows = config.seating === "reserved" && hold.seats.length ? this.seatRows(hold.seats.map((x) => x.id)) : [];
+    const t = decideRestore(hold, bookingId, seatRows, this.available(), config.seating);
+    if (!t.ok) return t;
+    const retake = t.value.changed && (hold.status === "released" || hold.status === "expired");
+    // An ended hold no longer owns its seats: take them back first, in the same transaction as the booking.
+    this.apply(hold, t.value, now, retake ? () => this.takeSeats(hold.id, t.value.changes) : undefined);
+    return ok(toView(t.value.hold, config));
+  }
+
+  apply(before: HoldRow, t: Transition, now: number, first?: () => void): void {
+    if (!t.changed) return;
+    const h = t.hold;
+    let after: (() => void) | null = null;
+    this.tx(() => {
+      first?.();
+      this.d.store.updateHold(h, now);
+      const to = t.changes[0]?.status;
+      if (to === "available") this.freeSeats(h);
+      else if (to === "booked") this.bookSeats(h);
+      this.moveCounters(before.status, h);
+      if (t.history) this.record(h, t.history, now);
+      // Seats coming back go to the waitlist in this same transaction: no public hold can take them first.
+      after = this.d.afterTransition(before, h, now);
+    });
+    const d = counterDelta(before.status, h.status, h.quantity);
+    if (t.changes.length > 0 || d.held !== 0 || d.booked !== 0) this.d.announce(t.changes);
+    (after as (() => void) | null)?.();
+  }
+
+  /** Idempotent and safe to run late or twice: only active holds already due are expired. */
+  expireDue(now: number): void {
+    if (this.nextExpiry === null || now < this.nextExpiry) return;
+    for (;;) {
+      const due = this.d.store.dueHolds(now, EXPIRE_BATCH);
+      for (const h of due) {
+        this.apply(h, decideExpire(h, now), now);
+        this.d.metric({ kind: "hold", eventId: this.config?.eventId ?? "", outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
+      }
+      if (due.length < EXPIRE_BATCH) break;
+    }
+    this.nextExpiry = this.d.store.earliestExpiry();
+  }
+
+  /** A seat no longer available aborts the transaction (a last line behind decideHold). */
+  private takeSeats(holdId: string, changes: SeatChange[]): void {
+    if (changes.length === 0) return;
+    const ids = changes.map((c) => c.id);
+    if (this.d.store.takeSeats(holdId, ids) !== ids.length) throw new Error(`hold ${holdId}: seats changed under a decided hold`);
+    this.seats.take(holdId, ids);
+  }
+
+  private freeSeats(h: HoldRow): void {
+    this.d.store.freeSeatsOf(h.id);
+    this.seats.free(h);
+  }
+
+  private bookSeats(h: HoldRow): void {
+    this.d.store.bookSeatsOf(h.id);
+    this.seats.book(h);
+  }
+
+  private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {
+    const d = counterDelta(from, to.status, to.quantity);
+    if (d.held === 0 && d.booked === 0) return;
+    if (this.config?.seating !== "reserved") this.d.store.addCounters(d.held, d.booked);
+    this.held += d.held;
+    this.booked += d.booked;
+    const total = this.userTotals.get(to.userId);
+    if (total !== undefined) this.userTotals.set(to.userId, total + d.held + d.booked);
+  }
+
+  private record(h: HoldRow, kind: HistoryKind, now: number): void {
+    this.d.outbox.add({ kind: "history", body: { holdId: h.id, kind, userId: h.userId, quantity: h.quantity, at: now } });
+  }
+}

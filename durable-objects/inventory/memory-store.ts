@@ -1,0 +1,213 @@
+/**
+ * The in-memory twin of SqliteStore: the same answers from plain maps, so the inventory's modules
+ * run and are unit-tested in Node. A transaction that throws leaves nothing behind, as in SQLite.
+ */
+import type { HoldRow, InventoryConfig } from "../event-inventory.logic";
+import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
+import type { SeatSpec } from "../event-inventory.types";
+import type { InventoryStore, OutboxKind, OutboxRow, SeatRecord, StoredInventory } from "./store";
+
+interface HoldRecord {
+  hold: HoldRow;
+  updatedAt: number;
+}
+
+interface State {
+  inventory: StoredInventory | null;
+  seats: SeatRecord[];
+  holds: Map<string, HoldRecord>;
+  waitlist: WaitlistEntryRow[];
+  nextEntrySeq: number;
+  outbox: OutboxRow[];
+  nextOutboxSeq: number;
+}
+
+const empty = (): State => ({ inventory: null, seats: [], holds: new Map(), waitlist: [], nextEntrySeq: 1, outbox: [], nextOutboxSeq: 1 });
+const isActive = (s: WaitlistEntryRow["status"]) => s === "waiting" || s === "offered";
+
+export class MemoryStore implements InventoryStore {
+  private s: State = empty();
+  private depth = 0;
+
+  transaction<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    const saved = structuredClone(this.s);
+    this.depth++;
+    try {
+      return fn();
+    } catch (e) {
+      this.s = saved;
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  readInventory(): StoredInventory | null {
+    return this.s.inventory ? structuredClone(this.s.inventory) : null;
+  }
+
+  createInventory(config: InventoryConfig, seats: SeatSpec[]): void {
+    if (this.s.inventory) throw new Error("inventory exists");
+    this.s.inventory = { config: structuredClone(config), version: 0, held: 0, booked: 0 };
+    this.s.seats = seats.map((x) => ({ ...x, status: "available", holdId: null }));
+  }
+
+  writeConfig(config: InventoryConfig): void {
+    this.s.inventory!.config = structuredClone(config);
+  }
+
+  writeVersion(version: number): void {
+    this.s.inventory!.version = version;
+  }
+
+  addCounters(held: number, booked: number): void {
+    const inv = this.s.inventory!;
+    const h = inv.held + held;
+    const b = inv.booked + booked;
+    if (h < 0 || b < 0 || h + b > inv.config.capacity) throw new Error("CHECK constraint failed: inventory counters");
+    inv.held = h;
+    inv.booked = b;
+  }
+
+  readSeats(): SeatRecord[] {
+    return this.s.seats.map((x) => ({ ...x }));
+  }
+
+  takeSeats(holdId: string, seatIds: string[]): number {
+    const ids = new Set(seatIds);
+    let n = 0;
+    for (const seat of this.s.seats) {
+      if (ids.has(seat.id) && seat.status === "available") {
+        seat.status = "held";
+        seat.holdId = holdId;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  freeSeatsOf(holdId: string): void {
+    for (const seat of this.s.seats) if (seat.holdId === holdId) Object.assign(seat, { status: "available", holdId: null });
+  }
+
+  bookSeatsOf(holdId: string): void {
+    for (const seat of this.s.seats) if (seat.holdId === holdId) seat.status = "booked";
+  }
+
+  private holds(): HoldRow[] {
+    return [...this.s.holds.values()].map((r) => structuredClone(r.hold));
+  }
+
+  holdById(id: string): HoldRow | null {
+    const r = this.s.holds.get(id);
+    return r ? structuredClone(r.hold) : null;
+  }
+
+  holdByKey(userId: string, key: string): HoldRow | null {
+    return this.holds().find((h) => h.userId === userId && h.idempotencyKey === key) ?? null;
+  }
+
+  insertHold(hold: HoldRow, now: number): void {
+    if (this.s.holds.has(hold.id)) throw new Error("UNIQUE constraint failed: holds.id");
+    if (hold.idempotencyKey !== null && this.holdByKey(hold.userId, hold.idempotencyKey)) throw new Error("UNIQUE constraint failed: holds idempotency");
+    this.s.holds.set(hold.id, { hold: structuredClone(hold), updatedAt: now });
+  }
+
+  updateHold(hold: HoldRow, now: number): void {
+    const r = this.s.holds.get(hold.id);
+    if (!r) return;
+    r.hold = { ...r.hold, status: hold.status, expiresAt: hold.expiresAt, bookingId: hold.bookingId };
+    r.updatedAt = now;
+  }
+
+  dueHolds(now: number, limit: number): HoldRow[] {
+    return this.holds()
+      .filter((h) => h.status === "active" && h.expiresAt !== null && h.expiresAt <= now)
+      .sort((a, b) => a.expiresAt! - b.expiresAt!)
+      .slice(0, limit);
+  }
+
+  earliestExpiry(): number | null {
+    const times = this.holds().filter((h) => h.status === "active" && h.expiresAt !== null).map((h) => h.expiresAt!);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  userQuantity(userId: string): number {
+    return this.holds()
+      .filter((h) => h.userId === userId && (h.status === "active" || h.status === "confirming" || h.status === "committed"))
+      .reduce((sum, h) => sum + h.quantity, 0);
+  }
+
+  activeHolds(): HoldRow[] {
+    return this.holds().filter((h) => h.status === "active");
+  }
+
+  releasedWithoutBookingSince(since: number): HoldRow[] {
+    return [...this.s.holds.values()]
+      .filter((r) => r.hold.status === "released" && r.hold.bookingId === null && r.updatedAt >= since)
+      .map((r) => structuredClone(r.hold));
+  }
+
+  insertEntry(entry: WaitlistEntryRow): number {
+    if (isActive(entry.status) && this.activeEntry(entry.userId)) throw new Error("UNIQUE constraint failed: waitlist active user");
+    const seq = this.s.nextEntrySeq++;
+    this.s.waitlist.push({ ...entry, seq });
+    return seq;
+  }
+
+  updateEntry(entry: WaitlistEntryRow): void {
+    const i = this.s.waitlist.findIndex((e) => e.id === entry.id);
+    if (i >= 0) this.s.waitlist[i] = { ...entry, seq: this.s.waitlist[i].seq };
+  }
+
+  private find(pred: (e: WaitlistEntryRow) => boolean): WaitlistEntryRow | null {
+    const e = this.s.waitlist.find(pred);
+    return e ? { ...e } : null;
+  }
+
+  entryById(id: string) {
+    return this.find((e) => e.id === id);
+  }
+  entryByHold(holdId: string) {
+    return this.find((e) => e.holdId === holdId);
+  }
+  activeEntry(userId: string) {
+    return this.find((e) => e.userId === userId && isActive(e.status));
+  }
+  latestEntry(userId: string) {
+    const mine = this.s.waitlist.filter((e) => e.userId === userId);
+    return mine.length ? { ...mine[mine.length - 1] } : null;
+  }
+  firstWaiting() {
+    return this.find((e) => e.status === "waiting");
+  }
+
+  waitingCount(): number {
+    return this.s.waitlist.filter((e) => e.status === "waiting").length;
+  }
+
+  waitingUpTo(seq: number): number {
+    return this.s.waitlist.filter((e) => e.status === "waiting" && e.seq <= seq).length;
+  }
+
+  offeredHoldIds(): string[] {
+    return this.s.waitlist.filter((e) => e.status === "offered").map((e) => e.holdId!);
+  }
+
+  appendOutbox(kind: OutboxKind, body: string): void {
+    this.s.outbox.push({ seq: this.s.nextOutboxSeq++, kind, body });
+  }
+
+  peekOutbox(limit: number): OutboxRow[] {
+    return this.s.outbox.slice(0, limit).map((r) => ({ ...r }));
+  }
+
+  deleteOutboxThrough(seq: number): void {
+    this.s.outbox = this.s.outbox.filter((r) => r.seq > seq);
+  }
+
+  outboxPending(): boolean {
+    return this.s.outbox.length > 0;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The inventory's storage, behind one small synchronous interface: `SqliteStore` over the object's
+ * SQLite (sqlite-store.ts) and `MemoryStore` (memory-store.ts), its in-memory twin for unit tests in
+ * plain Node. The modules decide and keep their working state in memory; every write goes through
+ * here inside `transaction`, so memory and storage move together. Nothing here awaits.
+ */
+import type { InventoryConfig, HoldRow } from "../event-inventory.logic";
+import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
+import type { SeatSpec, SeatStatus } from "../event-inventory.types";
+
+export interface SeatRecord extends SeatSpec {
+  status: SeatStatus;
+  holdId: string | null;
+}
+
+export interface StoredInventory {
+  config: InventoryConfig;
+  version: number;
+  /** General admission's counters (reserved seating counts its seat rows instead). */
+  held: number;
+  booked: number;
+}
+
+/** The one outbox's row kinds: hold history and waitlist mirrors (to Postgres, via the inventory-events queue), offer notifications. */
+export type OutboxKind = "history" | "mirror" | "notify";
+export interface OutboxRow {
+  seq: number;
+  kind: OutboxKind;
+  body: string;
+}
+
+export interface InventoryStore {
+  /** Runs `fn` atomically: everything it wrote lands, or (it threw) nothing does. */
+  transaction<T>(fn: () => T): T;
+
+  readInventory(): StoredInventory | null;
+  createInventory(config: InventoryConfig, seats: SeatSpec[]): void;
+  writeConfig(config: InventoryConfig): void;
+  writeVersion(version: number): void;
+  addCounters(held: number, booked: number): void;
+
+  /** Every seat in seat order. */
+  readSeats(): SeatRecord[];
+  /** Marks the seats held by `holdId` where still available; answers how many it took. */
+  takeSeats(holdId: string, seatIds: string[]): number;
+  freeSeatsOf(holdId: string): void;
+  bookSeatsOf(holdId: string): void;
+
+  holdById(id: string): HoldRow | null;
+  holdByKey(userId: string, key: string): HoldRow | null;
+  insertHold(hold: HoldRow, now: number): void;
+  updateHold(hold: HoldRow, now: number): void;
+  /** Active holds whose expiry is at or before `now`, earliest first. */
+  dueHolds(now: number, limit: number): HoldRow[];
+  earliestExpiry(): number | null;
+  /** Quantity of the user's active, confirming and committed holds. */
+  userQuantity(userId: string): number;
+  activeHolds(): HoldRow[];
+  /** Holds released without a booking at or after `since`. */
+  releasedWithoutBookingSince(since: number): HoldRow[];
+
+  /** Inserts a waiting entry; answers its arrival number. */
+  insertEntry(entry: WaitlistEntryRow): number;
+  updateEntry(entry: WaitlistEntryRow): void;
+  entryById(id: string): WaitlistEntryRow | null;
+  entryByHold(holdId: string): WaitlistEntryRow | null;
+  activeEntry(userId: string): WaitlistEntryRow | null;
+  latestEntry(userId: string): WaitlistEntryRow | null;
+  firstWaiting(): WaitlistEntryRow | null;
+  waitingCount(): number;
+  /** 1 for the first waiting entry, and so on, up to the entry with arrival number `seq`. */
+  waitingUpTo(seq: number): number;
+  offeredHoldIds(): string[];
+
+  appendOutbox(kind: OutboxKind, body: string): void;
+  peekOutbox(limit: number): OutboxRow[];
+  deleteOutboxThrough(seq: number): void;
+  outboxPending(): boolean;
+}
