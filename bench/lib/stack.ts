@@ -21,6 +21,8 @@ const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example"
 
 export interface Stack {
   dbUrl: string;
+  /** The database's name, as Postgres backends show it in their process titles. */
+  dbName: string;
   workerUrl: string;
   users: { id: string; token: string }[];
   close(): Promise<void>;
@@ -82,6 +84,7 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
 
   return {
     dbUrl: db.url,
+    dbName,
     workerUrl,
     users,
     async close() {
