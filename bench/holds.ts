@@ -7,12 +7,13 @@
 //   ref 1         a Node `http` + `pg` row-lock server on the same Postgres;
 //   ref 3         a no-op route (the runtime's ceiling);
 // then ref 2: the engine in a loop inside the object, beside a minimal two-statement seat loop in the
-// same object. CPU time per hold+release is read from /proc per process kind (bench/lib/cpu.ts): the
-// socket workload's workerd CPU is the object's share alone (after the upgrade the front Worker does
-// nothing per frame), so it gives the per-event ceiling in production, where the front Worker's share
-// runs in many isolates and only the object's is serialized per event.
+// same object. The front Worker and the objects run in two workerd processes (BENCH_SPLIT=0: one), and
+// CPU time per hold+release is read from /proc per process kind (bench/lib/cpu.ts): the objects'
+// process is the object's share, which gives the per-event ceiling in production, where the front
+// Worker's share runs in many isolates and only the object's is serialized per event. (In one process
+// the socket workload's workerd CPU stands for it: after the upgrade the front Worker does nothing per frame.)
 // The run ends with an asserted ledger (bench/lib/ledger.ts) and exits non-zero when it fails.
-//   npm run bench:holds    BENCH_SECONDS=5 BENCH_CLIENTS=1,10,100,200 HOLD_MAX_INFLIGHT=64 BENCH_ENGINE_OPS=100000
+//   npm run bench:holds    BENCH_SECONDS=5 BENCH_CLIENTS=1,10,100,200 HOLD_MAX_INFLIGHT=64 BENCH_ENGINE_OPS=100000 BENCH_SPLIT=1
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -28,6 +29,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? "1,10,100,200").split(",").map(Number);
 const MAX_INFLIGHT = Number(process.env.HOLD_MAX_INFLIGHT ?? 64);
 const ENGINE_OPS = Number(process.env.BENCH_ENGINE_OPS ?? 100_000);
+/** The objects in a workerd process of their own, apart from the front Worker's (as in production); 0: one process, as `wrangler dev`. */
+const SPLIT = process.env.BENCH_SPLIT !== "0";
 const SECTIONS = 10, ROWS = 20, PER_ROW = 50; // 10,000 seats
 /** The targets of issue 12 are read at 100 clients (or the largest count run, when 100 is not). */
 const TARGET_CLIENTS = CLIENTS.includes(100) ? 100 : Math.max(...CLIENTS);
@@ -155,9 +158,9 @@ async function socketHoldRelease(client: LiveClient, rec: Recorder, ledger: Seat
 }
 
 async function main() {
-  console.log(`bench/holds: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, HTTP shed above ${MAX_INFLIGHT} in flight`);
+  console.log(`bench/holds: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, HTTP shed above ${MAX_INFLIGHT} in flight, ${SPLIT ? "front Worker and objects in two workerd processes" : "one workerd process"}`);
   console.log(`load average at the start: ${load()}`);
-  const stack = await startStack({ users: Math.max(10, ...CLIENTS), holdMaxInflight: MAX_INFLIGHT }); // 10: the warm-up's clients
+  const stack = await startStack({ users: Math.max(10, ...CLIENTS), holdMaxInflight: MAX_INFLIGHT, split: SPLIT }); // 10: the warm-up's clients
   const seatFile = join(tmpdir(), `evently-bench-seats-${process.pid}.json`);
   writeFileSync(seatFile, JSON.stringify(seats.map((s) => s.id)));
   const rowlock = spawn(process.execPath, ["--import", "tsx", "bench/lib/rowlock-server.ts", stack.dbUrl, seatFile], { stdio: ["ignore", "pipe", "inherit"] });
@@ -168,7 +171,7 @@ async function main() {
     });
     rowlock.on("exit", (code) => reject(new Error(`row-lock server exited ${code}`)));
   });
-  const meter = new CpuMeter(stack.dbName, rowlock.pid!);
+  const meter = new CpuMeter(stack.dbName, rowlock.pid!, stack.workerdPids.objects);
   const measure = async (workload: string, clients: number, iteration: (client: number, rec: Recorder) => Promise<boolean>) => {
     const rec = new Recorder();
     let holds = 0;
@@ -284,10 +287,16 @@ const per = (ms: number, l: Line) => (l.holds > 0 ? (ms / l.holds).toFixed(3) : 
 
 function cpuTable() {
   console.log(`\nCPU ms per hold+release (per request for the no-op route), by process kind, from /proc:`);
-  const widths = [27, 7, 9, 12, 9, 13, 10];
-  console.log(row(["workload", "clients", "workerd", "node server", "postgres", "server total", "load gen."], widths));
-  for (const l of lines) console.log(row([l.workload, l.clients, per(l.cpu.workerd, l), per(l.cpu["node server"], l), per(l.cpu.postgres, l), per(serverMs(l.cpu), l), per(l.cpu["load gen."], l)], widths));
-  console.log(`(kinds: ${CPU_KINDS.join(", ")}; load gen. is this process: clients and the Neon driver's WebSocket proxy)`);
+  const widths = [27, 7, 9, 9, 12, 9, 13, 10];
+  console.log(row(["workload", "clients", "workerd", "objects", "node server", "postgres", "server total", "load gen."], widths));
+  for (const l of lines) {
+    console.log(row([l.workload, l.clients, per(l.cpu.workerd, l), SPLIT ? per(l.cpu.objects, l) : "-", per(l.cpu["node server"], l), per(l.cpu.postgres, l), per(serverMs(l.cpu), l), per(l.cpu["load gen."], l)], widths));
+  }
+  console.log(
+    SPLIT
+      ? "(workerd: both workerd processes; objects: the one running only the objects, the rest is the front Worker's; load gen.: this process, clients and the Neon driver's WebSocket proxy)"
+      : "(workerd: one process runs the front Worker and the objects, BENCH_SPLIT=1 runs them apart; load gen.: this process, clients and the Neon driver's WebSocket proxy)",
+  );
 }
 
 /** The per-event ceiling in production: only the object's CPU is serialized per event. */
@@ -296,14 +305,21 @@ function ceiling() {
   const http = find(HTTP, TARGET_CLIENTS);
   const engine = find(ENGINE, 1);
   if (!live || live.holds === 0) return;
-  const objectMs = live.cpu.workerd / live.holds;
-  console.log(`\nthe object's share (socket workload at ${TARGET_CLIENTS} clients, the front Worker idle per frame): ${objectMs.toFixed(3)} ms workerd CPU per hold+release`);
-  console.log(`per-event ceiling in production: about ${fmt(1000 / objectMs)} hold+release pairs/s (1000 / object CPU ms per hold+release)`);
+  // Apart, the objects' process is the object's share; together, the socket workload's workerd is (after the upgrade the front Worker does nothing per frame).
+  const objectMs = (SPLIT ? live.cpu.objects : live.cpu.workerd) / live.holds;
+  const how = SPLIT ? "the objects' own workerd process" : "workerd, the front Worker idle per frame";
+  console.log(`\nthe object's share, socket workload at ${TARGET_CLIENTS} clients (${how}): ${objectMs.toFixed(3)} ms CPU per hold+release`);
+  console.log(`per-event ceiling in production: about ${fmt(1000 / objectMs)} hold+release pairs/s over sockets (1000 / object CPU ms per hold+release)`);
   if (http && http.holds > 0) {
     const httpMs = http.cpu.workerd / http.holds;
-    console.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, so about ${(httpMs - objectMs).toFixed(3)} ms is the front Worker's and the RPC hops' (spread over many isolates in production)`);
+    if (SPLIT) {
+      const httpObjectMs = http.cpu.objects / http.holds;
+      console.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, of which the object's ${httpObjectMs.toFixed(3)} ms (ceiling about ${fmt(1000 / httpObjectMs)} pairs/s per event) and the front Worker's ${(httpMs - httpObjectMs).toFixed(3)} ms (spread over many isolates in production)`);
+    } else {
+      console.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, so about ${(httpMs - objectMs).toFixed(3)} ms is the front Worker's and the RPC hops' (spread over many isolates in production)`);
+    }
   }
-  if (engine && engine.holds > 0) console.log(`the engine alone: ${(engine.cpu.workerd / engine.holds).toFixed(3)} ms workerd CPU per pair`);
+  if (engine && engine.holds > 0) console.log(`the engine alone: ${((SPLIT ? engine.cpu.objects : engine.cpu.workerd) / engine.holds).toFixed(3)} ms CPU per pair`);
 }
 
 function targets() {

@@ -1,5 +1,6 @@
 // CPU time by process kind over a window, from /proc (Linux): utime + stime of
 //   workerd     the workerd processes this bench started (the Worker and every object, one process);
+//   objects     of those, the process that runs only the objects, when they run apart (BENCH_SPLIT);
 //   node server the row-lock reference server (a child process);
 //   postgres    the backends connected to this bench's database (their process title names it);
 //   load gen.   this process: the load generator and the WebSocket proxy the Neon driver uses.
@@ -11,7 +12,8 @@ import { readFileSync, readdirSync } from "node:fs";
 const CLK_TCK = Number(execSync("getconf CLK_TCK").toString().trim());
 const SAMPLE_MS = 250;
 
-export const CPU_KINDS = ["workerd", "node server", "postgres", "load gen."] as const;
+/** "workerd" counts the objects' process too; "objects" is that share of it alone. */
+export const CPU_KINDS = ["workerd", "objects", "node server", "postgres", "load gen."] as const;
 export type CpuKind = (typeof CPU_KINDS)[number];
 export type CpuMs = Record<CpuKind, number>;
 
@@ -44,8 +46,8 @@ export class CpuMeter {
   private last = new Map<string, number>();
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  /** `dbName`: the bench's database; `serverPid`: the row-lock server's process. */
-  constructor(private readonly dbName: string, private readonly serverPid: number) {}
+  /** `dbName`: the bench's database; `serverPid`: the row-lock server's process; `objectPids`: the objects' workerd process, if apart. */
+  constructor(private readonly dbName: string, private readonly serverPid: number, private readonly objectPids: string[] = []) {}
 
   /** Starts a window. */
   begin(): void {
@@ -63,6 +65,7 @@ export class CpuMeter {
     for (const [pid, ms] of this.sample()) this.last.set(pid, ms);
     const out = Object.fromEntries(CPU_KINDS.map((k) => [k, 0])) as CpuMs;
     for (const [pid, ms] of this.last) out[this.kindOf.get(pid)!] += ms - (this.start.get(pid) ?? 0);
+    out.workerd += out.objects;
     return out;
   }
 
@@ -86,7 +89,7 @@ export class CpuMeter {
     if (pid === String(process.pid)) return "load gen.";
     if (pid === String(this.serverPid)) return "node server";
     try {
-      if (s.comm === "workerd") return descendsFrom(s[1], String(process.pid)) ? "workerd" : null;
+      if (s.comm === "workerd") return this.objectPids.includes(pid) ? "objects" : descendsFrom(s[1], String(process.pid)) ? "workerd" : null;
       if (s.comm === "postgres") {
         const title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
         return title.includes(` ${this.dbName} `) ? "postgres" : null;
