@@ -1,5 +1,5 @@
 // Worker entry for the benchmarks only: the real app and object, plus three bench routes that the
-// deployed Worker does not have (/__bench/noop, /__bench/init, /__bench/engine).
+// deployed Worker does not have (/__bench/noop, /__bench/init, /__bench/engine, /__bench/minimal).
 import app from "../src/index";
 import { createApp } from "../src/app";
 import { requireUser } from "../src/auth/guards";
@@ -41,6 +41,34 @@ export class EventInventory extends RealEventInventory {
     // Clocks do not advance inside a busy loop in workerd: the caller times the call from outside.
     return { ops: n, conflicts };
   }
+
+  /**
+   * The reference for the engine: the least a seat store can do per hold+release, in this same
+   * object and SQLite. A table of its own (so the engine's schema is free to change), one conditional
+   * UPDATE holding two seats, one UPDATE releasing them by an indexed hold id. `n` 0 only creates the
+   * table. Answers how many seats it left taken (0 unless the loop is wrong).
+   */
+  async minimalLoop(n: number, rows: { prefix: string; seats: number }[]): Promise<{ ops: number; conflicts: number; left: number }> {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS bench_min_seats (id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'available', hold_id TEXT)`);
+    sql.exec(`CREATE INDEX IF NOT EXISTS bench_min_seats_hold ON bench_min_seats (hold_id)`);
+    if (sql.exec(`SELECT count(*) AS n FROM bench_min_seats`).one().n === 0) {
+      this.ctx.storage.transactionSync(() => {
+        for (const r of rows) for (let k = 1; k <= r.seats; k++) sql.exec(`INSERT INTO bench_min_seats (id) VALUES (?)`, `${r.prefix}-${k}`);
+      });
+    }
+    let conflicts = 0;
+    for (let i = 0; i < n; i++) {
+      const row = rows[Math.floor(Math.random() * rows.length)];
+      const k = 1 + Math.floor(Math.random() * (row.seats - 1));
+      const holdId = `m${i}`;
+      const taken = sql.exec(`UPDATE bench_min_seats SET status = 'held', hold_id = ? WHERE id IN (?, ?) AND status = 'available' RETURNING id`, holdId, `${row.prefix}-${k}`, `${row.prefix}-${k + 1}`).toArray().length;
+      if (taken !== 2) conflicts++;
+      sql.exec(`UPDATE bench_min_seats SET status = 'available', hold_id = NULL WHERE hold_id = ?`, holdId);
+    }
+    const left = Number(sql.exec(`SELECT count(*) AS n FROM bench_min_seats WHERE status != 'available'`).one().n);
+    return { ops: n, conflicts, left };
+  }
 }
 
 // Probes for bench/holds' cost breakdown: the same app and middleware, one step at a time.
@@ -72,6 +100,13 @@ export default {
       const rows = JSON.parse(url.searchParams.get("rows") ?? "[]");
       const ns = env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
       return Response.json(await ns.get(ns.idFromName(eventId)).engineLoop(n, rows));
+    }
+    if (url.pathname === "/__bench/minimal") {
+      const eventId = url.searchParams.get("event")!;
+      const n = Number(url.searchParams.get("n") ?? "10000");
+      const rows = JSON.parse(url.searchParams.get("rows") ?? "[]");
+      const ns = env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+      return Response.json(await ns.get(ns.idFromName(eventId)).minimalLoop(n, rows));
     }
     if (url.pathname.startsWith("/__bench/")) return probes.fetch(request, env, ctx);
     return app.fetch(request, env, ctx);

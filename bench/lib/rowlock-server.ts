@@ -7,7 +7,7 @@ import pg from "pg";
 
 const [databaseUrl, seatFile] = process.argv.slice(2);
 const seatIds: string[] = JSON.parse(readFileSync(seatFile, "utf8"));
-const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.ROWLOCK_POOL ?? 20) });
+const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.ROWLOCK_POOL ?? 20), idleTimeoutMillis: 0 });
 
 async function setup(): Promise<void> {
   await pool.query(`

@@ -3,7 +3,7 @@
 // Not unstable_startWorker: its URL is wrangler's proxy Worker (the same dev proxy as `wrangler dev`),
 // which capped a no-op route near 350 req/s on this machine under load; Miniflare's own URL has no hop.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
@@ -21,12 +21,37 @@ const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example"
 
 export interface Stack {
   dbUrl: string;
+  /** The database's name, as Postgres backends show it in their process titles. */
+  dbName: string;
   workerUrl: string;
   users: { id: string; token: string }[];
+  /** The workerd processes: the front Worker's, and the objects' when they run apart (`split`); empty otherwise. */
+  workerdPids: { front: string[]; objects: string[] };
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number }): Promise<Stack> {
+/** The name of the Worker that hosts the objects when they run in a process of their own. */
+const OBJECTS_WORKER = "evently-objects";
+
+/** workerd processes started by this process (Miniflare's children). */
+function workerdDescendants(): string[] {
+  const parentOf = (pid: string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1];
+  return readdirSync("/proc").filter((pid) => {
+    try {
+      if (!/^\d+$/.test(pid) || readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") return false;
+      for (let p = parentOf(pid), i = 0; p !== "0" && p !== "1" && i < 10; i++, p = parentOf(p)) if (p === String(process.pid)) return true;
+    } catch {
+      // exited meanwhile
+    }
+    return false;
+  });
+}
+
+/**
+ * `split`: the objects run in a workerd process of their own, the front Worker in another (see
+ * README, Benchmarks); otherwise one process runs both, as `wrangler dev` does.
+ */
+export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number; split?: boolean }): Promise<Stack> {
   const dbName = `evently_bench_${Date.now().toString(36)}`;
   const db = await resolveDatabase({ dbName });
   if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
@@ -49,43 +74,65 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
   const outdir = mkdtempSync(join(tmpdir(), "evently-bench-"));
   execFileSync(process.execPath, ["node_modules/wrangler/bin/wrangler.js", "deploy", "bench/worker.ts", "--dry-run", "--outdir", outdir], { stdio: "ignore" });
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
-  const mf = new Miniflare({
+  const worker = (name: string) => ({
+    ...workerOptions,
+    assets: undefined,
+    name,
+    // Straight to the Worker: without it every request also runs Miniflare's entry Worker
+    // (a local-only hop that production does not have) on the same thread.
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    modules: true as const,
+    modulesRoot: outdir,
+    scriptPath: join(outdir, "worker.js"),
+    bindings: {
+      ...workerOptions.bindings,
+      JWT_SECRET,
+      DATABASE_URL: db.url,
+      DB_WS_PROXY: proxy.url,
+      RATE_LIMITS: "off",
+      HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
+    },
+  });
+  const shared = {
     log: new Log(LogLevel.WARN),
     cf: false, // no network fetch of the Request.cf placeholder
     ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     host: "127.0.0.1",
     port: 0,
-    workers: [
-      {
-        ...workerOptions,
-        assets: undefined,
-        name: "evently",
-        // Straight to the Worker: without it every request also runs Miniflare's entry Worker
-        // (a local-only hop that production does not have) on the same thread.
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-        modules: true,
-        modulesRoot: outdir,
-        scriptPath: join(outdir, "worker.js"),
-        bindings: {
-          ...workerOptions.bindings,
-          JWT_SECRET,
-          DATABASE_URL: db.url,
-          DB_WS_PROXY: proxy.url,
-          RATE_LIMITS: "off",
-          HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
-        },
-      },
-    ],
-  });
+  };
+  const instances: Miniflare[] = [];
+  const workerdPids: { front: string[]; objects: string[] } = { front: [], objects: [] };
+  let registry: string | null = null;
+  if (opts.split) {
+    // The objects in a workerd process of their own, reached by the front Worker's bindings through
+    // Miniflare's dev registry (workerd's debug port): as in production, the front Worker's CPU and
+    // the objects' are spent apart.
+    registry = mkdtempSync(join(tmpdir(), "evently-bench-registry-"));
+    const objects = new Miniflare({ ...shared, unsafeDevRegistryPath: registry, workers: [{ ...worker(OBJECTS_WORKER), queueConsumers: undefined }] });
+    instances.push(objects);
+    await objects.ready;
+    workerdPids.objects = workerdDescendants();
+    const external = Object.fromEntries(
+      Object.entries(workerOptions.durableObjects ?? {}).map(([binding, d]) => [binding, { className: typeof d === "string" ? d : (d as { className: string }).className, scriptName: OBJECTS_WORKER, useSQLite: true }]),
+    );
+    instances.push(new Miniflare({ ...shared, unsafeDevRegistryPath: registry, workers: [{ ...worker("evently"), durableObjects: external }] }));
+  } else {
+    instances.push(new Miniflare({ ...shared, workers: [worker("evently")] }));
+  }
+  const mf = instances.at(-1)!;
   await mf.ready;
+  workerdPids.front = workerdDescendants().filter((p) => !workerdPids.objects.includes(p));
   const workerUrl = (await mf.unsafeGetDirectURL("evently")).toString().replace(/\/$/, "");
 
   return {
     dbUrl: db.url,
+    dbName,
     workerUrl,
     users,
+    workerdPids,
     async close() {
-      await mf.dispose();
+      for (const m of instances.reverse()) await m.dispose();
+      if (registry) rmSync(registry, { recursive: true, force: true });
       rmSync(outdir, { recursive: true, force: true });
       await proxy.close();
       if (db.kind === "server") await dropDatabase("postgres://postgres@127.0.0.1:5432/postgres", dbName).catch(() => undefined);
