@@ -61,6 +61,8 @@ import type {
   WaitlistEntryView,
 } from "./event-inventory.types";
 import { LIVE_FULL_CLOSE_CODE, SnapshotCache, decideResync, liveSocketCap, type SeatWithStatus } from "./event-inventory.live";
+import { RelayFeed } from "./live-relay.feed";
+import { eventOfRelay, liveLayout } from "./live-relay.logic";
 
 const OUTBOX_BATCH = 500;
 const OUTBOX_BATCHES_PER_ALARM = 20;
@@ -71,6 +73,8 @@ const WAITLIST_OUTBOX_BATCH = 100;
 const USER_TOTALS_MAX = 50_000;
 /** Header the Worker sets on a forwarded upgrade (it strips any the client sent). */
 export const LIVE_USER_HEADER = "x-evently-live-user";
+/** Header of the inventory's answer to an upgrade when it serves enough sockets itself: the Worker sends it to a relay. */
+export const LIVE_USE_RELAY_HEADER = "x-evently-live-use-relay";
 
 interface SocketAttachment {
   userId: string | null;
@@ -132,11 +136,17 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   private readonly seatMapCache = new SnapshotCache();
   /** Sockets this object accepts (`LIVE_MAX_SOCKETS`); replaced in tests through runInDurableObject. */
   liveMaxSockets: number;
+  /** Sockets served here before new watchers go to relays (`LIVE_DIRECT_SOCKETS`); replaced in tests through runInDurableObject. */
+  liveDirectSockets: number;
+  /** Relays serving the rest of this event's watchers, fed every delta batch (live-relay.ts). */
+  private readonly relays: RelayFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.liveMaxSockets = liveSocketCap(env.LIVE_MAX_SOCKETS);
+    this.liveDirectSockets = liveLayout(env).direct;
+    this.relays = new RelayFeed(ctx.storage, env.LIVE_RELAY);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       this.schemaVersion = migrateInventory(this.sql, (fn) => this.ctx.storage.transactionSync(fn));
@@ -555,8 +565,13 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return Response.json({ code: "VALIDATION_FAILED", message: "Expected a WebSocket upgrade" }, { status: 426 });
     }
+    const sockets = this.ctx.getWebSockets().length;
+    // The Worker says whether relays exist for this event (`x-evently-live-use-relay: <count>`).
+    if (sockets >= this.liveDirectSockets && Number(request.headers.get(LIVE_USE_RELAY_HEADER)) > 0) {
+      return new Response(null, { status: 204, headers: { [LIVE_USE_RELAY_HEADER]: "1" } });
+    }
     const { 0: client, 1: server } = new WebSocketPair();
-    if (this.ctx.getWebSockets().length >= this.liveMaxSockets) {
+    if (sockets >= this.liveMaxSockets) {
       // Refused as a close frame, which a browser can read (a failed upgrade's HTTP status it cannot).
       server.accept();
       server.close(LIVE_FULL_CLOSE_CODE, "This event's live seat map is full, try again later");
@@ -645,6 +660,17 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
         // a socket closing right now gets a snapshot when it reconnects
       }
     }
+    this.relays.feed(this.version, frame);
+  }
+
+  /** A relay's snapshot (the per-version cached frame); from now on the relay is fed every delta. */
+  async relaySnapshot(relay: string): Promise<InventoryResult<{ version: number; frame: string }>> {
+    if (!this.config) return notInitialized();
+    if (eventOfRelay(relay) !== this.config.eventId) return fail("VALIDATION_FAILED", "Not a relay of this event");
+    this.expireDue(this.now());
+    this.flush();
+    this.relays.register(relay);
+    return ok({ version: this.version, frame: this.snapshotFrame() });
   }
 
   // -------------------------------------------------------------------------------------------
