@@ -26,7 +26,8 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number }): Promise<Stack> {
+/** `bindings` adds or overrides the Worker's variables (for example the live seat map's socket layout). */
+export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number; bindings?: Record<string, string> }): Promise<Stack> {
   const dbName = `evently_bench_${Date.now().toString(36)}`;
   const db = await resolveDatabase({ dbName });
   if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
@@ -73,6 +74,7 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
           DB_WS_PROXY: proxy.url,
           RATE_LIMITS: "off",
           HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
+          ...opts.bindings,
         },
       },
     ],
