@@ -36,6 +36,7 @@ interface Step {
   refused: number;
   offered: number;
   granted: number;
+  holdsPerSecond: number;
   holdP50: number;
   holdP99: number;
   receipts: number[];
@@ -100,6 +101,7 @@ async function step(stack: Stack, watchers: number): Promise<Step> {
       await sleep(1000 / RATE);
     }
     await Promise.all(pending);
+    const elapsed = (performance.now() - started) / 1000;
     await sleep(1000);
     http.close();
     for (const c of children) c.send({ type: "stop", commits });
@@ -112,6 +114,7 @@ async function step(stack: Stack, watchers: number): Promise<Step> {
       refused,
       offered,
       granted,
+      holdsPerSecond: granted / elapsed,
       holdP50: pct(holdMs, 0.5),
       holdP99: pct(holdMs, 0.99),
       receipts: results.flatMap((r) => r.latencies).sort((a, b) => a - b),
@@ -140,7 +143,7 @@ async function main() {
     await stack.close();
   }
   const base = steps.find((s) => s.watchers === 0)?.holdP99;
-  const cols = ["watchers", "holds offered", "granted", "hold p50 ms", "hold p99 ms", "p99 vs 0", "receipt p50", "p99", "max", "receipts", "refused", "gaps"];
+  const cols = ["watchers", "holds offered", "granted", "holds/s", "hold p50 ms", "hold p99 ms", "p99 vs 0", "receipt p50", "p99", "max", "receipts", "refused", "gaps"];
   console.log(cols.join(" | "));
   let failed = false;
   for (const s of steps) {
@@ -149,6 +152,7 @@ async function main() {
         s.watchers,
         s.offered,
         s.granted,
+        s.holdsPerSecond.toFixed(1),
         ms(s.holdP50),
         ms(s.holdP99),
         base ? `${(s.holdP99 / base).toFixed(2)}x` : "-",
