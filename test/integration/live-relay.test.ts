@@ -57,8 +57,8 @@ async function directSockets(ev: FixtureEvent, n: number): Promise<void> {
 const socketsOn = (stub: DurableObjectStub) => runInDurableObject(stub, (_instance, state) => state.getWebSockets().length);
 const relayStub = (eventId: string, n: number) => relays.get(relays.idFromName(relayName(eventId, n)));
 
-/** Waits until every socket has seen `version` (or the deadline passes). */
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
+/** Waits until `check` holds (or the deadline passes). */
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error("timed out");
@@ -159,7 +159,7 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     expect(await fed()).toBe(1);
     a.ws.close(1000);
     await a.closed;
-    await socketsOn(relayStub(ev.id, 0)).then((n) => expect(n).toBe(0));
+    await expect.poll(() => socketsOn(relayStub(ev.id, 0)), { timeout: 5_000 }).toBe(0);
     await ev.stub.hold(U1, { seatIds: ["A-1-1"] }, null);
     await expect.poll(fed, { timeout: 5_000 }).toBe(0);
   });
