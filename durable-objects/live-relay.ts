@@ -90,6 +90,11 @@ export class LiveRelay extends DurableObject<Env> {
       ws.send('{"type":"pong"}');
       return;
     }
+    // A relay only passes the seat map on: any other request a client may send belongs to the inventory.
+    if (msg.value.type !== "resync") {
+      ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: 'Unknown message; send {"type":"resync"}' }));
+      return;
+    }
     const attachment = ws.deserializeAttachment() as RelayAttachment;
     const now = Date.now();
     const allowed = decideResync(attachment.lastResyncAt ?? null, now);
