@@ -77,6 +77,18 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
      kind TEXT NOT NULL CHECK (kind IN ('mirror', 'notify')),
      body TEXT NOT NULL
    )`,
+  // Replies to `hold`/`release` frames of the live socket by the client's ref (live-holds.ts): a
+  // repeated ref answers the first reply again. Kept for the hold TTL, so the table stays small.
+  `CREATE TABLE live_refs (
+     user_id TEXT NOT NULL,
+     ref TEXT NOT NULL,
+     reply TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, ref)
+   ) WITHOUT ROWID;
+   CREATE INDEX live_refs_expiry_idx ON live_refs (expires_at);
+   CREATE INDEX live_refs_user_age_idx ON live_refs (user_id, created_at)`,
 ];
 
 interface SqlLike {

@@ -63,6 +63,7 @@ import type {
 import { LIVE_FULL_CLOSE_CODE, SnapshotCache, decideResync, liveSocketCap, type SeatWithStatus } from "./event-inventory.live";
 import { RelayFeed } from "./live-relay.feed";
 import { eventOfRelay, liveLayout } from "./live-relay.logic";
+import { LiveHolds } from "./live-holds";
 
 const OUTBOX_BATCH = 500;
 const OUTBOX_BATCHES_PER_ALARM = 20;
@@ -140,6 +141,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   liveDirectSockets: number;
   /** Relays serving the rest of this event's watchers, fed every delta batch (live-relay.ts). */
   private readonly relays: RelayFeed;
+  /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
+  private readonly liveHolds: LiveHolds;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -147,6 +150,15 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     this.liveMaxSockets = liveSocketCap(env.LIVE_MAX_SOCKETS);
     this.liveDirectSockets = liveLayout(env).direct;
     this.relays = new RelayFeed(ctx.storage, env.LIVE_RELAY);
+    this.liveHolds = new LiveHolds({
+      env,
+      sql: this.sql,
+      now: () => this.now(),
+      eventId: () => this.config?.eventId ?? "",
+      holdTtlMs: () => (this.config?.holdTtlSeconds ?? 600) * 1000,
+      hold: (userId, req, key) => this.hold(userId, req, key),
+      release: (holdId, userId) => this.release(holdId, userId),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       this.schemaVersion = migrateInventory(this.sql, (fn) => this.ctx.storage.transactionSync(fn));
@@ -587,6 +599,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (await this.liveHolds.handle(ws, message)) return;
     const msg = parseClientMessage(message);
     if (!msg.ok) {
       ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: msg.message }));
@@ -722,8 +735,16 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (!entry) return fail("NOT_FOUND", "You are not on this event's waitlist");
     const d = decideLeave(entry, now);
     if (d.kind === "left") {
-      this.ctx.storage.transactionSync(() => this.writeEntry(d.entry));
-      this.waitingCount--;
+      const effects: WaitlistEffects = { changes: [], metrics: [] };
+      this.ctx.storage.transactionSync(() => {
+        this.writeEntry(d.entry);
+        this.waitingCount--;
+        // The line moved up: a new head may fit the seats that are free now (they would otherwise
+        // wait for the next seat to come back while any public hold could take them).
+        this.offerToQueue(now, effects);
+      });
+      this.waitlistEffects(effects);
+      if (effects.changes.length > 0 || effects.metrics.length > 0) this.rearm(now, true);
       this.rearmWaitlistRelay(now);
     } else if (d.kind === "release-offer") {
       // Releasing the offered hold marks the entry left and offers the seats to the next in line.

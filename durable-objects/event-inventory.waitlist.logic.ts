@@ -52,6 +52,10 @@ export function decideJoin(x: JoinContext): InventoryResult<JoinDecision> {
   // Joining twice is a retry, not a second place in the queue.
   if (x.existing) return ok({ kind: "existing", entry: x.existing });
   if (!salesOpen(x.config, x.now)) return fail("SALES_CLOSED", "Sales are not open for this event");
+  // Such an entry could never be offered, and the line is served strictly in order: it would block everyone behind it.
+  if (quantity > x.config.capacity) {
+    return fail("LIMIT_EXCEEDED", `This event has only ${x.config.capacity} seats`, { capacity: x.config.capacity });
+  }
   if (x.userQuantity + quantity > x.config.maxSeatsPerUser) {
     return fail("LIMIT_EXCEEDED", `At most ${x.config.maxSeatsPerUser} seats per user for this event`, {
       maxSeatsPerUser: x.config.maxSeatsPerUser,

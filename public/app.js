@@ -1,5 +1,6 @@
 // Evently's small web client: event list, live seat map over the versioned WebSocket protocol,
-// holds with a countdown, sandbox booking. No framework: the API contract is the whole dependency.
+// holds (sent over that socket) with a countdown, sandbox booking. No framework: the API contract is
+// the whole dependency.
 
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
@@ -89,6 +90,7 @@ let current = null; // state of the event page; torn down when leaving it
 function teardown() {
   if (!current) return;
   current.closed = true;
+  for (const p of current.pending.values()) clearTimeout(p.timer);
   clearInterval(current.timer);
   clearTimeout(current.reconnectTimer);
   current.ws?.close();
@@ -101,6 +103,7 @@ async function showEvent(id) {
   const state = {
     ev, version: seatsRes.version, seats: new Map(), selected: new Set(), hold: null, booking: null,
     availability: seatsRes.availability ?? ev.availability, attempts: 0, closed: false,
+    authed: false, pending: new Map(),
   };
   current = state;
   for (const s of seatsRes.seats ?? []) state.seats.set(s.id, { ...s });
@@ -252,7 +255,7 @@ async function hold(state) {
     ? { seatIds: [...state.selected] }
     : { quantity: Number(document.getElementById("quantity").value) };
   try {
-    state.hold = await api("POST", `/v1/events/${state.ev.id}/holds`, body);
+    state.hold = (await sendLive(state, { type: "hold", ...body })).hold;
     state.selected.clear();
     say("Held. Book before the countdown ends.");
   } catch (err) {
@@ -263,7 +266,7 @@ async function hold(state) {
 }
 
 async function release(state) {
-  try { await api("DELETE", `/v1/holds/${state.hold.id}`); } catch (err) { say(`Release failed: ${err.message}`); }
+  try { await sendLive(state, { type: "release", holdId: state.hold.id }); } catch (err) { say(`Release failed: ${err.message}`); }
   state.hold = null;
   state.render();
 }
@@ -284,6 +287,40 @@ async function book(state) {
   }
 }
 
+// ---- holds over the live socket: an auth frame, then requests named by a ref ----
+// The ref is the request's idempotency key: a request cut off by a reconnect is sent again with the
+// same ref once the new socket is authenticated, and the object answers it once.
+function sendLive(state, frame) {
+  return new Promise((resolve, reject) => {
+    const ref = crypto.randomUUID();
+    const entry = { frame: JSON.stringify({ ...frame, ref }), resolve, reject };
+    entry.timer = setTimeout(() => {
+      state.pending.delete(ref);
+      reject(new Error("the live connection did not answer, try again"));
+    }, 10_000);
+    state.pending.set(ref, entry);
+    if (state.authed) state.ws.send(entry.frame);
+  });
+}
+
+function answer(state, msg) {
+  if (msg.type === "auth") {
+    state.authed = msg.ok;
+    if (msg.ok) for (const p of state.pending.values()) state.ws.send(p.frame);
+    else say("Your session ended: sign in again to hold seats.");
+    return;
+  }
+  const p = state.pending.get(msg.ref);
+  if (!p) return;
+  state.pending.delete(msg.ref);
+  clearTimeout(p.timer);
+  if (msg.ok) return p.resolve(msg);
+  const err = new Error(msg.error.message);
+  err.code = msg.error.code;
+  err.details = msg.error.details;
+  p.reject(err);
+}
+
 // ---- live updates: snapshot + versioned deltas; a gap asks for a resync ----
 function connect(state, live) {
   if (state.closed) return;
@@ -291,7 +328,11 @@ function connect(state, live) {
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(url);
   state.ws = ws;
-  ws.onopen = () => { state.attempts = 0; live.textContent = "live"; };
+  ws.onopen = () => {
+    state.attempts = 0;
+    live.textContent = "live";
+    if (session.token) ws.send(JSON.stringify({ type: "auth", token: session.token }));
+  };
   ws.onmessage = (m) => {
     let msg;
     try { msg = JSON.parse(m.data); } catch { return; }
@@ -314,6 +355,7 @@ function connect(state, live) {
       }
       state.availability = msg.availability ?? state.availability;
     } else {
+      answer(state, msg);
       return;
     }
     live.textContent = `live · version ${state.version}`;
@@ -321,6 +363,7 @@ function connect(state, live) {
     state.render();
   };
   ws.onclose = () => {
+    state.authed = false;
     if (state.closed) return;
     // Exponential backoff with jitter, so a restarted object is not hit by every client at once.
     const delay = Math.min(30_000, 500 * 2 ** state.attempts) * (0.5 + Math.random() / 2);

@@ -40,13 +40,26 @@ export function createDb(env: DbEnv): Database {
   return drizzle({ client: pool, schema }) as Database;
 }
 
+/**
+ * Ends a Pool, waiting at most `ms`. The driver's `end()` waits for its WebSocket's close event,
+ * which now and then never comes locally (the TCP side was ended, workerd leaves it in CLOSE-WAIT):
+ * an unbounded `await` there hung whole test runs. The connection is finished with either way.
+ */
+export async function closeDb(db: Database, ms = 2_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  const outcome = await Promise.race([db.$client.end().then(() => "ended" as const, () => "ended" as const), late]);
+  clearTimeout(timer);
+  if (outcome === "late") console.warn(JSON.stringify({ level: "warn", msg: "pg pool did not close in time; moving on", ms }));
+}
+
 /** A per-request database handle: opens its Pool on first use; `close()` ends it if it was opened. */
 export function lazyDb(env: DbEnv): { get: () => Database; close: () => Promise<void> } {
   let db: Database | undefined;
   return {
     get: () => (db ??= createDb(env)),
     close: async () => {
-      if (db) await db.$client.end().catch(() => undefined);
+      if (db) await closeDb(db);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
 import type { Env } from "../env";
-import { createDb, type Database } from "../db/client";
+import { createDb, type Database, closeDb } from "../db/client";
 import { events, idempotencyKeys } from "../db/schema";
 import { retryPendingInventories } from "./events";
 import { refreshDailyStats } from "./analytics";
@@ -59,6 +59,6 @@ export async function runScheduled(env: Env, now: Date, stages: Record<string, S
     console.log(JSON.stringify({ level: failed.length ? "error" : "info", msg: "scheduled maintenance", failed, stages: result }));
     return result;
   } finally {
-    await db.$client.end().catch(() => undefined);
+    await closeDb(db);
   }
 }

@@ -20,6 +20,20 @@ async function register(base: string, label: string) {
   return { email, password };
 }
 
+/** What a page sends: frame types on its WebSockets, and its HTTP calls to the hold routes. */
+function watchTraffic(page: Page) {
+  const traffic = { frames: [] as string[], httpHolds: [] as string[] };
+  page.on("websocket", (ws) =>
+    ws.on("framesent", (f) => {
+      traffic.frames.push(String(JSON.parse(String(f.payload)).type));
+    }),
+  );
+  page.on("request", (r) => {
+    if (/\/holds(\/|$)/.test(new URL(r.url()).pathname)) traffic.httpHolds.push(`${r.method()} ${r.url()}`);
+  });
+  return traffic;
+}
+
 async function signIn(page: Page, base: string, who: { email: string; password: string }, eventId: string) {
   await page.goto(`${base}/#/events/${eventId}`);
   await page.fill('input[name="email"]', who.email);
@@ -66,6 +80,7 @@ describe("the live seat map in a real browser", () => {
     const [alice, bob] = await Promise.all([register(stack.url, "alice"), register(stack.url, "bob")]);
     const a = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
     const b = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    const traffic = watchTraffic(a);
     await signIn(a, stack.url, alice, eventId);
     await signIn(b, stack.url, bob, eventId);
 
@@ -84,6 +99,9 @@ describe("the live seat map in a real browser", () => {
     await a.waitForSelector("#hold-countdown");
     expect(await a.textContent("#hold-countdown")).toMatch(/^\d+:\d\d$/);
     for (const id of seats) expect(await a.getAttribute(`[data-seat="${id}"]`, "data-mine")).toBe("true");
+    // The page holds over its live socket, authenticated by a frame; no HTTP hold request.
+    expect(traffic.frames).toEqual(expect.arrayContaining(["auth", "hold"]));
+    expect(traffic.httpHolds).toEqual([]);
 
     await a.selectOption("#payment-method", "pm_card_ok");
     await a.click("#book");
@@ -97,9 +115,10 @@ describe("the live seat map in a real browser", () => {
     await b.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 
-  it("shows general admission as remaining capacity with a quantity picker, and holds a quantity", async () => {
+  it("shows general admission as remaining capacity with a quantity picker, and holds and releases a quantity over the socket", async () => {
     const carol = await register(stack.url, "carol");
     const page = await (await browser.newContext()).newPage();
+    const traffic = watchTraffic(page);
     await signIn(page, stack.url, carol, gaEventId);
     expect(await page.locator("#seat-map").count()).toBe(0);
     const before = await page.textContent("#availability");
@@ -109,5 +128,10 @@ describe("the live seat map in a real browser", () => {
     await page.waitForSelector("#hold-countdown");
     const available = Number(/^(\d+)/.exec(before!)![1]);
     await page.waitForSelector(`#availability:has-text("${available - 3} of 500 available")`, { timeout: 2_000 });
+    await page.click("#release");
+    await page.waitForSelector(`#availability:has-text("${available} of 500 available")`, { timeout: 2_000 });
+    await page.waitForSelector("#hold");
+    expect(traffic.frames).toEqual(expect.arrayContaining(["auth", "hold", "release"]));
+    expect(traffic.httpHolds).toEqual([]);
   });
 });

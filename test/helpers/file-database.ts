@@ -3,7 +3,7 @@
 // share the `env` object of the file's isolate).
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
-import { createDb } from "../../src/db/client";
+import { createDb, closeDb } from "../../src/db/client";
 
 const runUrl = inject("databaseUrl");
 const proxy = inject("wsProxy");
@@ -12,9 +12,15 @@ const bindings = env as unknown as { DATABASE_URL: string; DB_WS_PROXY?: string 
 async function onDatabase<T>(url: string, fn: (q: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T> {
   const db = createDb({ DATABASE_URL: url, DB_WS_PROXY: proxy });
   try {
-    return await fn((sql) => db.$client.query(sql));
+    // Setup files have no test timeout: a query that never answers would hang the whole run.
+    const bounded = (sql: string) =>
+      Promise.race([
+        db.$client.query(sql),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`test database setup: no answer within 30 s to ${sql.slice(0, 60)}`)), 30_000)),
+      ]);
+    return await fn(bounded);
   } finally {
-    await db.$client.end();
+    await closeDb(db);
   }
 }
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { exports } from "cloudflare:workers";
 import { signAccessToken, type Role } from "../../src/auth/tokens";
-import { createDb } from "../../src/db/client";
+import { createDb, closeDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { parseConfig, type Env } from "../../src/env";
 import { type Session, startSession } from "../../src/services/auth";
@@ -30,7 +30,7 @@ export async function makeUser(role: Role = "user", name: string = role): Promis
     const { token } = await signAccessToken(testEnv, parseConfig(testEnv), { id: row.id, role }, crypto.randomUUID());
     return { id: row.id, email, role, token, auth: { authorization: `Bearer ${token}` } };
   } finally {
-    await db.$client.end();
+    await closeDb(db);
   }
 }
 
@@ -71,7 +71,7 @@ export async function withDb<T>(fn: (db: ReturnType<typeof createDb>) => Promise
   try {
     return await fn(db);
   } finally {
-    await db.$client.end();
+    await closeDb(db);
   }
 }
 

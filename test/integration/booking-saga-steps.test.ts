@@ -1,6 +1,6 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../src/db/client";
+import { createDb, closeDb } from "../../src/db/client";
 import { bookings } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps, type SagaDeps, type SagaOutcome } from "../../src/services/booking-saga";
 import { failureReason } from "../../src/services/booking-failures";
@@ -36,7 +36,7 @@ async function drive(bookingId: string, tweak: (d: SagaDeps) => SagaDeps = (d) =
   try {
     return await advanceBooking(tweak(sagaDeps(testEnv, db)), bookingId);
   } finally {
-    await db.$client.end();
+    await closeDb(db);
   }
 }
 

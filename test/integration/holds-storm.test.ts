@@ -88,3 +88,46 @@ describe("storm: 200 users race for 50 general admission tickets in quantities o
     });
   }
 });
+
+describe("storm: concurrent per-user caps (many requests of one user at once)", () => {
+  /** One user's 50 hold requests sent together; every answer is 201, 422 LIMIT_EXCEEDED or 429 RATE_LIMITED (the per-user hold rate limit). */
+  async function oneUserStorm(user: TestUser, eventId: string, bodies: unknown[]) {
+    const results = await Promise.all(
+      bodies.map(async (json) => {
+        const res = await callApp(`/v1/events/${eventId}/holds`, { method: "POST", headers: user.auth, json });
+        return { status: res.status, body: (await res.json()) as any };
+      }),
+    );
+    for (const r of results) {
+      expect([201, 422, 429], JSON.stringify(r.body)).toContain(r.status);
+      if (r.status === 422) expect(r.body.error.code).toBe("LIMIT_EXCEEDED");
+      if (r.status === 429) expect(r.body.error.code).toBe("RATE_LIMITED");
+    }
+    // Someone was refused by the cap itself, not only by the rate limiter.
+    expect(results.some((r) => r.status === 422)).toBe(true);
+    return results.filter((r) => r.status === 201).map((r) => r.body);
+  }
+
+  it("one user sending 50 holds at once for distinct seats with a cap of 8 gets exactly 8 seats held", async () => {
+    const ev = await publishedEvent({ layout: [1, 5, 10], maxSeatsPerUser: 8 });
+    const ids = ev.init.seats.map((s) => s.id);
+    const granted = await oneUserStorm(users[0], ev.id, ids.map((id) => ({ seatIds: [id] })));
+
+    expect(granted).toHaveLength(8);
+    const heldIds = granted.flatMap((h) => h.seats.map((s: any) => s.id));
+    expect(new Set(heldIds).size).toBe(8);
+    const snap: any = await (await callApp(`/v1/events/${ev.id}/seats`)).json();
+    expect(snap.seats.filter((s: any) => s.status === "held").map((s: any) => s.id).sort()).toEqual([...heldIds].sort());
+    expect(snap.availability).toEqual({ capacity: 50, available: 42, held: 8, booked: 0 });
+  });
+
+  it("one user sending 50 general admission holds of 1 at once with a cap of 8 gets exactly 8 tickets held", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 50, maxSeatsPerUser: 8 });
+    // Another user than the test above: the per-user rate limit's window is still open for that one.
+    const granted = await oneUserStorm(users[1], ev.id, Array.from({ length: 50 }, () => ({ quantity: 1 })));
+
+    expect(granted.reduce((sum, h) => sum + h.quantity, 0)).toBe(8);
+    const snap: any = await (await callApp(`/v1/events/${ev.id}/seats`)).json();
+    expect(snap.availability).toEqual({ capacity: 50, available: 42, held: 8, booked: 0 });
+  });
+});

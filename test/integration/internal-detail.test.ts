@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { createDb } from "../../src/db/client";
+import { createDb, closeDb } from "../../src/db/client";
 import { bookings, bookingSeats } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps } from "../../src/services/booking-saga";
 import { BOOKING_FAILURES } from "../../src/services/booking-failures";
@@ -19,7 +19,7 @@ async function driveUntilFinished(bookingId: string): Promise<void> {
     try {
       if ((await advanceBooking(sagaDeps(testEnv, db), bookingId)).kind === "finished") return;
     } finally {
-      await db.$client.end();
+      await closeDb(db);
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createDb } from "../../src/db/client";
+import { createDb, closeDb } from "../../src/db/client";
 import { bookings, sagaSteps } from "../../src/db/schema";
 import { eq } from "drizzle-orm";
 import { advanceBooking, inventoryFor, sagaDeps } from "../../src/services/booking-saga";
@@ -41,7 +41,7 @@ describe("reconciliation of inventories with Postgres", () => {
         { eventId: ev.eventId, kind: "booked-count", inventory: 3, postgres: 2, inFlight: 0 },
       ]);
     } finally {
-      await db.$client.end();
+      await closeDb(db);
     }
   });
 
@@ -153,7 +153,7 @@ async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[]
   try {
     expect(await advanceBooking(sagaDeps(testEnv, db), booking.id)).toEqual({ kind: "finished", status: "confirmed" });
   } finally {
-    await db.$client.end();
+    await closeDb(db);
   }
   return { booking, holdId: hold.value.id };
 }

@@ -138,6 +138,26 @@ describe("offers when seats come back", () => {
     await checkInvariants(ev.stub);
   });
 
+  it("offers the free seats to the next in line at once when the head that held everyone back leaves", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 3 });
+    const [x, y, a, b, z] = await makeUsers(5);
+    const xh = await hold(ev.stub, x.id, { quantity: 1 });
+    await hold(ev.stub, y.id, { quantity: 2 });
+    await join(ev.stub, a.id, 3);
+    await join(ev.stub, b.id, 1);
+    value(await ev.stub.release(xh.id, x.id));
+    expect(await entry(ev.stub, b.id)).toMatchObject({ status: "waiting", position: 2 });
+
+    expect(value(await ev.stub.leaveWaitlist(a.id))).toMatchObject({ status: "left" });
+    const eb = await entry(ev.stub, b.id);
+    expect(eb).toMatchObject({ status: "offered" });
+    expect(value(await ev.stub.getHold(eb.holdId!))).toMatchObject({ userId: b.id, status: "active", quantity: 1 });
+    // The freed ticket went to the line, not to whoever asks first.
+    expect(await ev.stub.hold(z.id, { quantity: 1 }, null)).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE" });
+    expect(await ev.stub.stats()).toMatchObject({ available: 0, held: 3 });
+    await checkInvariants(ev.stub);
+  });
+
   it("passes a lapsed offer to the next entry when the alarm expires it, and frees the seats after the last", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 2, holdTtlSeconds: 60, waitlistOfferSeconds: 300 });
     const [x, a, b] = await makeUsers(3);

@@ -78,6 +78,12 @@ describe("joining the waitlist", () => {
     expect(decideJoin(join({ userQuantity: 2 }))).toMatchObject({ ok: true });
   });
 
+  it("refuses to queue anyone for more seats than the event has, which would hold back the whole line for good", () => {
+    const small = { ...ga, capacity: 3, maxSeatsPerUser: 8 };
+    expect(decideJoin(join({ config: small, quantity: 4, available: 0 }))).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", details: { capacity: 3 } });
+    expect(decideJoin(join({ config: small, quantity: 3, available: 0 }))).toMatchObject({ ok: true, value: { kind: "create" } });
+  });
+
   it("refuses outside the sales window and rejects bad quantities", () => {
     expect(decideJoin(join({ config: { ...ga, salesEndMs: NOW } }))).toMatchObject({ ok: false, code: "SALES_CLOSED" });
     expect(decideJoin(join({ config: { ...ga, salesStartMs: NOW + 1 } }))).toMatchObject({ ok: false, code: "SALES_CLOSED" });

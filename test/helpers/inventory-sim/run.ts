@@ -1,0 +1,440 @@
+/**
+ * The oversell simulation: a seed gives an event and a sequence of steps (holds, releases, time
+ * jumps, confirm/commit/return, waitlist joins and leaves, restarts, a rare cancellation); the
+ * steps run against the engine twin and the reference model, and every step is checked. A failing
+ * sequence is shrunk by removing steps while it still fails the same check.
+ */
+import type { InventoryConfig } from "../../../durable-objects/event-inventory.logic";
+import type { InventoryResult } from "../../../durable-objects/event-inventory.types";
+import { ConstraintViolation, EngineTwin, type EngineRows } from "./engine";
+import { Mismatch, ReferenceModel, type Answer, type ModelHold } from "./model";
+
+export type Step =
+  | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null }
+  | { t: "release"; pick: number; by: "owner" | "system" | "other" }
+  | { t: "confirm"; pick: number; wrong: boolean }
+  | { t: "commit"; pick: number; wrong: boolean }
+  | { t: "return"; pick: number; wrong: boolean }
+  | { t: "restore"; pick: number }
+  | { t: "join"; u: number; q: number }
+  | { t: "leave"; u: number }
+  | { t: "tick"; ms: number }
+  | { t: "alarm" }
+  | { t: "restart" }
+  | { t: "close" };
+
+export interface Scenario {
+  seed: number;
+  config: InventoryConfig;
+  seats: { id: string; priceCents: number }[];
+  users: string[];
+  steps: Step[];
+}
+
+export interface Failure {
+  /** Which check failed: shrinking keeps to the same one. */
+  check: string;
+  message: string;
+  /** Index of the failing step; `steps.length` = the final drain. */
+  at: number;
+}
+
+const T0 = Date.parse("2026-06-01T12:00:00Z");
+const EVENT = "6f1c0000-0000-4000-8000-00000000e5e5";
+
+/** mulberry32, as test/helpers/inventory.ts. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function scenario(seed: number, length: number): Scenario {
+  const r = rng(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const reserved = r() < 0.6;
+  const capacity = int(4, 16);
+  const cap = int(2, 6);
+  const holdTtlSeconds = int(30, 300);
+  const config: InventoryConfig = {
+    eventId: EVENT,
+    seating: reserved ? "reserved" : "general",
+    capacity,
+    priceCents: 5000,
+    currency: "EUR",
+    maxSeatsPerUser: cap,
+    holdTtlSeconds,
+    paymentDeadlineSeconds: 600,
+    waitlistOfferSeconds: int(30, 300),
+    // Sometimes opening a few minutes in, so the first holds and joins are refused.
+    salesStartMs: r() < 0.1 ? T0 + int(1, 30) * 60_000 : null,
+    // Sometimes within reach of the time jumps, so sales also close by the clock.
+    salesEndMs: r() < 0.2 ? T0 + int(1, 6) * 3_600_000 : T0 + 30 * 86_400_000,
+  };
+  const seats = reserved ? Array.from({ length: capacity }, (_, i) => ({ id: `A-1-${i + 1}`, priceCents: 1000 * int(1, 5) })) : [];
+  const users = Array.from({ length: int(3, 6) }, (_, i) => `user-${i}`);
+  const size = () => (r() < 0.1 ? cap + 1 : int(1, Math.min(cap, 4)));
+  const steps: Step[] = [];
+  for (let i = 0; i < length; i++) {
+    const x = r() * 100;
+    const u = int(0, users.length - 1);
+    const pick = int(0, 1 << 30);
+    if (x < 30) {
+      const q = size();
+      let ids: number[] | null = null;
+      if (reserved) {
+        const k = Math.min(q, capacity);
+        if (r() < 0.5) {
+          const start = int(0, capacity - k);
+          ids = Array.from({ length: k }, (_, j) => start + j);
+        } else {
+          const set = new Set<number>();
+          while (set.size < k) set.add(int(0, capacity - 1));
+          ids = [...set];
+        }
+      }
+      steps.push({ t: "hold", u, seats: ids, q: ids ? ids.length : q, key: r() < 0.25 ? int(0, 2) : null });
+    } else if (x < 42) steps.push({ t: "release", pick, by: r() < 0.6 ? "owner" : r() < 0.7 ? "system" : "other" });
+    else if (x < 52) steps.push({ t: "confirm", pick, wrong: r() < 0.1 });
+    else if (x < 60) steps.push({ t: "commit", pick, wrong: r() < 0.1 });
+    else if (x < 63) steps.push({ t: "return", pick, wrong: r() < 0.1 });
+    else if (x < 64) steps.push({ t: "restore", pick });
+    else if (x < 74) steps.push({ t: "join", u, q: int(1, Math.min(cap + 1, 5)) });
+    else if (x < 80) steps.push({ t: "leave", u });
+    else if (x < 93) steps.push({ t: "tick", ms: int(1, Math.ceil(holdTtlSeconds * 0.6)) * 1000 });
+    else if (x < 96) steps.push({ t: "alarm" });
+    else if (x < 99.9) steps.push({ t: "restart" });
+    else steps.push({ t: "close" });
+  }
+  return { seed, config, seats, users, steps };
+}
+
+const bookingOf = (holdId: string, wrong: boolean) => (wrong ? "bk_someone_else" : `bk_${holdId}`);
+
+function answer<T>(res: InventoryResult<T>, id: (v: T) => string): Answer {
+  return res.ok ? { ok: true, id: id(res.value) } : { ok: false, code: res.code };
+}
+
+/** A hold to act on: mostly one in the status the step is about, sometimes any hold at all. */
+function choose(model: ReferenceModel, pick: number, prefer: ModelHold["status"][]): ModelHold | null {
+  if (model.order.length === 0) return null;
+  const preferred = pick % 5 !== 0 ? model.live().filter((h) => prefer.includes(h.status)) : [];
+  const pool = preferred.length ? preferred : model.order;
+  return pool[(pick >>> 3) % pool.length];
+}
+
+export interface RunOptions {
+  /** Collects what each step did (for reports). */
+  trace?: string[];
+  /** The engine to run: the twin, or (in the harness's own test) a twin with a planted defect. */
+  twin?: new (rows: EngineRows) => EngineTwin;
+}
+
+/** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
+export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwin }: RunOptions = {}): Failure | null {
+  let engine = new Twin(EngineTwin.initialRows(sc.config, sc.seats));
+  const model = new ReferenceModel(
+    {
+      seating: sc.config.seating,
+      capacity: sc.config.capacity,
+      seatIds: sc.seats.map((s) => s.id),
+      maxSeatsPerUser: sc.config.maxSeatsPerUser,
+      holdTtlMs: sc.config.holdTtlSeconds * 1000,
+      offerTtlMs: sc.config.waitlistOfferSeconds * 1000,
+      salesStartMs: sc.config.salesStartMs,
+      salesEndMs: sc.config.salesEndMs,
+    },
+    { offeredHoldId: (entryId) => engine.waitlist.find((e) => e.id === entryId)?.holdId ?? null },
+  );
+  let now = T0;
+  let at = 0;
+  const guard = (fn: () => void): Failure | null => {
+    try {
+      fn();
+      check(engine, model, sc.users, now);
+      return null;
+    } catch (e) {
+      if (e instanceof Mismatch) return { check: e.check, message: e.message, at };
+      if (e instanceof ConstraintViolation) return { check: "constraint", message: `the object's last line fired: ${e.message}`, at };
+      return { check: "crash", message: String((e as Error)?.stack ?? e), at };
+    }
+  };
+  /** What each step did, with the holds its picks resolved to and the object's answer (for reports). */
+  const note = (what: string): void => {
+    trace?.push(what);
+  };
+  /** Notes the call before making it (the object may throw), then its answer. */
+  const act = (what: string, call: () => Answer): Answer => {
+    note(what);
+    const got = call();
+    if (trace) trace[trace.length - 1] += ` -> ${got.ok ? `ok ${got.id}` : got.code}`;
+    return got;
+  };
+  const doStep = (s: Step): void => {
+    switch (s.t) {
+      case "hold": {
+        const user = sc.users[s.u];
+        const seatIds = s.seats ? s.seats.map((i) => sc.seats[i].id) : null;
+        const key = s.key === null ? null : `key-${s.key}`;
+        const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${key ? ` with ${key}` : ""}`;
+        const got = act(what, () => answer(engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key, now), (h) => h.id));
+        model.hold(user, seatIds, s.q, key, now, got);
+        return;
+      }
+      case "release": {
+        const h = choose(model, s.pick, ["active", "confirming"]);
+        if (!h) return note("release: no hold yet");
+        const by = s.by === "system" ? null : s.by === "owner" ? h.userId : sc.users[(sc.users.indexOf(h.userId) + 1) % sc.users.length];
+        const got = act(`release ${h.id} (${h.status}) by ${by ?? "the system"}`, () => answer(engine.release(h.id, by, now), (x) => x.id));
+        model.release(h.id, by, now, got);
+        return;
+      }
+      case "confirm":
+      case "commit":
+      case "return": {
+        const h = choose(model, s.pick, [s.t === "confirm" ? "active" : s.t === "commit" ? "confirming" : "committed"]);
+        if (!h) return note(`${s.t}: no hold yet`);
+        const b = bookingOf(h.id, s.wrong);
+        const call = s.t === "confirm" ? "beginConfirm" : s.t === "commit" ? "commit" : "returnSeats";
+        const got = act(`${call} ${h.id} (${h.status}) for ${s.wrong ? "another booking" : "its booking"}`, () => answer(engine[call](h.id, b, now), (x) => x.id));
+        model[call](h.id, b, now, got);
+        return;
+      }
+      case "restore": {
+        // Reconciliation repairs holds whose booking Postgres confirmed: those that had a booking.
+        const booked = model.order.filter((x) => x.bookingId !== null);
+        const h = booked.length ? booked[(s.pick >>> 3) % booked.length] : null;
+        if (!h) return note("restoreBooking: no booked hold yet");
+        const got = act(`restoreBooking ${h.id} (${h.status})`, () => answer(engine.restoreBooking(h.id, h.bookingId!, now), (x) => x.id));
+        model.restore(h.id, h.bookingId!, now, got);
+        return;
+      }
+      case "join": {
+        const user = sc.users[s.u];
+        const got = act(`${user} joins the waitlist for ${s.q}`, () => answer(engine.joinWaitlist(user, s.q, now), (v) => v.entry.id));
+        model.join(user, s.q, now, got);
+        return;
+      }
+      case "leave": {
+        const user = sc.users[s.u];
+        const got = act(`${user} leaves the waitlist`, () => answer(engine.leaveWaitlist(user, now), (e) => e.id));
+        model.leave(user, now, got);
+        return;
+      }
+      case "tick":
+        now += s.ms;
+        return note(`${s.ms / 1000} s pass`);
+      case "alarm":
+        engine.alarm(now);
+        model.expire(now);
+        return note("the alarm runs");
+      case "restart":
+        engine = new Twin(JSON.parse(engine.serialize()) as EngineRows);
+        return note("the object restarts from its rows");
+      case "close":
+        engine.closeSales(now);
+        model.closeSales(now);
+        return note("the event is cancelled (closeSales)");
+    }
+  };
+  for (; at < steps.length; at++) {
+    const f = guard(() => doStep(steps[at]));
+    if (f) return f;
+  }
+  // Drain: time runs out for every active hold and offer, every booking in flight ends (commit or
+  // compensation), until nothing is open. Then every hold has ended exactly once.
+  const f = guard(() => {
+    for (let round = 0; round < 100; round++) {
+      const open = model.live().filter((h) => h.status !== "committed");
+      if (open.length === 0) break;
+      now += Math.max(sc.config.holdTtlSeconds, sc.config.waitlistOfferSeconds) * 1000 + 1;
+      engine.alarm(now);
+      model.expire(now);
+      check(engine, model, sc.users, now);
+      for (const h of model.live().filter((x) => x.status === "confirming").sort((a, b) => (a.id < b.id ? -1 : 1))) {
+        const pay = h.id.charCodeAt(h.id.length - 1) % 2 === 0;
+        if (pay) model.commit(h.id, h.bookingId!, now, answer(engine.commit(h.id, h.bookingId!, now), (x) => x.id));
+        else model.release(h.id, null, now, answer(engine.release(h.id, null, now), (x) => x.id));
+        check(engine, model, sc.users, now);
+      }
+    }
+    checkEnded(engine, model);
+  });
+  return f;
+}
+
+// -----------------------------------------------------------------------------------------------
+// Checks after every step
+
+function fail(check: string, message: string): never {
+  throw new Mismatch(check, message);
+}
+
+const sameSeats = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: number): void {
+  const config = engine.configNow;
+  // Rows: every hold that moved (by the engine's writes or the model's reckoning) and every live one.
+  if (engine.holds.size !== model.holds.size) fail("holds", `the object has ${engine.holds.size} holds, the model ${model.holds.size}`);
+  const ids = engine.takeWritten();
+  for (const id of model.touched) ids.add(id);
+  for (const h of model.live()) ids.add(h.id);
+  for (const id of ids) {
+    const e = engine.holds.get(id);
+    const m = model.holds.get(id);
+    if (!e || !m) fail("holds", `hold ${id} exists in only one of the object and the model`);
+    if (e.status !== m.status || e.userId !== m.userId || e.quantity !== m.quantity || e.expiresAt !== m.expiresAt || e.bookingId !== m.bookingId) {
+      fail("hold row", `hold ${id}: object ${JSON.stringify({ s: e.status, u: e.userId, q: e.quantity, exp: e.expiresAt, b: e.bookingId })}, model ${JSON.stringify({ s: m.status, u: m.userId, q: m.quantity, exp: m.expiresAt, b: m.bookingId })}`);
+    }
+    if (!sameSeats(e.seats.map((s) => s.id), m.seats)) fail("hold row", `hold ${id} holds seats ${e.seats.map((s) => s.id)} in the object, ${m.seats} in the model`);
+  }
+  model.touched = new Set();
+
+  // No seat in two live holds; every seat row says who owns it.
+  const owners = model.owners();
+  const live = model.live();
+  const engineOwners = new Map<string, string>();
+  for (const h of live) {
+    for (const s of engine.holds.get(h.id)!.seats) {
+      if (engineOwners.has(s.id)) fail("oversell", `seat ${s.id} is in two live holds, ${engineOwners.get(s.id)} and ${h.id}`);
+      engineOwners.set(s.id, h.id);
+    }
+  }
+  let seatHeld = 0;
+  let seatBooked = 0;
+  for (const row of engine.seatRows()) {
+    const o = owners.get(row.id);
+    const want = o ? (o.status === "committed" ? "booked" : "held") : "available";
+    if (row.status !== want || row.holdId !== (o?.id ?? null)) {
+      fail("seat row", `seat ${row.id} is ${row.status} for ${row.holdId}, should be ${want} for ${o?.id ?? null}`);
+    }
+    if (row.status === "held") seatHeld++;
+    if (row.status === "booked") seatBooked++;
+  }
+
+  // Counters equal the rows.
+  const c = engine.counters();
+  const m = model.heldAndBooked();
+  if (c.held !== m.held || c.booked !== m.booked) fail("counters", `object counts held ${c.held} booked ${c.booked}, its holds say ${m.held} and ${m.booked}`);
+  if (config.seating === "reserved" && (c.held !== seatHeld || c.booked !== seatBooked)) {
+    fail("counters", `object counts held ${c.held} booked ${c.booked}, its seat rows say ${seatHeld} and ${seatBooked}`);
+  }
+  if (c.held < 0 || c.booked < 0 || c.held + c.booked > config.capacity) fail("oversell", `held ${c.held} + booked ${c.booked} against capacity ${config.capacity}`);
+
+  // Per-user caps, exactly: nobody above, and the object's cached totals are the truth.
+  for (const u of users) {
+    const total = model.userTotal(u);
+    const restored = model.live().reduce((sum, h) => sum + (h.userId === u && h.restored ? h.quantity : 0), 0);
+    if (total - restored > config.maxSeatsPerUser) fail("cap", `${u} holds or bought ${total} above the cap of ${config.maxSeatsPerUser}`);
+    const cached = engine.cachedUserTotal(u);
+    if (cached !== undefined && cached !== total) fail("cap", `the object believes ${u} has ${cached}, the holds say ${total}`);
+  }
+
+  // The waitlist: same entries, offers in strict arrival order, nobody left waiting for seats that are free.
+  if (engine.waitlist.length !== model.entries.length) fail("waitlist", `the object has ${engine.waitlist.length} entries, the model ${model.entries.length}`);
+  engine.waitlist.forEach((e, i) => {
+    const me = model.entries[i];
+    if (e.id !== me.id || e.status !== me.status || e.holdId !== me.holdId || e.quantity !== me.quantity || e.userId !== me.userId) {
+      fail("waitlist", `entry ${e.id} of ${e.userId}: object ${e.status} hold ${e.holdId}, model ${me.status} hold ${me.holdId}`);
+    }
+    if (i > 0 && e.seq <= engine.waitlist[i - 1].seq) fail("waitlist order", `entry ${e.id} is out of arrival order`);
+  });
+  for (const offered of model.offeredNow) {
+    const i = engine.waitlist.findIndex((e) => e.id === offered.id);
+    const ahead = engine.waitlist.slice(0, i).find((e) => e.status === "waiting");
+    if (ahead) fail("waitlist order", `${offered.id} was offered seats while ${ahead.id}, earlier in line, still waits`);
+  }
+  model.offeredNow = [];
+  const stuck = engine.waitlist.find((e) => e.status === "waiting" && e.quantity > config.capacity);
+  if (stuck) fail("waitlist served", `${stuck.id} of ${stuck.userId} waits for ${stuck.quantity}, more than the ${config.capacity} the event has: nobody behind it can ever be served`);
+  const head = engine.waitlist.find((e) => e.status === "waiting");
+  const available = config.capacity - c.held - c.booked;
+  const open = config.cancelledMs === undefined && (config.salesStartMs === null || now >= config.salesStartMs) && now < config.salesEndMs;
+  if (head && open && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
+    fail("waitlist served", `${head.id} of ${head.userId} waits first in line for ${head.quantity} while ${available} are free`);
+  }
+}
+
+/** After the drain: every hold ended once, its history (the outbox relayed to Postgres) tells the same story. */
+function checkEnded(engine: EngineTwin, model: ReferenceModel): void {
+  const history = new Map<string, string[]>();
+  for (const row of engine.outbox) {
+    const list = history.get(row.holdId) ?? [];
+    list.push(row.kind);
+    history.set(row.holdId, list);
+  }
+  for (const h of model.order) {
+    const e = engine.holds.get(h.id)!;
+    if (!(e.status === "released" || e.status === "expired" || e.status === "committed")) fail("final state", `hold ${h.id} never ended (${e.status})`);
+    const kinds = (history.get(h.id) ?? []).join(",");
+    if (!endsOnce(history.get(h.id) ?? [])) fail("final state", `hold ${h.id} has history ${kinds || "(none)"}`);
+    if (kinds !== h.history.join(",")) fail("final state", `hold ${h.id} has history ${kinds}, the model ${h.history.join(",")}`);
+  }
+  const offers = model.entries.filter((e) => e.holdId !== null).length;
+  if (engine.notifications.length !== offers) fail("final state", `${engine.notifications.length} offer notifications for ${offers} offers`);
+}
+
+/**
+ * Created once, then each step a real move: live -> committed or ended; committed -> ended (seats
+ * returned); ended -> committed (reconciliation's restore). It must finish committed or ended.
+ */
+function endsOnce(kinds: string[]): boolean {
+  if (kinds[0] !== "created") return false;
+  let state: "live" | "committed" | "ended" = "live";
+  for (const k of kinds.slice(1)) {
+    if (k === "committed" && state !== "committed") state = "committed";
+    else if (k === "expired" && state === "live") state = "ended";
+    else if (k === "released" && state !== "ended") state = "ended";
+    else return false;
+  }
+  return state !== "live";
+}
+
+// -----------------------------------------------------------------------------------------------
+// Shrinking and reporting
+
+/** The shortest sequence found (by removing chunks, then single steps) that still fails the same check. */
+export function shrink(sc: Scenario, failure: Failure, options: RunOptions = {}): { steps: Step[]; failure: Failure } {
+  let steps = sc.steps.slice(0, failure.at + 1);
+  let current = run(sc, steps, options) ?? failure;
+  const same = (f: Failure | null) => f !== null && f.check === current.check;
+  for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
+    for (let i = 0; i + size <= steps.length; ) {
+      const candidate = steps.slice(0, i).concat(steps.slice(i + size));
+      const f = run(sc, candidate, options);
+      if (same(f)) {
+        steps = candidate;
+        current = f!;
+      } else i += size;
+    }
+  }
+  return { steps, failure: current };
+}
+
+/** Hold ids carry the event id: `hold#…` keeps a report readable. */
+const short = (text: string) => text.replace(/hld_[0-9a-f-]{36}_0*([0-9a-z]+)/g, "hold#$1");
+
+export function report(sc: Scenario, failure: Failure, options: RunOptions = {}): string {
+  return short(fullReport(sc, failure, options));
+}
+
+function fullReport(sc: Scenario, failure: Failure, options: RunOptions): string {
+  const shrunk = shrink(sc, failure, options);
+  const trace: string[] = [];
+  run(sc, shrunk.steps, { ...options, trace });
+  const c = sc.config;
+  return [
+    `seed ${sc.seed} fails: ${failure.message}`,
+    `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales ${c.salesStartMs === null ? "open" : `open after ${(c.salesStartMs - T0) / 60_000} min`} and end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
+    `shortest reproduction (${shrunk.steps.length} steps, then the drain), failing with: ${shrunk.failure.message}`,
+    ...trace.map((t, i) => `  ${i + 1}. ${t}`),
+    `  then the drain (time runs out, bookings in flight end)`,
+    `the steps as data: ${JSON.stringify(shrunk.steps)}`,
+    `rerun this seed alone: SIM_SEED=${sc.seed} npx vitest run --project unit test/unit/inventory-simulation.test.ts`,
+  ].join("\n");
+}
