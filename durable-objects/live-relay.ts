@@ -3,6 +3,8 @@ import type { Env } from "../src/env";
 import { LIVE_USER_HEADER, type EventInventory } from "./event-inventory";
 import { parseClientMessage } from "./event-inventory.logic";
 import { LIVE_FULL_CLOSE_CODE, decideResync } from "./event-inventory.live";
+import type { InventoryResult } from "./event-inventory.types";
+import { LiveHolds } from "./live-holds";
 import { decideDelivery, eventOfRelay, liveLayout } from "./live-relay.logic";
 
 /** Header the Worker sets on an upgrade it forwards to a relay: the relay's name, `eventId:n`. */
@@ -29,12 +31,31 @@ export class LiveRelay extends DurableObject<Env> {
   /** The version the sockets have seen last; stored, so a relay woken from hibernation goes on from it. */
   private version: number | null;
   private snapshot: { version: number; frame: string } | null = null;
+  /** `auth`, `hold` and `release` frames: the socket's authority is checked here, the inventory decides. */
+  private readonly liveHolds: LiveHolds;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.liveMaxSockets = liveLayout(env).perRelay;
     this.name = ctx.storage.kv.get<string>("name") ?? null;
     this.version = ctx.storage.kv.get<number>("version") ?? null;
+    // The same replay table as the inventory's (event-inventory.sql.ts), for the refs of this relay's sockets.
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS live_refs (user_id TEXT NOT NULL, ref TEXT NOT NULL, reply TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (user_id, ref)) WITHOUT ROWID;
+       CREATE INDEX IF NOT EXISTS live_refs_expiry_idx ON live_refs (expires_at);
+       CREATE INDEX IF NOT EXISTS live_refs_user_age_idx ON live_refs (user_id, created_at)`,
+    );
+    this.liveHolds = new LiveHolds({
+      env,
+      sql: ctx.storage.sql,
+      now: () => Date.now(),
+      eventId: () => (this.name === null ? "" : (eventOfRelay(this.name) ?? "")),
+      // The event's own hold TTL lives in the inventory; refs are kept for the default one.
+      holdTtlMs: () => RELAY_REF_TTL_MS,
+      // A ref is also the hold's idempotency key in the inventory, so a repeat decided on another relay still finds the same hold.
+      hold: async (userId, req, key) => this.inventory()?.hold(userId, req, key) ?? notFound(),
+      release: async (holdId, userId) => this.inventory()?.release(holdId, userId) ?? notFound(),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
   }
 
@@ -81,6 +102,7 @@ export class LiveRelay extends DurableObject<Env> {
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (await this.liveHolds.handle(ws, message)) return;
     const msg = parseClientMessage(message);
     if (!msg.ok) {
       ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: msg.message }));
@@ -131,12 +153,11 @@ export class LiveRelay extends DurableObject<Env> {
    */
   private async currentSnapshot(): Promise<string | null> {
     if (this.snapshot !== null && this.snapshot.version === this.version) return this.snapshot.frame;
-    const eventId = this.name === null ? null : eventOfRelay(this.name);
-    if (eventId === null) return null;
+    const inventory = this.inventory();
+    if (inventory === null) return null;
     return this.ctx.blockConcurrencyWhile(async () => {
       if (this.snapshot !== null && this.snapshot.version === this.version) return this.snapshot.frame;
-      const ns = this.env.EVENT_INVENTORY as DurableObjectNamespace<EventInventory>;
-      const res = await ns.get(ns.idFromName(eventId)).relaySnapshot(this.name!);
+      const res = await inventory.relaySnapshot(this.name!);
       if (!res.ok) return null;
       this.snapshot = res.value;
       this.setVersion(res.value.version);
@@ -144,10 +165,23 @@ export class LiveRelay extends DurableObject<Env> {
     });
   }
 
+  private inventory(): DurableObjectStub<EventInventory> | null {
+    const eventId = this.name === null ? null : eventOfRelay(this.name);
+    if (eventId === null) return null;
+    const ns = this.env.EVENT_INVENTORY as DurableObjectNamespace<EventInventory>;
+    return ns.get(ns.idFromName(eventId));
+  }
+
   private setVersion(version: number): void {
     this.version = version;
     this.ctx.storage.kv.put("version", version);
   }
+}
+
+const RELAY_REF_TTL_MS = 600_000;
+
+function notFound(): InventoryResult<never> {
+  return { ok: false, code: "NOT_INITIALIZED", message: "This event has no inventory (not published)" };
 }
 
 function trySend(ws: WebSocket, frame: string): void {

@@ -4,7 +4,7 @@ import type { EventInventory } from "../../durable-objects/event-inventory";
 import { LIVE_FULL_CLOSE_CODE } from "../../durable-objects/event-inventory.live";
 import type { LiveRelay } from "../../durable-objects/live-relay";
 import { liveLayout, relayIndex, relayName } from "../../durable-objects/live-relay.logic";
-import { call } from "../helpers/fixtures";
+import { call, makeSession } from "../helpers/fixtures";
 import { publishedEvent, type FixtureEvent } from "../helpers/inventory";
 
 const U1 = "00000000-0000-4000-8000-0000000000c1";
@@ -189,5 +189,32 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     expect(seen.gaps).toBe(0);
     expect(seen.seats).toEqual(final.seats);
     b.ws.close(1000);
+  });
+
+  it("a watcher on a relay authenticates, holds and releases over its socket like one on the inventory", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 5] });
+    await directSockets(ev, 0);
+    const user = await makeSession();
+    const a = await connect(ev.id, 0);
+    expect(await a.next()).toMatchObject({ type: "snapshot" });
+    expect(await socketsOn(relayStub(ev.id, 0))).toBe(1);
+    const answer = async (frame: object, type: string) => {
+      const from = a.frames.length;
+      a.ws.send(JSON.stringify(frame));
+      await until(() => a.frames.slice(from).some((f) => f.type === type));
+      return a.frames.slice(from).find((f) => f.type === type);
+    };
+    expect(await answer({ type: "auth", token: user.token }, "auth")).toMatchObject({ ok: true, userId: user.id });
+    const held = await answer({ type: "hold", ref: "r-1", seatIds: ["A-1-2"] }, "reply");
+    expect(held).toMatchObject({ ref: "r-1", ok: true, hold: { seats: [{ id: "A-1-2" }] } });
+    expect((await seatMap(ev.id)).seats.get("A-1-2")).toBe("held");
+    const again = await answer({ type: "hold", ref: "r-1", seatIds: ["A-1-2"] }, "reply");
+    expect(again.hold.id).toBe(held.hold.id);
+    expect(await answer({ type: "release", ref: "r-2", holdId: held.hold.id }, "reply")).toMatchObject({ ref: "r-2", ok: true });
+    const final = await seatMap(ev.id);
+    expect(final.seats.get("A-1-2")).toBe("available");
+    await until(() => replay(a.frames).version === final.version);
+    expect(replay(a.frames).seats).toEqual(final.seats);
+    a.ws.close(1000);
   });
 });
