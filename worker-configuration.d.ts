@@ -33,6 +33,7 @@ declare namespace Cloudflare {
 		BOOKING_CANCEL_CUTOFF_SECONDS: "0";
 		EMAIL_FROM: "tickets@evently.example";
 		CORS_ORIGINS: "";
+		JWT_SECRET: string;
 		EVENT_INVENTORY: DurableObjectNamespace<import("./src/index").EventInventory>;
 		USER_SESSIONS: DurableObjectNamespace<import("./src/index").UserSessions>;
 		PAYMENT_SANDBOX: DurableObjectNamespace<import("./src/index").SandboxCardNetwork>;
