@@ -24,7 +24,7 @@ run() {
 
 run holds BENCH_SECONDS=1 BENCH_CLIENTS=2 BENCH_ENGINE_OPS=1000 npx tsx bench/holds.ts
 run holds-cost COST_N=20 npx tsx bench/holds-cost.ts
-run fanout FANOUT_SOCKETS=20 FANOUT_RATE=5 FANOUT_SECONDS=2 FANOUT_PROCESSES=1 npx tsx bench/fanout.ts
+run fanout FANOUT_SOCKETS=20 FANOUT_DIRECT=5 FANOUT_RATE=5 FANOUT_SECONDS=2 FANOUT_PROCESSES=1 npx tsx bench/fanout.ts
 run auth BENCH_N=20 npx tsx bench/auth.ts
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   run listing BENCH_SECONDS=1 BENCH_CONCURRENCY=2 npx tsx bench/listing.ts

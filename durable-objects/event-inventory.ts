@@ -18,12 +18,15 @@ import type {
 } from "./event-inventory.types";
 import { fail, ok } from "./event-inventory.logic";
 import { InventoryEngine } from "./inventory/engine";
-import { LiveSeatMap } from "./inventory/live";
+import { notInitialized } from "./inventory/holds";
+import { LIVE_USE_RELAY_HEADER, LiveSeatMap } from "./inventory/live";
 import type { OutboxSinks } from "./inventory/outbox";
 import { SqliteStore } from "./inventory/sqlite-store";
 import { LiveHolds } from "./live-holds";
+import { RelayFeed } from "./live-relay.feed";
+import { eventOfRelay, liveLayout } from "./live-relay.logic";
 
-export { LIVE_USER_HEADER } from "./inventory/live";
+export { LIVE_USE_RELAY_HEADER, LIVE_USER_HEADER } from "./inventory/live";
 
 const log = (msg: string, extra: Record<string, unknown>) => console.warn(JSON.stringify({ level: "warn", msg, ...extra }));
 
@@ -38,6 +41,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   now: () => number = () => Date.now();
   /** Sockets this object accepts (`LIVE_MAX_SOCKETS`); replaced in tests through runInDurableObject. */
   liveMaxSockets: number;
+  /** Sockets served here before new watchers go to relays (`LIVE_DIRECT_SOCKETS`); replaced in tests through runInDurableObject. */
+  liveDirectSockets: number;
+  /** Relays serving the rest of this event's watchers, fed every delta batch (live-relay.ts). */
+  private readonly relays: RelayFeed;
   readonly engine: InventoryEngine;
   readonly live: LiveSeatMap;
   /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
@@ -48,6 +55,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.liveMaxSockets = liveSocketCap(env.LIVE_MAX_SOCKETS);
+    this.liveDirectSockets = liveLayout(env).direct;
+    this.relays = new RelayFeed(ctx.storage, env.LIVE_RELAY);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     const transactionSync = <T>(fn: () => T) => ctx.storage.transactionSync(fn);
     this.schemaVersion = migrateInventory(ctx.storage.sql, transactionSync);
@@ -59,7 +68,11 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       metric: (m) => writeMetric(this.env, m),
       log,
     });
-    this.live = new LiveSeatMap(ctx, this.engine, () => this.engine.holds.expireDue(this.now()), () => this.liveMaxSockets);
+    this.live = new LiveSeatMap(ctx, this.engine, () => this.engine.holds.expireDue(this.now()), () => this.liveMaxSockets, {
+      // The Worker says whether relays exist for this event (`x-evently-live-use-relay: <count>`).
+      useRelay: (sockets, request) => sockets >= this.liveDirectSockets && Number(request.headers.get(LIVE_USE_RELAY_HEADER)) > 0,
+      onDelta: (version, frame) => this.relays.feed(version, frame),
+    });
     this.liveHolds = new LiveHolds({
       env,
       sql: ctx.storage.sql,
@@ -140,6 +153,17 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
 
   async snapshot(): Promise<Snapshot> {
     return this.run(() => this.live.snapshot());
+  }
+
+  /** A relay's snapshot (the per-version cached frame); from now on the relay is fed every delta. */
+  async relaySnapshot(relay: string): Promise<InventoryResult<{ version: number; frame: string }>> {
+    return this.run(() => {
+      if (!this.engine.config) return notInitialized();
+      if (eventOfRelay(relay) !== this.engine.config.eventId) return fail("VALIDATION_FAILED", "Not a relay of this event");
+      const { version, frame } = this.live.relayFrame();
+      this.relays.register(relay);
+      return ok({ version, frame });
+    });
   }
 
   async stats(): Promise<Availability> {

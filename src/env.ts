@@ -20,8 +20,12 @@ export interface Env extends Cloudflare.Env {
   HOLD_MAX_INFLIGHT?: string;
   /** Upper bound of a queue message's retry delay in seconds (default 300). */
   SAGA_RETRY_MAX_DELAY_SECONDS?: string;
-  /** Live seat map sockets one event's object accepts; more are closed with 1013 (default 5000). */
+  /** Live seat map sockets of one event in all (its object and its relays); more are closed with 1013 (default 5000). */
   LIVE_MAX_SOCKETS?: string;
+  /** Live sockets the event's inventory object serves itself; watchers beyond go to relay objects (default 500). */
+  LIVE_DIRECT_SOCKETS?: string;
+  /** Live sockets one relay object serves (default 2000); the relays of an event cover LIVE_MAX_SOCKETS. */
+  LIVE_RELAY_SOCKETS?: string;
   /** Local only: `on` mounts the fault-injection routes of `npm run soak` (src/routes/faults.ts). Never set in wrangler.toml. */
   EVENTLY_FAULTS?: string;
 }

@@ -7,6 +7,7 @@ export { EventInventory } from "../durable-objects/event-inventory";
 export { UserSessions } from "../durable-objects/user-sessions";
 export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
 export { CircuitBreaker } from "../durable-objects/circuit-breaker";
+export { LiveRelay } from "../durable-objects/live-relay";
 
 const app = createApp();
 

@@ -11,6 +11,8 @@ const send = (m: unknown) => process.send!(m);
 const receipts = new Map<string, number[]>();
 let gaps = 0;
 let deltas = 0;
+/** Sockets the event refused as full (close 1013). */
+let refused = 0;
 const sockets: WebSocket[] = [];
 const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -38,6 +40,9 @@ function open(): Promise<void> {
       list.push(at);
     }
   });
+  ws.on("close", (code) => {
+    if (code === 1013) refused++;
+  });
   sockets.push(ws);
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve());
@@ -55,7 +60,7 @@ process.on("message", (m: { type: string; commits?: Record<string, number> }) =>
     for (const t of times) latencies.push(t - committed);
   }
   for (const ws of sockets) ws.close();
-  send({ type: "result", latencies, gaps, deltas });
+  send({ type: "result", latencies, gaps, deltas, refused });
   setTimeout(() => process.exit(0), 200);
 });
 

@@ -51,7 +51,8 @@ function workerdDescendants(): string[] {
  * `split`: the objects run in a workerd process of their own, the front Worker in another (see
  * README, Benchmarks); otherwise one process runs both, as `wrangler dev` does.
  */
-export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number; split?: boolean }): Promise<Stack> {
+/** `bindings` adds or overrides the Worker's variables (for example the live seat map's socket layout). */
+export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number; split?: boolean; bindings?: Record<string, string> }): Promise<Stack> {
   const dbName = `evently_bench_${Date.now().toString(36)}`;
   const db = await resolveDatabase({ dbName });
   if (db.kind === "embedded") console.warn("warning: embedded PGlite; the row-lock reference is not meaningful there");
@@ -91,6 +92,7 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
       DB_WS_PROXY: proxy.url,
       RATE_LIMITS: "off",
       HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
+      ...opts.bindings,
     },
   });
   const shared = {

@@ -18,6 +18,15 @@ export interface SocketAttachment {
   lastResyncAt?: number | null;
 }
 
+/** Header of the inventory's answer to an upgrade when it serves enough sockets itself: the Worker sends it to a relay. */
+export const LIVE_USE_RELAY_HEADER = "x-evently-live-use-relay";
+
+/** Fan-out to relay objects (live-relay.ts): when to send a watcher to a relay, and what to do with each delta. */
+export interface RelayHooks {
+  useRelay(sockets: number, request: Request): boolean;
+  onDelta(version: number, frame: string): void;
+}
+
 /** A handler of one client frame type; other frame types (socket holds) plug in here. */
 export type FrameHandler = (ws: WebSocket, frame: { type: string } & Record<string, unknown>) => void | Promise<void>;
 
@@ -34,6 +43,7 @@ export class LiveSeatMap {
     /** Expires due holds before anything is shown. */
     private readonly catchUp: () => void,
     private readonly maxSockets: () => number,
+    private readonly relays?: RelayHooks,
   ) {
     this.handlers.set("ping", (ws) => ws.send('{"type":"pong"}'));
     this.handlers.set("resync", (ws) => this.resync(ws));
@@ -62,8 +72,10 @@ export class LiveSeatMap {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return Response.json({ code: "VALIDATION_FAILED", message: "Expected a WebSocket upgrade" }, { status: 426 });
     }
+    const sockets = this.ctx.getWebSockets().length;
+    if (this.relays?.useRelay(sockets, request)) return new Response(null, { status: 204, headers: { [LIVE_USE_RELAY_HEADER]: "1" } });
     const { 0: client, 1: server } = new WebSocketPair();
-    if (this.ctx.getWebSockets().length >= this.maxSockets()) {
+    if (sockets >= this.maxSockets()) {
       // Refused as a close frame, which a browser can read (a failed upgrade's HTTP status it cannot).
       server.accept();
       server.close(LIVE_FULL_CLOSE_CODE, "This event's live seat map is full, try again later");
@@ -130,5 +142,13 @@ export class LiveSeatMap {
         // a socket closing right now gets a snapshot when it reconnects
       }
     }
+    this.relays?.onDelta(version, frame);
+  }
+
+  /** The current version and its snapshot frame (cached per version), for a relay. */
+  relayFrame(): { version: number; frame: string } {
+    this.catchUp();
+    this.flush();
+    return { version: this.engine.holds.version, frame: this.frame() };
   }
 }

@@ -11,6 +11,7 @@ import { coloOf, measured } from "../lib/metrics";
 import { isUuid } from "../lib/ids";
 import { errors, json, router } from "../lib/openapi";
 import { inventory } from "../services/inventory-client";
+import { openLiveSocket } from "../services/live-seat-map";
 import { wasPublished } from "../services/published-events";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
@@ -225,10 +226,7 @@ export const holds = router()
         throw new AppError("UPGRADE_REQUIRED", "This endpoint speaks WebSocket", undefined, { Upgrade: "websocket" });
       }
       if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event on sale");
-      const headers = new Headers(c.req.raw.headers);
-      headers.delete(LIVE_USER_HEADER);
-      if (c.var.user) headers.set(LIVE_USER_HEADER, c.var.user.id);
-      const res = await inventory(c.env, id).openLive(new Request(c.req.raw.url, { method: "GET", headers }));
+      const res = await openLiveSocket(c.env, id, c.req.raw.url, c.req.raw.headers, c.var.user?.id ?? null, c.var.requestId);
       if (res.status === 101) return res as never;
       const body = (await res.json().catch(() => ({}))) as { message?: string };
       throw new AppError(res.status === 404 ? "NOT_FOUND" : "UPGRADE_REQUIRED", body.message ?? "Could not open the live seat map");
