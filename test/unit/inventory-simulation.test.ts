@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HoldRequest } from "../../durable-objects/event-inventory.types";
-import { InventoryEngine } from "../../durable-objects/inventory/engine";
+import { InventoryEngine, type EngineDeps } from "../../durable-objects/inventory/engine";
 import { report, run, scenario, shrink } from "../helpers/inventory-sim/run";
 
 /**
@@ -38,7 +38,7 @@ describe("inventory simulation", () => {
         return super.hold(userId, req, null);
       }
     }
-    const options = { engine: (d: ConstructorParameters<typeof InventoryEngine>[0]) => new KeyForgettingEngine(d) };
+    const options = { engine: (d: EngineDeps) => new KeyForgettingEngine(d) };
     let seed: number | undefined;
     for (let n = 1; n <= 100 && seed === undefined; n++) {
       const sc = scenario(n, STEPS);

@@ -22,6 +22,7 @@ export type MakeEngine = (deps: EngineDeps) => InventoryEngine;
  * SQLite would refuse fails here too.
  */
 export class WatchedStore extends MemoryStore {
+  /** Every hold inserted, in creation order (nothing rolls back: see `transaction`). */
   readonly holdIds: string[] = [];
   readonly entryIds: string[] = [];
   written = new Set<string>();
@@ -57,16 +58,6 @@ export class WatchedStore extends MemoryStore {
   override updateEntry(entry: WaitlistEntryRow): void {
     this.checkEntry(entry);
     super.updateEntry(entry);
-  }
-
-  /** Every hold row that exists (a rolled-back insert leaves none), in creation order. */
-  holdRows(): HoldRow[] {
-    const out: HoldRow[] = [];
-    for (const id of this.holdIds) {
-      const h = this.holdById(id);
-      if (h) out.push(h);
-    }
-    return out;
   }
 
   /** Every waitlist row, in arrival order. */
