@@ -281,7 +281,9 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
       check(obj, model, sc.users, now, rows);
       const engine = obj.engine;
       for (const h of model.live().filter((x) => x.status === "confirming").sort((a, b) => (a.id < b.id ? -1 : 1))) {
-        const pay = h.id.charCodeAt(h.id.length - 1) % 2 === 0;
+        // Paid or compensated by what the hold is, not by its id: removing a step while shrinking
+        // shifts every later id and would otherwise flip how unrelated bookings end.
+        const pay = (h.quantity + sc.users.indexOf(h.userId)) % 2 === 0;
         if (pay) model.commit(h.id, h.bookingId!, now, answer(engine.commit(h.id, h.bookingId!), (x) => x.id));
         else model.release(h.id, null, now, answer(engine.release(h.id, null), (x) => x.id));
         check(obj, model, sc.users, now, rows);
@@ -442,19 +444,25 @@ function endsOnce(kinds: string[]): boolean {
 // -----------------------------------------------------------------------------------------------
 // Shrinking and reporting
 
-/** The shortest sequence found (by removing chunks, then single steps) that still fails the same check. */
+/**
+ * The shortest sequence found that still fails the same check: chunks of steps removed, then single
+ * steps, again until nothing more can go; steps after the failing one are cut at once.
+ */
 export async function shrink(sc: Scenario, failure: Failure, options: RunOptions = {}): Promise<{ steps: Step[]; failure: Failure }> {
   let steps = sc.steps.slice(0, failure.at + 1);
   let current = (await run(sc, steps, options)) ?? failure;
   const same = (f: Failure | null) => f !== null && f.check === current.check;
-  for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
-    for (let i = 0; i + size <= steps.length; ) {
-      const candidate = steps.slice(0, i).concat(steps.slice(i + size));
-      const f = await run(sc, candidate, options);
-      if (same(f)) {
-        steps = candidate;
-        current = f!;
-      } else i += size;
+  for (let before = Infinity; steps.length < before; ) {
+    before = steps.length;
+    for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
+      for (let i = 0; i + size <= steps.length; ) {
+        const candidate = steps.slice(0, i).concat(steps.slice(i + size));
+        const f = await run(sc, candidate, options);
+        if (same(f)) {
+          steps = candidate.slice(0, f!.at + 1);
+          current = f!;
+        } else i += size;
+      }
     }
   }
   return { steps, failure: current };
