@@ -95,8 +95,9 @@ export class MemoryStore implements InventoryStore {
     for (const seat of this.s.seats) if (seat.holdId === holdId) seat.status = "booked";
   }
 
-  private holds(): HoldRow[] {
-    return [...this.s.holds.values()].map((r) => structuredClone(r.hold));
+  /** The stored rows themselves: filter first, then copy only what is returned. */
+  private rows(): HoldRow[] {
+    return [...this.s.holds.values()].map((r) => r.hold);
   }
 
   holdById(id: string): HoldRow | null {
@@ -105,7 +106,8 @@ export class MemoryStore implements InventoryStore {
   }
 
   holdByKey(userId: string, key: string): HoldRow | null {
-    return this.holds().find((h) => h.userId === userId && h.idempotencyKey === key) ?? null;
+    const found = this.rows().find((h) => h.userId === userId && h.idempotencyKey === key);
+    return found ? structuredClone(found) : null;
   }
 
   insertHold(hold: HoldRow, now: number): void {
@@ -122,25 +124,28 @@ export class MemoryStore implements InventoryStore {
   }
 
   dueHolds(now: number, limit: number): HoldRow[] {
-    return this.holds()
+    return this.rows()
       .filter((h) => h.status === "active" && h.expiresAt !== null && h.expiresAt <= now)
       .sort((a, b) => a.expiresAt! - b.expiresAt!)
-      .slice(0, limit);
+      .slice(0, limit)
+      .map((h) => structuredClone(h));
   }
 
   earliestExpiry(): number | null {
-    const times = this.holds().filter((h) => h.status === "active" && h.expiresAt !== null).map((h) => h.expiresAt!);
+    const times = this.rows().filter((h) => h.status === "active" && h.expiresAt !== null).map((h) => h.expiresAt!);
     return times.length ? Math.min(...times) : null;
   }
 
   userQuantity(userId: string): number {
-    return this.holds()
+    return this.rows()
       .filter((h) => h.userId === userId && (h.status === "active" || h.status === "confirming" || h.status === "committed"))
       .reduce((sum, h) => sum + h.quantity, 0);
   }
 
   activeHolds(): HoldRow[] {
-    return this.holds().filter((h) => h.status === "active");
+    return this.rows()
+      .filter((h) => h.status === "active")
+      .map((h) => structuredClone(h));
   }
 
   releasedWithoutBookingSince(since: number): HoldRow[] {

@@ -1,13 +1,14 @@
 /**
  * The oversell simulation: a seed gives an event and a sequence of steps (holds, releases, time
  * jumps, confirm/commit/return, waitlist joins and leaves, restarts, a rare cancellation); the
- * steps run against the engine twin and the reference model, and every step is checked. A failing
- * sequence is shrunk by removing steps while it still fails the same check.
+ * steps run against the real InventoryEngine over MemoryStore (object.ts) and the reference model,
+ * and every step is checked. A failing sequence is shrunk by removing steps while it still fails
+ * the same check.
  */
-import type { InventoryConfig } from "../../../durable-objects/event-inventory.logic";
-import type { InventoryResult } from "../../../durable-objects/event-inventory.types";
-import { ConstraintViolation, EngineTwin, type EngineRows } from "./engine";
+import type { HoldRow, InventoryConfig } from "../../../durable-objects/event-inventory.logic";
+import type { InventoryInit, InventoryResult } from "../../../durable-objects/event-inventory.types";
 import { Mismatch, ReferenceModel, type Answer, type ModelHold } from "./model";
+import { isConstraint, SimObject, type MakeEngine } from "./object";
 
 export type Step =
   | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null }
@@ -131,13 +132,35 @@ function choose(model: ReferenceModel, pick: number, prefer: ModelHold["status"]
 export interface RunOptions {
   /** Collects what each step did (for reports). */
   trace?: string[];
-  /** The engine to run: the twin, or (in the harness's own test) a twin with a planted defect. */
-  twin?: new (rows: EngineRows) => EngineTwin;
+  /** Builds the engine: the real one by default, or (in the harness's own test) one with a planted defect. */
+  engine?: MakeEngine;
+}
+
+/** What the object is published with: the scenario's event as the Worker would send it. */
+function initOf(sc: Scenario): InventoryInit {
+  const c = sc.config;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    eventId: c.eventId,
+    seating: c.seating,
+    seats: sc.seats.map((s, i) => ({ id: s.id, section: "A", row: "1", number: i + 1, priceCents: s.priceCents })),
+    capacity: c.capacity,
+    priceCents: c.priceCents,
+    currency: c.currency,
+    maxSeatsPerUser: c.maxSeatsPerUser,
+    holdTtlSeconds: c.holdTtlSeconds,
+    paymentDeadlineSeconds: c.paymentDeadlineSeconds,
+    waitlistOfferSeconds: c.waitlistOfferSeconds,
+    salesStartAt: c.salesStartMs === null ? null : iso(c.salesStartMs),
+    salesEndAt: iso(c.salesEndMs),
+    startsAt: iso(c.salesEndMs),
+  };
 }
 
 /** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
-export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwin }: RunOptions = {}): Failure | null {
-  let engine = new Twin(EngineTwin.initialRows(sc.config, sc.seats));
+export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: RunOptions = {}): Promise<Failure | null> {
+  let now = T0;
+  const obj = new SimObject(initOf(sc), () => now, make);
   const model = new ReferenceModel(
     {
       seating: sc.config.seating,
@@ -149,18 +172,18 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
       salesStartMs: sc.config.salesStartMs,
       salesEndMs: sc.config.salesEndMs,
     },
-    { offeredHoldId: (entryId) => engine.waitlist.find((e) => e.id === entryId)?.holdId ?? null },
+    { offeredHoldId: (entryId) => obj.store.entryById(entryId)?.holdId ?? null },
   );
-  let now = T0;
+  const rows = new Map<string, HoldRow>();
   let at = 0;
-  const guard = (fn: () => void): Failure | null => {
+  const guard = async (fn: () => void | Promise<void>): Promise<Failure | null> => {
     try {
-      fn();
-      check(engine, model, sc.users, now);
+      await fn();
+      check(obj, model, sc.users, now, rows);
       return null;
     } catch (e) {
       if (e instanceof Mismatch) return { check: e.check, message: e.message, at };
-      if (e instanceof ConstraintViolation) return { check: "constraint", message: `the object's last line fired: ${e.message}`, at };
+      if (isConstraint(e)) return { check: "constraint", message: `the object's last line fired: ${(e as Error).message}`, at };
       return { check: "crash", message: String((e as Error)?.stack ?? e), at };
     }
   };
@@ -175,14 +198,15 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
     if (trace) trace[trace.length - 1] += ` -> ${got.ok ? `ok ${got.id}` : got.code}`;
     return got;
   };
-  const doStep = (s: Step): void => {
+  const doStep = (s: Step): void | Promise<void> => {
+    const engine = obj.engine;
     switch (s.t) {
       case "hold": {
         const user = sc.users[s.u];
         const seatIds = s.seats ? s.seats.map((i) => sc.seats[i].id) : null;
         const key = s.key === null ? null : `key-${s.key}`;
         const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${key ? ` with ${key}` : ""}`;
-        const got = act(what, () => answer(engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key, now), (h) => h.id));
+        const got = act(what, () => answer(engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key), (h) => h.id));
         model.hold(user, seatIds, s.q, key, now, got);
         return;
       }
@@ -190,7 +214,7 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
         const h = choose(model, s.pick, ["active", "confirming"]);
         if (!h) return note("release: no hold yet");
         const by = s.by === "system" ? null : s.by === "owner" ? h.userId : sc.users[(sc.users.indexOf(h.userId) + 1) % sc.users.length];
-        const got = act(`release ${h.id} (${h.status}) by ${by ?? "the system"}`, () => answer(engine.release(h.id, by, now), (x) => x.id));
+        const got = act(`release ${h.id} (${h.status}) by ${by ?? "the system"}`, () => answer(engine.release(h.id, by), (x) => x.id));
         model.release(h.id, by, now, got);
         return;
       }
@@ -201,7 +225,7 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
         if (!h) return note(`${s.t}: no hold yet`);
         const b = bookingOf(h.id, s.wrong);
         const call = s.t === "confirm" ? "beginConfirm" : s.t === "commit" ? "commit" : "returnSeats";
-        const got = act(`${call} ${h.id} (${h.status}) for ${s.wrong ? "another booking" : "its booking"}`, () => answer(engine[call](h.id, b, now), (x) => x.id));
+        const got = act(`${call} ${h.id} (${h.status}) for ${s.wrong ? "another booking" : "its booking"}`, () => answer(engine[call](h.id, b), (x) => x.id));
         model[call](h.id, b, now, got);
         return;
       }
@@ -210,19 +234,19 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
         const booked = model.order.filter((x) => x.bookingId !== null);
         const h = booked.length ? booked[(s.pick >>> 3) % booked.length] : null;
         if (!h) return note("restoreBooking: no booked hold yet");
-        const got = act(`restoreBooking ${h.id} (${h.status})`, () => answer(engine.restoreBooking(h.id, h.bookingId!, now), (x) => x.id));
+        const got = act(`restoreBooking ${h.id} (${h.status})`, () => answer(engine.restoreBooking(h.id, h.bookingId!), (x) => x.id));
         model.restore(h.id, h.bookingId!, now, got);
         return;
       }
       case "join": {
         const user = sc.users[s.u];
-        const got = act(`${user} joins the waitlist for ${s.q}`, () => answer(engine.joinWaitlist(user, s.q, now), (v) => v.entry.id));
+        const got = act(`${user} joins the waitlist for ${s.q}`, () => answer(engine.joinWaitlist(user, s.q), (v) => v.entry.id));
         model.join(user, s.q, now, got);
         return;
       }
       case "leave": {
         const user = sc.users[s.u];
-        const got = act(`${user} leaves the waitlist`, () => answer(engine.leaveWaitlist(user, now), (e) => e.id));
+        const got = act(`${user} leaves the waitlist`, () => answer(engine.leaveWaitlist(user), (e) => e.id));
         model.leave(user, now, got);
         return;
       }
@@ -230,11 +254,10 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
         now += s.ms;
         return note(`${s.ms / 1000} s pass`);
       case "alarm":
-        engine.alarm(now);
-        model.expire(now);
-        return note("the alarm runs");
+        note("the alarm runs");
+        return obj.alarm(now).then(() => model.expire(now));
       case "restart":
-        engine = new Twin(JSON.parse(engine.serialize()) as EngineRows);
+        obj.restart();
         return note("the object restarts from its rows");
       case "close":
         engine.closeSales(now);
@@ -243,29 +266,33 @@ export function run(sc: Scenario, steps: Step[], { trace, twin: Twin = EngineTwi
     }
   };
   for (; at < steps.length; at++) {
-    const f = guard(() => doStep(steps[at]));
+    const f = await guard(() => doStep(steps[at]));
     if (f) return f;
   }
   // Drain: time runs out for every active hold and offer, every booking in flight ends (commit or
   // compensation), until nothing is open. Then every hold has ended exactly once.
-  const f = guard(() => {
+  return guard(async () => {
     for (let round = 0; round < 100; round++) {
       const open = model.live().filter((h) => h.status !== "committed");
       if (open.length === 0) break;
       now += Math.max(sc.config.holdTtlSeconds, sc.config.waitlistOfferSeconds) * 1000 + 1;
-      engine.alarm(now);
+      await obj.alarm(now);
       model.expire(now);
-      check(engine, model, sc.users, now);
+      check(obj, model, sc.users, now, rows);
+      const engine = obj.engine;
       for (const h of model.live().filter((x) => x.status === "confirming").sort((a, b) => (a.id < b.id ? -1 : 1))) {
-        const pay = h.id.charCodeAt(h.id.length - 1) % 2 === 0;
-        if (pay) model.commit(h.id, h.bookingId!, now, answer(engine.commit(h.id, h.bookingId!, now), (x) => x.id));
-        else model.release(h.id, null, now, answer(engine.release(h.id, null, now), (x) => x.id));
-        check(engine, model, sc.users, now);
+        // Paid or compensated by what the hold is, not by its id: removing a step while shrinking
+        // shifts every later id and would otherwise flip how unrelated bookings end.
+        const pay = (h.quantity + sc.users.indexOf(h.userId)) % 2 === 0;
+        if (pay) model.commit(h.id, h.bookingId!, now, answer(engine.commit(h.id, h.bookingId!), (x) => x.id));
+        else model.release(h.id, null, now, answer(engine.release(h.id, null), (x) => x.id));
+        check(obj, model, sc.users, now, rows);
       }
     }
-    checkEnded(engine, model);
+    // Whatever is still in the outbox leaves with the last alarm.
+    await obj.alarm(now);
+    checkEnded(obj, model);
   });
-  return f;
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -277,15 +304,19 @@ function fail(check: string, message: string): never {
 
 const sameSeats = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: number): void {
-  const config = engine.configNow;
-  // Rows: every hold that moved (by the engine's writes or the model's reckoning) and every live one.
-  if (engine.holds.size !== model.holds.size) fail("holds", `the object has ${engine.holds.size} holds, the model ${model.holds.size}`);
-  const ids = engine.takeWritten();
+/** `rows`: the hold rows as last read, kept from step to step. */
+function check(obj: SimObject, model: ReferenceModel, users: string[], now: number, rows: Map<string, HoldRow>): void {
+  const config = obj.config;
+  const { store } = obj;
+  // Rows: every hold that moved (by the engine's writes or the model's reckoning) is read again; a
+  // row nobody wrote is as it was last read (the store changes hold rows only where it is watched).
+  if (store.holdIds.length !== model.holds.size) fail("holds", `the object has ${store.holdIds.length} holds, the model ${model.holds.size}`);
+  const ids = store.takeWritten();
   for (const id of model.touched) ids.add(id);
-  for (const h of model.live()) ids.add(h.id);
   for (const id of ids) {
-    const e = engine.holds.get(id);
+    const e = store.holdById(id);
+    if (e) rows.set(id, e);
+    else rows.delete(id);
     const m = model.holds.get(id);
     if (!e || !m) fail("holds", `hold ${id} exists in only one of the object and the model`);
     if (e.status !== m.status || e.userId !== m.userId || e.quantity !== m.quantity || e.expiresAt !== m.expiresAt || e.bookingId !== m.bookingId) {
@@ -300,14 +331,22 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: 
   const live = model.live();
   const engineOwners = new Map<string, string>();
   for (const h of live) {
-    for (const s of engine.holds.get(h.id)!.seats) {
+    const row = rows.get(h.id);
+    if (!row) fail("holds", `live hold ${h.id} has no row in the object`);
+    for (const s of row.seats) {
       if (engineOwners.has(s.id)) fail("oversell", `seat ${s.id} is in two live holds, ${engineOwners.get(s.id)} and ${h.id}`);
       engineOwners.set(s.id, h.id);
     }
   }
   let seatHeld = 0;
   let seatBooked = 0;
-  for (const row of engine.seatRows()) {
+  const seatRows = obj.seatRows();
+  // The engine reads seats from memory: memory and rows must say the same.
+  const memory = obj.engine.holds.seatMap() ?? [];
+  if (memory.length !== seatRows.length || memory.some((s, i) => s.id !== seatRows[i].id || s.status !== seatRows[i].status)) {
+    fail("seat row", `the object's seats in memory (${memory.map((s) => s.status[0]).join("")}) differ from its rows (${seatRows.map((s) => s.status[0]).join("")})`);
+  }
+  for (const row of seatRows) {
     const o = owners.get(row.id);
     const want = o ? (o.status === "committed" ? "booked" : "held") : "available";
     if (row.status !== want || row.holdId !== (o?.id ?? null)) {
@@ -317,12 +356,16 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: 
     if (row.status === "booked") seatBooked++;
   }
 
-  // Counters equal the rows.
-  const c = engine.counters();
+  // Counters equal the rows (general admission also keeps them in its `inventory` row).
+  const c = obj.counters();
   const m = model.heldAndBooked();
   if (c.held !== m.held || c.booked !== m.booked) fail("counters", `object counts held ${c.held} booked ${c.booked}, its holds say ${m.held} and ${m.booked}`);
   if (config.seating === "reserved" && (c.held !== seatHeld || c.booked !== seatBooked)) {
     fail("counters", `object counts held ${c.held} booked ${c.booked}, its seat rows say ${seatHeld} and ${seatBooked}`);
+  }
+  const stored = config.seating === "general" ? obj.storedCounters() : c;
+  if (config.seating === "general" && (stored.held !== c.held || stored.booked !== c.booked)) {
+    fail("counters", `object counts held ${c.held} booked ${c.booked} in memory, its stored counters say ${stored.held} and ${stored.booked}`);
   }
   if (c.held < 0 || c.booked < 0 || c.held + c.booked > config.capacity) fail("oversell", `held ${c.held} + booked ${c.booked} against capacity ${config.capacity}`);
 
@@ -331,28 +374,29 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: 
     const total = model.userTotal(u);
     const restored = model.live().reduce((sum, h) => sum + (h.userId === u && h.restored ? h.quantity : 0), 0);
     if (total - restored > config.maxSeatsPerUser) fail("cap", `${u} holds or bought ${total} above the cap of ${config.maxSeatsPerUser}`);
-    const cached = engine.cachedUserTotal(u);
+    const cached = obj.cachedUserTotal(u);
     if (cached !== undefined && cached !== total) fail("cap", `the object believes ${u} has ${cached}, the holds say ${total}`);
   }
 
   // The waitlist: same entries, offers in strict arrival order, nobody left waiting for seats that are free.
-  if (engine.waitlist.length !== model.entries.length) fail("waitlist", `the object has ${engine.waitlist.length} entries, the model ${model.entries.length}`);
-  engine.waitlist.forEach((e, i) => {
+  const waitlist = store.entries();
+  if (waitlist.length !== model.entries.length) fail("waitlist", `the object has ${waitlist.length} entries, the model ${model.entries.length}`);
+  waitlist.forEach((e, i) => {
     const me = model.entries[i];
     if (e.id !== me.id || e.status !== me.status || e.holdId !== me.holdId || e.quantity !== me.quantity || e.userId !== me.userId) {
       fail("waitlist", `entry ${e.id} of ${e.userId}: object ${e.status} hold ${e.holdId}, model ${me.status} hold ${me.holdId}`);
     }
-    if (i > 0 && e.seq <= engine.waitlist[i - 1].seq) fail("waitlist order", `entry ${e.id} is out of arrival order`);
+    if (i > 0 && e.seq <= waitlist[i - 1].seq) fail("waitlist order", `entry ${e.id} is out of arrival order`);
   });
   for (const offered of model.offeredNow) {
-    const i = engine.waitlist.findIndex((e) => e.id === offered.id);
-    const ahead = engine.waitlist.slice(0, i).find((e) => e.status === "waiting");
+    const i = waitlist.findIndex((e) => e.id === offered.id);
+    const ahead = waitlist.slice(0, i).find((e) => e.status === "waiting");
     if (ahead) fail("waitlist order", `${offered.id} was offered seats while ${ahead.id}, earlier in line, still waits`);
   }
   model.offeredNow = [];
-  const stuck = engine.waitlist.find((e) => e.status === "waiting" && e.quantity > config.capacity);
+  const stuck = waitlist.find((e) => e.status === "waiting" && e.quantity > config.capacity);
   if (stuck) fail("waitlist served", `${stuck.id} of ${stuck.userId} waits for ${stuck.quantity}, more than the ${config.capacity} the event has: nobody behind it can ever be served`);
-  const head = engine.waitlist.find((e) => e.status === "waiting");
+  const head = waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
   const open = config.cancelledMs === undefined && (config.salesStartMs === null || now >= config.salesStartMs) && now < config.salesEndMs;
   if (head && open && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
@@ -361,22 +405,24 @@ function check(engine: EngineTwin, model: ReferenceModel, users: string[], now: 
 }
 
 /** After the drain: every hold ended once, its history (the outbox relayed to Postgres) tells the same story. */
-function checkEnded(engine: EngineTwin, model: ReferenceModel): void {
+function checkEnded(obj: SimObject, model: ReferenceModel): void {
+  if (obj.store.outboxPending()) fail("final state", "the alarm left rows in the outbox");
   const history = new Map<string, string[]>();
-  for (const row of engine.outbox) {
+  for (const row of obj.history()) {
     const list = history.get(row.holdId) ?? [];
     list.push(row.kind);
     history.set(row.holdId, list);
   }
   for (const h of model.order) {
-    const e = engine.holds.get(h.id)!;
+    const e = obj.store.holdById(h.id)!;
     if (!(e.status === "released" || e.status === "expired" || e.status === "committed")) fail("final state", `hold ${h.id} never ended (${e.status})`);
     const kinds = (history.get(h.id) ?? []).join(",");
     if (!endsOnce(history.get(h.id) ?? [])) fail("final state", `hold ${h.id} has history ${kinds || "(none)"}`);
     if (kinds !== h.history.join(",")) fail("final state", `hold ${h.id} has history ${kinds}, the model ${h.history.join(",")}`);
   }
   const offers = model.entries.filter((e) => e.holdId !== null).length;
-  if (engine.notifications.length !== offers) fail("final state", `${engine.notifications.length} offer notifications for ${offers} offers`);
+  const notes = obj.notificationCount();
+  if (notes !== offers) fail("final state", `${notes} offer notifications for ${offers} offers`);
 }
 
 /**
@@ -398,19 +444,25 @@ function endsOnce(kinds: string[]): boolean {
 // -----------------------------------------------------------------------------------------------
 // Shrinking and reporting
 
-/** The shortest sequence found (by removing chunks, then single steps) that still fails the same check. */
-export function shrink(sc: Scenario, failure: Failure, options: RunOptions = {}): { steps: Step[]; failure: Failure } {
+/**
+ * The shortest sequence found that still fails the same check: chunks of steps removed, then single
+ * steps, again until nothing more can go; steps after the failing one are cut at once.
+ */
+export async function shrink(sc: Scenario, failure: Failure, options: RunOptions = {}): Promise<{ steps: Step[]; failure: Failure }> {
   let steps = sc.steps.slice(0, failure.at + 1);
-  let current = run(sc, steps, options) ?? failure;
+  let current = (await run(sc, steps, options)) ?? failure;
   const same = (f: Failure | null) => f !== null && f.check === current.check;
-  for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
-    for (let i = 0; i + size <= steps.length; ) {
-      const candidate = steps.slice(0, i).concat(steps.slice(i + size));
-      const f = run(sc, candidate, options);
-      if (same(f)) {
-        steps = candidate;
-        current = f!;
-      } else i += size;
+  for (let before = Infinity; steps.length < before; ) {
+    before = steps.length;
+    for (let size = Math.max(1, steps.length >> 1); size >= 1; size = size === 1 ? 0 : size >> 1) {
+      for (let i = 0; i + size <= steps.length; ) {
+        const candidate = steps.slice(0, i).concat(steps.slice(i + size));
+        const f = await run(sc, candidate, options);
+        if (same(f)) {
+          steps = candidate.slice(0, f!.at + 1);
+          current = f!;
+        } else i += size;
+      }
     }
   }
   return { steps, failure: current };
@@ -419,14 +471,14 @@ export function shrink(sc: Scenario, failure: Failure, options: RunOptions = {})
 /** Hold ids carry the event id: `hold#…` keeps a report readable. */
 const short = (text: string) => text.replace(/hld_[0-9a-f-]{36}_0*([0-9a-z]+)/g, "hold#$1");
 
-export function report(sc: Scenario, failure: Failure, options: RunOptions = {}): string {
-  return short(fullReport(sc, failure, options));
+export async function report(sc: Scenario, failure: Failure, options: RunOptions = {}): Promise<string> {
+  return short(await fullReport(sc, failure, options));
 }
 
-function fullReport(sc: Scenario, failure: Failure, options: RunOptions): string {
-  const shrunk = shrink(sc, failure, options);
+async function fullReport(sc: Scenario, failure: Failure, options: RunOptions): Promise<string> {
+  const shrunk = await shrink(sc, failure, options);
   const trace: string[] = [];
-  run(sc, shrunk.steps, { ...options, trace });
+  await run(sc, shrunk.steps, { ...options, trace });
   const c = sc.config;
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
