@@ -357,10 +357,11 @@ async function measureReference(warmRequests: number, runRequests: number, dir: 
       log(`no-op reference: ${ref.url}; ${warmRequests} warm-up requests, then ${runRequests}`);
       const warm = await ref.drive(warmRequests, BUYERS);
       const warmKb = ref.rssKb();
+      const warmPerProcess = describeProcesses(ref.processes());
       const runStarted = Date.now();
       const sent = await ref.drive(runRequests, BUYERS);
       const afterKb = ref.rssKb();
-      log(`no-op reference: ${warm.failed + sent.failed} failed requests; VmRSS ${Math.round(warmKb / 1024)} -> ${Math.round(afterKb / 1024)} MiB in ${((Date.now() - runStarted) / 1000).toFixed(0)} s`);
+      log(`no-op reference: ${warm.failed + sent.failed} failed requests; VmRSS ${Math.round(warmKb / 1024)} -> ${Math.round(afterKb / 1024)} MiB in ${((Date.now() - runStarted) / 1000).toFixed(0)} s (per process, MiB: ${warmPerProcess} -> ${describeProcesses(ref.processes())})`);
       if (warm.failed + sent.failed > 0) return { error: `${warm.failed + sent.failed} of its requests failed` };
       return { warmKb, afterKb, requests: sent.ok };
     } finally {
@@ -370,6 +371,8 @@ async function measureReference(warmRequests: number, runRequests: number, dir: 
     return { error: `could not run: ${(e as Error).message}` };
   }
 }
+
+const describeProcesses = (ps: { pid: number; kb: number; entry: string }[]) => ps.map((p) => `${p.pid} (entry ${p.entry}): ${Math.round(p.kb / 1024)}`).join(", ");
 
 // ---------------------------------------------------------------------------------------------
 
@@ -435,7 +438,7 @@ async function main(): Promise<number> {
     await Promise.all(buyers.map((b) => buyerLoop(b, events, warmUntil)));
     const rssWarm = workerdRssKb(stack.wranglerPid);
     const warmRequests = stats.requests;
-    const perProcess = () => workerdRss(stack.wranglerPid).map((p) => `${p.pid}: ${Math.round(p.kb / 1024)}`).join(", ");
+    const perProcess = () => describeProcesses(workerdRss(stack.wranglerPid));
     log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()})`);
 
     const startedAt = Date.now();

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { workerdRssKb } from "./proc-memory";
+import { workerdRss, workerdRssKb } from "./proc-memory";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -13,6 +13,7 @@ export interface NoopReference {
   url: string;
   /** Summed VmRSS (KiB) of its workerd processes. */
   rssKb(): number;
+  processes(): ReturnType<typeof workerdRss>;
   /** Sends `count` GET requests, `concurrency` at a time; resolves with how many answered 200. */
   drive(count: number, concurrency: number): Promise<{ ok: number; failed: number }>;
   stop(): Promise<void>;
@@ -52,6 +53,7 @@ export async function startNoopReference(opts: NoopReferenceOptions): Promise<No
   return {
     url,
     rssKb: () => workerdRssKb(child.pid!),
+    processes: () => workerdRss(child.pid!),
     async drive(count, concurrency) {
       let next = 0;
       let ok = 0;
