@@ -351,19 +351,20 @@ async function runFaults(startedAt: number, until: number, plan: (cycleIndex: nu
 async function measureReference(warmRequests: number, runRequests: number, dir: string, logFd: number, onStart: (stop: () => Promise<void>) => void): Promise<RssGrowth | { error: string }> {
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(`${ROOT}/wrangler.toml`, "utf8"))?.[1] ?? "2026-05-01";
   try {
-    const ref = await startNoopReference({ port: await freePort(), dir, compatibilityDate, output: logFd, env: { TMPDIR: dir } });
+    const port = await freePort();
+    const ref = await startNoopReference({ port, dir, compatibilityDate, output: logFd, env: { TMPDIR: dir } });
     onStart(ref.stop);
     try {
       log(`no-op reference: ${ref.url}; ${warmRequests} warm-up requests, then ${runRequests}`);
       const warm = await ref.drive(warmRequests, BUYERS);
       const warmKb = ref.rssKb();
-      const warmPerProcess = describeProcesses(ref.processes());
+      const warmProcesses = ref.processes();
       const runStarted = Date.now();
       const sent = await ref.drive(runRequests, BUYERS);
       const afterKb = ref.rssKb();
-      log(`no-op reference: ${warm.failed + sent.failed} failed requests; VmRSS ${Math.round(warmKb / 1024)} -> ${Math.round(afterKb / 1024)} MiB in ${((Date.now() - runStarted) / 1000).toFixed(0)} s (per process, MiB: ${warmPerProcess} -> ${describeProcesses(ref.processes())})`);
+      log(`no-op reference: ${warm.failed + sent.failed} failed requests; VmRSS ${Math.round(warmKb / 1024)} -> ${Math.round(afterKb / 1024)} MiB in ${((Date.now() - runStarted) / 1000).toFixed(0)} s (per process, MiB: ${describeProcesses(warmProcesses)} -> ${describeProcesses(ref.processes())})`);
       if (warm.failed + sent.failed > 0) return { error: `${warm.failed + sent.failed} of its requests failed` };
-      return { warmKb, afterKb, requests: sent.ok };
+      return { warmKb, afterKb, requests: sent.ok, proxy: { warmKb: proxyRssKb(warmProcesses, port), afterKb: proxyRssKb(ref.processes(), port) } };
     } finally {
       await ref.stop();
     }
@@ -372,6 +373,8 @@ async function measureReference(warmRequests: number, runRequests: number, dir: 
   }
 }
 
+/** wrangler dev's proxy is the workerd process listening on its public port. */
+const proxyRssKb = (ps: { kb: number; entry: string }[], port: number) => ps.find((p) => p.entry.endsWith(`:${port}`))?.kb ?? 0;
 const describeProcesses = (ps: { pid: number; kb: number; entry: string }[]) => ps.map((p) => `${p.pid} (entry ${p.entry}): ${Math.round(p.kb / 1024)}`).join(", ");
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +440,7 @@ async function main(): Promise<number> {
     const warmUntil = Date.now() + Math.max(10_000, Math.min(60_000, SECONDS * 250));
     await Promise.all(buyers.map((b) => buyerLoop(b, events, warmUntil)));
     const rssWarm = workerdRssKb(stack.wranglerPid);
+    const proxyWarm = proxyRssKb(workerdRss(stack.wranglerPid), port);
     const warmRequests = stats.requests;
     const perProcess = () => describeProcesses(workerdRss(stack.wranglerPid));
     log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()})`);
@@ -468,7 +472,12 @@ async function main(): Promise<number> {
       drainLimitMs: DRAIN_LIMIT_MS,
       log,
     });
-    const app: RssGrowth = { warmKb: rssWarm, afterKb: workerdRssKb(stack.wranglerPid), requests: stats.requests - warmRequests + ledger.requests };
+    const app: RssGrowth = {
+      warmKb: rssWarm,
+      afterKb: workerdRssKb(stack.wranglerPid),
+      requests: stats.requests - warmRequests + ledger.requests,
+      proxy: { warmKb: proxyWarm, afterKb: proxyRssKb(workerdRss(stack.wranglerPid), port) },
+    };
     log(`workerd RSS per process after the run, MiB: ${perProcess()}`);
     ledger.rows.push(memoryCheck(app, await measureReference(warmRequests, app.requests, `${scratch}/noop`, logFd, (s) => (stopReference = s))));
     const [l1, l5, l15] = loadavg();

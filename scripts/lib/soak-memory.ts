@@ -11,6 +11,8 @@ export interface RssGrowth {
   afterKb: number;
   /** Requests sent between the two readings. */
   requests: number;
+  /** The same two readings for wrangler's proxy process alone, which runs no code of ours. */
+  proxy?: { warmKb: number; afterKb: number };
 }
 
 /** The app may grow this many times the no-op's KiB per request… */
@@ -43,5 +45,10 @@ export function memoryCheck(app: RssGrowth, reference: RssGrowth | { error: stri
   }
   const limit = MEMORY_FACTOR * Math.max(0, perRequest(reference)) + MEMORY_ALLOWANCE_KB_PER_REQUEST;
   const ok = withinWarm || perRequest(app) <= limit;
-  return { check, ok, evidence: `${appText}; no-op reference ${describe(reference)}; limit ${limit.toFixed(1)} KiB/request` };
+  // The proxy process is the same code in both runs: how far apart it lands shows how much of the
+  // runtime's growth depends on the traffic rather than on the Worker.
+  const proxies = app.proxy?.warmKb && reference.proxy?.warmKb
+    ? `; wrangler's proxy process alone (no code of ours): app run ${perRequest({ ...app.proxy, requests: app.requests }).toFixed(1)}, no-op run ${perRequest({ ...reference.proxy, requests: reference.requests }).toFixed(1)} KiB/request`
+    : "";
+  return { check, ok, evidence: `${appText}; no-op reference ${describe(reference)}; limit ${limit.toFixed(1)} KiB/request${proxies}` };
 }

@@ -25,6 +25,15 @@ describe("the soak's memory check", () => {
     expect(row.evidence).toContain("limit 14.0 KiB/request");
   });
 
+  it("shows how much wrangler's proxy process, which runs no code of ours, grew in each run", () => {
+    const row = memoryCheck(
+      { warmKb: 269 * MiB, afterKb: 440 * MiB, requests: 1_646, proxy: { warmKb: 88 * MiB, afterKb: 155 * MiB } },
+      { warmKb: 151 * MiB, afterKb: 199 * MiB, requests: 1_646, proxy: { warmKb: 78 * MiB, afterKb: 115 * MiB } },
+    );
+    expect(row.ok).toBe(false);
+    expect(row.evidence).toContain("wrangler's proxy process alone (no code of ours): app run 41.7, no-op run 23.0 KiB/request");
+  });
+
   it("passes an app whose RSS stays within 1.2x of its warm-up level, even with no reference", () => {
     const row = memoryCheck({ warmKb: 300 * MiB, afterKb: 350 * MiB, requests: 5_000 }, { error: "could not run: port in use" });
     expect(row.ok).toBe(true);
