@@ -11,6 +11,7 @@ import { freePort } from "./lib/local-db";
 import { DEMO_VENUE_NAME, seedDemoData } from "./lib/seed";
 import { checkLedger, printTable, type SoakEvent } from "./lib/soak-ledger";
 import { startNoopReference } from "./lib/noop-reference";
+import { isolateHeapKb } from "./lib/isolate-heap";
 import { workerdRss, workerdRssKb } from "./lib/proc-memory";
 import { removeOldSoakFiles, scratchName } from "./lib/soak-files";
 import { memoryCheck, type RssGrowth } from "./lib/soak-memory";
@@ -348,8 +349,11 @@ async function runFaults(startedAt: number, until: number, plan: (cycleIndex: nu
 // does not load the machine during it) with as many requests as the app saw before its warm-up
 // reading and then as many as it saw after, at the buyers' concurrency.
 
+const tomlString = (key: string) => new RegExp(`^${key}\\s*=\\s*"([^"]+)"`, "m").exec(readFileSync(`${ROOT}/wrangler.toml`, "utf8"))?.[1];
+const WORKER_NAME = tomlString("name") ?? "evently";
+
 async function measureReference(warmRequests: number, runRequests: number, dir: string, logFd: number, onStart: (stop: () => Promise<void>) => void): Promise<RssGrowth | { error: string }> {
-  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(`${ROOT}/wrangler.toml`, "utf8"))?.[1] ?? "2026-05-01";
+  const compatibilityDate = tomlString("compatibility_date") ?? "2026-05-01";
   try {
     const port = await freePort();
     const ref = await startNoopReference({ port, dir, compatibilityDate, output: logFd, env: { TMPDIR: dir } });
@@ -441,9 +445,10 @@ async function main(): Promise<number> {
     await Promise.all(buyers.map((b) => buyerLoop(b, events, warmUntil)));
     const rssWarm = workerdRssKb(stack.wranglerPid);
     const proxyWarm = proxyRssKb(workerdRss(stack.wranglerPid), port);
+    const heapWarm = await isolateHeapKb(stack.wranglerPid, WORKER_NAME);
     const warmRequests = stats.requests;
     const perProcess = () => describeProcesses(workerdRss(stack.wranglerPid));
-    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()})`);
+    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()}), JS heap ${heapWarm === null ? "unknown" : `${(heapWarm / 1024).toFixed(1)} MiB`}`);
 
     const startedAt = Date.now();
     const until = startedAt + SECONDS * 1000;
@@ -477,6 +482,7 @@ async function main(): Promise<number> {
       afterKb: workerdRssKb(stack.wranglerPid),
       requests: stats.requests - warmRequests + ledger.requests,
       proxy: { warmKb: proxyWarm, afterKb: proxyRssKb(workerdRss(stack.wranglerPid), port) },
+      heap: { warmKb: heapWarm, afterKb: await isolateHeapKb(stack.wranglerPid, WORKER_NAME) },
     };
     log(`workerd RSS per process after the run, MiB: ${perProcess()}`);
     ledger.rows.push(memoryCheck(app, await measureReference(warmRequests, app.requests, `${scratch}/noop`, logFd, (s) => (stopReference = s))));

@@ -13,6 +13,8 @@ export interface RssGrowth {
   requests: number;
   /** The same two readings for wrangler's proxy process alone, which runs no code of ours. */
   proxy?: { warmKb: number; afterKb: number };
+  /** V8 heap of the Worker's isolate after a full GC (KiB; null when the inspector did not answer). */
+  heap?: { warmKb: number | null; afterKb: number | null };
 }
 
 /** The app may grow this many times the no-op's KiB per request… */
@@ -37,7 +39,10 @@ export function memoryCheck(app: RssGrowth, reference: RssGrowth | { error: stri
   const check = `workerd memory: growth per request within ${MEMORY_FACTOR}x a no-op Worker's (+${MEMORY_ALLOWANCE_KB_PER_REQUEST} KiB/request), or RSS within ${MEMORY_FACTOR}x of warm-up`;
   if (app.warmKb <= 0 || app.afterKb <= 0) return { check, ok: false, evidence: "no workerd process found for the app" };
   const withinWarm = app.afterKb <= MEMORY_FACTOR * app.warmKb;
-  const appText = `app ${describe(app)}`;
+  const heap = app.heap
+    ? `, the Worker's JS heap after a full GC ${app.heap.warmKb === null ? "?" : (app.heap.warmKb / 1024).toFixed(1)} -> ${app.heap.afterKb === null ? "?" : (app.heap.afterKb / 1024).toFixed(1)} MiB`
+    : "";
+  const appText = `app ${describe(app)}${heap}`;
   if ("error" in reference) return { check, ok: withinWarm, evidence: `${appText}; no-op reference: ${reference.error}` };
   if (reference.warmKb <= 0 || reference.afterKb <= 0) return { check, ok: withinWarm, evidence: `${appText}; no-op reference: no workerd process found` };
   if (reference.requests !== app.requests) {
