@@ -448,7 +448,7 @@ async function main(): Promise<number> {
     const heapWarm = await isolateHeapKb(stack.wranglerPid, WORKER_NAME);
     const warmRequests = stats.requests;
     const perProcess = () => describeProcesses(workerdRss(stack.wranglerPid));
-    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()}), JS heap ${heapWarm === null ? "unknown" : `${(heapWarm / 1024).toFixed(1)} MiB`}`);
+    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()}), live JS objects ${heapWarm === null ? "unknown" : `${(heapWarm / 1024).toFixed(1)} MiB`}`);
 
     const startedAt = Date.now();
     const until = startedAt + SECONDS * 1000;

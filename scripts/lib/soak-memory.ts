@@ -13,7 +13,7 @@ export interface RssGrowth {
   requests: number;
   /** The same two readings for wrangler's proxy process alone, which runs no code of ours. */
   proxy?: { warmKb: number; afterKb: number };
-  /** V8 heap of the Worker's isolate after a full GC (KiB; null when the inspector did not answer). */
+  /** Live objects in the Worker's isolate, from a heap snapshot (KiB; null when the inspector did not answer). */
   heap?: { warmKb: number | null; afterKb: number | null };
 }
 
@@ -40,7 +40,7 @@ export function memoryCheck(app: RssGrowth, reference: RssGrowth | { error: stri
   if (app.warmKb <= 0 || app.afterKb <= 0) return { check, ok: false, evidence: "no workerd process found for the app" };
   const withinWarm = app.afterKb <= MEMORY_FACTOR * app.warmKb;
   const heap = app.heap
-    ? `, the Worker's JS heap after a full GC ${app.heap.warmKb === null ? "?" : (app.heap.warmKb / 1024).toFixed(1)} -> ${app.heap.afterKb === null ? "?" : (app.heap.afterKb / 1024).toFixed(1)} MiB`
+    ? `, live JS objects in the Worker's isolate ${app.heap.warmKb === null ? "?" : (app.heap.warmKb / 1024).toFixed(1)} -> ${app.heap.afterKb === null ? "?" : (app.heap.afterKb / 1024).toFixed(1)} MiB`
     : "";
   const appText = `app ${describe(app)}${heap}`;
   if ("error" in reference) return { check, ok: withinWarm, evidence: `${appText}; no-op reference: ${reference.error}` };

@@ -34,11 +34,11 @@ describe("the soak's memory check", () => {
     expect(row.evidence).toContain("wrangler's proxy process alone (no code of ours): app run 41.7, no-op run 23.0 KiB/request");
   });
 
-  it("shows the Worker's JavaScript heap after a full GC, or ? when the inspector did not answer", () => {
+  it("shows the live JavaScript objects in the Worker's isolate, or ? when the inspector did not answer", () => {
     const app = { warmKb: 300 * MiB, afterKb: 500 * MiB, requests: 2_000 };
     const reference = { warmKb: 150 * MiB, afterKb: 200 * MiB, requests: 2_000 };
-    expect(memoryCheck({ ...app, heap: { warmKb: 10 * MiB, afterKb: 12.5 * MiB } }, reference).evidence).toContain("the Worker's JS heap after a full GC 10.0 -> 12.5 MiB");
-    expect(memoryCheck({ ...app, heap: { warmKb: null, afterKb: 12.5 * MiB } }, reference).evidence).toContain("the Worker's JS heap after a full GC ? -> 12.5 MiB");
+    expect(memoryCheck({ ...app, heap: { warmKb: 10 * MiB, afterKb: 12.5 * MiB } }, reference).evidence).toContain("live JS objects in the Worker's isolate 10.0 -> 12.5 MiB");
+    expect(memoryCheck({ ...app, heap: { warmKb: null, afterKb: 12.5 * MiB } }, reference).evidence).toContain("live JS objects in the Worker's isolate ? -> 12.5 MiB");
   });
 
   it("passes an app whose RSS stays within 1.2x of its warm-up level, even with no reference", () => {
