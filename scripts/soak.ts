@@ -3,14 +3,18 @@
 //   SOAK_SECONDS (default 600): how long the buyers run; the drain and the ledger come after.
 //   SOAK_BUYERS (default 6): concurrent virtual buyers.
 // Everything targets 127.0.0.1 only; every loop is bounded in count and in time.
-import { mkdtempSync, openSync, closeSync, rmSync, mkdirSync } from "node:fs";
+import { openSync, closeSync, rmSync, mkdirSync, readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { freePort } from "./lib/local-db";
 import { DEMO_VENUE_NAME, seedDemoData } from "./lib/seed";
 import { checkLedger, printTable, type SoakEvent } from "./lib/soak-ledger";
+import { startNoopReference } from "./lib/noop-reference";
+import { isolateHeapKb } from "./lib/isolate-heap";
 import { workerdRss, workerdRssKb } from "./lib/proc-memory";
+import { removeOldSoakFiles, scratchName } from "./lib/soak-files";
+import { memoryCheck, type RssGrowth } from "./lib/soak-memory";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -341,6 +345,43 @@ async function runFaults(startedAt: number, until: number, plan: (cycleIndex: nu
 }
 
 // ---------------------------------------------------------------------------------------------
+// The memory reference: a no-op Worker under its own `wrangler dev`, driven after the soak (so it
+// does not load the machine during it) with as many requests as the app saw before its warm-up
+// reading and then as many as it saw after, at the buyers' concurrency.
+
+const tomlString = (key: string) => new RegExp(`^${key}\\s*=\\s*"([^"]+)"`, "m").exec(readFileSync(`${ROOT}/wrangler.toml`, "utf8"))?.[1];
+const WORKER_NAME = tomlString("name") ?? "evently";
+
+async function measureReference(warmRequests: number, runRequests: number, dir: string, logFd: number, onStart: (stop: () => Promise<void>) => void): Promise<RssGrowth | { error: string }> {
+  const compatibilityDate = tomlString("compatibility_date") ?? "2026-05-01";
+  try {
+    const port = await freePort();
+    const ref = await startNoopReference({ port, dir, compatibilityDate, output: logFd, env: { TMPDIR: dir } });
+    onStart(ref.stop);
+    try {
+      log(`no-op reference: ${ref.url}; ${warmRequests} warm-up requests, then ${runRequests}`);
+      const warm = await ref.drive(warmRequests, BUYERS);
+      const warmKb = ref.rssKb();
+      const warmProcesses = ref.processes();
+      const runStarted = Date.now();
+      const sent = await ref.drive(runRequests, BUYERS);
+      const afterKb = ref.rssKb();
+      log(`no-op reference: ${warm.failed + sent.failed} failed requests; VmRSS ${Math.round(warmKb / 1024)} -> ${Math.round(afterKb / 1024)} MiB in ${((Date.now() - runStarted) / 1000).toFixed(0)} s (per process, MiB: ${describeProcesses(warmProcesses)} -> ${describeProcesses(ref.processes())})`);
+      if (warm.failed + sent.failed > 0) return { error: `${warm.failed + sent.failed} of its requests failed` };
+      return { warmKb, afterKb, requests: sent.ok, proxy: { warmKb: proxyRssKb(warmProcesses, port), afterKb: proxyRssKb(ref.processes(), port) } };
+    } finally {
+      await ref.stop();
+    }
+  } catch (e) {
+    return { error: `could not run: ${(e as Error).message}` };
+  }
+}
+
+/** wrangler dev's proxy is the workerd process listening on its public port. */
+const proxyRssKb = (ps: { kb: number; entry: string }[], port: number) => ps.find((p) => p.entry.endsWith(`:${port}`))?.kb ?? 0;
+const describeProcesses = (ps: { pid: number; kb: number; entry: string }[]) => ps.map((p) => `${p.pid} (entry ${p.entry}): ${Math.round(p.kb / 1024)}`).join(", ");
+
+// ---------------------------------------------------------------------------------------------
 
 let rssRoot = 0;
 function progress(startedAt: number): string {
@@ -351,9 +392,16 @@ function progress(startedAt: number): string {
 
 async function main(): Promise<number> {
   const run = Date.now().toString(36);
-  const dataDir = mkdtempSync(`${tmpdir()}/evently-soak-`);
   mkdirSync(`${ROOT}/.wrangler`, { recursive: true });
-  const logPath = `${ROOT}/.wrangler/soak-${run}.log`;
+  const logName = `soak-${run}.log`;
+  const logPath = `${ROOT}/.wrangler/${logName}`;
+  const removed = removeOldSoakFiles(`${ROOT}/.wrangler`, logName, tmpdir());
+  if (removed.length) log(`removed what earlier runs left: ${removed.join(", ")}`);
+  // One scratch directory per run: the embedded Postgres, and wrangler's TMPDIR, where Miniflare
+  // keeps its temp files (one .eml per email sent) and does not always remove them on exit.
+  const scratch = `${tmpdir()}/${scratchName(process.pid, run)}`;
+  const dataDir = `${scratch}/pglite`;
+  mkdirSync(`${scratch}/tmp`, { recursive: true });
   const logFd = openSync(logPath, "a");
   const port = await freePort();
   log(`SOAK_SECONDS=${SECONDS}, ${BUYERS} buyers, worker log in ${logPath}`);
@@ -365,18 +413,21 @@ async function main(): Promise<number> {
     persistState: false,
     wranglerOutput: logFd,
     vars: { EVENTLY_FAULTS: "on" },
+    env: { TMPDIR: `${scratch}/tmp` },
     log,
   });
   base = stack.url;
   rssRoot = stack.wranglerPid;
   const problems: string[] = [];
   let stopped = false;
+  let stopReference: (() => Promise<void>) | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await stack.stop().catch(() => undefined);
+    await stopReference?.().catch(() => undefined);
     closeSync(logFd);
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   };
   process.once("SIGINT", () => void stop().then(() => process.exit(130)));
   process.once("SIGTERM", () => void stop().then(() => process.exit(143)));
@@ -393,8 +444,11 @@ async function main(): Promise<number> {
     const warmUntil = Date.now() + Math.max(10_000, Math.min(60_000, SECONDS * 250));
     await Promise.all(buyers.map((b) => buyerLoop(b, events, warmUntil)));
     const rssWarm = workerdRssKb(stack.wranglerPid);
-    const perProcess = () => workerdRss(stack.wranglerPid).map((p) => `${p.pid}: ${Math.round(p.kb / 1024)}`).join(", ");
-    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()})`);
+    const proxyWarm = proxyRssKb(workerdRss(stack.wranglerPid), port);
+    const heapWarm = await isolateHeapKb(stack.wranglerPid, WORKER_NAME);
+    const warmRequests = stats.requests;
+    const perProcess = () => describeProcesses(workerdRss(stack.wranglerPid));
+    log(`warm-up done: workerd RSS ${Math.round(rssWarm / 1024)} MiB (per process, MiB: ${perProcess()}), live JS objects ${heapWarm === null ? "unknown" : `${(heapWarm / 1024).toFixed(1)} MiB`}`);
 
     const startedAt = Date.now();
     const until = startedAt + SECONDS * 1000;
@@ -421,10 +475,17 @@ async function main(): Promise<number> {
       adminToken,
       events,
       drainLimitMs: DRAIN_LIMIT_MS,
-      rss: { warm: rssWarm, after: () => workerdRssKb(stack.wranglerPid) },
       log,
     });
+    const app: RssGrowth = {
+      warmKb: rssWarm,
+      afterKb: workerdRssKb(stack.wranglerPid),
+      requests: stats.requests - warmRequests + ledger.requests,
+      proxy: { warmKb: proxyWarm, afterKb: proxyRssKb(workerdRss(stack.wranglerPid), port) },
+      heap: { warmKb: heapWarm, afterKb: await isolateHeapKb(stack.wranglerPid, WORKER_NAME) },
+    };
     log(`workerd RSS per process after the run, MiB: ${perProcess()}`);
+    ledger.rows.push(memoryCheck(app, await measureReference(warmRequests, app.requests, `${scratch}/noop`, logFd, (s) => (stopReference = s))));
     const [l1, l5, l15] = loadavg();
     console.log("");
     console.log(`Soak ${new Date().toISOString().slice(0, 10)}, SOAK_SECONDS=${SECONDS}, ${BUYERS} buyers: ${stats.requests} requests, ${stats.holds} holds, ${stats.bookings} bookings, ${stats.cancels} cancellations, ${stats.waitlist} waitlist joins, ${stats.redeliveries} duplicate saga messages`);

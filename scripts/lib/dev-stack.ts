@@ -26,6 +26,8 @@ export interface DevStackOptions {
   wranglerOutput?: "inherit" | "ignore" | number;
   /** More `--var NAME:VALUE` for the Worker (local-only switches such as EVENTLY_FAULTS). */
   vars?: Record<string, string>;
+  /** More environment for the `wrangler dev` process (e.g. TMPDIR, where Miniflare keeps its files). */
+  env?: Record<string, string>;
 }
 
 export interface DevStack {
@@ -108,7 +110,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", opts.wranglerOutput ?? "inherit", opts.wranglerOutput ?? "inherit"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", DATABASE_URL: "" },
+      env: { ...process.env, ...opts.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", DATABASE_URL: "" },
     });
     const url = `http://127.0.0.1:${opts.port}`;
     await waitForReady(url, wrangler, 60_000);

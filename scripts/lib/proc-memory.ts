@@ -29,14 +29,18 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** VmRSS (KiB) of each workerd process below `root` (wrangler dev runs two: its proxy and the Worker's). */
-export function workerdRss(root: number): { pid: number; kb: number }[] {
-  const out: { pid: number; kb: number }[] = [];
+/**
+ * VmRSS (KiB) of each workerd process below `root` (wrangler dev runs two: its proxy and the
+ * Worker's), with the address its `entry` socket listens on (the proxy's is wrangler dev's port).
+ */
+export function workerdRss(root: number): { pid: number; kb: number; entry: string }[] {
+  const out: { pid: number; kb: number; entry: string }[] = [];
   for (const pid of descendants(root)) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
       const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) out.push({ pid, kb: Number(m[1]) });
+      const entry = /--socket-addr=entry=([^\0]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1] ?? "?";
+      if (m) out.push({ pid, kb: Number(m[1]), entry });
     } catch {
       // the process ended while we looked
     }

@@ -30,12 +30,9 @@ export interface LedgerInput {
   adminToken: string;
   events: SoakEvent[];
   drainLimitMs: number;
-  /** workerd VmRSS in KiB after warm-up, and a reader for now. */
-  rss: { warm: number; after: () => number };
   log: (s: string) => void;
 }
 
-const MEMORY_FACTOR = 1.2;
 const QUIET_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +75,8 @@ async function drain(input: LedgerInput): Promise<{ settled: boolean; pending: n
 
 const sample = (xs: string[], n = 5) => (xs.length ? ` e.g. ${xs.slice(0, n).join("; ")}` : "");
 
-export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow[] }> {
+/** Checks the ledger; `requests` counts the HTTP requests it sent to the Worker. */
+export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow[]; requests: number }> {
   input.log(`draining (at most ${Math.round(input.drainLimitMs / 1000)} s)…`);
   const drained = await drain(input);
   input.log(`drain: ${drained.settled ? "settled" : "NOT settled"} after ${Math.round(drained.waitedMs / 1000)} s, ${drained.pending} pending`);
@@ -86,6 +84,7 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
   const db = input.databaseUrl;
 
   // 1. Money: the card network's ledger against bookings and the payments table.
+  let requests = 1;
   const res = await fetch(`${input.base}/_local/faults/payments/ledger`, { headers: { authorization: `Bearer ${input.adminToken}` }, signal: AbortSignal.timeout(15_000) });
   if (!res.ok) throw new Error(`card network ledger: ${res.status} ${await res.text()}`);
   const charges = ((await res.json()) as { data: ProviderCharge[] }).data.filter((c) => c.idempotencyKey.endsWith(":charge"));
@@ -166,6 +165,7 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
   const drift: string[] = [];
   const summary: string[] = [];
   for (const e of input.events) {
+    requests++;
     const r = await fetch(`${input.base}/v1/events/${e.id}/seats`, { signal: AbortSignal.timeout(15_000) });
     if (!r.ok) {
       drift.push(`${e.name}: seat map answered ${r.status}`);
@@ -215,18 +215,8 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
     evidence: `drain ${drained.settled ? "settled" : "did not settle"} in ${Math.round(drained.waitedMs / 1000)} s; bookings ${counts.map((c) => `${c.status} ${c.n}`).join(", ")}; failed because: ${reasons.map((r) => `${r.reason} ${r.n}`).join(", ") || "none"}; ${stale.length} stale${sample(stale.map((s) => `${s.id} (${s.payment_method}, deadline ${s.payment_deadline.toISOString()})`))}`,
   });
 
-  // 5. workerd memory after the run against its level after warm-up.
-  const after = input.rss.after();
-  const ratio = input.rss.warm > 0 ? after / input.rss.warm : Number.POSITIVE_INFINITY;
-  rows.push({
-    check: `workerd memory after the run is within ${MEMORY_FACTOR}x of its level after warm-up`,
-    ok: input.rss.warm > 0 && ratio <= MEMORY_FACTOR,
-    evidence: input.rss.warm > 0 ? `VmRSS ${mib(input.rss.warm)} -> ${mib(after)} MiB (${ratio.toFixed(2)}x)` : "no workerd process found",
-  });
-  return { rows };
+  return { rows, requests };
 }
-
-const mib = (kb: number) => (kb / 1024).toFixed(0);
 
 export function printTable(rows: LedgerRow[], problems: string[]): void {
   console.log("| check | result | evidence |");
