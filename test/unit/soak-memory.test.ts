@@ -41,6 +41,14 @@ describe("the soak's memory check", () => {
     expect(memoryCheck({ ...app, heap: { warmKb: null, afterKb: 12.5 * MiB } }, reference).evidence).toContain("live JS objects in the Worker's isolate ? -> 12.5 MiB");
   });
 
+  it("passes an app whose RSS grows with the runtime when its live JS objects stay within 1.2x of warm-up, and fails one whose objects grow", () => {
+    const app = { warmKb: 300 * MiB, afterKb: 300 * MiB + 30 * 5_000, requests: 5_000 };
+    const reference = { warmKb: 150 * MiB, afterKb: 150 * MiB + 10 * 5_000, requests: 5_000 };
+    expect(memoryCheck({ ...app, heap: { warmKb: 10.5 * MiB, afterKb: 10.6 * MiB } }, reference).ok).toBe(true);
+    expect(memoryCheck({ ...app, heap: { warmKb: 10.5 * MiB, afterKb: 30 * MiB } }, reference).ok).toBe(false);
+    expect(memoryCheck({ ...app, heap: { warmKb: null, afterKb: 10.6 * MiB } }, reference).ok).toBe(false);
+  });
+
   it("passes an app whose RSS stays within 1.2x of its warm-up level, even with no reference", () => {
     const row = memoryCheck({ warmKb: 300 * MiB, afterKb: 350 * MiB, requests: 5_000 }, { error: "could not run: port in use" });
     expect(row.ok).toBe(true);
