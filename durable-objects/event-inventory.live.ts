@@ -25,6 +25,39 @@ export function decideResync(lastResyncAt: number | null, now: number): ResyncDe
   return wait <= 0 ? { ok: true } : { ok: false, retryAfterMs: wait };
 }
 
+/**
+ * Takes one `resync` from a socket's allowance (one per RESYNC_MIN_INTERVAL_MS, kept in its
+ * attachment): false, with an error frame sent, when it is spent. Inventory and relay sockets alike.
+ */
+export function takeResync(ws: WebSocket, now = Date.now()): boolean {
+  const attachment = (ws.deserializeAttachment() ?? {}) as { lastResyncAt?: number | null };
+  const allowed = decideResync(attachment.lastResyncAt ?? null, now);
+  if (!allowed.ok) {
+    ws.send(JSON.stringify({ type: "error", code: "RATE_LIMITED", message: "At most one resync per second", retryAfterMs: allowed.retryAfterMs }));
+    return false;
+  }
+  ws.serializeAttachment({ ...attachment, lastResyncAt: now });
+  return true;
+}
+
+/** Closes a socket back once its peer closed; 1005/1006 describe a missing close frame and may not be sent back. */
+export function closeBack(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code === 1005 || code === 1006 || code < 1000 ? 1000 : code, reason);
+  } catch {
+    // already closed
+  }
+}
+
+/** Closes a socket that failed. */
+export function closeOnError(ws: WebSocket): void {
+  try {
+    ws.close(1011, "socket error");
+  } catch {
+    // already closed
+  }
+}
+
 export type SeatWithStatus = SeatSpec & { status: SeatStatus };
 
 /**

@@ -4,7 +4,7 @@ import { newId } from "../src/lib/ids";
 import { writeMetric } from "../src/lib/metrics";
 // ".js", not bare: wrangler bundles any import ending in ".sql" as a Text module (its default rules).
 import { migrateInventory } from "./event-inventory.sql.js";
-import { liveSocketCap } from "./event-inventory.live";
+import { closeBack, closeOnError, liveSocketCap } from "./event-inventory.live";
 import type {
   Availability,
   ClosedSales,
@@ -232,20 +232,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // 1005/1006 describe a missing close frame and may not be sent back.
-    const back = code === 1005 || code === 1006 || code < 1000 ? 1000 : code;
-    try {
-      ws.close(back, reason);
-    } catch {
-      // already closed
-    }
+    closeBack(ws, code, reason);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
-    try {
-      ws.close(1011, "socket error");
-    } catch {
-      // already closed
-    }
+    closeOnError(ws);
   }
 }

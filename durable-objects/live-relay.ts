@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { LIVE_USER_HEADER, type EventInventory } from "./event-inventory";
 import { parseClientMessage } from "./event-inventory.logic";
-import { LIVE_FULL_CLOSE_CODE, decideResync } from "./event-inventory.live";
+import { LIVE_FULL_CLOSE_CODE, closeBack, closeOnError, takeResync } from "./event-inventory.live";
 import type { InventoryResult } from "./event-inventory.types";
 import { LiveHolds } from "./live-holds";
 import { decideDelivery, eventOfRelay, liveLayout } from "./live-relay.logic";
@@ -117,33 +117,17 @@ export class LiveRelay extends DurableObject<Env> {
       ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: 'Unknown message; send {"type":"resync"}' }));
       return;
     }
-    const attachment = ws.deserializeAttachment() as RelayAttachment;
-    const now = Date.now();
-    const allowed = decideResync(attachment.lastResyncAt ?? null, now);
-    if (!allowed.ok) {
-      ws.send(JSON.stringify({ type: "error", code: "RATE_LIMITED", message: "At most one resync per second", retryAfterMs: allowed.retryAfterMs }));
-      return;
-    }
-    ws.serializeAttachment({ ...attachment, lastResyncAt: now });
+    if (!takeResync(ws)) return;
     const frame = await this.currentSnapshot();
     if (frame !== null) trySend(ws, frame);
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const back = code === 1005 || code === 1006 || code < 1000 ? 1000 : code;
-    try {
-      ws.close(back, reason);
-    } catch {
-      // already closed
-    }
+    closeBack(ws, code, reason);
   }
 
   async webSocketError(ws: WebSocket): Promise<void> {
-    try {
-      ws.close(1011, "socket error");
-    } catch {
-      // already closed
-    }
+    closeOnError(ws);
   }
 
   /**

@@ -4,7 +4,7 @@
  * are in ../event-inventory.live.ts.
  */
 import { ChangeBatch, flushDelayMs, parseClientMessage, type SeatChange } from "../event-inventory.logic";
-import { LIVE_FULL_CLOSE_CODE, SnapshotCache, decideResync } from "../event-inventory.live";
+import { LIVE_FULL_CLOSE_CODE, SnapshotCache, takeResync } from "../event-inventory.live";
 import type { Availability, Snapshot } from "../event-inventory.types";
 import type { InventoryEngine } from "./engine";
 
@@ -101,14 +101,7 @@ export class LiveSeatMap {
   }
 
   private resync(ws: WebSocket): void {
-    const attachment = ws.deserializeAttachment() as SocketAttachment;
-    const now = Date.now();
-    const allowed = decideResync(attachment.lastResyncAt ?? null, now);
-    if (!allowed.ok) {
-      ws.send(JSON.stringify({ type: "error", code: "RATE_LIMITED", message: "At most one resync per second", retryAfterMs: allowed.retryAfterMs }));
-      return;
-    }
-    ws.serializeAttachment({ ...attachment, lastResyncAt: now });
+    if (!takeResync(ws)) return;
     this.catchUp();
     this.flush();
     ws.send(this.frame());
