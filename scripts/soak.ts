@@ -414,6 +414,10 @@ async function main(): Promise<number> {
     wranglerOutput: logFd,
     vars: { EVENTLY_FAULTS: "on" },
     env: { TMPDIR: `${scratch}/tmp` },
+    // The cron is the safety net of the saga (re-drive of stalled bookings, refund sweeps) as in
+    // production, where it runs every 5 minutes; the soak's clock is compressed (30 s holds and
+    // payment deadlines instead of 10 minutes), so it fires every minute.
+    cronEveryMs: 60_000,
     log,
   });
   base = stack.url;

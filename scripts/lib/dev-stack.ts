@@ -11,6 +11,9 @@ import { startWsProxy, type WsProxy } from "./ws-proxy";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/** The cron of wrangler.toml's [triggers] (the Worker's scheduled() does the same work for any). */
+const CRON = "*/5 * * * *";
+
 export interface DevStackOptions {
   port: number;
   /** Database created on a real server. */
@@ -28,6 +31,12 @@ export interface DevStackOptions {
   vars?: Record<string, string>;
   /** More environment for the `wrangler dev` process (e.g. TMPDIR, where Miniflare keeps its files). */
   env?: Record<string, string>;
+  /**
+   * `wrangler dev` never fires the cron triggers by itself: the stack fires wrangler.toml's cron
+   * (saga re-drive, refund sweeps, reconciliation) this often through `/__scheduled`. Default 5
+   * minutes, as in production; 0 turns it off.
+   */
+  cronEveryMs?: number;
 }
 
 export interface DevStack {
@@ -65,7 +74,9 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   let proxy: WsProxy | undefined;
   let wrangler: ChildProcess | undefined;
   let statePath: string | undefined;
+  let cron: ReturnType<typeof setInterval> | null = null;
   const stop = async () => {
+    if (cron) clearInterval(cron);
     if (wrangler?.pid && wrangler.exitCode === null) {
       // wrangler runs its CLI and workerd as children: signal the whole process group.
       const group = -wrangler.pid;
@@ -95,7 +106,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     ensureDevVars(log);
 
     const args = [
-      `${ROOT}/node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--inspector-port", "0",
+      `${ROOT}/node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--inspector-port", "0", "--test-scheduled",
       "--var", `DATABASE_URL:${database.url}`, "--var", `DB_WS_PROXY:${proxy.url}`,
       "--var", `RATE_LIMITS:${opts.rateLimits ?? "on"}`,
       // wrangler.toml's default is production, where the sandbox card network refuses to charge.
@@ -115,6 +126,15 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const url = `http://127.0.0.1:${opts.port}`;
     await waitForReady(url, wrangler, 60_000);
     log(`worker: ${url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const cronEveryMs = opts.cronEveryMs ?? 5 * 60_000;
+    if (cronEveryMs > 0) {
+      cron = setInterval(() => {
+        fetch(`${url}/__scheduled?cron=${encodeURIComponent(CRON)}`, { signal: AbortSignal.timeout(120_000) })
+          .then((r) => r.body?.cancel())
+          .catch((e) => log(`cron: ${String(e)}`));
+      }, cronEveryMs);
+      cron.unref();
+    }
     return { url, database, proxy, wranglerPid: wrangler.pid!, stop };
   } catch (e) {
     await stop();
