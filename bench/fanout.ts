@@ -137,16 +137,11 @@ async function main() {
   const stack = await startStack({ users: 50, bindings });
   console.log(`bench/fanout: watchers ${COUNTS.join(", ")}; direct sockets ${DIRECT}, ${RELAY_SOCKETS} per relay`);
   const steps: Step[] = [];
-  try {
-    for (const n of COUNTS) steps.push(await step(stack, n));
-  } finally {
-    await stack.close();
-  }
-  const base = steps.find((s) => s.watchers === 0)?.holdP99;
   const cols = ["watchers", "holds offered", "granted", "holds/s", "hold p50 ms", "hold p99 ms", "p99 vs 0", "receipt p50", "p99", "max", "receipts", "refused", "gaps"];
-  console.log(cols.join(" | "));
   let failed = false;
-  for (const s of steps) {
+  // Each row is printed as its step ends, so a run that dies at a large count keeps the smaller ones.
+  const print = (s: Step) => {
+    const base = steps.find((x) => x.watchers === 0)?.holdP99;
     console.log(
       [
         s.watchers,
@@ -167,6 +162,16 @@ async function main() {
     // A gap is a broken seat map, not a slow one. Fewer receipts than expected is not: a hold and its
     // release that land in one delta batch (a late flush on a busy thread) show the seat only as available.
     if (s.gaps > 0 || s.opened < s.watchers) failed = true;
+  };
+  try {
+    for (const n of COUNTS) {
+      const s = await step(stack, n);
+      steps.push(s);
+      if (steps.length === 1) console.log(cols.join(" | "));
+      print(s);
+    }
+  } finally {
+    await stack.close();
   }
   if (failed) {
     console.error("bench/fanout: some watchers saw sequence gaps or did not connect");
