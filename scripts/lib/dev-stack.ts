@@ -77,23 +77,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   let cron: ReturnType<typeof setInterval> | null = null;
   const stop = async () => {
     if (cron) clearInterval(cron);
-    if (wrangler?.pid && wrangler.exitCode === null) {
-      // wrangler runs its CLI and workerd as children: signal the whole process group.
-      const group = -wrangler.pid;
-      const exited = new Promise((r) => wrangler!.once("exit", r));
-      const signal = (s: NodeJS.Signals) => {
-        try {
-          process.kill(group, s);
-        } catch {
-          // already gone
-        }
-      };
-      signal("SIGINT");
-      const timer = setTimeout(() => signal("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-      signal("SIGKILL");
-    }
+    if (wrangler) await stopGroup(wrangler);
     await proxy?.close();
     await database.stop();
     // A throwaway state directory goes with the run that made it.
@@ -124,7 +108,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       env: { ...process.env, ...opts.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", DATABASE_URL: "" },
     });
     const url = `http://127.0.0.1:${opts.port}`;
-    await waitForReady(url, wrangler, 60_000);
+    await waitForReady(`${url}/health/ready`, wrangler, 60_000);
     log(`worker: ${url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const cronEveryMs = opts.cronEveryMs ?? 5 * 60_000;
     if (cronEveryMs > 0) {
@@ -142,13 +126,14 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   }
 }
 
-async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Waits until `url` answers 2xx; fails when the child exits first or the time runs out. */
+export async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer yet";
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
     try {
-      const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
       if (res.ok) return;
       last = `${res.status} ${await res.text()}`;
     } catch (e) {
@@ -156,5 +141,23 @@ async function waitForReady(url: string, child: ChildProcess, timeoutMs: number)
     }
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`the Worker at ${url} was not ready within ${timeoutMs / 1000} s: ${last}`);
+  throw new Error(`${url} was not ready within ${timeoutMs / 1000} s: ${last}`);
+}
+
+/** Stops a process started detached and its whole group (wrangler runs its CLI and workerd as children). */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  if (!child.pid || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal("SIGINT");
+  const timer = setTimeout(() => signal("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+  signal("SIGKILL");
 }

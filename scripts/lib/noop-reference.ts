@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { stopGroup, waitForReady } from "./dev-stack";
 import { workerdRss, workerdRssKb } from "./proc-memory";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -45,7 +46,7 @@ export async function startNoopReference(opts: NoopReferenceOptions): Promise<No
   const url = `http://127.0.0.1:${opts.port}`;
   const stop = () => stopGroup(child);
   try {
-    await waitForOk(url, child, 60_000);
+    await waitForReady(url, child, 60_000);
   } catch (e) {
     await stop();
     throw e;
@@ -78,37 +79,3 @@ export async function startNoopReference(opts: NoopReferenceOptions): Promise<No
   };
 }
 
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (!child.pid || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, s);
-    } catch {
-      // already gone
-    }
-  };
-  signal("SIGINT");
-  const timer = setTimeout(() => signal("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-  signal("SIGKILL");
-}
-
-async function waitForOk(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer yet";
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the no-op reference's wrangler dev exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-      last = `${res.status}`;
-    } catch (e) {
-      last = String(e);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`the no-op reference at ${url} was not ready within ${timeoutMs / 1000} s: ${last}`);
-}
