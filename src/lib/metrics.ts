@@ -1,5 +1,5 @@
 // Analytics Engine data points: one dataset (`evently_events`, binding ANALYTICS), told apart by
-// blob1. Positions are the schema: SQL queries in README.md ("Operations") read them as blob1..,
+// blob1. Positions are the schema: SQL queries in docs/operations.md read them as blob1..,
 // double1.., index1, so append new fields at the end and never reorder.
 //
 //   kind "request" (one per HTTP request, written by src/app.ts)

@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 
-// Metric definitions live in README.md ("Analytics"); keep the two in step.
+// Metric definitions live in docs/analytics.md; keep the two in step.
 // Queries of one answer run one after another on purpose: in parallel each would open its own
 // connection of the request's fresh Pool, and a connection costs more than these queries.
 

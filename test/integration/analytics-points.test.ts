@@ -6,7 +6,7 @@ import { eventually } from "../helpers/wait";
 
 // Analytics Engine is a silent no-op locally: a recording dataset stands in for the ANALYTICS
 // binding (the Worker, its objects and its queue consumers share this env), and each test checks
-// the points README.md documents, in the one layout of src/lib/metrics.ts:
+// the points docs/operations.md documents, in the one layout of src/lib/metrics.ts:
 //   blobs [kind, eventId, outcome, action, colo], doubles [latencyMs, quantity, amountCents], indexes [eventId]
 
 type Point = { kind: string; eventId: string; outcome: string; action: string; latencyMs: number; quantity: number; amountCents: number };
