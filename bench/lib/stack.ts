@@ -49,7 +49,7 @@ function workerdDescendants(): string[] {
 
 /**
  * `split`: the objects run in a workerd process of their own, the front Worker in another (see
- * README, Benchmarks); otherwise one process runs both, as `wrangler dev` does.
+ * docs/inventory.md, Benchmarks); otherwise one process runs both, as `wrangler dev` does.
  */
 /** `bindings` adds or overrides the Worker's variables (for example the live seat map's socket layout). */
 export async function startStack(opts: { users: number; holdMaxInflight?: number; inspectorPort?: number; split?: boolean; bindings?: Record<string, string> }): Promise<Stack> {

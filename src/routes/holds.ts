@@ -215,7 +215,7 @@ export const holds = router()
       path: "/v1/events/{id}/live",
       tags: ["holds"],
       description:
-        'WebSocket: a snapshot with a version, then deltas with the next versions. After an `{"type":"auth","token":…}` frame the socket also takes `hold` and `release` frames answered by `reply` frames with the same `ref` (same rules and error codes as the HTTP hold routes). See the README, Seat inventory.',
+        'WebSocket: a snapshot with a version, then deltas with the next versions. After an `{"type":"auth","token":…}` frame the socket also takes `hold` and `release` frames answered by `reply` frames with the same `ref` (same rules and error codes as the HTTP hold routes). See docs/inventory.md.',
       middleware: [optionalUser] as const,
       request: { params: EventParam },
       responses: { 101: { description: "Switching to the live seat map" }, ...errors(404, 426, 429) },
