@@ -1,0 +1,36 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { markdownTable, recordBenchmark } from "../../bench/lib/benchmarks-doc";
+
+describe("docs/benchmarks.md sections written by the benchmarks", () => {
+  const file = () => join(mkdtempSync(join(tmpdir(), "bench-doc-")), "benchmarks.md");
+
+  it("creates the file with its header, then replaces only the named section", () => {
+    const f = file();
+    const now = new Date("2026-11-27T10:00:00Z");
+    recordBenchmark("holds", "Holds", markdownTable(["workload", "holds/s"], [["socket", 600]]), { file: f, now });
+    recordBenchmark("onsale", "On-sale", "first", { file: f, now });
+    recordBenchmark("holds", "Holds", markdownTable(["workload", "holds/s"], [["socket", 700]]), { file: f, now });
+    const text = readFileSync(f, "utf8");
+    expect(text.startsWith("# Benchmarks")).toBe(true);
+    expect(text).toContain("| socket | 700 |");
+    expect(text).not.toContain("| socket | 600 |");
+    expect(text.match(/<!-- bench:holds -->/g)).toHaveLength(1);
+    expect(text).toContain("first");
+    expect(text).toMatch(/on 2026-11-27 10:00 UTC; load average [\d.]+ [\d.]+ [\d.]+ on \d+ cores/);
+    expect(text.indexOf("bench:holds")).toBeLessThan(text.indexOf("bench:onsale"));
+  });
+
+  it("keeps hand-written text outside the sections", () => {
+    const f = file();
+    writeFileSync(f, "# Benchmarks\n\nIntro by hand.\n");
+    recordBenchmark("fanout", "Fan-out", "table", { file: f });
+    expect(readFileSync(f, "utf8")).toMatch(/^# Benchmarks\n\nIntro by hand.\n\n<!-- bench:fanout -->/);
+  });
+
+  it("refuses a section name that could break the markers", () => {
+    expect(() => recordBenchmark("a -->", "x", "y", { file: file() })).toThrow(/kebab-case/);
+  });
+});
