@@ -1,0 +1,43 @@
+// npm run client:generate — writes client/openapi.json (the Worker's own document, read by importing
+// the app in Node with `cloudflare:*` stubbed) and client/src/api.d.ts (openapi-typescript) from it.
+// `--check` writes nothing and exits 1 when either committed file differs from what it would write.
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { unstable_readConfig } from "wrangler";
+import { createApp } from "../../src/app";
+import { specToTypes } from "./types";
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const SPEC = root("client/openapi.json");
+const TYPES = root("client/src/api.d.ts");
+
+/** The document exactly as `GET /openapi.json` answers it, with wrangler.toml's variables as the env. */
+export async function currentSpec(): Promise<string> {
+  const { vars } = unstable_readConfig({ config: root("wrangler.toml") });
+  const env = { ...vars, JWT_SECRET: "generate-openapi-document-not-a-real-secret" };
+  const res = await createApp().request("/openapi.json", {}, env as never);
+  if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
+  return `${JSON.stringify(await res.json(), null, 2)}\n`;
+}
+
+const check = process.argv.includes("--check");
+const spec = await currentSpec();
+const types = await specToTypes(spec);
+const stale = [
+  [SPEC, spec],
+  [TYPES, types],
+].filter(([file, text]) => {
+  let now = "";
+  try {
+    now = readFileSync(file, "utf8");
+  } catch {
+    // missing: stale
+  }
+  return now !== text;
+});
+if (check) {
+  for (const [file] of stale) console.error(`${file} is stale: run npm run client:generate`);
+  process.exit(stale.length ? 1 : 0);
+}
+for (const [file, text] of stale) writeFileSync(file, text);
+console.log(stale.length ? `wrote ${stale.map(([f]) => f).join(", ")}` : "client/openapi.json and client/src/api.d.ts are current");
