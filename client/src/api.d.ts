@@ -2893,7 +2893,7 @@ export interface components {
             venueId: string;
             name: string;
             /** @default  */
-            description: string;
+            description?: string;
             /** @example music */
             category: string;
             /**
@@ -3313,7 +3313,7 @@ export interface components {
              * @default pm_card_ok
              * @enum {string}
              */
-            paymentMethod: "pm_card_ok" | "pm_card_declined" | "pm_card_slow" | "pm_card_error";
+            paymentMethod?: "pm_card_ok" | "pm_card_declined" | "pm_card_slow" | "pm_card_error";
         };
         Notification: {
             /** Format: uuid */
