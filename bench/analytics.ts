@@ -4,11 +4,12 @@
 // Requests go one at a time so each figure is a request's own latency, not queueing. It adds one
 // admin user (bench-admin@evently.test) to that database to sign a token for.
 //
-//   npx tsx bench/analytics.ts [--requests 100]
+//   npm run bench:analytics [-- --requests 100]
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { unstable_startWorker } from "wrangler";
+import { BenchReport } from "./lib/benchmarks-doc";
 import { signAccessToken } from "../src/auth/tokens";
 import type { Config, Env } from "../src/env";
 import { freePort } from "../scripts/lib/local-db";
@@ -34,8 +35,10 @@ async function prepare(): Promise<{ adminId: string; organizerId: string; topEve
     );
     const { rows: state } = await client.query("select refreshed_at, duration_ms, row_count from analytics_rollups where name = 'booking_daily_stats'");
     if (!state[0]) throw new Error("the daily rollup was never built: run scripts/gen-analytics-data.ts first");
-    console.log(`data: ${counts[0].events} events, ${counts[0].bookings} bookings, ${counts[0].holds} hold history rows`);
+    const summary = `${counts[0].events} events, ${counts[0].bookings} bookings, ${counts[0].holds} hold history rows`;
+    console.log(`data: ${summary}`);
     return {
+      summary,
       adminId: admin.rows[0].id,
       organizerId: ranked[0].organizer_id,
       topEvent: `${ranked[0].id} (${ranked[0].n} bookings)`,
@@ -114,16 +117,18 @@ async function main(): Promise<void> {
     ];
     console.log(`rollup: ${data.rollup}; most booked event ${data.topEvent}; median ${data.medianEvent}`);
     console.log(`${REQUESTS} sequential requests per endpoint after ${WARMUP} warm-up requests, Worker at ${base}\n`);
-    const header = `| endpoint | p50 ms | p95 ms | max ms | body bytes |`;
-    console.log(header);
-    console.log(`|---|---:|---:|---:|---:|`);
+    const report = new BenchReport("analytics", "Analytics queries", "markdown");
+    report.log(`| endpoint | p50 ms | p95 ms | max ms | body bytes |`);
+    report.log(`|---|---:|---:|---:|---:|`);
     let slowest = 0;
     for (const [name, path, headers] of cases) {
       const r = await measure(`${base}${path}`, headers);
       if (path !== "/health") slowest = Math.max(slowest, r.p95);
-      console.log(`| ${name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.max.toFixed(1)} | ${r.bytes} |`);
+      report.log(`| ${name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.max.toFixed(1)} | ${r.bytes} |`);
     }
-    console.log(`\nslowest analytics p95: ${slowest.toFixed(1)} ms (target: under 200 ms)`);
+    report.log("");
+    report.log(`slowest analytics p95: ${slowest.toFixed(1)} ms (target: under 200 ms)`);
+    report.record(`\`npm run bench:data && npm run bench:analytics\`: ${data.summary}; rollup: ${data.rollup}. ${REQUESTS} sequential requests per endpoint after ${WARMUP} warm-up requests.`);
   } finally {
     await worker.dispose();
     await proxy.close();

@@ -1,10 +1,11 @@
-// npx tsx bench/auth.ts — what authentication costs per request inside workerd, and what one
+// npm run bench:auth — what authentication costs per request inside workerd, and what one
 // Argon2id hash costs. Runs the Worker directly (unstable_startWorker, no dev proxy) with rate
 // limits off. workerd freezes its clocks during execution, so every figure is measured from here.
 import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { unstable_startWorker } from 'wrangler';
+import { BenchReport } from './lib/benchmarks-doc';
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 process.env.WRANGLER_SEND_METRICS ??= 'false';
@@ -102,14 +103,18 @@ await worker.dispose();
 
 const noopCpu = rows[0][1].cpu;
 const f = (n: number) => n.toFixed(2).padStart(8);
-console.log(`\nAuthentication cost inside workerd (${SEQUENTIAL} sequential requests per row; ${CONCURRENCY} connections for ${CONCURRENT_MS / 1000} s)\n`);
-console.log(`| what | workerd CPU ms/request | over no-op CPU ms | latency min ms | p50 ms | p99 ms | req/s at ${CONCURRENCY} conn. |`);
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+const intro = `\`npm run bench:auth\`: authentication cost inside workerd (${SEQUENTIAL} sequential requests per row; ${CONCURRENCY} connections for ${CONCURRENT_MS / 1000} s).`;
+report.log(`\n${intro}\n`);
+const report = new BenchReport('auth', 'Tokens, revocation and Argon2id', 'markdown');
+report.log(`| what | workerd CPU ms/request | over no-op CPU ms | latency min ms | p50 ms | p99 ms | req/s at ${CONCURRENCY} conn. |`);
+report.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [name, s, rps] of rows) {
-  console.log(`| ${name} | ${f(s.cpu)} | ${f(s.cpu - noopCpu)} | ${f(s.min)} | ${f(s.p50)} | ${f(s.p99)} | ${rps === null ? '-' : rps.toFixed(0)} |`);
+  report.log(`| ${name} | ${f(s.cpu)} | ${f(s.cpu - noopCpu)} | ${f(s.min)} | ${f(s.p50)} | ${f(s.p99)} | ${rps === null ? '-' : rps.toFixed(0)} |`);
 }
 const [, verify, guard] = rows.map((r) => r[1]);
-console.log(`\nrevocation check (requireUser minus verify only): ${(guard.cpu - verify.cpu).toFixed(3)} ms CPU, ${(guard.p50 - verify.p50).toFixed(2)} ms p50 latency`);
-console.log(`Argon2id, one hash: ${(hash.cpu - noopCpu).toFixed(1)} ms CPU in workerd (latency min ${hash.min.toFixed(1)} ms)`);
+report.log('');
+report.log(`revocation check (requireUser minus verify only): ${(guard.cpu - verify.cpu).toFixed(3)} ms CPU, ${(guard.p50 - verify.p50).toFixed(2)} ms p50 latency`);
+report.log(`Argon2id, one hash: ${(hash.cpu - noopCpu).toFixed(1)} ms CPU in workerd (latency min ${hash.min.toFixed(1)} ms)`);
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`);
+report.record(intro);
 process.exit(0);

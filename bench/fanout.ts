@@ -14,6 +14,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { loadavg } from "node:os";
 import { httpClient, sleep } from "./lib/load";
+import { BenchReport } from "./lib/benchmarks-doc";
 import { layout, publishEvent, startStack, type Stack } from "./lib/stack";
 
 const COUNTS = (process.env.FANOUT_SOCKETS ?? "0,1000,5000,20000").split(",").map((x) => Number(x.trim()));
@@ -140,10 +141,11 @@ async function main() {
   const cols = ["watchers", "holds offered", "granted", "holds/s", "hold p50 ms", "hold p99 ms", "p99 vs 0", "receipt p50", "p99", "max", "receipts", "refused", "gaps"];
   let failed = false;
   // Each row is printed as its step ends, so a run that dies at a large count keeps the smaller ones.
+  const report = new BenchReport("fanout", "Live seat map fan-out: holds and commit-to-receipt under watchers", "markdown");
   const print = (s: Step) => {
     const base = steps.find((x) => x.watchers === 0)?.holdP99;
-    console.log(
-      [
+    report.log(
+      `| ${[
         s.watchers,
         s.offered,
         s.granted,
@@ -157,7 +159,7 @@ async function main() {
         `${s.receipts.length}/${s.expectedReceipts}`,
         s.refused,
         s.gaps,
-      ].join(" | "),
+      ].join(" | ")} |`,
     );
     // A gap is a broken seat map, not a slow one. Fewer receipts than expected is not: a hold and its
     // release that land in one delta batch (a late flush on a busy thread) show the seat only as available.
@@ -167,12 +169,17 @@ async function main() {
     for (const n of COUNTS) {
       const s = await step(stack, n);
       steps.push(s);
-      if (steps.length === 1) console.log(cols.join(" | "));
+      if (steps.length === 1) report.log(`| ${cols.join(" | ")} |\n|${cols.map(() => "---:").join("|")}|`);
       print(s);
     }
   } finally {
     await stack.close();
   }
+  report.record(
+    `\`npm run bench:fanout\`: holds over HTTP at ${RATE}/s for ${SECONDS} s per step on a fresh event; watchers beyond ${DIRECT} on relays of ${RELAY_SOCKETS} sockets, ` +
+      `spread over ${PROCESSES} Node processes. Receipt columns: ms from the object committing a hold to a socket receiving its delta; "p99 vs 0": hold p99 against the step with no watchers. ` +
+      (failed ? "**Failed: some watchers saw sequence gaps or did not connect.**" : "No sequence gaps."),
+  );
   if (failed) {
     console.error("bench/fanout: some watchers saw sequence gaps or did not connect");
     process.exit(1);

@@ -6,6 +6,7 @@ import { execSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { httpClient, row } from "./lib/load";
+import { BenchReport } from "./lib/benchmarks-doc";
 import { layout, publishEvent, startStack } from "./lib/stack";
 
 const N = Number(process.env.COST_N ?? 1000);
@@ -59,15 +60,17 @@ async function main() {
       ],
     ];
     console.log(`bench/holds-cost: ${N} sequential requests per row, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-    console.log(row(["step", "workerd CPU ms/req", "latency ms/req"], [38, 18, 15]));
+    const report = new BenchReport("holds-cost", "Hold path: workerd CPU per request, step by step");
+    report.log(row(["step", "workerd CPU ms/req", "latency ms/req"], [38, 18, 15]));
     for (const [name, step] of steps) {
       for (let i = 0; i < 50; i++) await step();
       const c0 = cpuMs();
       const t0 = performance.now();
       for (let i = 0; i < N; i++) await step();
       const per = name.startsWith("POST") ? 2 * N : name.includes("100 hold") ? 100 * N : N;
-      console.log(row([name, ((cpuMs() - c0) / per).toFixed(3), ((performance.now() - t0) / per).toFixed(3)], [38, 18, 15]));
+      report.log(row([name, ((cpuMs() - c0) / per).toFixed(3), ((performance.now() - t0) / per).toFixed(3)], [38, 18, 15]));
     }
+    report.record(`\`npm run bench:holds-cost\`: ${N} sequential requests per row, one step added per row; workerd's CPU time per request from /proc.`);
   } finally {
     http.close();
     await stack.close();

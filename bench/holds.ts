@@ -23,6 +23,7 @@ import { CPU_KINDS, CpuMeter, type CpuMs } from "./lib/cpu";
 import { SeatLedger, checkSeatMap, type SeatMap } from "./lib/ledger";
 import { LiveClient, type LiveReply } from "./lib/live-client";
 import { Recorder, closedLoop, fmt, httpClient, row, sleep, type HttpClient } from "./lib/load";
+import { BenchReport } from "./lib/benchmarks-doc";
 import { layout, publishEvent, startStack } from "./lib/stack";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -45,6 +46,8 @@ const ENGINE = "ref 2: engine in the DO";
 const MINIMAL = "ref 2b: minimal seat loop";
 
 const seats = layout(SECTIONS, ROWS, PER_ROW);
+/** The tables below go to docs/benchmarks.md at the end of a full run. */
+const report = new BenchReport("holds", "Seat holds: live socket, HTTP, a Node+pg row-lock server");
 const rowsOfSeats = Array.from({ length: SECTIONS * ROWS }, (_, i) => `${String.fromCharCode(65 + Math.floor(i / ROWS))}-${(i % ROWS) + 1}`);
 function adjacentPair(): string[] {
   const r = rowsOfSeats[Math.floor(Math.random() * rowsOfSeats.length)];
@@ -255,13 +258,17 @@ async function main() {
     const rlTaken = Number((await db.query<{ n: string }>(`select count(*) as n from rl_seats where status <> 'available'`)).rows[0].n);
     await db.end();
     if (rlTaken !== 0) problems.push(`row-lock server: ${rlTaken} seats still held after every hold was released`);
-    console.log(
+    report.log(
       `\nledger: hot event ${ledger.grants} holds granted, ${ledger.releases} released, counters ${JSON.stringify(hot.availability)}; ` +
         `row-lock ${rlLedger.grants} granted, ${rlLedger.releases} released; minimal loop left ${minimal.left} taken`,
     );
-    for (const p of problems) console.error(`FAIL: ${p}`);
-    console.log(problems.length ? `ledger FAILED (${problems.length} problems)` : "ledger ok: no seat in two live holds, every hold released, counters equal the seats");
+    for (const p of problems) report.log(`FAIL: ${p}`);
+    report.log(problems.length ? `ledger FAILED (${problems.length} problems)` : "ledger ok: no seat in two live holds, every hold released, counters equal the seats");
     console.log(`load average at the end: ${load()}`);
+    report.record(
+      `\`npm run bench:holds\`: ${seats.length} seats, one event, ${SECONDS} s per step, clients ${CLIENTS.join(",")}, HTTP shed above ${MAX_INFLIGHT} in flight, ` +
+        `${SPLIT ? "front Worker and objects in two workerd processes" : "one workerd process"}, engine loop of ${ENGINE_OPS} pairs. What each workload is: the comment at the top of bench/holds.ts.`,
+    );
     http.close();
     rl.close();
   } finally {
@@ -275,24 +282,24 @@ const WIDTHS = [27, 7, 9, 6, 6, 6, 7, 7, 7, 7];
 let headerPrinted = false;
 function print(l: Line) {
   if (!headerPrinted) {
-    console.log(row(["workload", "clients", "holds/s", "409", "503", "err", "p50 ms", "p95 ms", "p99 ms", "max ms"], WIDTHS));
+    report.log(row(["workload", "clients", "holds/s", "409", "503", "err", "p50 ms", "p95 ms", "p99 ms", "max ms"], WIDTHS));
     headerPrinted = true;
   }
   const r = l.rec;
-  console.log(row([l.workload, l.clients, fmt(rate(l)), r.count(409), r.count(503), r.errors, fmt(r.percentile(50)), fmt(r.percentile(95)), fmt(r.percentile(99)), fmt(r.percentile(100))], WIDTHS));
+  report.log(row([l.workload, l.clients, fmt(rate(l)), r.count(409), r.count(503), r.errors, fmt(r.percentile(50)), fmt(r.percentile(95)), fmt(r.percentile(99)), fmt(r.percentile(100))], WIDTHS));
 }
 
 const serverMs = (c: CpuMs) => c.workerd + c["node server"] + c.postgres;
 const per = (ms: number, l: Line) => (l.holds > 0 ? (ms / l.holds).toFixed(3) : "-");
 
 function cpuTable() {
-  console.log(`\nCPU ms per hold+release (per request for the no-op route), by process kind, from /proc:`);
+  report.log(`\nCPU ms per hold+release (per request for the no-op route), by process kind, from /proc:`);
   const widths = [27, 7, 9, 9, 12, 9, 13, 10];
-  console.log(row(["workload", "clients", "workerd", "objects", "node server", "postgres", "server total", "load gen."], widths));
+  report.log(row(["workload", "clients", "workerd", "objects", "node server", "postgres", "server total", "load gen."], widths));
   for (const l of lines) {
-    console.log(row([l.workload, l.clients, per(l.cpu.workerd, l), SPLIT ? per(l.cpu.objects, l) : "-", per(l.cpu["node server"], l), per(l.cpu.postgres, l), per(serverMs(l.cpu), l), per(l.cpu["load gen."], l)], widths));
+    report.log(row([l.workload, l.clients, per(l.cpu.workerd, l), SPLIT ? per(l.cpu.objects, l) : "-", per(l.cpu["node server"], l), per(l.cpu.postgres, l), per(serverMs(l.cpu), l), per(l.cpu["load gen."], l)], widths));
   }
-  console.log(
+  report.log(
     SPLIT
       ? "(workerd: both workerd processes; objects: the one running only the objects, the rest is the front Worker's; load gen.: this process, clients and the Neon driver's WebSocket proxy)"
       : "(workerd: one process runs the front Worker and the objects, BENCH_SPLIT=1 runs them apart; load gen.: this process, clients and the Neon driver's WebSocket proxy)",
@@ -308,18 +315,18 @@ function ceiling() {
   // Apart, the objects' process is the object's share; together, the socket workload's workerd is (after the upgrade the front Worker does nothing per frame).
   const objectMs = (SPLIT ? live.cpu.objects : live.cpu.workerd) / live.holds;
   const how = SPLIT ? "the objects' own workerd process" : "workerd, the front Worker idle per frame";
-  console.log(`\nthe object's share, socket workload at ${TARGET_CLIENTS} clients (${how}): ${objectMs.toFixed(3)} ms CPU per hold+release`);
-  console.log(`per-event ceiling in production: about ${fmt(1000 / objectMs)} hold+release pairs/s over sockets (1000 / object CPU ms per hold+release)`);
+  report.log(`\nthe object's share, socket workload at ${TARGET_CLIENTS} clients (${how}): ${objectMs.toFixed(3)} ms CPU per hold+release`);
+  report.log(`per-event ceiling in production: about ${fmt(1000 / objectMs)} hold+release pairs/s over sockets (1000 / object CPU ms per hold+release)`);
   if (http && http.holds > 0) {
     const httpMs = http.cpu.workerd / http.holds;
     if (SPLIT) {
       const httpObjectMs = http.cpu.objects / http.holds;
-      console.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, of which the object's ${httpObjectMs.toFixed(3)} ms (ceiling about ${fmt(1000 / httpObjectMs)} pairs/s per event) and the front Worker's ${(httpMs - httpObjectMs).toFixed(3)} ms (spread over many isolates in production)`);
+      report.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, of which the object's ${httpObjectMs.toFixed(3)} ms (ceiling about ${fmt(1000 / httpObjectMs)} pairs/s per event) and the front Worker's ${(httpMs - httpObjectMs).toFixed(3)} ms (spread over many isolates in production)`);
     } else {
-      console.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, so about ${(httpMs - objectMs).toFixed(3)} ms is the front Worker's and the RPC hops' (spread over many isolates in production)`);
+      report.log(`HTTP: ${httpMs.toFixed(3)} ms workerd CPU per hold+release, so about ${(httpMs - objectMs).toFixed(3)} ms is the front Worker's and the RPC hops' (spread over many isolates in production)`);
     }
   }
-  if (engine && engine.holds > 0) console.log(`the engine alone: ${((SPLIT ? engine.cpu.objects : engine.cpu.workerd) / engine.holds).toFixed(3)} ms CPU per pair`);
+  if (engine && engine.holds > 0) report.log(`the engine alone: ${((SPLIT ? engine.cpu.objects : engine.cpu.workerd) / engine.holds).toFixed(3)} ms CPU per pair`);
 }
 
 function targets() {
@@ -328,16 +335,16 @@ function targets() {
   const http = find(HTTP, TARGET_CLIENTS);
   const engine = find(ENGINE, 1);
   const minimal = find(MINIMAL, 1);
-  if (engine && minimal) console.log(`\nengine / minimal two-statement loop: ${fmt(rate(engine))} / ${fmt(rate(minimal))} pairs/s = ${(rate(engine) / rate(minimal)).toFixed(2)}x`);
+  if (engine && minimal) report.log(`\nengine / minimal two-statement loop: ${fmt(rate(engine))} / ${fmt(rate(minimal))} pairs/s = ${(rate(engine) / rate(minimal)).toFixed(2)}x`);
   if (!rl || !live || !http || !engine) return;
   const mark = (ok: boolean) => (ok ? "met" : "missed");
   const vsRl = (l: Line) => (rate(rl) > 0 ? rate(l) / rate(rl) : NaN);
   const p99 = (l: Line) => l.rec.percentile(99);
-  console.log(`targets at ${TARGET_CLIENTS} clients, same run:`);
-  console.log(`  socket holds/s >= 3x row-lock, p99 < 100 ms: ${vsRl(live).toFixed(2)}x, p99 ${fmt(p99(live))} ms: ${mark(vsRl(live) >= 3 && p99(live) < 100)}`);
-  console.log(`  HTTP holds/s >= 1.5x row-lock, p99 < 250 ms: ${vsRl(http).toFixed(2)}x, p99 ${fmt(p99(http))} ms: ${mark(vsRl(http) >= 1.5 && p99(http) < 250)}`);
+  report.log(`targets at ${TARGET_CLIENTS} clients, same run:`);
+  report.log(`  socket holds/s >= 3x row-lock, p99 < 100 ms: ${vsRl(live).toFixed(2)}x, p99 ${fmt(p99(live))} ms: ${mark(vsRl(live) >= 3 && p99(live) < 100)}`);
+  report.log(`  HTTP holds/s >= 1.5x row-lock, p99 < 250 ms: ${vsRl(http).toFixed(2)}x, p99 ${fmt(p99(http))} ms: ${mark(vsRl(http) >= 1.5 && p99(http) < 250)}`);
   const e = rate(engine) / ENGINE_BEFORE;
-  console.log(`  engine >= 3x ${ENGINE_BEFORE.toLocaleString("en")} pairs/s: ${fmt(rate(engine))} pairs/s, ${e.toFixed(2)}x: ${mark(e >= 3)}`);
+  report.log(`  engine >= 3x ${ENGINE_BEFORE.toLocaleString("en")} pairs/s: ${fmt(rate(engine))} pairs/s, ${e.toFixed(2)}x: ${mark(e >= 3)}`);
 }
 
 await main();

@@ -2,11 +2,12 @@
 // listing queries, starts the Worker with wrangler's unstable_startWorker (workerd directly, no dev
 // proxy) and drives GET /v1/events over real HTTP at a few concurrencies.
 //
-//   npx tsx bench/listing.ts            (env: DATABASE_URL to use an existing database,
+//   npm run bench:listing               (env: DATABASE_URL to use an existing database,
 //                                        BENCH_SECONDS per cell, default 5; BENCH_CONCURRENCY, default 1,10,50)
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { unstable_startWorker } from "wrangler";
+import { BenchReport } from "./lib/benchmarks-doc";
 import { createDatabase, dropDatabase } from "../scripts/lib/local-db";
 import { migrate } from "../scripts/lib/migrate";
 import { startWsProxy } from "../scripts/lib/ws-proxy";
@@ -162,7 +163,10 @@ try {
 }
 
 const ms = (x: number) => x.toFixed(1);
-console.log(`\n${EVENTS} events, ${SECONDS} s per cell, Worker via unstable_startWorker, Postgres 15 on 127.0.0.1\n`);
-console.log("| scenario | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
-for (const c of cells) console.log(`| ${c.scenario} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${c.rps.toFixed(0)} | ${ms(c.p50)} | ${ms(c.p95)} | ${ms(c.p99)} |`);
+const intro = `\`npm run bench:listing\`: ${EVENTS} events, ${SECONDS} s per cell, Worker via unstable_startWorker, Postgres on 127.0.0.1.`;
+console.log(`\n${intro}\n`);
+const report = new BenchReport("listing", "Event listing", "markdown");
+report.log("| scenario | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms |");
+report.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const c of cells) report.log(`| ${c.scenario} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${c.rps.toFixed(0)} | ${ms(c.p50)} | ${ms(c.p95)} | ${ms(c.p99)} |`);
+report.record(intro);

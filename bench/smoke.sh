@@ -5,7 +5,8 @@
 # (listing, analytics) are skipped, and said so, when none answers on 127.0.0.1:5432.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+# BENCH_RECORD=0: smoke figures mean nothing, so no benchmark writes docs/benchmarks.md here.
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false BENCH_RECORD=0
 failed=()
 run() {
   local name=$1; shift

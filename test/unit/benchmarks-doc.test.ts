@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { markdownTable, recordBenchmark } from "../../bench/lib/benchmarks-doc";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { BENCHMARKS_DOC, BenchReport, markdownTable, recordBenchmark, recording } from "../../bench/lib/benchmarks-doc";
 
 describe("docs/benchmarks.md sections written by the benchmarks", () => {
   const file = () => join(mkdtempSync(join(tmpdir(), "bench-doc-")), "benchmarks.md");
@@ -32,5 +32,29 @@ describe("docs/benchmarks.md sections written by the benchmarks", () => {
 
   it("refuses a section name that could break the markers", () => {
     expect(() => recordBenchmark("a -->", "x", "y", { file: file() })).toThrow(/kebab-case/);
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it("does not record when BENCH_RECORD=0, as bench:smoke runs", () => {
+    expect(recording({})).toBe(true);
+    expect(recording({ BENCH_RECORD: "0" })).toBe(false);
+    vi.stubEnv("BENCH_RECORD", "0");
+    const before = readFileSync(BENCHMARKS_DOC, "utf8");
+    expect(recordBenchmark("holds", "Holds", "smoke figures")).toBeNull();
+    expect(readFileSync(BENCHMARKS_DOC, "utf8")).toBe(before);
+  });
+
+  it("records what a report printed, verbatim, in a preformatted block", () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const f = file();
+    const report = new BenchReport("auth", "Tokens and passwords");
+    report.log("what        ms");
+    report.log("verify    0.12\nargon2id  160.0");
+    expect(report.record("BENCH_N=200.", { file: f })).toBe(f);
+    expect(readFileSync(f, "utf8")).toContain("## Tokens and passwords\n\nBENCH_N=200.\n\n```text\nwhat        ms\nverify    0.12\nargon2id  160.0\n```\n");
   });
 });
