@@ -1,15 +1,18 @@
 // npm run client:generate — writes client/openapi.json (the Worker's own document, read by importing
-// the app in Node with `cloudflare:*` stubbed) and client/src/api.d.ts (openapi-typescript) from it.
-// `--check` writes nothing and exits 1 when either committed file differs from what it would write.
+// the app in Node with `cloudflare:*` stubbed), client/src/api.d.ts (openapi-typescript) and the
+// operations table of docs/api.md from it. `npm run client:check` writes nothing and exits 1 when
+// a committed file differs from what it would write.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { createApp } from "../../src/app";
+import { withOperations } from "./operations";
 import { specToTypes } from "./types";
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const SPEC = root("client/openapi.json");
 const TYPES = root("client/src/api.d.ts");
+const API_DOC = root("docs/api.md");
 
 /** The document exactly as `GET /openapi.json` answers it, with wrangler.toml's variables as the env. */
 export async function currentSpec(): Promise<string> {
@@ -26,6 +29,7 @@ const types = await specToTypes(spec);
 const stale = [
   [SPEC, spec],
   [TYPES, types],
+  [API_DOC, withOperations(readFileSync(API_DOC, "utf8"), spec)],
 ].filter(([file, text]) => {
   let now = "";
   try {
@@ -40,4 +44,4 @@ if (check) {
   process.exit(stale.length ? 1 : 0);
 }
 for (const [file, text] of stale) writeFileSync(file, text);
-console.log(stale.length ? `wrote ${stale.map(([f]) => f).join(", ")}` : "client/openapi.json and client/src/api.d.ts are current");
+console.log(stale.length ? `wrote ${stale.map(([f]) => f).join(", ")}` : "client/openapi.json, client/src/api.d.ts and docs/api.md are current");

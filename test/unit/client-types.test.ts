@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { withOperations } from "../../client/scripts/operations";
 import { specToTypes } from "../../client/scripts/types";
 
 const file = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");
@@ -15,5 +16,11 @@ describe("the typed client's generated types", () => {
     const doc = JSON.parse(file("client/openapi.json"));
     doc.paths["/v1/made-up"] = { get: { responses: { 200: { description: "OK" } } } };
     expect(await specToTypes(JSON.stringify(doc))).not.toBe(file("client/src/api.d.ts"));
+  });
+
+  it("list in docs/api.md every operation of client/openapi.json (else: npm run client:generate)", () => {
+    const doc = file("docs/api.md");
+    expect(withOperations(doc, file("client/openapi.json"))).toBe(doc);
+    expect(doc).toContain("| `POST /v1/events/{id}/holds` | holds | bearer | 201 |");
   });
 });
