@@ -104,7 +104,7 @@ await worker.dispose();
 const noopCpu = rows[0][1].cpu;
 const f = (n: number) => n.toFixed(2).padStart(8);
 const intro = `\`npm run bench:auth\`: authentication cost inside workerd (${SEQUENTIAL} sequential requests per row; ${CONCURRENCY} connections for ${CONCURRENT_MS / 1000} s).`;
-report.log(`\n${intro}\n`);
+console.log(`\n${intro}\n`);
 const report = new BenchReport('auth', 'Tokens, revocation and Argon2id', 'markdown');
 report.log(`| what | workerd CPU ms/request | over no-op CPU ms | latency min ms | p50 ms | p99 ms | req/s at ${CONCURRENCY} conn. |`);
 report.log('|---|---:|---:|---:|---:|---:|---:|');
