@@ -21,7 +21,7 @@ const WARMUP = Number(values.warmup);
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/evently_bench";
 const JWT_SECRET = randomBytes(32).toString("base64url");
 
-async function prepare(): Promise<{ adminId: string; organizerId: string; topEvent: string; medianEvent: string; rollup: string }> {
+async function prepare(): Promise<{ summary: string; adminId: string; organizerId: string; topEvent: string; medianEvent: string; rollup: string }> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
