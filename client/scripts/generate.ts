@@ -18,7 +18,12 @@ const API_DOC = root("docs/api.md");
 export async function currentSpec(): Promise<string> {
   const { vars } = unstable_readConfig({ config: root("wrangler.toml") });
   const env = { ...vars, JWT_SECRET: "generate-openapi-document-not-a-real-secret" };
-  const res = await createApp().request("/openapi.json", {}, env as never);
+  // The app logs every request as a JSON line; this one is not worth printing.
+  const log = console.log;
+  console.log = () => {};
+  const res = await createApp()
+    .request("/openapi.json", {}, env as never)
+    .finally(() => (console.log = log));
   if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
   return `${JSON.stringify(await res.json(), null, 2)}\n`;
 }
