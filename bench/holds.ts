@@ -35,7 +35,7 @@ const SPLIT = process.env.BENCH_SPLIT !== "0";
 const SECTIONS = 10, ROWS = 20, PER_ROW = 50; // 10,000 seats
 /** The targets of issue 12 are read at 100 clients (or the largest count run, when 100 is not). */
 const TARGET_CLIENTS = CLIENTS.includes(100) ? 100 : Math.max(...CLIENTS);
-/** The engine's pairs/s before issue 12 (docs/inventory.md, quiet machine). */
+/** The engine's pairs/s before issue 12 (docs/changelog.md, Benchmark history: the first wave, quiet machine). */
 const ENGINE_BEFORE = 6_872;
 
 const SOCKET = "live socket (auth + frames)";

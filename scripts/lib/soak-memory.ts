@@ -21,7 +21,7 @@ export interface RssGrowth {
 export const MEMORY_FACTOR = 1.2;
 /**
  * …plus this many KiB per request: the spread between two no-op runs over the same requests on
- * this machine (docs/soak.md), so that noise alone cannot fail the check.
+ * this machine (docs/changelog.md, Soak), so that noise alone cannot fail the check.
  */
 export const MEMORY_ALLOWANCE_KB_PER_REQUEST = 2;
 
