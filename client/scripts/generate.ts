@@ -21,9 +21,7 @@ export async function currentSpec(): Promise<string> {
   // The app logs every request as a JSON line; this one is not worth printing.
   const log = console.log;
   console.log = () => {};
-  const res = await createApp()
-    .request("/openapi.json", {}, env as never)
-    .finally(() => (console.log = log));
+  const res = await Promise.resolve(createApp().request("/openapi.json", {}, env as never)).finally(() => (console.log = log));
   if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
   return `${JSON.stringify(await res.json(), null, 2)}\n`;
 }
