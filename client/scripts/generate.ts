@@ -44,6 +44,7 @@ const stale = [
 });
 if (check) {
   for (const [file] of stale) console.error(`${file} is stale: run npm run client:generate`);
+  if (!stale.length) console.log("client/openapi.json, client/src/api.d.ts and docs/api.md are current");
   process.exit(stale.length ? 1 : 0);
 }
 for (const [file, text] of stale) writeFileSync(file, text);
