@@ -1,5 +1,5 @@
 // The docs check (test/unit/docs.test.ts): relative links in README.md and docs/*.md that point
-// nowhere (a file, or an #anchor by GitHub's rules), documented `npm run X` scripts that
+// nowhere (a file, or an #anchor by GitHub's rules), docs/*.md the README does not link, documented `npm run X` scripts that
 // package.json does not have, and variables or bindings (wrangler.toml, and the Env interface of
 // src/env.ts for secrets and optional variables) missing from the README's configuration table.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -71,6 +71,13 @@ export function linkProblems(root: string, docs: Doc[]): string[] {
     }
   }
   return problems;
+}
+
+/** docs/*.md files that README.md never links to: an area nobody can find from the index. */
+export function orphanProblems(docs: Doc[]): string[] {
+  const readme = docs.find((d) => d.path === "README.md")?.text ?? "";
+  const linked = new Set([...prose(readme).matchAll(/\]\(\s*<?([^)\s>#]+)/g)].map((m) => m[1].replace(/^\.\//, "")));
+  return docs.filter((d) => d.path.startsWith("docs/") && !linked.has(d.path)).map((d) => `README.md does not link ${d.path} (add it to the index under "Docs")`);
 }
 
 /** Documented `npm run X` whose X is not a script of package.json. */

@@ -9,6 +9,7 @@ import {
   configurationProblems,
   envInterfaceNames,
   linkProblems,
+  orphanProblems,
   readDocs,
   scriptProblems,
   wranglerNames,
@@ -23,6 +24,10 @@ describe("the docs", () => {
   it("have no relative link that points nowhere (files and #anchors)", () => {
     expect(docs.map((d) => d.path)).toContain("README.md");
     expect(linkProblems(ROOT, docs)).toEqual([]);
+  });
+
+  it("are all reachable from the README's index", () => {
+    expect(orphanProblems(docs)).toEqual([]);
   });
 
   it("mention only `npm run` scripts that package.json has", () => {
@@ -67,6 +72,16 @@ describe("the docs check", () => {
     expect(problems.join("\n")).toMatch(/README.md: \[c\]\(docs\/a.md#nope\) points at #nope/);
     expect(problems.join("\n")).toMatch(/README.md: \[d\]\(\/docs\/a.md\) is absolute/);
     expect(problems.join("\n")).toMatch(/docs\/a.md: \[nowhere\]\(..\/README.md#gone\)/);
+  });
+
+  it("finds a file in docs/ that the README does not link", () => {
+    const docs = [
+      { path: "README.md", text: "[a](docs/a.md) and [b](./docs/b.md#x) but `[c](docs/c.md)` is code" },
+      { path: "docs/a.md", text: "" },
+      { path: "docs/b.md", text: "" },
+      { path: "docs/c.md", text: "" },
+    ];
+    expect(orphanProblems(docs)).toEqual(['README.md does not link docs/c.md (add it to the index under "Docs")']);
   });
 
   it("finds a documented npm script that does not exist", () => {
