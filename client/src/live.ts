@@ -209,6 +209,10 @@ export class LiveSeatMap {
         if (frame.ok && !this.authed) {
           this.authed = true;
           this.flushPending();
+        } else if (!frame.ok && !this.authed) {
+          // Refused (an expired token, say): waiting requests get their UNAUTHENTICATED replies
+          // rather than waiting forever; `authenticate` with a fresh token, then hold again.
+          this.flushPending();
         }
         this.authWaiter?.(frame);
         this.authWaiter = undefined;

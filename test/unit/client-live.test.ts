@@ -137,6 +137,18 @@ describe("the live seat map client", () => {
     await expect(held).resolves.toMatchObject({ ok: false, error: { code: "SEAT_UNAVAILABLE" } });
   });
 
+  it("sends waiting requests when the socket's auth is refused, so they get their answer instead of hanging", async () => {
+    const map = new LiveSeatMap({ baseUrl: "http://x", eventId: "e", token: "expired", WebSocket: FakeSocket });
+    latest().open();
+    const held = map.hold({ quantity: 1 }, "c-9");
+    expect(latest().sent).toEqual([{ type: "auth", token: "expired" }]);
+    latest().frame({ type: "auth", ok: false, code: "UNAUTHENTICATED" });
+    expect(latest().sent[1]).toEqual({ type: "hold", ref: "c-9", quantity: 1 });
+    latest().frame({ type: "reply", ref: "c-9", ok: false, error: { code: "UNAUTHENTICATED", message: "Authenticate first" } });
+    await expect(held).resolves.toMatchObject({ ok: false, error: { code: "UNAUTHENTICATED" } });
+    map.close();
+  });
+
   it("rejects requests still waiting when it is closed", async () => {
     const map = new LiveSeatMap({ baseUrl: "http://x", eventId: "e", token: "tok", WebSocket: FakeSocket });
     const waiting = map.release("hld_1");
