@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -56,5 +56,15 @@ describe("docs/benchmarks.md sections written by the benchmarks", () => {
     report.log("verify    0.12\nargon2id  160.0");
     expect(report.record("BENCH_N=200.", { file: f })).toBe(f);
     expect(readFileSync(f, "utf8")).toContain("## Tokens and passwords\n\nBENCH_N=200.\n\n```text\nwhat        ms\nverify    0.12\nargon2id  160.0\n```\n");
+  });
+
+  it("has a section, under the same title, for every benchmark that records one (so links to it hold)", () => {
+    const benchDir = new URL("../../bench/", import.meta.url);
+    const reports = readdirSync(benchDir)
+      .filter((f) => f.endsWith(".ts"))
+      .flatMap((f) => [...readFileSync(new URL(f, benchDir), "utf8").matchAll(/new BenchReport\(\s*["']([a-z0-9-]+)["'],\s*["']([^"']+)["']/g)]);
+    expect(reports.map((m) => m[1])).toEqual(expect.arrayContaining(["analytics", "auth", "fanout", "holds", "holds-cost", "listing"]));
+    const doc = readFileSync(BENCHMARKS_DOC, "utf8");
+    for (const [, name, title] of reports) expect(doc).toContain(`<!-- bench:${name} -->\n## ${title}\n`);
   });
 });
