@@ -12,7 +12,7 @@ export const CARDS = [
   { value: "pm_card_declined", label: "Visa ending 0002", note: "sandbox: declined" },
 ];
 
-const STATUS_TEXT = { pending: "Confirming…", confirmed: "Confirmed", failed: "Failed", cancelled: "Cancelled" };
+const STATUS_TEXT = { pending: "Confirming your booking…", confirmed: "Booking confirmed", failed: "Booking failed", cancelled: "Booking cancelled" };
 
 function countdownText(expiresAt) {
   const left = Math.max(0, Math.round((Date.parse(expiresAt) - Date.now()) / 1000));
@@ -28,7 +28,7 @@ export function renderCheckout(state, panel) {
   if (panel.dataset.key === key) return;
   panel.dataset.key = key;
   const had = panel.contains(document.activeElement) ? document.activeElement.id : null;
-  panel.replaceChildren(...content(state));
+  panel.replaceChildren(...content(state).filter(Boolean));
   if (had) document.getElementById(had)?.focus();
   state.tick = () => {
     const node = document.getElementById("hold-countdown");
@@ -107,7 +107,7 @@ function holdPanel(state) {
 
 function bookingResult(state) {
   const b = state.booking;
-  const head = el("p", { id: "booking-status", "data-status": b.status, role: "status" }, badge(b.status, `Booking ${STATUS_TEXT[b.status] ?? b.status}`));
+  const head = el("p", { id: "booking-status", "data-status": b.status, role: "status" }, badge(b.status, STATUS_TEXT[b.status] ?? b.status));
   if (b.status === "pending") {
     return [
       head,

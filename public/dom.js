@@ -19,11 +19,12 @@ export function money(cents, currency = "EUR") {
   return f.format(cents / 10 ** digits);
 }
 
-/** "Sat 5 Dec 2026, 21:00" as the venue's clock shows it, and the zone's short name. */
+/** "Sat 5 Dec 2026, 21:00" as the venue's clock shows it, and whose clock: "Lisbon time". */
 export function venueTime(iso, timeZone) {
   const at = new Date(iso);
   const when = new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(at);
-  const zone = new Intl.DateTimeFormat("en-GB", { timeZone, timeZoneName: "short" }).formatToParts(at).find((p) => p.type === "timeZoneName")?.value ?? timeZone;
+  // Abbreviations are uneven across zones ("CST" but "GMT+1"); the zone's city reads the same everywhere.
+  const zone = `${timeZone.split("/").pop().replace(/_/g, " ")} time`;
   return { when, zone, text: `${when} ${zone}` };
 }
 
@@ -38,6 +39,6 @@ export function say(text, kind = "info") {
 
 /** "3 left", "Sold out", … with an icon, so a status never rests on colour alone. */
 export function badge(kind, text) {
-  const icons = { available: "●", few: "▲", soldout: "✕", waitlist: "⏳", cancelled: "⊘", pending: "…", confirmed: "✓", failed: "✕" };
+  const icons = { available: "●", few: "▲", soldout: "✕", waitlist: "≡", cancelled: "⊘", pending: "…", confirmed: "✓", failed: "✕" };
   return el("span", { class: `badge badge-${kind}` }, el("span", { "aria-hidden": "true" }, icons[kind] ?? "•"), " ", text);
 }

@@ -28,7 +28,10 @@ export async function render() {
   const ticket = ++rendering;
   if (cleanup) { try { cleanup(); } catch { /* a view's cleanup must not stop the next one */ } }
   cleanup = null;
-  const view = document.getElementById("view");
+  // Each render gets a fresh container: a view superseded while it awaited writes into a detached node.
+  const main = document.getElementById("view");
+  const view = document.createElement("div");
+  main.replaceChildren(view);
   const { path, query } = current();
   const match = routes.map((r) => ({ r, m: r.regex.exec(path) })).find((x) => x.m);
   if (!match) {
@@ -36,7 +39,7 @@ export async function render() {
     return;
   }
   const params = Object.fromEntries(match.r.names.map((n, i) => [n, decodeURIComponent(match.m[i + 1])]));
-  view.setAttribute("aria-busy", "true");
+  main.setAttribute("aria-busy", "true");
   try {
     const result = await match.r.view({ params, query, view });
     if (ticket !== rendering) { if (typeof result === "function") result(); return; }
@@ -45,9 +48,10 @@ export async function render() {
     if (ticket !== rendering) return;
     view.replaceChildren(Object.assign(document.createElement("h1"), { textContent: "Could not load this page" }), Object.assign(document.createElement("p"), { textContent: err.message }));
   } finally {
-    view.removeAttribute("aria-busy");
+    if (ticket === rendering) main.removeAttribute("aria-busy");
   }
   // Screen readers hear the new page's title; keyboard users start from it.
+  if (ticket !== rendering) return;
   const h1 = view.querySelector("h1");
   if (h1) {
     document.title = `${h1.textContent} · Evently`;

@@ -141,7 +141,7 @@ export async function eventView({ params, view }) {
   const extras = el("div", { id: "event-extras" });
   const reserved = ev.seating === "reserved";
 
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← All events")),
     el("h1", {}, ev.name),
     el("p", { class: "where" }, `${ev.venue.name}, ${ev.venue.address}, ${ev.venue.city}`),
@@ -170,7 +170,7 @@ export async function eventView({ params, view }) {
       panel,
     ),
     extras,
-  );
+  ].filter(Boolean));
 
   state.render = () => {
     if (state.closed) return;
