@@ -164,8 +164,9 @@ export async function eventView({ params, view }) {
               priceLegend(state.seats.values(), ev.currency).map((g) =>
                 el("li", {}, el("strong", {}, `Section ${g.section}`), g.parts.map((p) => ` · ${p.rows} ${p.price}`)))),
             el("div", { class: "map-scroll" },
-              el("div", { class: "stage", id: "stage" }, el("span", { "aria-hidden": "true" }, "▼ "), "Stage", el("span", { class: "visually-hidden" }, ": the first row of each section is nearest")),
-              state.map))
+              el("div", { class: "map-inner" },
+                el("div", { class: "stage", id: "stage" }, el("span", { "aria-hidden": "true" }, "▼ "), "Stage", el("span", { class: "visually-hidden" }, ": the first row of each section is nearest")),
+                state.map)))
         : null,
       panel,
     ),
