@@ -50,6 +50,9 @@ async function seatStatus(base: string, eventId: string, seatId: string): Promis
 
 /** No horizontal scrolling of the page itself (a wide seat map scrolls inside its own box). */
 const pageFits = (page: Page) => page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth <= (globalThis as any).innerWidth);
+/** The symbol a seat shows besides its colour (CSS ::after), so no status rests on colour alone. */
+const symbol = (page: Page, seatId: string) =>
+  page.evaluate((s) => (globalThis as any).getComputedStyle((globalThis as any).document.querySelector(`[data-seat="${s}"]`), "::after").content, seatId);
 /** The focused element's property `key` (page.evaluate runs in the browser; this project's types have no DOM). */
 const focused = (page: Page, key: "id" | "textContent" | "seat") =>
   page.evaluate((k) => {
@@ -230,12 +233,9 @@ describe("the buyer's web page in a real browser", () => {
     expect(await page.textContent("#booking-reason")).toContain("declined");
     await expect.poll(() => seatStatus(stack.url, ev.id, "Floor-B-3"), { timeout: 15_000 }).toBe("available");
 
-    // Statuses carry a symbol as well as a colour.
-    const symbol = (id: string) =>
-      page.evaluate((s) => (globalThis as any).getComputedStyle((globalThis as any).document.querySelector(`[data-seat="${s}"]`), "::after").content, id);
     await page.click("#book-again");
     await page.click('[data-seat="Floor-A-2"]');
-    expect(await symbol("Floor-A-2")).toBe('"✓"');
+    expect(await symbol(page, "Floor-A-2")).toBe('"✓"');
   });
 
   it("fits a phone: cards in one column, the seat map scrolls in its own box, the order panel below it", async () => {
@@ -279,9 +279,11 @@ describe("the buyer's web page in a real browser", () => {
     expect(Date.now() - heldAt).toBeLessThan(1_000);
     expect(await b.getAttribute(`[data-seat="${seats[0]}"]`, "aria-label")).toContain("held");
     expect(await b.getAttribute(`[data-seat="${seats[0]}"]`, "aria-disabled")).toBe("true");
+    expect(await symbol(b, seats[0])).toBe('"•"');
 
     await a.waitForSelector("#hold-countdown");
     for (const id of seats) expect(await a.getAttribute(`[data-seat="${id}"]`, "data-mine")).toBe("true");
+    expect(await symbol(a, seats[0])).toBe('"★"');
     // The page holds over its live socket, authenticated by a frame; no HTTP hold request.
     expect(traffic.frames).toEqual(expect.arrayContaining(["auth", "hold"]));
     expect(traffic.httpHolds).toEqual([]);
@@ -290,6 +292,7 @@ describe("the buyer's web page in a real browser", () => {
     await a.waitForSelector('#booking-status[data-status="confirmed"]', { timeout: 30_000 });
     for (const id of seats) await b.waitForSelector(`[data-seat="${id}"][data-status="booked"]`, { timeout: 5_000 });
     expect(await b.getAttribute(`[data-seat="${seats[0]}"]`, "aria-label")).toContain("booked");
+    expect(await symbol(b, seats[0])).toBe('"×"');
     await b.screenshot({ path: "docs/seat-map.png", fullPage: true });
   });
 
