@@ -94,7 +94,7 @@ export async function seedDemoData(base: string, databaseUrl: string, log: Log =
     log(`seed: ${DEMO_ORGANIZER.email} is organizer`);
   }
   const [buyer, crowd, fan] = [await loginOrRegister(base, DEMO_BUYER), await loginOrRegister(base, DEMO_CROWD), await loginOrRegister(base, DEMO_FAN)];
-  const events = await seedCatalogue(base, organizer.accessToken, log);
+  const events = await seedCatalogue(base, organizer, log);
   const byKey = new Map(events.map((e) => [e.key, e]));
   const who = { base, organizer, buyer, crowd, fan, log };
   // Independent of each other, so they settle (each waits for its booking saga) side by side.
@@ -134,11 +134,11 @@ async function listAll(base: string, path: string, token: string): Promise<any[]
 }
 
 /** The venues and events of the demo world, made and published once; found again by name afterwards. */
-async function seedCatalogue(base: string, token: string, log: Log): Promise<SeededEvent[]> {
-  const me = (await api(base, "GET", "/v1/me", undefined, token)).body;
+async function seedCatalogue(base: string, organizer: Session, log: Log): Promise<SeededEvent[]> {
+  const token = organizer.accessToken;
   const venueIds = new Map<string, { id: string; timezone: string; city: string }>();
   for (const v of DEMO_VENUES) {
-    let venue = (await listAll(base, `/v1/venues?city=${encodeURIComponent(v.city)}`, token)).find((x) => x.name === v.name && x.ownerId === me.id);
+    let venue = (await listAll(base, `/v1/venues?city=${encodeURIComponent(v.city)}`, token)).find((x) => x.name === v.name && x.ownerId === organizer.user.id);
     if (!venue) {
       const res = await api(base, "POST", "/v1/venues", { name: v.name, city: v.city, address: v.address, timezone: v.timezone, capacity: v.capacity, layout: v.layout }, token);
       if (res.status !== 201) throw new Error(`create venue ${v.name}: ${res.status} ${JSON.stringify(res.body)}`);
