@@ -188,10 +188,13 @@ export async function eventView({ params, view }) {
       onStatus: (text) => { liveStatus.textContent = text; },
       onAuthLost: () => say("Your session ended: sign in again to hold seats.", "error"),
       onState: ({ seats, availability, version }) => {
+        const lost = [];
         for (const c of seats) {
           const seat = state.seats.get(c.id);
           if (seat) seat.status = c.status;
+          if (c.status !== "available" && state.selected.delete(c.id)) lost.push(c.id);
         }
+        if (lost.length) say(`Someone else just took ${lost.join(", ")}; ${lost.length === 1 ? "it was" : "they were"} removed from your selection.`, "error");
         state.availability = availability ?? state.availability;
         state.version = version;
         liveStatus.textContent = `live · version ${version}`;

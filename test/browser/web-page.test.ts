@@ -272,6 +272,8 @@ describe("the buyer's web page in a real browser", () => {
       await a.click(`[data-seat="${id}"]`);
       expect(await a.getAttribute(`[data-seat="${id}"]`, "aria-pressed")).toBe("true");
     }
+    // B had picked one of them too: A's hold takes it out of B's selection, and B is told.
+    await b.click(`[data-seat="${seats[1]}"]`);
     await a.click("#hold");
 
     const heldAt = Date.now();
@@ -280,6 +282,9 @@ describe("the buyer's web page in a real browser", () => {
     expect(await b.getAttribute(`[data-seat="${seats[0]}"]`, "aria-label")).toContain("held");
     expect(await b.getAttribute(`[data-seat="${seats[0]}"]`, "aria-disabled")).toBe("true");
     expect(await symbol(b, seats[0])).toBe('"•"');
+    await b.waitForSelector(`[data-seat="${seats[1]}"][aria-pressed="false"]`);
+    expect(await b.textContent("#flash")).toBe(`Someone else just took ${seats[1]}; it was removed from your selection.`);
+    expect(await b.textContent("#order-total")).toBe("Total €0.00");
 
     await a.waitForSelector("#hold-countdown");
     for (const id of seats) expect(await a.getAttribute(`[data-seat="${id}"]`, "data-mine")).toBe("true");
