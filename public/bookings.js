@@ -28,7 +28,7 @@ function row(b, ev, refresh) {
         try {
           await api("POST", `/v1/bookings/${b.id}/cancel`);
           say("Booking cancelled: the refund is on its way.");
-          await refresh();
+          await refresh(b.id);
         } catch (err) {
           yes.disabled = false;
           say(`Could not cancel: ${err.message}`, "error");
@@ -58,12 +58,15 @@ function row(b, ev, refresh) {
 export async function bookingsView({ view }) {
   if (!session.user) { navigate(`/signin?next=${encodeURIComponent("/bookings")}`); return; }
   const events = new Map();
-  const load = async () => {
+  // After a cancellation the list is redrawn; the focus goes to that booking's new status.
+  const load = async (focusId) => {
     const { data } = await api("GET", "/v1/bookings?limit=50");
     const ids = [...new Set(data.map((b) => b.eventId))].filter((id) => !events.has(id));
     await Promise.all(ids.map(async (id) => events.set(id, await api("GET", `/v1/events/${id}`).catch(() => null))));
     const list = el("ul", { class: "cards", id: "booking-list" }, data.map((b) => row(b, events.get(b.eventId), load)));
     view.replaceChildren(el("h1", {}, "My bookings"), data.length ? list : el("p", {}, "No bookings yet. ", el("a", { href: "#/" }, "Find an event")));
+    const status = focusId && view.querySelector(`.booking[data-booking="${CSS.escape(focusId)}"] .booking-status`);
+    if (status) { status.setAttribute("tabindex", "-1"); status.focus(); }
   };
   view.replaceChildren(el("h1", {}, "My bookings"), el("p", {}, "Loading…"));
   await load();

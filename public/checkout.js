@@ -80,7 +80,7 @@ function selection(state) {
       : el("p", { id: "selected-seats" }, "No seats selected yet: pick them on the map."),
     el("p", { id: "order-total", class: "total" }, `Total ${money(total, state.ev.currency)}`),
     el("button", { type: "button", id: "hold", class: "primary", disabled: chosen.length === 0 || state.busy, onclick: () => hold(state) },
-      chosen.length === 1 ? "Hold 1 seat" : `Hold ${chosen.length} seats`),
+      chosen.length === 0 ? "Hold seats" : chosen.length === 1 ? "Hold 1 seat" : `Hold ${chosen.length} seats`),
     chosen.length ? el("button", { type: "button", id: "clear", onclick: () => { state.selected.clear(); state.render(); } }, "Clear") : null,
   ];
 }

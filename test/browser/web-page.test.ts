@@ -173,6 +173,7 @@ describe("the buyer's web page in a real browser", () => {
     await page.keyboard.press("Enter");
     await page.waitForSelector('.booking[data-status="cancelled"]');
     expect(await page.locator(".booking").first().innerText()).toContain("⊘ Cancelled · refunded");
+    expect(await focused(page, "textContent")).toBe("⊘ Cancelled · refunded");
     await expect.poll(() => seatStatus(stack.url, ev.id, seats[0]), { timeout: 15_000 }).toBe("available");
 
     expect(traffic.frames).toEqual(expect.arrayContaining(["auth", "hold"]));
