@@ -57,7 +57,6 @@ export async function promoteToAdmin(databaseUrl: string, email: string): Promis
   }
 }
 
-
 export interface SeededEvent {
   key: string;
   id: string;
