@@ -32,7 +32,8 @@ export class ApiError extends Error {
 }
 
 let refreshing = null;
-async function refresh() {
+/** Trades the refresh token for a new pair (one request at a time); false when the session is over. */
+export async function refresh() {
   const refreshToken = session.current?.refreshToken;
   if (!refreshToken) return false;
   refreshing ??= fetch("/v1/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refreshToken }) })

@@ -2,10 +2,29 @@
 // the next one (a gap asks for a resync); reconnects with backoff and jitter. Holds and releases go
 // over it after an `auth` frame; each request is named by a ref, which is also its idempotency key,
 // so a request cut off by a reconnect is sent again with the same ref and answered once.
-import { session } from "./api.js";
+import { refresh, session } from "./api.js";
 
 export function openLive(eventId, { onState, onStatus, onAuthLost }) {
-  const live = { version: null, authed: false, closed: false, attempts: 0, pending: new Map(), ws: null, timer: null };
+  const live = { version: null, authed: false, closed: false, attempts: 0, pending: new Map(), ws: null, timer: null, renewTimer: null, retriedAuth: false };
+
+  const authLost = () => {
+    for (const p of live.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(Object.assign(new Error("Your session ended: sign in again."), { code: "UNAUTHENTICATED" }));
+    }
+    live.pending.clear();
+    onAuthLost?.();
+  };
+  const sendAuth = () => {
+    if (session.token && live.ws?.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify({ type: "auth", token: session.token }));
+  };
+  // The socket's authority ends with the access token it was given: renew it shortly before, with
+  // a refreshed token, so a buyer who stays on the page keeps holding seats.
+  const scheduleRenewal = (expiresAt) => {
+    clearTimeout(live.renewTimer);
+    const inMs = Date.parse(expiresAt) - Date.now() - 30_000;
+    if (Number.isFinite(inMs)) live.renewTimer = setTimeout(async () => { if (await refresh()) sendAuth(); }, Math.max(0, inMs));
+  };
 
   function connect() {
     if (live.closed) return;
@@ -16,7 +35,7 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
     ws.onopen = () => {
       live.attempts = 0;
       onStatus("live");
-      if (session.token) ws.send(JSON.stringify({ type: "auth", token: session.token }));
+      sendAuth();
     };
     ws.onmessage = (m) => {
       let msg;
@@ -33,8 +52,15 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
         onState({ full: false, seats: msg.changes ?? [], availability: msg.availability, version: msg.version });
       } else if (msg.type === "auth") {
         live.authed = msg.ok;
-        if (msg.ok) for (const p of live.pending.values()) ws.send(p.frame);
-        else onAuthLost?.();
+        if (msg.ok) {
+          live.retriedAuth = false;
+          scheduleRenewal(msg.expiresAt);
+          for (const p of live.pending.values()) ws.send(p.frame);
+        } else if (!live.retriedAuth && session.current?.refreshToken) {
+          // An expired access token: refresh once and try again before giving up.
+          live.retriedAuth = true;
+          refresh().then((ok) => (ok ? sendAuth() : authLost()));
+        } else authLost();
       } else if (msg.type === "reply") {
         const p = live.pending.get(msg.ref);
         if (!p) return;
@@ -78,6 +104,7 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
     close() {
       live.closed = true;
       clearTimeout(live.timer);
+      clearTimeout(live.renewTimer);
       for (const p of live.pending.values()) clearTimeout(p.timer);
       live.ws?.close();
     },

@@ -323,6 +323,28 @@ describe("the buyer's web page in a real browser", () => {
     expect(traffic.httpHolds).toEqual([]);
   });
 
+  it("renews an expired access token with the refresh token, for the API and for the live socket", async () => {
+    const eli = await register(stack.url, "eli");
+    const page = await (await browser.newContext()).newPage();
+    const traffic = watchTraffic(page);
+    await signIn(page, stack.url, eli, event("film").id);
+    // As if the 15-minute access token had run out while the tab stayed open.
+    await page.evaluate(() => {
+      const store = (globalThis as any).sessionStorage;
+      store.setItem("evently.session", JSON.stringify({ ...JSON.parse(store.getItem("evently.session")), accessToken: "expired.access.token" }));
+    });
+    await page.reload();
+    await page.waitForSelector('#live-status:has-text("live")');
+    await page.fill("#quantity", "2");
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    const token = await page.evaluate(() => JSON.parse((globalThis as any).sessionStorage.getItem("evently.session")).accessToken);
+    expect(token).not.toBe("expired.access.token");
+    expect(traffic.frames.filter((f) => f === "auth").length).toBeGreaterThanOrEqual(2);
+    await page.click("#release");
+    await page.waitForSelector("#hold");
+  });
+
   it("offers the waitlist on a sold-out event and shows the buyer's place in it", async () => {
     const dana = await register(stack.url, "dana");
     const page = await (await browser.newContext()).newPage();
