@@ -25,12 +25,16 @@ async function shutdown(signal: string) {
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
+// /health/ready answers as soon as Postgres and the objects do; the demo data comes after, so the
+// banner below is the signal that the seed is done.
+console.log(`evently: the API answers at ${stack.url}; seeding demo data through it…`);
+const seedStarted = Date.now();
 try {
   const seeded = (await seedDemoData(stack.url, stack.database.url, (s) => console.log(s))).lines;
   console.log(
     [
       "",
-      `Evently is running at ${stack.url}`,
+      `Evently is ready at ${stack.url} (demo data seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s)`,
       `  database: ${stack.database.kind} (${stack.database.url.replace(/\/\/[^@/]*@/, "//…@")})`,
       `  API docs: ${stack.url}/docs`,
       ...seeded,
@@ -40,4 +44,5 @@ try {
   );
 } catch (e) {
   console.error(`evently: seeding demo data failed: ${e instanceof Error ? e.message : e}`);
+  console.error(`evently: the API still runs at ${stack.url}; restart npm run dev to seed again (it resumes where it stopped).`);
 }

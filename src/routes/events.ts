@@ -69,10 +69,20 @@ const EventFields = {
   updatedAt: z.string(),
 };
 const Event = z.object(EventFields).openapi("Event");
-const ListedEvent = z.object({ ...EventFields, availability: Availability.openapi({ description: "From Postgres; may be up to 5 s old" }) }).openapi("ListedEvent");
+const PriceFrom = z.number().int().openapi({ description: "The cheapest ticket: the lowest seat price of the layout frozen at publish, else priceCents" });
+const ListedEvent = z
+  .object({
+    ...EventFields,
+    venueName: z.string(),
+    priceFromCents: PriceFrom,
+    availability: Availability.openapi({ description: "From Postgres; may be up to 5 s old" }),
+    waitlist: z.object({ waiting: z.number().int().openapi({ description: "People waiting or holding an offer (mirrored from the event's object; may lag a second)" }) }),
+  })
+  .openapi("ListedEvent");
 const EventDetail = z
   .object({
     ...EventFields,
+    priceFromCents: PriceFrom,
     layout: Layout.nullable(),
     venue: z.object({ id: z.string().uuid(), name: z.string(), city: z.string(), address: z.string(), timezone: z.string() }),
     availability: Availability,

@@ -3,7 +3,7 @@ import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { AuthUser } from "../auth/guards";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
-import { events, seats, venues } from "../db/schema";
+import { events, seats, venues, waitlistEntries } from "../db/schema";
 import { audit } from "./audit";
 import type { Env } from "../env";
 import { keyset } from "../lib/cursor";
@@ -26,7 +26,7 @@ import {
   timeProblems,
 } from "./event-rules";
 import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
-import { type Layout, expandSeats, layoutSeatCount } from "./layout";
+import { type Layout, expandSeats, layoutSeatCount, priceRange } from "./layout";
 import { type Actor, type VenueRow, getVenue } from "./venues";
 
 export type EventRow = typeof events.$inferSelect;
@@ -307,6 +307,7 @@ export async function getEventDetail(db: Database, env: Env, viewer: Actor | und
   const refunds = e.status === "cancelled" ? refundProgress(await refundJobOf(db, e.id)) : null;
   return {
     ...eventJson(e),
+    priceFromCents: priceFromCents(e),
     refunds,
     layout: (e.layout as Layout | null) ?? null,
     venue: { id: venue.id, name: venue.name, city: venue.city, address: venue.address, timezone: venue.timezone },
@@ -358,10 +359,14 @@ export function listingConditions(q: ListQuery, viewer: Actor | undefined, now: 
 /** Soonest first, keyed by (start_time, id): stable, and a page is one range of the matching index. */
 const eventPages = keyset("events", events.startTime, events.id, "asc");
 
+/** People waiting for seats (or holding an offer) on the event's waitlist, as mirrored to Postgres. */
+const waitingCount = sql<number>`(select count(*)::int from ${waitlistEntries} where ${waitlistEntries.eventId} = ${events.id} and ${waitlistEntries.status} in ('waiting', 'offered'))`;
+
 export function listingQuery(db: PgDatabase<any, any, any>, conds: SQL[], limit: number) {
   return db
-    .select({ event: events, at: eventPages.at })
+    .select({ event: events, at: eventPages.at, venueName: venues.name, waiting: waitingCount })
     .from(events)
+    .innerJoin(venues, eq(venues.id, events.venueId))
     .where(and(...conds))
     .orderBy(...eventPages.order)
     .limit(limit + 1);
@@ -370,9 +375,20 @@ export function listingQuery(db: PgDatabase<any, any, any>, conds: SQL[], limit:
 export async function listEvents(db: Database, viewer: Actor | undefined, q: ListQuery, now: Date) {
   const rows = await listingQuery(db, listingConditions(q, viewer, now), q.limit);
   return {
-    data: rows.slice(0, q.limit).map((r) => ({ ...eventJson(r.event), availability: availabilityFromPostgres(r.event) })),
+    data: rows.slice(0, q.limit).map((r) => ({
+      ...eventJson(r.event),
+      venueName: r.venueName,
+      priceFromCents: priceFromCents(r.event),
+      availability: availabilityFromPostgres(r.event),
+      waitlist: { waiting: Number(r.waiting) },
+    })),
     nextCursor: eventPages.next(rows, q.limit, (r) => ({ at: r.at, id: r.event.id })),
   };
+}
+
+/** The cheapest ticket: the lowest seat price of the frozen layout, or the event's price. */
+export function priceFromCents(e: Pick<EventRow, "layout" | "priceCents">): number {
+  return e.layout ? priceRange(e.layout as Layout, e.priceCents).min : e.priceCents;
 }
 
 export function eventJson(e: EventRow) {

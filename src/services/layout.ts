@@ -79,6 +79,20 @@ export function expandSeats(layout: Layout, defaultPriceCents: number): SeatSpec
   return seats;
 }
 
+/** Lowest and highest seat price of a layout, with the same fallbacks as expandSeats. */
+export function priceRange(layout: Layout, defaultPriceCents: number): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of layout.sections) {
+    for (const r of s.rows) {
+      const p = r.priceCents ?? s.priceCents ?? defaultPriceCents;
+      min = Math.min(min, p);
+      max = Math.max(max, p);
+    }
+  }
+  return min === Infinity ? { min: defaultPriceCents, max: defaultPriceCents } : { min, max };
+}
+
 /** A layout of `rows` rows (labelled 1..rows) of `seatsPerRow` seats in one section. */
 export function gridLayout(section: string, rows: number, seatsPerRow: number, priceCents?: number): Layout {
   return {

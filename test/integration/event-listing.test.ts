@@ -105,6 +105,35 @@ describe("listing filters", () => {
   });
 });
 
+describe("what an event card needs", () => {
+  it("names the venue, gives the cheapest price of the layout, and counts the people on the waitlist", async () => {
+    const org = await makeUser("organizer");
+    const buyer = await makeUser("user");
+    const fan = await makeUser("user");
+    const venue = await makeVenue(org, {
+      name: `Kaiyo Theatre ${uniq()}`,
+      timezone: "Asia/Tokyo",
+      capacity: 3,
+      layout: { sections: [{ name: "Stalls", priceCents: 9000, rows: [{ label: "1", seats: 2, priceCents: 12000 }, { label: "2", seats: 2 }] }, { name: "Circle", rows: [{ label: "1", seats: 2 }] }] },
+    });
+    const category = `card-${uniq()}`;
+    const reserved = await makePublished(org, venue.id, { category, ...at(6), priceCents: 15000 });
+    const ga = await makePublished(org, venue.id, { category, ...at(7), seating: "general", capacity: 2, priceCents: 2500 });
+    const list = async () => ((await (await call(`/v1/events?category=${category}`, { headers: buyer.auth })).json()) as any).data;
+
+    const [r, g] = await list();
+    expect(r).toMatchObject({ id: reserved.id, venueName: venue.name, city: venue.city, timezone: "Asia/Tokyo", priceFromCents: 9000, waitlist: { waiting: 0 } });
+    expect(g).toMatchObject({ id: ga.id, venueName: venue.name, priceFromCents: 2500, availability: { capacity: 2, available: 2 } });
+    const detail: any = await (await call(`/v1/events/${reserved.id}`)).json();
+    expect(detail.priceFromCents).toBe(9000);
+
+    expect((await call(`/v1/events/${ga.id}/holds`, { method: "POST", headers: buyer.auth, json: { quantity: 2 } })).status).toBe(201);
+    expect((await call(`/v1/events/${ga.id}/waitlist`, { method: "POST", headers: fan.auth, json: { quantity: 1 } })).status).toBe(201);
+    await expect.poll(async () => (await list())[1].waitlist.waiting, { timeout: 10_000, interval: 250 }).toBe(1);
+    expect((await list())[0].waitlist.waiting).toBe(0);
+  });
+});
+
 describe("listing other statuses", () => {
   it("shows drafts to their organizer only, all drafts to an admin, and refuses anonymous callers and plain users", async () => {
     const a = await makeUser("organizer");
