@@ -2969,7 +2969,14 @@ export interface components {
             cancelledAt: string | null;
             createdAt: string;
             updatedAt: string;
+            venueName: string;
+            /** @description The cheapest ticket: the lowest seat price of the layout frozen at publish, else priceCents */
+            priceFromCents: number;
             availability: components["schemas"]["Availability"];
+            waitlist: {
+                /** @description People waiting or holding an offer (mirrored from the event's object; may lag a second) */
+                waiting: number;
+            };
         };
         /** @description From Postgres; may be up to 5 s old */
         Availability: {
@@ -3014,6 +3021,8 @@ export interface components {
             cancelledAt: string | null;
             createdAt: string;
             updatedAt: string;
+            /** @description The cheapest ticket: the lowest seat price of the layout frozen at publish, else priceCents */
+            priceFromCents: number;
             layout: {
                 sections: {
                     name: string;
