@@ -91,6 +91,9 @@ export class WaitingRoom extends DurableObject<Env> {
     const joined = changesShards ? (await Promise.all(Array.from({ length: current.shards }, (_, n) => this.shard(eventId, n).count()))).reduce((a, b) => a + b, 0) : 0;
     const d = decideConfigure(current, this.state, eventId, input, joined);
     if (!d.ok) return d;
+    // An event without inventory (never published) cannot go on sale; ask before changing anything.
+    const ready = await this.inventory(eventId).admissionStats();
+    if (!ready.ok) return { ok: false, code: "NO_QUEUE", message: `The event has no inventory to sell: ${ready.message}` };
     if (!this.config?.enabled) this.state = emptyRoomState();
     this.config = d.value;
     this.save();
