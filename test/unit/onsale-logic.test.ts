@@ -1,4 +1,3 @@
-import { webcrypto } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { AdmissionGate } from "../../durable-objects/onsale/admission-gate";
 import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/admission-token";
@@ -12,7 +11,6 @@ import { rngFor } from "../helpers/onsale-sim";
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const EVENT = "11111111-2222-4333-8444-555555555555";
 const SECRET = { JWT_SECRET: "unit-test-secret-0123456789abcdef0123456789" };
-if (!globalThis.crypto) Object.assign(globalThis, { crypto: webcrypto });
 
 function config(over: Partial<RoomConfig> = {}): RoomConfig {
   return { eventId: EVENT, opensAt: T0, shards: 2, maxActiveShoppers: 1_000, admitPerMinute: null, shopperSessionSeconds: 600, powDifficulty: 0, enabled: true, ...over };
@@ -27,7 +25,7 @@ function shards(c: RoomConfig): ShardEngine[] {
 }
 
 /** One coordinator tick over in-memory shards, as the WaitingRoom object runs it; answers who was admitted, in order. */
-function tick(c: RoomConfig, state: ReturnType<typeof emptyRoomState>, engines: ShardEngine[], inv: InventoryView, now: number, random: () => number) {
+function tick(c: RoomConfig, state: ReturnType<typeof emptyRoomState>, engines: ShardEngine[], inv: InventoryView, now: number, random: () => number = rngFor(1)) {
   const d = decideTick(c, state, inv, now);
   const admitted: string[] = [];
   const reports: TickReport[] = engines.map((e, n) => {
