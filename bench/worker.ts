@@ -6,6 +6,8 @@ import { requireUser } from "../src/auth/guards";
 import { EventInventory as RealEventInventory } from "../durable-objects/event-inventory";
 import type { InventoryInit } from "../durable-objects/event-inventory.types";
 import type { Env } from "../src/env";
+import { waitingRoom } from "../src/services/waiting-room-client";
+import type { QueueShard } from "../durable-objects/queue-shard";
 
 // Every object class the real Worker exports (a class added there must never stop the bench from starting);
 // the EventInventory below takes precedence over the one re-exported here.
@@ -82,6 +84,42 @@ probes.get("/__bench/touch", async (c) => {
 probes.get("/__bench/stats", async (c) => {
   const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
   return c.json(await ns.get(ns.idFromName(c.req.query("event")!)).stats());
+});
+
+// On-sale bench (bench/onsale.ts): configure a room without an organizer's token, read its figures,
+// book a hold as the saga would (beginConfirm + commit), and join synthetic visitors straight through RPC.
+probes.post("/__bench/onsale/configure", async (c) => {
+  const { eventId, ...input } = await c.req.json();
+  return c.json(await waitingRoom(c.env, eventId).configure(input));
+});
+probes.get("/__bench/onsale/figures", async (c) => {
+  const eventId = c.req.query("event")!;
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  const [room, inv] = await Promise.all([waitingRoom(c.env, eventId).stats(), ns.get(ns.idFromName(eventId)).stats()]);
+  return c.json({ ...room, ...inv });
+});
+probes.post("/__bench/onsale/book", async (c) => {
+  const { eventId, holdId } = await c.req.json();
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  const inv = ns.get(ns.idFromName(eventId));
+  const bookingId = crypto.randomUUID();
+  const begun = await inv.beginConfirm(holdId, bookingId);
+  if (!begun.ok) return c.json(begun);
+  return c.json(await inv.commit(holdId, bookingId));
+});
+probes.post("/__bench/onsale/join", async (c) => {
+  const { eventId, shards, from, count } = await c.req.json();
+  const { shardOf } = await import("../durable-objects/onsale/order");
+  const ns = c.env.QUEUE_SHARD as unknown as DurableObjectNamespace<QueueShard>;
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const userId = `headless-${from + i}`;
+      const res = await ns.get(ns.idFromName(`${eventId}:${shardOf(userId, shards)}`)).join(userId, {});
+      if (res.ok) ok++;
+    }),
+  );
+  return c.json({ ok });
 });
 
 export default {
