@@ -76,7 +76,10 @@ export async function seedDemoData(base: string, databaseUrl: string, log: (s: s
 
 export const DEMO_VENUE_NAME = "Evently Demo Hall";
 
-/** A demo venue and two published events (reserved 10x20, general admission 500), once. */
+/**
+ * A demo venue and three published events (reserved 10x20, general admission 500, and a general
+ * admission "on-sale rush" of 200 put in on-sale mode opening a minute after it was created), once.
+ */
 async function seedDemoCatalogue(base: string, token: string, log: (s: string) => void): Promise<SeededDemo["events"]> {
   const probe = await api(base, "GET", "/v1/venues?limit=100", undefined, token);
   if (probe.status === 404 && probe.body?.error?.code === "NOT_FOUND" && /No route/.test(probe.body.error.message)) {
@@ -102,6 +105,7 @@ async function seedDemoCatalogue(base: string, token: string, log: (s: string) =
   const wanted = [
     { name: "Evently Demo: Reserved Seating Night", seating: "reserved" as const },
     { name: "Evently Demo: General Admission Festival", seating: "general" as const, capacity: 500 },
+    { name: "Evently Demo: On-Sale Rush", seating: "general" as const, capacity: 200, onSale: true },
   ];
   const out: SeededDemo["events"] = [];
   for (const w of wanted) {
@@ -117,6 +121,13 @@ async function seedDemoCatalogue(base: string, token: string, log: (s: string) =
       if (pub.status !== 200) throw new Error(`publish event: ${pub.status} ${JSON.stringify(pub.body)}`);
       ev = pub.body;
       log(`seed: event ${ev.id} ${w.name}`);
+      if ("onSale" in w) {
+        // The waiting room (docs/onsale.md): holds need an admission from the queue once it opens.
+        const opensAt = new Date(Date.now() + 60_000).toISOString();
+        const room = await api(base, "PUT", `/v1/events/${ev.id}/on-sale`, { opensAt, shards: 2, maxActiveShoppers: 50 }, token);
+        if (room.status !== 200) throw new Error(`on-sale: ${room.status} ${JSON.stringify(room.body)}`);
+        log(`seed: event ${ev.id} on sale through its waiting room from ${opensAt}`);
+      }
     }
     out.push({ id: ev.id, name: ev.name, seating: ev.seating });
   }
