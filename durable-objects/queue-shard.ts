@@ -102,7 +102,14 @@ export class QueueShard extends DurableObject<Env> {
     if (res.created) {
       this.write(res.visitor);
       // The coordinator stops ticking when nobody waits or shops; the first newcomer wakes it.
-      if (wasIdle) await this.room().wake();
+      if (wasIdle) {
+        try {
+          await this.room().wake();
+        } catch (e) {
+          // The place is kept; the room's next alarm (or the next newcomer) picks it up.
+          console.warn(JSON.stringify({ level: "warn", msg: "waking the waiting room failed", eventId: config!.eventId, error: String(e) }));
+        }
+      }
     }
     return { ok: true, value: { view: this.engine.view(res.visitor, now), created: res.created } };
   }
