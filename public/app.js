@@ -2,6 +2,8 @@
 // holds (sent over that socket) with a countdown, sandbox booking. No framework: the API contract is
 // the whole dependency.
 
+import { admissionFor, mountQueue } from "./queue.js";
+
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
 const session = {
@@ -137,6 +139,7 @@ async function showEvent(id) {
   };
   state.render();
   connect(state, live);
+  mountQueue({ eventId: id, anchor: side, token: session.token, userId: session.user?.id, onAdmitted: () => state.render() }).catch((e) => say(`Queue: ${e.message}`));
   state.timer = setInterval(() => renderCountdown(state), 1000);
 }
 
@@ -255,7 +258,7 @@ async function hold(state) {
     ? { seatIds: [...state.selected] }
     : { quantity: Number(document.getElementById("quantity").value) };
   try {
-    state.hold = (await sendLive(state, { type: "hold", ...body })).hold;
+    state.hold = (await sendLive(state, { type: "hold", ...body, admission: admissionFor(state.ev.id) })).hold;
     state.selected.clear();
     say("Held. Book before the countdown ends.");
   } catch (err) {
