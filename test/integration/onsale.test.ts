@@ -50,7 +50,9 @@ async function liveQueue(ev: FixtureEvent, u: TestUser) {
   const ws = res.webSocket!;
   ws.accept();
   const frames: any[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string));
+  });
   ws.send(JSON.stringify({ type: "auth", token: u.token }));
   await expect.poll(() => frames.find((f) => f.type === "auth")).toMatchObject({ ok: true, userId: u.id });
   return { ws, frames, last: () => frames[frames.length - 1] };
@@ -79,7 +81,9 @@ describe("on-sale mode", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: any[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string));
+    });
     ws.send(JSON.stringify({ type: "auth", token: buyer.token }));
     await expect.poll(() => frames.some((f) => f.type === "auth" && f.ok)).toBe(true);
     ws.send(JSON.stringify({ type: "hold", ref: "h1", quantity: 1 }));
@@ -222,7 +226,9 @@ describe("on-sale mode", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: any[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string));
+    });
     ws.send(JSON.stringify({ type: "auth", token: "forged" }));
     await expect.poll(() => frames[0]).toMatchObject({ type: "auth", ok: false, code: "UNAUTHENTICATED" });
     ws.send(JSON.stringify({ type: "auth", token: b.token }));
