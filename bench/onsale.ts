@@ -165,28 +165,59 @@ async function main() {
     const final = JSON.parse((await http.request("GET", `/__bench/onsale/figures?event=${ev.eventId}`)).body);
 
     // 3. Headless: joins straight through RPC, sharded vs one shard.
-    const joinRate = async (shards: number, n: number) => {
-      const e = await publishEvent(stack, [], { seating: "general", capacity: SEATS });
-      await post("/__bench/onsale/configure", { eventId: e.eventId, opensAt: new Date(Date.now() + 3_600_000).toISOString(), shards });
+    const joinBatches = async (eventId: string, shards: number, from: number, n: number) => {
       const batch = 1_000;
       const t = performance.now();
       let joined = 0;
-      const lanes = 4;
-      let from = 0;
+      let next = from;
       await Promise.all(
-        Array.from({ length: lanes }, async () => {
-          while (from < n) {
-            const start = from;
-            from += batch;
-            const r = JSON.parse((await post("/__bench/onsale/join", { eventId: e.eventId, shards, from: start, count: Math.min(batch, n - start) })).body);
+        Array.from({ length: 4 }, async () => {
+          while (next < from + n) {
+            const start = next;
+            next += batch;
+            const r = JSON.parse((await post("/__bench/onsale/join", { eventId, shards, from: start, count: Math.min(batch, from + n - start) })).body);
             joined += r.ok;
           }
         }),
       );
-      return { joined, perSecond: joined / ((performance.now() - t) / 1000) };
+      return { joined, seconds: (performance.now() - t) / 1000 };
     };
-    const sharded = await joinRate(SHARDS, HEADLESS);
-    const single = await joinRate(1, HEADLESS);
+    const configure = (eventId: string, shards: number, opensAt: number) =>
+      post("/__bench/onsale/configure", { eventId, opensAt: new Date(opensAt).toISOString(), shards, maxActiveShoppers: MAX_ACTIVE });
+    // The sharded room, driven to the end: 30% join before the opening, the rest after it; then the
+    // drain plays every admitted buyer through RPC until sold out.
+    const hev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
+    await configure(hev.eventId, SHARDS, Date.now() + 3_600_000);
+    const earlyN = Math.floor(HEADLESS * EARLY_SHARE);
+    const hEarly = await joinBatches(hev.eventId, SHARDS, 0, earlyN);
+    await configure(hev.eventId, SHARDS, Date.now());
+    await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 1 });
+    const hLate = await joinBatches(hev.eventId, SHARDS, earlyN, HEADLESS - earlyN);
+    const drain = JSON.parse((await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 10_000 })).body) as {
+      admitted: { joinedAt: number; early: boolean; tick: number }[];
+      noSeat: number;
+      final: { capacity: number; available: number; held: number; booked: number };
+      timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[];
+    };
+    const sharded = { joined: hEarly.joined + hLate.joined, perSecond: (hEarly.joined + hLate.joined) / (hEarly.seconds + hLate.seconds) };
+    const sev = await publishEvent(stack, [], { seating: "general", capacity: SEATS });
+    await configure(sev.eventId, 1, Date.now() + 3_600_000);
+    const s1 = await joinBatches(sev.eventId, 1, 0, HEADLESS);
+    const single = { joined: s1.joined, perSecond: s1.joined / s1.seconds };
+    const hLateAdmitted = drain.admitted.filter((v) => !v.early);
+    const hTau = kendallTau(
+      hLateAdmitted.map((v) => v.joinedAt),
+      hLateAdmitted.map((v) => v.tick),
+    );
+    // Every early visitor joined before the draw; the admitted early ones should come evenly from
+    // every quarter of the early joining window (the draw ignores when they joined).
+    const hEarlyAdmitted = drain.admitted.filter((v) => v.early);
+    const first = Math.min(...hEarlyAdmitted.map((v) => v.joinedAt));
+    const span = Math.max(...hEarlyAdmitted.map((v) => v.joinedAt)) - first + 1;
+    const hCounts = [0, 0, 0, 0];
+    for (const v of hEarlyAdmitted) hCounts[Math.min(3, Math.floor(((v.joinedAt - first) / span) * 4))]++;
+    const hUniform = chiSquareUniform(hCounts);
+    const hOversold = drain.final.booked + drain.final.held > SEATS;
 
     // Figures.
     const late = buyers.filter((b) => !b.early && b.admittedAt !== undefined && b.joinedAt !== undefined);
@@ -222,7 +253,11 @@ async function main() {
       ["room at the end: waiting / available / held / sold", `${final.waiting} / ${final.available} / ${final.held} / ${final.booked}`],
       ["oversold seats", oversold ? `YES: booked ${final.booked} + held ${final.held} of ${SEATS}` : 0],
       ["admitted buyers who found no seat", noChance],
-      [`headless joins/s, ${SHARDS} shards vs 1 (${HEADLESS} visitors each)`, `${fmt(sharded.perSecond)} vs ${fmt(single.perSecond)}`],
+      [`headless (RPC, ${HEADLESS} visitors): joins/s, ${SHARDS} shards vs 1`, `${fmt(sharded.perSecond)} vs ${fmt(single.perSecond)}`],
+      ["headless: admitted / sold seats / ticks to sold out", `${drain.admitted.length} / ${drain.final.booked} / ${drain.timeline.length}`],
+      ["headless: Kendall tau, late arrivals (join time vs admission tick; a tick's set counts as tied)", hLateAdmitted.length > 1 ? hTau.toFixed(4) : "-"],
+      ["headless: early draw, join-time quartiles of the early admitted (chi-square vs 0.1% critical)", `${hCounts.join("/")}: ${hUniform.chi2.toFixed(2)} vs ${hUniform.critical.toFixed(2)}, ${hUniform.pass ? "uniform" : "NOT uniform"}`],
+      ["headless: oversold seats / admitted buyers who found no seat", `${hOversold ? "YES" : 0} / ${drain.noSeat}`],
     ];
     const table = markdownTable(["measure", "value"], rows);
     console.log(table);
@@ -231,7 +266,7 @@ async function main() {
       writeFileSync(new URL("../docs/onsale-bench.svg", import.meta.url), svg);
       recordBenchmark("onsale", "On-sale through the waiting room (bench/onsale.ts)", `${table}\n\n![queue, admissions, holds and sales over time](onsale-bench.svg)`);
     }
-    if (oversold) throw new Error("oversold");
+    if (oversold || hOversold) throw new Error("oversold");
     if (sharded.joined !== HEADLESS || single.joined !== HEADLESS) throw new Error(`headless joins lost: ${sharded.joined}, ${single.joined} of ${HEADLESS}`);
   } finally {
     http.close();

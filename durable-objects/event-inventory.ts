@@ -189,7 +189,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   async admissionStats(): Promise<InventoryResult<AdmissionStats>> {
     if (!this.engine.config) return notInitialized();
     const now = this.now();
-    return ok({ ...this.run(() => this.engine.stats(now)), onSale: this.gate.onSale, ...this.gate.stats(now) });
+    return ok({ ...this.run(() => this.engine.stats(now)), onSale: this.gate.onSale, ...this.gate.stats(now), maxSeatsPerUser: this.engine.config.maxSeatsPerUser });
   }
 
   /** The snapshot, or NOT_INITIALIZED, so the Worker can answer 404 for an event without inventory. */

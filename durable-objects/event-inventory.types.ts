@@ -70,6 +70,8 @@ export interface AdmissionStats extends Availability {
   admissionsUsed: number;
   /** Seats held per admitted buyer so far; null before any. */
   seatsPerBuyer: number | null;
+  /** The event's cap per buyer. */
+  maxSeatsPerUser: number;
 }
 
 export interface Snapshot {

@@ -8,8 +8,14 @@ import { splitQuota, type Sketch } from "./order";
 import type { TickReport } from "./shard.logic";
 
 export const ROOM_DEFAULTS = { shards: 4, maxActiveShoppers: 1_000, shopperSessionSeconds: 600, powDifficulty: 0 } as const;
-/** Seats an admitted buyer is assumed to take before the room has seen any hold. */
-export const DEFAULT_SEATS_PER_BUYER = 2;
+/** Seats an admitted buyer is assumed to want before the room has seen any hold (at most the event's cap). */
+export const DEFAULT_SEATS_PER_BUYER = 4;
+/**
+ * Admitted buyers are counted as wanting this many times the average seen so far (at most the
+ * event's cap), so a buyer who wants more than the average still finds seats: a little slower
+ * admission for a chance to hold for everyone admitted.
+ */
+export const SEATS_SAFETY = 1.5;
 /** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
 export const HEADS_PER_SHARD = 2_000;
 
@@ -109,6 +115,8 @@ export interface InventoryView {
   admissionsUsed: number;
   /** Seats per admitted buyer who held, so far; null before any. */
   seatsPerBuyer: number | null;
+  /** The event's cap per buyer (no admitted buyer wants more). */
+  maxSeatsPerUser?: number;
 }
 
 export interface TickDecision {
@@ -136,10 +144,16 @@ export function measuredRate(state: RoomState, now: number): number {
  * held (nothing can come back). Otherwise the least of: the seats free now over the seats a buyer
  * takes, minus admitted buyers who have not held yet (each free seat has a buyer, no more); room
  * under maxActiveShoppers (buyers not yet holding plus those holding); the admitPerMinute allowance.
+ * A buyer on the way is counted as wanting SEATS_SAFETY times the average seen (DEFAULT_SEATS_PER_BUYER
+ * before any), at most the event's cap.
  */
 export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryView, now: number): TickDecision {
   const open = config.enabled && now >= config.opensAt;
-  const seatsPerBuyer = inv.seatsPerBuyer && inv.seatsPerBuyer > 0 ? inv.seatsPerBuyer : DEFAULT_SEATS_PER_BUYER;
+  const cap = inv.maxSeatsPerUser && inv.maxSeatsPerUser > 0 ? inv.maxSeatsPerUser : Number.POSITIVE_INFINITY;
+  const seen = inv.seatsPerBuyer && inv.seatsPerBuyer > 0 ? inv.seatsPerBuyer : null;
+  // What a buyer on the way is counted as wanting (the inventory rule); `seen` itself estimates the holders.
+  const wants = Math.min(cap, seen === null ? DEFAULT_SEATS_PER_BUYER : Math.max(1, seen * SEATS_SAFETY));
+  const seatsPerBuyer = seen ?? Math.min(cap, DEFAULT_SEATS_PER_BUYER);
   const pending = Math.max(0, inSession(state, now) - inv.admissionsUsed);
   const holding = Math.ceil(inv.held / seatsPerBuyer);
   const activeShoppers = pending + holding;
@@ -153,7 +167,7 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   }
   let quota = 0;
   if (open && !soldOut) {
-    const byInventory = Math.ceil(inv.available / seatsPerBuyer) - pending;
+    const byInventory = Math.ceil(inv.available / wants) - pending;
     const byShoppers = config.maxActiveShoppers - activeShoppers;
     quota = Math.max(0, Math.min(byInventory, byShoppers, byRate));
   }
@@ -161,7 +175,7 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   const admitted = perShard.reduce((a, b) => a + b, 0);
   if (config.admitPerMinute !== null) carry -= admitted;
   const measured = measuredRate(state, now);
-  const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / seatsPerBuyer) / 60);
+  const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / wants) / 60);
   return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry };
 }
 

@@ -204,6 +204,11 @@ export class ShardEngine {
     return { status: "waiting", position, estimatedWaitSeconds, opensAt: new Date(opensAt).toISOString() };
   }
 
+  /** Visitors admitted at or after `since` (epoch ms), for reports and the bench. */
+  admittedSince(since: number): Visitor[] {
+    return [...this.visitors.values()].filter((v) => v.status === "admitted" && v.admittedAt! >= since);
+  }
+
   /** Waiting visitors in order (for pushing positions to their sockets). */
   waitingVisitors(): readonly Visitor[] {
     return [...this.waiting, ...this.unranked];

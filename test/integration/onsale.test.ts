@@ -280,17 +280,17 @@ describe("on-sale mode", () => {
       // Everyone still waiting tries too, without a token (or with someone else's).
       const waiting = places.filter(({ p }) => p.body.status === "waiting").slice(0, 10);
       const results = await Promise.all([
-        ...fresh.map(({ u, p }, i) => {
-          tried.add(u.id);
-          return hold(ev, u, { quantity: 1 + (i % 4) }, p.body.admission.token);
-        }),
+        ...fresh.map(({ p }, i) => hold(ev, fresh[i].u, { quantity: 1 + (i % 4) }, p.body.admission.token)),
         ...waiting.map(({ u }, i) => hold(ev, u, { quantity: 1 }, fresh[i]?.p.body.admission.token)),
       ]);
-      for (const r of results.slice(fresh.length)) expect(r.status).toBe(403);
-      for (const r of results.slice(0, fresh.length)) {
-        expect([201, 409]).toContain(r.status);
+      // Never a seat without an admission (503 is the object shedding load on a busy machine).
+      for (const r of results.slice(fresh.length)) expect(r.status === 403 ? r.body.error.code : String(r.status)).toMatch(/^(NOT_ADMITTED|503)$/);
+      results.slice(0, fresh.length).forEach((r, i) => {
+        expect([201, 409, 503]).toContain(r.status);
+        // Shed: that buyer tries again next round.
+        if (r.status !== 503) tried.add(fresh[i].u.id);
         if (r.status === 201) sold += r.body.quantity;
-      }
+      });
       const stats = await ev.stub.stats();
       expect(stats.held + stats.booked).toBe(sold);
       expect(sold).toBeLessThanOrEqual(capacity);

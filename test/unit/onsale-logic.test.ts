@@ -126,17 +126,22 @@ describe("the coordinator's admission rules", () => {
     let r = tick(c, state, engines, inventory({ available: 10 }), T0 - 1);
     expect(r.admitted).toEqual([]);
     state = r.state;
-    // The tick before the opening learned the shards' heads; the opening tick admits 10 seats / 2 per buyer.
-    r = tick(c, state, engines, inventory({ available: 10 }), T0 + 1_100, rngFor(1));
-    expect(r.admitted.sort()).toEqual(["u0", "u1", "u2", "u3", "u4"]);
-    // Five admitted, none has held: the free seats are spoken for.
-    r = tick(c, r.state, engines, inventory({ available: 10 }), T0 + 2_100, rngFor(1));
+    // The tick before the opening learned the shards' heads. Nobody has held yet: each buyer on the
+    // way is counted at 4 seats, so 10 free seats admit 3.
+    r = tick(c, state, engines, inventory({ available: 10, maxSeatsPerUser: 8 }), T0 + 1_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u0", "u1", "u2"]);
+    // Three admitted, none has held: the free seats are spoken for.
+    r = tick(c, r.state, engines, inventory({ available: 10, maxSeatsPerUser: 8 }), T0 + 2_100, rngFor(1));
     expect(r.admitted).toEqual([]);
-    // Two held 2 seats each (4 held, 6 free): three more buyers for the 6 free seats, less the 3 pending.
-    r = tick(c, r.state, engines, inventory({ available: 6, held: 4, admissionsUsed: 2, seatsPerBuyer: 2 }), T0 + 3_100, rngFor(1));
-    expect(r.admitted).toEqual([]);
-    r = tick(c, r.state, engines, inventory({ available: 6, held: 4, admissionsUsed: 5, seatsPerBuyer: 1.2 }), T0 + 4_100, rngFor(1));
-    expect(r.admitted.sort()).toEqual(["u5", "u6", "u7", "u8", "u9"]);
+    // Two held 2 seats each: a buyer is now counted at 1.5 x 2 = 3 seats; 6 free seats serve 2, one is on the way.
+    r = tick(c, r.state, engines, inventory({ available: 6, held: 4, admissionsUsed: 2, seatsPerBuyer: 2, maxSeatsPerUser: 8 }), T0 + 3_100, rngFor(1));
+    expect(r.admitted).toEqual(["u3"]);
+    // All four held (1.5 seats each on average, so 2.25 counted): 4 free seats serve 2 more.
+    r = tick(c, r.state, engines, inventory({ available: 4, held: 6, admissionsUsed: 4, seatsPerBuyer: 1.5, maxSeatsPerUser: 8 }), T0 + 4_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u4", "u5"]);
+    // The event's cap bounds what a buyer is counted at: at most 1 seat each, 2 free seats admit 2.
+    r = tick(c, r.state, engines, inventory({ available: 2, held: 8, admissionsUsed: 6, seatsPerBuyer: 1.5, maxSeatsPerUser: 1 }), T0 + 5_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u6", "u7"]);
   });
 
   it("says sold out only when no seat is free and none is held; admits again when seats come back", () => {
