@@ -237,6 +237,27 @@ describe("on-sale mode", () => {
     ws.close(1000);
   });
 
+  it("lets only the event's owner or an admin switch on-sale mode, and documents the routes", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 10 });
+    const [buyer] = await makeUsers(1);
+    const stranger = await makeUser("organizer");
+    const body = { opensAt: iso(Date.now() + 60_000) };
+    expect((await call(`/v1/events/${ev.id}/on-sale`, { method: "PUT", json: body })).status).toBe(401);
+    expect((await call(`/v1/events/${ev.id}/on-sale`, { method: "PUT", headers: buyer.auth, json: body })).status).toBe(403);
+    expect((await call(`/v1/events/${ev.id}/on-sale`, { method: "PUT", headers: stranger.auth, json: body })).status).toBe(403);
+    expect((await call(`/v1/events/${ev.id}/on-sale`, { method: "DELETE", headers: stranger.auth })).status).toBe(403);
+    const bad = await onSale(ev, { opensAt: "tomorrow", shards: 0 });
+    expect(bad.status).toBe(400);
+    expectError(bad.body, "VALIDATION_FAILED");
+    // Nothing was switched on by the refusals.
+    expect((await hold(ev, buyer, { quantity: 1 })).status).toBe(201);
+
+    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths["/v1/events/{id}/on-sale"]).sort()).toEqual(["delete", "put"]);
+    for (const p of ["challenge", "me", "live", "stats"]) expect(Object.keys(doc.paths[`/v1/events/{id}/queue/${p}`])).toEqual(["get"]);
+    expect(Object.keys(doc.paths["/v1/events/{id}/queue"])).toEqual(["post"]);
+  });
+
   it("checks proof of work on join when the room asks for it", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 10 });
     const [a, b] = await makeUsers(2);
