@@ -6,6 +6,10 @@ import { requireUser } from "../src/auth/guards";
 import { EventInventory as RealEventInventory } from "../durable-objects/event-inventory";
 import type { InventoryInit } from "../durable-objects/event-inventory.types";
 import type { Env } from "../src/env";
+import { waitingRoom } from "../src/services/waiting-room-client";
+import { QueueShard as RealQueueShard } from "../durable-objects/queue-shard";
+import type { EventInventoryRpc } from "../durable-objects/event-inventory.types";
+import { shardOf } from "../durable-objects/onsale/order";
 
 // Every object class the real Worker exports (a class added there must never stop the bench from starting);
 // the EventInventory below takes precedence over the one re-exported here.
@@ -71,6 +75,13 @@ export class EventInventory extends RealEventInventory {
   }
 }
 
+export class QueueShard extends RealQueueShard {
+  /** The headless on-sale drain: who was admitted since `since`, with their token and join time. */
+  async admittedSince(since: number): Promise<{ userId: string; token: string; joinedAt: number; early: boolean; admittedAt: number }[]> {
+    return this.engine.admittedSince(since).map((v) => ({ userId: v.userId, token: v.token!, joinedAt: v.joinedAt, early: v.early, admittedAt: v.admittedAt! }));
+  }
+}
+
 // Probes for bench/holds' cost breakdown: the same app and middleware, one step at a time.
 const probes = createApp();
 probes.get("/__bench/app-noop", (c) => c.json({ ok: true }));
@@ -82,6 +93,88 @@ probes.get("/__bench/touch", async (c) => {
 probes.get("/__bench/stats", async (c) => {
   const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
   return c.json(await ns.get(ns.idFromName(c.req.query("event")!)).stats());
+});
+
+// On-sale bench (bench/onsale.ts): configure a room without an organizer's token, read its figures,
+// book a hold as the saga would (beginConfirm + commit), and join synthetic visitors straight through RPC.
+probes.post("/__bench/onsale/configure", async (c) => {
+  const { eventId, ...input } = await c.req.json();
+  return c.json(await waitingRoom(c.env, eventId).configure(input));
+});
+probes.get("/__bench/onsale/figures", async (c) => {
+  const eventId = c.req.query("event")!;
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  const [room, inv] = await Promise.all([waitingRoom(c.env, eventId).stats(), ns.get(ns.idFromName(eventId)).stats()]);
+  return c.json({ ...room, ...inv });
+});
+probes.post("/__bench/onsale/book", async (c) => {
+  const { eventId, holdId } = await c.req.json();
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  const inv = ns.get(ns.idFromName(eventId));
+  const bookingId = crypto.randomUUID();
+  const begun = await inv.beginConfirm(holdId, bookingId);
+  if (!begun.ok) return c.json(begun);
+  return c.json(await inv.commit(holdId, bookingId));
+});
+probes.post("/__bench/onsale/join", async (c) => {
+  const { eventId, shards, from, count } = await c.req.json();
+  const ns = c.env.QUEUE_SHARD as unknown as DurableObjectNamespace<QueueShard>;
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const userId = `headless-${from + i}`;
+      const res = await ns.get(ns.idFromName(`${eventId}:${shardOf(userId, shards)}`)).join(userId, {});
+      if (res.ok) ok++;
+    }),
+  );
+  return c.json({ ok });
+});
+
+/**
+ * The headless drain: ticks the room itself and plays every admitted buyer through RPC (hold 1-4
+ * seats with the admission, book 90%, release the rest) until sold out or `maxTicks`.
+ */
+probes.post("/__bench/onsale/drain", async (c) => {
+  const { eventId, shards, maxTicks } = await c.req.json();
+  const shardNs = c.env.QUEUE_SHARD as unknown as DurableObjectNamespace<QueueShard>;
+  const invNs = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  const inv = invNs.get(invNs.idFromName(eventId)) as unknown as EventInventoryRpc;
+  const room = waitingRoom(c.env, eventId);
+  const seen = new Set<string>();
+  const admitted: { joinedAt: number; early: boolean; tick: number }[] = [];
+  const timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[] = [];
+  let noSeat = 0;
+  let since = 0;
+  for (let tick = 1; tick <= maxTicks; tick++) {
+    const stats = await room.tick();
+    const started = Date.now();
+    const fresh = (await Promise.all(Array.from({ length: shards }, (_, n) => shardNs.get(shardNs.idFromName(`${eventId}:${n}`)).admittedSince(since)))).flat().filter((v) => !seen.has(v.userId));
+    since = started - 5_000;
+    await Promise.all(
+      fresh.map(async (v) => {
+        seen.add(v.userId);
+        admitted.push({ joinedAt: v.joinedAt, early: v.early, tick });
+        const q = 1 + (shardOf(v.userId, 4) % 4);
+        let res = await inv.hold(v.userId, { quantity: q }, null, v.token);
+        if (!res.ok && res.code === "LIMIT_EXCEEDED") return;
+        if (!res.ok) res = await inv.hold(v.userId, { quantity: 1 }, null, v.token);
+        if (!res.ok) {
+          noSeat++;
+          return;
+        }
+        if (Math.random() < 0.9) {
+          const bookingId = crypto.randomUUID();
+          await inv.beginConfirm(res.value.id, bookingId);
+          await inv.commit(res.value.id, bookingId);
+        } else await inv.release(res.value.id, v.userId);
+      }),
+    );
+    const a = await inv.stats();
+    timeline.push({ tick, waiting: stats?.waiting ?? 0, admitted: stats?.admitted ?? 0, held: a.held, booked: a.booked });
+    if (stats?.soldOut) break;
+  }
+  const a = await inv.stats();
+  return c.json({ admitted, timeline, noSeat, final: a });
 });
 
 export default {

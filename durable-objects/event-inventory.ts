@@ -6,6 +6,7 @@ import { writeMetric } from "../src/lib/metrics";
 import { migrateInventory } from "./event-inventory.sql.js";
 import { closeBack, closeOnError, liveSocketCap } from "./event-inventory.live";
 import type {
+  AdmissionStats,
   Availability,
   ClosedSales,
   EventInventoryRpc,
@@ -23,6 +24,7 @@ import { LIVE_USE_RELAY_HEADER, LiveSeatMap } from "./inventory/live";
 import type { OutboxSinks } from "./inventory/outbox";
 import { SqliteStore } from "./inventory/sqlite-store";
 import { LiveHolds } from "./live-holds";
+import { AdmissionGate } from "./onsale/admission-gate";
 import { RelayFeed } from "./live-relay.feed";
 import { eventOfRelay, liveLayout } from "./live-relay.logic";
 
@@ -49,6 +51,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   readonly live: LiveSeatMap;
   /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
   private readonly liveHolds: LiveHolds;
+  /** On-sale mode: holds need an admission token (docs/onsale.md). */
+  private readonly gate: AdmissionGate;
   private schemaVersion = 0;
   private alarmAt: number | null = null;
 
@@ -73,13 +77,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       useRelay: (sockets, request) => sockets >= this.liveDirectSockets && Number(request.headers.get(LIVE_USE_RELAY_HEADER)) > 0,
       onDelta: (version, frame) => this.relays.feed(version, frame),
     });
+    this.gate = new AdmissionGate(ctx.storage.kv, env);
     this.liveHolds = new LiveHolds({
       env,
       sql: ctx.storage.sql,
       now: () => this.now(),
       eventId: () => this.engine.config?.eventId ?? "",
       holdTtlMs: () => (this.engine.config?.holdTtlSeconds ?? 600) * 1000,
-      hold: (userId, req, key) => this.hold(userId, req, key),
+      hold: (userId, req, key, admission) => this.hold(userId, req, key, admission),
       release: (holdId, userId) => this.release(holdId, userId),
     });
     ctx.blockConcurrencyWhile(async () => {
@@ -117,8 +122,13 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return this.run(() => this.engine.closeSales(this.now()));
   }
 
-  async hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>> {
-    return this.run(() => this.engine.hold(userId, req, idempotencyKey));
+  async hold(userId: string, req: HoldRequest, idempotencyKey: string | null, admission: string | null = null): Promise<InventoryResult<HoldView>> {
+    if (!this.gate.onSale || !this.engine.config) return this.run(() => this.engine.hold(userId, req, idempotencyKey));
+    const admitted = await this.gate.check(userId, this.engine.config.eventId, admission, this.now());
+    if (!admitted.ok) return admitted;
+    const res = this.run(() => this.engine.hold(userId, req, idempotencyKey));
+    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity);
+    return res;
   }
 
   async getHold(holdId: string): Promise<InventoryResult<HoldView>> {
@@ -168,6 +178,18 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
 
   async stats(): Promise<Availability> {
     return this.run(() => this.engine.stats(this.now()));
+  }
+
+  async setOnSale(on: boolean): Promise<InventoryResult<{ onSale: boolean }>> {
+    if (!this.engine.config) return notInitialized();
+    this.gate.setOnSale(on);
+    return ok({ onSale: on });
+  }
+
+  async admissionStats(): Promise<InventoryResult<AdmissionStats>> {
+    if (!this.engine.config) return notInitialized();
+    const now = this.now();
+    return ok({ ...this.run(() => this.engine.stats(now)), onSale: this.gate.onSale, ...this.gate.stats(now), maxSeatsPerUser: this.engine.config.maxSeatsPerUser });
   }
 
   /** The snapshot, or NOT_INITIALIZED, so the Worker can answer 404 for an event without inventory. */

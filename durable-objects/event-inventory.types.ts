@@ -63,6 +63,17 @@ export interface Availability {
   booked: number;
 }
 
+/** Availability plus how admitted buyers have been holding (docs/onsale.md). */
+export interface AdmissionStats extends Availability {
+  onSale: boolean;
+  /** Distinct admissions, still in session, that made a hold. */
+  admissionsUsed: number;
+  /** Seats held per admitted buyer so far; null before any. */
+  seatsPerBuyer: number | null;
+  /** The event's cap per buyer. */
+  maxSeatsPerUser: number;
+}
+
 export interface Snapshot {
   version: number;
   seating: "reserved" | "general";
@@ -81,7 +92,8 @@ export type InventoryErrorCode =
   | "INVALID_STATE"
   | "IDEMPOTENCY_CONFLICT"
   | "OVERLOADED"
-  | "SEATS_AVAILABLE";
+  | "SEATS_AVAILABLE"
+  | "NOT_ADMITTED";
 
 export type InventoryResult<T> =
   | { ok: true; value: T }
@@ -115,7 +127,7 @@ export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
   initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
   /** All-or-nothing. SEAT_UNAVAILABLE carries `details.seatIds`. A retried idempotency key returns the same hold. */
-  hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>>;
+  hold(userId: string, req: HoldRequest, idempotencyKey: string | null, admission?: string | null): Promise<InventoryResult<HoldView>>;
   getHold(holdId: string): Promise<InventoryResult<HoldView>>;
   /** `byUserId` null = the system (saga compensation). Releasing an ended hold returns it unchanged. */
   release(holdId: string, byUserId: string | null): Promise<InventoryResult<HoldView>>;
@@ -144,5 +156,9 @@ export interface EventInventoryRpc {
   /** The snapshot, or NOT_INITIALIZED for an event never published. */
   seatMap(): Promise<InventoryResult<Snapshot>>;
   stats(): Promise<Availability>;
+  /** On-sale mode (docs/onsale.md): from now on a hold needs an admission token (`admission` of `hold`), or no longer. */
+  setOnSale(on: boolean): Promise<InventoryResult<{ onSale: boolean }>>;
+  /** What the waiting room's coordinator reads every tick. */
+  admissionStats(): Promise<InventoryResult<AdmissionStats>>;
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;
 }

@@ -27,7 +27,7 @@ const Ref = z.string().min(1).max(64);
 // Hold contents are checked by the object's parseHoldRequest, exactly as for HTTP; here only the shape.
 const LiveFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("auth"), token: z.string().min(1).max(4_096) }),
-  z.object({ type: z.literal("hold"), ref: Ref, seatIds: z.array(z.string().max(64)).max(50).optional(), quantity: z.number().optional() }),
+  z.object({ type: z.literal("hold"), ref: Ref, seatIds: z.array(z.string().max(64)).max(50).optional(), quantity: z.number().optional(), admission: z.string().max(2_048).optional() }),
   z.object({ type: z.literal("release"), ref: Ref, holdId: z.string().min(1).max(200) }),
 ]);
 type LiveFrame = z.infer<typeof LiveFrame>;
@@ -57,7 +57,8 @@ export interface LiveHoldsHost {
   now(): number;
   eventId(): string;
   holdTtlMs(): number;
-  hold(userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<InventoryResult<HoldView>>;
+  /** `admission`: the waiting room's token, needed while the event is on sale (docs/onsale.md). */
+  hold(userId: string, req: HoldRequest, idempotencyKey: string | null, admission: string | null): Promise<InventoryResult<HoldView>>;
   release(holdId: string, byUserId: string | null): Promise<InventoryResult<HoldView>>;
 }
 
@@ -146,7 +147,7 @@ export class LiveHolds {
     // Both or neither are passed on as sent: the object answers VALIDATION_FAILED as it does for HTTP.
     const req = { ...(frame.seatIds !== undefined ? { seatIds: frame.seatIds } : {}), ...(frame.quantity !== undefined ? { quantity: frame.quantity } : {}) } as HoldRequest;
     const started = Date.now();
-    const res = await this.host.hold(userId, req, REF_KEY_PREFIX + frame.ref);
+    const res = await this.host.hold(userId, req, REF_KEY_PREFIX + frame.ref, frame.admission ?? null);
     const eventId = this.host.eventId();
     const latencyMs = Date.now() - started;
     if (!res.ok) {

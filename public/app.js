@@ -3,7 +3,10 @@
 import { session } from "./api.js";
 import { renderAccount, signInView, signUpView } from "./auth.js";
 import { bookingsView } from "./bookings.js";
+import { say } from "./dom.js";
 import { eventListView } from "./events.js";
+import { hooks } from "./hooks.js";
+import { admissionFor, mountQueue } from "./queue.js";
 import { route, start } from "./router.js";
 import { eventView } from "./seatmap.js";
 
@@ -13,8 +16,19 @@ route("/signin", signInView);
 route("/signup", signUpView);
 route("/bookings", bookingsView);
 
+// The waiting room (public/queue.js, docs/onsale.md): on an event in on-sale mode the order panel
+// waits behind the queue, and every hold carries the buyer's admission.
+hooks.eventPanels.push(({ event, state }) => {
+  const anchor = document.getElementById("checkout");
+  if (!anchor) return;
+  mountQueue({ eventId: event.id, anchor, token: session.token, userId: session.user?.id, onAdmitted: () => state.render() }).catch((e) => say(`Queue: ${e.message}`, "error"));
+});
+hooks.holdFrame.push(async ({ event }, frame) => {
+  const admission = admissionFor(event.id);
+  return admission ? { ...frame, admission } : frame;
+});
+
 session.onChange(renderAccount);
 window.addEventListener("hashchange", renderAccount);
 renderAccount();
 start();
-

@@ -24,6 +24,7 @@ import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 import { waitlist } from "./routes/waitlist";
 import { faults } from "./routes/faults";
+import { onSale } from "./routes/onsale";
 
 export function createApp() {
   const app = router();
@@ -89,6 +90,7 @@ export function createApp() {
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
   app.route("/", waitlist);
+  app.route("/", onSale);
   // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
   app.route("/", faults);
 

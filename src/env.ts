@@ -26,6 +26,10 @@ export interface Env extends Cloudflare.Env {
   LIVE_DIRECT_SOCKETS?: string;
   /** Live sockets one relay object serves (default 2000); the relays of an event cover LIVE_MAX_SOCKETS. */
   LIVE_RELAY_SOCKETS?: string;
+  /** HMAC key of the waiting room's admission tokens and join challenges; derived from JWT_SECRET when unset (docs/onsale.md). */
+  ADMISSION_SECRET?: string;
+  /** Milliseconds between the waiting room's admission ticks (default 1000; docs/onsale.md). */
+  ONSALE_TICK_MS?: string;
   /** Local only: `on` mounts the fault-injection routes of `npm run soak` (src/routes/faults.ts). Never set in wrangler.toml. */
   EVENTLY_FAULTS?: string;
 }

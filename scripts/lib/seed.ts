@@ -115,6 +115,7 @@ export async function seedDemoData(base: string, databaseUrl: string, log: Log =
     `    nearly sold out:   ${page(byKey.get("fado"))}`,
     `    waitlist:          ${page(byKey.get("late-jazz"))}`,
     `    general admission: ${page(byKey.get("ga-festival"))}`,
+    `    on-sale (queue):   ${page(byKey.get("on-sale"))}  (its waiting room opens a minute after start)`,
     `    cancelled:         ${base}/v1/events/${byKey.get("techno")?.id ?? "(missing)"}`,
   ];
   return { lines, admin, organizer, buyer, events };
@@ -188,6 +189,14 @@ async function applyRole(c: Cast, e: SeededEvent, spec: DemoEvent): Promise<stri
   switch (spec.role) {
     case "plain":
       return e.status;
+    case "on-sale": {
+      // Opens a minute from now; once opened the room answers 409 and the seed leaves it as it is.
+      const opensAt = new Date(Date.now() + 60_000).toISOString();
+      const res = await api(c.base, "PUT", `/v1/events/${e.id}/on-sale`, { opensAt, shards: 2, maxActiveShoppers: 50 }, c.organizer.accessToken);
+      if (res.status === 200) c.log(`seed: ${e.name} on sale through its waiting room from ${opensAt}`);
+      else if (res.status !== 409) throw new Error(`on-sale ${e.name}: ${res.status} ${JSON.stringify(res.body)}`);
+      return e.status;
+    }
     case "buyer-booking":
       await ensureBooking(c, c.buyer, e, 2);
       return e.status;

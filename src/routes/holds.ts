@@ -58,7 +58,10 @@ const SeatMap = z
 
 const EventParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
 const HoldParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: "id", in: "path" } }) });
-const IdempotencyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1).max(200).optional(),
+  "x-admission-token": z.string().min(1).max(2_048).optional().openapi({ description: "While the event is on sale: the waiting room's admission token (docs/onsale.md)" }),
+});
 
 /**
  * Load shedding per event in this isolate. A request that would wait longer than QUEUE_BUDGET_MS
@@ -143,15 +146,16 @@ export const holds = router()
       security: [{ bearer: [] }],
       middleware: [shedLoad((c) => c.req.param("id") ?? null), requireUser, holdLimit] as const,
       request: { params: EventParam, headers: IdempotencyHeader, body: { content: { "application/json": { schema: HoldBody } }, required: true } },
-      responses: { 201: json(Hold, "The seats are held until expiresAt"), ...errors(400, 401, 404, 409, 422, 429, 503) },
+      responses: { 201: json(Hold, "The seats are held until expiresAt"), ...errors(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const key = c.req.valid("header")["idempotency-key"] ?? null;
+      const admission = c.req.valid("header")["x-admission-token"] ?? null;
       const req = body as HoldRequest;
       const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: body.seatIds?.length ?? body.quantity ?? 0, colo: coloOf(c.req.raw) };
-      const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
+      const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key, admission), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
     },
   )

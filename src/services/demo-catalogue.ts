@@ -16,6 +16,8 @@ export interface DemoVenue {
 /** What the seed does with an event beyond publishing it. */
 export type DemoRole =
   | "plain"
+  /** Put in on-sale mode (docs/onsale.md): its waiting room opens a minute after the seed runs. */
+  | "on-sale"
   /** The demo buyer holds a confirmed booking here. */
   | "buyer-booking"
   /** All but `leave` seats are booked by the demo crowd account: the card says "N left". */
@@ -94,8 +96,7 @@ export const DEMO_EVENTS: DemoEvent[] = [
   { key: "brunch", venue: "chicago", name: "Jazz Brunch on the Lake", description: "Reserved tables on the floor.", category: "music", seating: "reserved", priceCents: 3_500, currency: "USD", inDays: 38, localTime: "11:00", hours: 3, role: "plain" },
   { key: "opera", venue: "sydney", name: "Opera under the Sails: Tosca", description: "Puccini on the harbour.", category: "opera", seating: "reserved", priceCents: 9_000, currency: "AUD", inDays: 27, localTime: "19:00", hours: 3, role: "plain" },
   { key: "film", venue: "sydney", name: "Harbour Lights Film Night", description: "A classic on the big screen, standing bar at the back.", category: "film", seating: "general", capacity: 800, priceCents: 1_500, currency: "AUD", inDays: 8, localTime: "20:15", hours: 3, role: "plain" },
-  // On-sale mode (issue 13, the waiting room) adds its event here, with a role that opens a
-  // waiting room through PUT /v1/events/:id/on-sale once that route exists.
+  { key: "on-sale", venue: "berlin", name: "Evently Demo: On-Sale Rush", description: "A hot on-sale: join the waiting room, get admitted, then pick seats.", category: "music", seating: "general", capacity: 200, priceCents: 4_500, currency: "EUR", inDays: 30, localTime: "20:00", hours: 3, role: "on-sale" },
 ];
 
 /** Offset of `timeZone` from UTC at `at`, in minutes (east positive). */

@@ -1,6 +1,7 @@
 // The only door to the EventInventory Durable Object: the stub, typed calls, and one mapping of
 // its results and of runtime overload to AppError. Nothing else in src/ touches EVENT_INVENTORY.
 import type {
+  AdmissionStats,
   Availability,
   ClosedSales,
   EventInventoryRpc,
@@ -53,8 +54,9 @@ export async function callInventory<T>(call: () => Promise<InventoryResult<T>>):
 export function inventory(env: Env, eventId: string) {
   const stub = () => inventoryFor(env, eventId);
   return {
-    hold: (userId: string, req: HoldRequest, idempotencyKey: string | null): Promise<HoldView> =>
-      callInventory(() => stub().hold(userId, req, idempotencyKey)),
+    /** `admission`: the waiting room's token (X-Admission-Token), needed while the event is on sale. */
+    hold: (userId: string, req: HoldRequest, idempotencyKey: string | null, admission: string | null = null): Promise<HoldView> =>
+      callInventory(() => stub().hold(userId, req, idempotencyKey, admission)),
     getHold: (holdId: string): Promise<HoldView> => callInventory(() => stub().getHold(holdId)),
     release: (holdId: string, byUserId: string): Promise<HoldView> => callInventory(() => stub().release(holdId, byUserId)),
     seatMap: (): Promise<Snapshot> => callInventory(() => stub().seatMap()),
@@ -64,6 +66,9 @@ export function inventory(env: Env, eventId: string) {
     waitlistEntry: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().waitlistEntry(userId)),
     /** Forwards a WebSocket upgrade to the object's live seat map. */
     openLive: (request: Request): Promise<Response> => stub().fetch(request),
+    /** On-sale mode on or off (the waiting room's client calls it). */
+    setOnSale: (on: boolean): Promise<{ onSale: boolean }> => callInventory(() => stub().setOnSale(on)),
+    admissionStats: (): Promise<AdmissionStats> => callInventory(() => stub().admissionStats()),
     ping: () => stub().ping(),
     faultAbort: () => stub().faultAbort(),
   };

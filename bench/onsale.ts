@@ -1,0 +1,306 @@
+// npm run bench:onsale — an on-sale through the waiting room (docs/onsale.md), in one run:
+//  1. the crowd without the room: every buyer sends one hold at once to a plain event (HTTP);
+//  2. the same crowd through the room: each buyer opens the queue socket, joins around the opening
+//     (some before it, the rest after), and when admitted holds 1-4 seats over HTTP with its token,
+//     then books most holds (beginConfirm + commit, as the saga does) and releases the rest;
+//  3. headless: synthetic visitors joined straight through RPC into a sharded and a one-shard room.
+// Prints a table, writes docs/onsale-bench.svg and records docs/benchmarks.md (not at smoke size).
+import { writeFileSync } from "node:fs";
+import WebSocket from "ws";
+import { recordBenchmark, markdownTable } from "./lib/benchmarks-doc";
+import { chiSquareUniform, kendallTau } from "./lib/fairness";
+import { Recorder, fmt, httpClient, sleep } from "./lib/load";
+import { publishEvent, startStack } from "./lib/stack";
+
+const BUYERS = Number(process.env.ONSALE_BUYERS ?? 20_000);
+const SEATS = Number(process.env.ONSALE_SEATS ?? 5_000);
+const SHARDS = Number(process.env.ONSALE_SHARDS ?? 8);
+const HEADLESS = Number(process.env.ONSALE_HEADLESS ?? 100_000);
+const OPEN_DELAY_MS = Number(process.env.ONSALE_OPEN_DELAY_MS ?? 5_000);
+const LATE_SPREAD_MS = Number(process.env.ONSALE_LATE_SPREAD_MS ?? 10_000);
+const EARLY_SHARE = 0.3;
+const BOOK_SHARE = 0.9;
+const TICK_MS = Number(process.env.ONSALE_TICK_MS ?? 250);
+const MAX_ACTIVE = Number(process.env.ONSALE_MAX_ACTIVE ?? 1_000);
+const TIMEOUT_MS = Number(process.env.ONSALE_TIMEOUT_MS ?? 180_000);
+const RECORD = process.env.ONSALE_RECORD !== "0";
+const CONCURRENCY = Math.min(BUYERS, 500);
+
+interface Buyer {
+  id: string;
+  token: string;
+  early: boolean;
+  /** ms since the bench's t0. */
+  joinedAt?: number;
+  admittedAt?: number;
+  soldOutAt?: number;
+  holdMs?: number;
+  held: number;
+  booked: number;
+  noChance: boolean;
+  done: boolean;
+  ws?: WebSocket;
+}
+
+const quantityOf = (i: number) => 1 + (i % 4);
+
+async function main() {
+  const stack = await startStack({ users: BUYERS, bindings: { ONSALE_TICK_MS: String(TICK_MS) } });
+  const http = httpClient(stack.workerUrl, CONCURRENCY);
+  const wsBase = stack.workerUrl.replace(/^http/, "ws");
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) => http.request("POST", path, headers, body);
+  try {
+    // 1. Without the room: one hold per buyer, all at once (CONCURRENCY in flight).
+    const plain = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
+    const without = new Recorder();
+    let next = 0;
+    const t1 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let i = next++; i < BUYERS; i = next++) {
+          const u = stack.users[i];
+          const t = performance.now();
+          const res = await post(`/v1/events/${plain.eventId}/holds`, { quantity: quantityOf(i) }, { authorization: `Bearer ${u.token}` });
+          without.record(res.status, performance.now() - t);
+        }
+      }),
+    );
+    const withoutSeconds = (performance.now() - t1) / 1000;
+
+    // 2. Through the room.
+    const ev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
+    const t0 = performance.now();
+    const now = () => performance.now() - t0;
+    const opensAtWall = Date.now() + OPEN_DELAY_MS;
+    const cfg = await post("/__bench/onsale/configure", { eventId: ev.eventId, opensAt: new Date(opensAtWall).toISOString(), shards: SHARDS, maxActiveShoppers: MAX_ACTIVE });
+    if (cfg.status !== 200) throw new Error(`configure: ${cfg.status} ${cfg.body}`);
+    const buyers: Buyer[] = stack.users.map((u, i) => ({ ...u, early: i < BUYERS * EARLY_SHARE, held: 0, booked: 0, noChance: false, done: false }));
+    const withRoom = new Recorder();
+    let lastSaleAt = 0;
+    let bookedSeats = 0;
+    const timeline: { t: number; waiting: number; admitted: number; held: number; booked: number }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const r = await http.request("GET", `/__bench/onsale/figures?event=${ev.eventId}`);
+        if (r.status === 200) {
+          const f = JSON.parse(r.body);
+          timeline.push({ t: now(), waiting: f.waiting, admitted: f.admitted, held: f.held, booked: f.booked });
+        }
+        await sleep(250);
+      }
+    })();
+
+    const shop = async (b: Buyer, token: string, i: number) => {
+      for (const q of [quantityOf(i), 1]) {
+        const t = performance.now();
+        const res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
+        const ms = performance.now() - t;
+        b.holdMs ??= ms;
+        withRoom.record(res.status, ms);
+        if (res.status === 201) {
+          const hold = JSON.parse(res.body);
+          b.held = hold.quantity;
+          if (Math.random() < BOOK_SHARE) {
+            const booked = JSON.parse((await post("/__bench/onsale/book", { eventId: ev.eventId, holdId: hold.id })).body);
+            if (booked.ok) {
+              b.booked = hold.quantity;
+              bookedSeats += hold.quantity;
+              lastSaleAt = now();
+            }
+          } else {
+            await http.request("DELETE", `/v1/holds/${hold.id}`, { authorization: `Bearer ${b.token}` });
+          }
+          return;
+        }
+        if (res.status !== 409) return;
+      }
+      b.noChance = true;
+    };
+
+    const arrive = (b: Buyer, i: number) =>
+      new Promise<void>((resolve) => {
+        const ws = new WebSocket(`${wsBase}/v1/events/${ev.eventId}/queue/live?user=${b.id}`, { perMessageDeflate: false });
+        b.ws = ws;
+        const finish = () => {
+          if (b.done) return;
+          b.done = true;
+          ws.close();
+          resolve();
+        };
+        ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: b.token })));
+        ws.on("message", async (data) => {
+          const f = JSON.parse(data.toString());
+          if (f.type === "auth" && f.ok) {
+            const res = await post(`/v1/events/${ev.eventId}/queue`, {}, { authorization: `Bearer ${b.token}` });
+            b.joinedAt = now();
+            if (res.status !== 201 && res.status !== 200) finish();
+          } else if (f.type === "admitted" && b.admittedAt === undefined) {
+            b.admittedAt = now();
+            await shop(b, f.admission.token, i);
+            finish();
+          } else if (f.type === "sold_out") {
+            b.soldOutAt ??= now();
+            finish();
+          }
+        });
+        ws.on("error", () => finish());
+        ws.on("close", () => finish());
+      });
+
+    const arrivals: Promise<void>[] = [];
+    const earlyCount = buyers.filter((b) => b.early).length;
+    const schedule = buyers.map((b, i) => (b.early ? (i / Math.max(1, earlyCount)) * OPEN_DELAY_MS * 0.8 : OPEN_DELAY_MS + ((i - earlyCount) / Math.max(1, BUYERS - earlyCount)) * LATE_SPREAD_MS));
+    const deadline = now() + TIMEOUT_MS;
+    for (let i = 0; i < buyers.length; i++) {
+      const wait = schedule[i] - now();
+      if (wait > 0) await sleep(wait);
+      arrivals.push(arrive(buyers[i], i));
+    }
+    await Promise.race([Promise.all(arrivals), sleep(Math.max(0, deadline - now()))]);
+    sampling = false;
+    await sampler;
+    for (const b of buyers) b.ws?.close();
+
+    const final = JSON.parse((await http.request("GET", `/__bench/onsale/figures?event=${ev.eventId}`)).body);
+
+    // 3. Headless: joins straight through RPC, sharded vs one shard.
+    const joinBatches = async (eventId: string, shards: number, from: number, n: number) => {
+      const batch = 1_000;
+      const t = performance.now();
+      let joined = 0;
+      let next = from;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < from + n) {
+            const start = next;
+            next += batch;
+            const r = JSON.parse((await post("/__bench/onsale/join", { eventId, shards, from: start, count: Math.min(batch, from + n - start) })).body);
+            joined += r.ok;
+          }
+        }),
+      );
+      return { joined, seconds: (performance.now() - t) / 1000 };
+    };
+    const configure = (eventId: string, shards: number, opensAt: number) =>
+      post("/__bench/onsale/configure", { eventId, opensAt: new Date(opensAt).toISOString(), shards, maxActiveShoppers: MAX_ACTIVE });
+    // The sharded room, driven to the end: 30% join before the opening, the rest after it; then the
+    // drain plays every admitted buyer through RPC until sold out.
+    const hev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
+    await configure(hev.eventId, SHARDS, Date.now() + 3_600_000);
+    const earlyN = Math.floor(HEADLESS * EARLY_SHARE);
+    const hEarly = await joinBatches(hev.eventId, SHARDS, 0, earlyN);
+    await configure(hev.eventId, SHARDS, Date.now());
+    await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 1 });
+    const hLate = await joinBatches(hev.eventId, SHARDS, earlyN, HEADLESS - earlyN);
+    const drain = JSON.parse((await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 10_000 })).body) as {
+      admitted: { joinedAt: number; early: boolean; tick: number }[];
+      noSeat: number;
+      final: { capacity: number; available: number; held: number; booked: number };
+      timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[];
+    };
+    const sharded = { joined: hEarly.joined + hLate.joined, perSecond: (hEarly.joined + hLate.joined) / (hEarly.seconds + hLate.seconds) };
+    const sev = await publishEvent(stack, [], { seating: "general", capacity: SEATS });
+    await configure(sev.eventId, 1, Date.now() + 3_600_000);
+    const s1 = await joinBatches(sev.eventId, 1, 0, HEADLESS);
+    const single = { joined: s1.joined, perSecond: s1.joined / s1.seconds };
+    const hLateAdmitted = drain.admitted.filter((v) => !v.early);
+    const hTau = kendallTau(
+      hLateAdmitted.map((v) => v.joinedAt),
+      hLateAdmitted.map((v) => v.tick),
+    );
+    // Every early visitor joined before the draw; the admitted early ones should come evenly from
+    // every quarter of the early joining window (the draw ignores when they joined).
+    const hEarlyAdmitted = drain.admitted.filter((v) => v.early);
+    const first = Math.min(...hEarlyAdmitted.map((v) => v.joinedAt));
+    const span = Math.max(...hEarlyAdmitted.map((v) => v.joinedAt)) - first + 1;
+    const hCounts = [0, 0, 0, 0];
+    for (const v of hEarlyAdmitted) hCounts[Math.min(3, Math.floor(((v.joinedAt - first) / span) * 4))]++;
+    const hUniform = chiSquareUniform(hCounts);
+    const hOversold = drain.final.booked + drain.final.held > SEATS;
+
+    // Figures.
+    const late = buyers.filter((b) => !b.early && b.admittedAt !== undefined && b.joinedAt !== undefined);
+    const tau = kendallTau(
+      late.map((b) => b.joinedAt!),
+      late.map((b) => b.admittedAt!),
+    );
+    const early = buyers.filter((b) => b.early && b.admittedAt !== undefined);
+    const byAdmission = [...early].sort((a, b) => a.admittedAt! - b.admittedAt!);
+    const firstQuarter = byAdmission.slice(0, Math.max(1, Math.floor(byAdmission.length / 4)));
+    const quartileOf = (b: Buyer) => Math.min(3, Math.floor((buyers.indexOf(b) / Math.max(1, earlyCount)) * 4));
+    const counts = [0, 0, 0, 0];
+    for (const b of firstQuarter) counts[quartileOf(b)]++;
+    const uniform = chiSquareUniform(counts);
+    const soldOutSockets = buyers.filter((b) => b.soldOutAt !== undefined);
+    const soldOutLag = final.soldOut && soldOutSockets.length ? Math.max(...soldOutSockets.map((b) => b.soldOutAt!)) - lastSaleAt : NaN;
+    const admittedCount = buyers.filter((b) => b.admittedAt !== undefined).length;
+    const noChance = buyers.filter((b) => b.noChance).length;
+    const oversold = final.booked + final.held > SEATS || bookedSeats !== final.booked;
+
+    const rows: (string | number)[][] = [
+      ["buyers (sockets + HTTP)", BUYERS],
+      ["seats", SEATS],
+      ["shards", SHARDS],
+      ["without the room: hold p50 / p99 (ms)", `${fmt(without.percentile(50))} / ${fmt(without.percentile(99))}`],
+      ["without the room: 201 / 409 / 503", `${without.count(201)} / ${without.count(409)} / ${without.count(503)}`],
+      ["without the room: offered holds/s", fmt(BUYERS / withoutSeconds)],
+      ["through the room: admitted buyers' hold p50 / p99 (ms)", `${fmt(withRoom.percentile(50))} / ${fmt(withRoom.percentile(99))}`],
+      ["through the room: admitted / sold seats", `${admittedCount} / ${final.booked}`],
+      ["Kendall tau, late arrivals (arrival vs admission)", late.length > 1 ? tau.toFixed(4) : "-"],
+      ["early shuffle: chi-square (dof) vs 0.1% critical", `${uniform.chi2.toFixed(2)} (${uniform.dof}) vs ${uniform.critical.toFixed(2)}: ${uniform.pass ? "uniform" : "NOT uniform"}`],
+      ["last seat sold -> every waiting socket sold_out (ms)", fmt(soldOutLag)],
+      ["room at the end: waiting / available / held / sold", `${final.waiting} / ${final.available} / ${final.held} / ${final.booked}`],
+      ["oversold seats", oversold ? `YES: booked ${final.booked} + held ${final.held} of ${SEATS}` : 0],
+      ["admitted buyers who found no seat", noChance],
+      [`headless (RPC, ${HEADLESS} visitors): joins/s, ${SHARDS} shards vs 1`, `${fmt(sharded.perSecond)} vs ${fmt(single.perSecond)}`],
+      ["headless: admitted / sold seats / ticks to sold out", `${drain.admitted.length} / ${drain.final.booked} / ${drain.timeline.length}`],
+      ["headless: Kendall tau, late arrivals (join time vs admission tick; a tick's set counts as tied)", hLateAdmitted.length > 1 ? hTau.toFixed(4) : "-"],
+      ["headless: early draw, join-time quartiles of the early admitted (chi-square vs 0.1% critical)", `${hCounts.join("/")}: ${hUniform.chi2.toFixed(2)} vs ${hUniform.critical.toFixed(2)}, ${hUniform.pass ? "uniform" : "NOT uniform"}`],
+      ["headless: oversold seats / admitted buyers who found no seat", `${hOversold ? "YES" : 0} / ${drain.noSeat}`],
+    ];
+    const table = markdownTable(["measure", "value"], rows);
+    console.log(table);
+    const svg = chart(timeline, SEATS);
+    if (RECORD) {
+      writeFileSync(new URL("../docs/onsale-bench.svg", import.meta.url), svg);
+      recordBenchmark("onsale", "On-sale through the waiting room (bench/onsale.ts)", `${table}\n\n![queue, admissions, holds and sales over time](onsale-bench.svg)`);
+    }
+    if (oversold || hOversold) throw new Error("oversold");
+    if (sharded.joined !== HEADLESS || single.joined !== HEADLESS) throw new Error(`headless joins lost: ${sharded.joined}, ${single.joined} of ${HEADLESS}`);
+  } finally {
+    http.close();
+    await stack.close();
+  }
+}
+
+/** Queue length, admissions per second, seats held and sold over time, as a small SVG line chart. */
+function chart(points: { t: number; waiting: number; admitted: number; held: number; booked: number }[], seats: number): string {
+  const W = 720;
+  const H = 300;
+  const pad = 40;
+  if (points.length < 2) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"></svg>`;
+  const tMax = points.at(-1)!.t;
+  const rate = points.map((p, i) => (i === 0 ? 0 : ((p.admitted - points[i - 1].admitted) * 1000) / Math.max(1, p.t - points[i - 1].t)));
+  const series = [
+    { name: "waiting", color: "#1f77b4", values: points.map((p) => p.waiting) },
+    { name: "admitted/s", color: "#ff7f0e", values: rate },
+    { name: "held seats", color: "#2ca02c", values: points.map((p) => p.held) },
+    { name: "sold seats", color: "#d62728", values: points.map((p) => p.booked) },
+  ];
+  const yMax = Math.max(seats, ...series.flatMap((s) => s.values), 1);
+  const x = (t: number) => pad + ((W - 2 * pad) * t) / Math.max(1, tMax);
+  const y = (v: number) => H - pad - ((H - 2 * pad) * v) / yMax;
+  const lines = series
+    .map((s, k) => {
+      const d = s.values.map((v, i) => `${x(points[i].t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${d}"/><text x="${W - pad - 110}" y="${pad + 14 * k}" fill="${s.color}" font-size="11">${s.name}</text>`;
+    })
+    .join("");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><line x1="${pad}" y1="${H - pad}" x2="${W - pad}" y2="${H - pad}" stroke="#999"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${H - pad}" stroke="#999"/><text x="${pad}" y="${H - 10}" font-size="11">0 s</text><text x="${W - pad - 30}" y="${H - 10}" font-size="11">${(tMax / 1000).toFixed(0)} s</text><text x="4" y="${pad}" font-size="11">${yMax}</text>${lines}</svg>\n`;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,214 @@
+/**
+ * The waiting room's coordinator rules (docs/onsale.md), runtime-independent: the on-sale
+ * configuration and, every tick, how many to admit and from which shard, from what the event's
+ * inventory says can still sell. The WaitingRoom object (../waiting-room.ts) is a thin shell.
+ */
+import { z } from "zod";
+import { splitQuota, type Sketch } from "./order";
+import type { TickReport } from "./shard.logic";
+
+export const ROOM_DEFAULTS = { shards: 4, maxActiveShoppers: 1_000, shopperSessionSeconds: 600, powDifficulty: 0 } as const;
+/** Seats an admitted buyer is assumed to want before the room has seen any hold (at most the event's cap). */
+export const DEFAULT_SEATS_PER_BUYER = 4;
+/**
+ * Admitted buyers are counted as wanting this many times the average seen so far (at most the
+ * event's cap), so a buyer who wants more than the average still finds seats: a little slower
+ * admission for a chance to hold for everyone admitted.
+ */
+export const SEATS_SAFETY = 1.5;
+/** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
+export const HEADS_PER_SHARD = 2_000;
+
+export const OnSaleInput = z
+  .object({
+    opensAt: z.string().datetime({ offset: true }),
+    shards: z.number().int().min(1).max(64).optional(),
+    maxActiveShoppers: z.number().int().min(1).max(100_000).optional(),
+    admitPerMinute: z.number().int().min(1).max(1_000_000).nullable().optional(),
+    shopperSessionSeconds: z.number().int().min(60).max(3_600).optional(),
+    powDifficulty: z.number().int().min(0).max(24).optional(),
+  })
+  .strict();
+export type OnSaleInput = z.infer<typeof OnSaleInput>;
+
+export interface RoomConfig {
+  eventId: string;
+  /** Epoch ms. */
+  opensAt: number;
+  shards: number;
+  maxActiveShoppers: number;
+  /** Null: no rate cap, only the inventory and maxActiveShoppers limit admission. */
+  admitPerMinute: number | null;
+  shopperSessionSeconds: number;
+  powDifficulty: number;
+  enabled: boolean;
+}
+
+export interface RoomConfigView {
+  eventId: string;
+  opensAt: string;
+  shards: number;
+  maxActiveShoppers: number;
+  admitPerMinute: number | null;
+  shopperSessionSeconds: number;
+  powDifficulty: number;
+  status: "scheduled" | "open" | "off";
+}
+
+export type RoomResult<T> = { ok: true; value: T } | { ok: false; code: "CONFLICT" | "NO_QUEUE" | "VALIDATION_FAILED"; message: string };
+
+/** A new configuration, or why not: nothing changes once the room has opened, and the shard count is fixed once anyone joined. */
+export function decideConfigure(current: RoomConfig | null, state: RoomState, eventId: string, input: OnSaleInput, joined: number): RoomResult<RoomConfig> {
+  if (current?.enabled && state.opened) return { ok: false, code: "CONFLICT", message: "The on-sale has opened; it can only be ended (DELETE)" };
+  const shards = input.shards ?? current?.shards ?? ROOM_DEFAULTS.shards;
+  if (current && joined > 0 && shards !== current.shards) return { ok: false, code: "CONFLICT", message: "Visitors have joined: the shard count is fixed now" };
+  const opensAt = Date.parse(input.opensAt);
+  return {
+    ok: true,
+    value: {
+      eventId,
+      opensAt,
+      shards,
+      maxActiveShoppers: input.maxActiveShoppers ?? current?.maxActiveShoppers ?? ROOM_DEFAULTS.maxActiveShoppers,
+      admitPerMinute: input.admitPerMinute === undefined ? (current?.admitPerMinute ?? null) : input.admitPerMinute,
+      shopperSessionSeconds: input.shopperSessionSeconds ?? current?.shopperSessionSeconds ?? ROOM_DEFAULTS.shopperSessionSeconds,
+      powDifficulty: input.powDifficulty ?? current?.powDifficulty ?? ROOM_DEFAULTS.powDifficulty,
+      enabled: true,
+    },
+  };
+}
+
+export function configView(c: RoomConfig, state: RoomState): RoomConfigView {
+  const { enabled: _enabled, opensAt, ...rest } = c;
+  return { ...rest, opensAt: new Date(opensAt).toISOString(), status: !c.enabled ? "off" : state.opened ? "open" : "scheduled" };
+}
+
+export interface RoomState {
+  opened: boolean;
+  soldOut: boolean;
+  admittedTotal: number;
+  /** Admissions still in their session: expiry (epoch ms) -> count. */
+  sessions: [number, number][];
+  /** Admissions of the last minute: [at, count], for the measured rate. */
+  recent: [number, number][];
+  /** Unused part of the admitPerMinute allowance. */
+  carry: number;
+  lastTickAt: number | null;
+  /** Per shard, from the last tick. */
+  heads: number[][];
+  sketches: Sketch[];
+  waiting: number[];
+}
+
+export function emptyRoomState(): RoomState {
+  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [] };
+}
+
+/** What the inventory object says (its `admissionStats`). */
+export interface InventoryView {
+  capacity: number;
+  available: number;
+  /** Seats in holds that are not booked yet (active or confirming): they may come back. */
+  held: number;
+  booked: number;
+  /** Distinct admissions, still in session, that have made a hold. */
+  admissionsUsed: number;
+  /** Seats per admitted buyer who held, so far; null before any. */
+  seatsPerBuyer: number | null;
+  /** The event's cap per buyer (no admitted buyer wants more). */
+  maxSeatsPerUser?: number;
+}
+
+export interface TickDecision {
+  open: boolean;
+  soldOut: boolean;
+  quota: number;
+  perShard: number[];
+  ratePerSecond: number;
+  activeShoppers: number;
+  carry: number;
+}
+
+const sum = (pairs: [number, number][]) => pairs.reduce((n, [, c]) => n + c, 0);
+
+export function inSession(state: RoomState, now: number): number {
+  return sum(state.sessions.filter(([exp]) => exp > now));
+}
+
+export function measuredRate(state: RoomState, now: number): number {
+  return sum(state.recent.filter(([at]) => at > now - 60_000)) / 60;
+}
+
+/**
+ * How many to admit now. Nothing before the opening. Sold out when no seat is free and none is
+ * held (nothing can come back). Otherwise the least of: the seats free now over the seats a buyer
+ * takes, minus admitted buyers who have not held yet (each free seat has a buyer, no more); room
+ * under maxActiveShoppers (buyers not yet holding plus those holding); the admitPerMinute allowance.
+ * A buyer on the way is counted as wanting SEATS_SAFETY times the average seen (DEFAULT_SEATS_PER_BUYER
+ * before any), at most the event's cap.
+ */
+export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryView, now: number): TickDecision {
+  const open = config.enabled && now >= config.opensAt;
+  const cap = inv.maxSeatsPerUser && inv.maxSeatsPerUser > 0 ? inv.maxSeatsPerUser : Number.POSITIVE_INFINITY;
+  const seen = inv.seatsPerBuyer && inv.seatsPerBuyer > 0 ? inv.seatsPerBuyer : null;
+  // What a buyer on the way is counted as wanting (the inventory rule); `seen` itself estimates the holders.
+  const wants = Math.min(cap, seen === null ? DEFAULT_SEATS_PER_BUYER : Math.max(1, seen * SEATS_SAFETY));
+  const seatsPerBuyer = seen ?? Math.min(cap, DEFAULT_SEATS_PER_BUYER);
+  const pending = Math.max(0, inSession(state, now) - inv.admissionsUsed);
+  const holding = Math.ceil(inv.held / seatsPerBuyer);
+  const activeShoppers = pending + holding;
+  const soldOut = open && inv.available <= 0 && inv.held <= 0;
+  const elapsed = state.lastTickAt === null ? 0 : Math.max(0, now - state.lastTickAt);
+  let carry = state.carry;
+  let byRate = Number.POSITIVE_INFINITY;
+  if (config.admitPerMinute !== null) {
+    carry = Math.min(carry + (config.admitPerMinute * elapsed) / 60_000, Math.max(1, config.admitPerMinute / 6));
+    byRate = Math.floor(carry);
+  }
+  let quota = 0;
+  if (open && !soldOut) {
+    const byInventory = Math.ceil(inv.available / wants) - pending;
+    const byShoppers = config.maxActiveShoppers - activeShoppers;
+    quota = Math.max(0, Math.min(byInventory, byShoppers, byRate));
+  }
+  const perShard = splitQuota(state.heads.length ? state.heads : Array.from({ length: config.shards }, () => []), quota);
+  const admitted = perShard.reduce((a, b) => a + b, 0);
+  if (config.admitPerMinute !== null) carry -= admitted;
+  const measured = measuredRate(state, now);
+  const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / wants) / 60);
+  return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry };
+}
+
+/** The state after the shards answered a tick. */
+export function afterTick(state: RoomState, decision: TickDecision, reports: TickReport[], now: number): RoomState {
+  const sessions = new Map(state.sessions.filter(([exp]) => exp > now));
+  let admitted = 0;
+  for (const r of reports) {
+    admitted += r.admitted;
+    for (const exp of r.admittedExpiries) sessions.set(exp, (sessions.get(exp) ?? 0) + 1);
+  }
+  const recent = state.recent.filter(([at]) => at > now - 60_000);
+  if (admitted > 0) recent.push([now, admitted]);
+  const sorted = [...reports].sort((a, b) => a.shard - b.shard);
+  return {
+    opened: state.opened || decision.open,
+    soldOut: decision.soldOut,
+    admittedTotal: state.admittedTotal + admitted,
+    sessions: [...sessions.entries()].sort((a, b) => a[0] - b[0]),
+    recent,
+    carry: decision.carry,
+    lastTickAt: now,
+    heads: sorted.map((r) => r.heads),
+    sketches: sorted.map((r) => r.sketch),
+    waiting: sorted.map((r) => r.waiting),
+  };
+}
+
+/** When the next tick is due: at the opening, then every tickMs while anyone waits or shops. */
+export function nextTickAt(config: RoomConfig, state: RoomState, now: number, tickMs: number): number | null {
+  if (!config.enabled) return null;
+  if (!state.opened) return Math.max(now + 1, config.opensAt);
+  const waiting = state.waiting.reduce((a, b) => a + b, 0);
+  if (waiting === 0 && inSession(state, now) === 0) return null;
+  return now + tickMs;
+}

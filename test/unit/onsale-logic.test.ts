@@ -1,0 +1,295 @@
+import { describe, expect, it } from "vitest";
+import { AdmissionGate } from "../../durable-objects/onsale/admission-gate";
+import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/admission-token";
+import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
+import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
+import { afterTick, decideConfigure, decideTick, emptyRoomState, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
+import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
+import { chiSquareUniform, kendallTau } from "../../bench/lib/fairness";
+import { rngFor } from "../helpers/onsale-sim";
+
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+const EVENT = "11111111-2222-4333-8444-555555555555";
+const SECRET = { JWT_SECRET: "unit-test-secret-0123456789abcdef0123456789" };
+
+function config(over: Partial<RoomConfig> = {}): RoomConfig {
+  return { eventId: EVENT, opensAt: T0, shards: 2, maxActiveShoppers: 1_000, admitPerMinute: null, shopperSessionSeconds: 600, powDifficulty: 0, enabled: true, ...over };
+}
+
+function shards(c: RoomConfig): ShardEngine[] {
+  return Array.from({ length: c.shards }, (_, n) => {
+    const e = new ShardEngine();
+    e.load({ eventId: c.eventId, shard: n, shards: c.shards, opensAt: c.opensAt, shopperSessionSeconds: c.shopperSessionSeconds, enabled: true }, false, []);
+    return e;
+  });
+}
+
+/** One coordinator tick over in-memory shards, as the WaitingRoom object runs it; answers who was admitted, in order. */
+function tick(c: RoomConfig, state: ReturnType<typeof emptyRoomState>, engines: ShardEngine[], inv: InventoryView, now: number, random: () => number = rngFor(1)) {
+  const d = decideTick(c, state, inv, now);
+  const admitted: string[] = [];
+  const reports: TickReport[] = engines.map((e, n) => {
+    const { toAdmit } = e.takeOrder({ open: d.open, admit: d.perShard[n] ?? 0, soldOut: d.soldOut, sketches: state.sketches, ratePerSecond: d.ratePerSecond }, random);
+    for (const v of toAdmit) {
+      e.admit(v, `token-${v.userId}`, now, e.sessionEnd(now));
+      admitted.push(v.userId);
+    }
+    return e.report(toAdmit, 2_000);
+  });
+  return { decision: d, state: afterTick(state, d, reports, now), admitted };
+}
+
+const inventory = (over: Partial<InventoryView> = {}): InventoryView => ({ capacity: 100, available: 100, held: 0, booked: 0, admissionsUsed: 0, seatsPerBuyer: null, ...over });
+
+describe("waiting room order", () => {
+  it("hashes a user to the same shard every time and spreads users evenly", () => {
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4_000; i++) counts[shardOf(`user-${i}-${i * 7919}`, 4)]++;
+    expect(shardOf("same-user", 4)).toBe(shardOf("same-user", 4));
+    expect(chiSquareUniform(counts).pass).toBe(true);
+  });
+
+  it("cuts the lowest keys overall across shards", () => {
+    expect(splitQuota([[1, 4, 9], [2, 3, 10], []], 4)).toEqual([2, 2, 0]);
+    expect(splitQuota([[1], [2]], 5)).toEqual([1, 1]);
+    expect(splitQuota([[1], [2]], 0)).toEqual([0, 0]);
+  });
+
+  it("measures rank agreement and uniformity", () => {
+    expect(kendallTau([1, 2, 3, 4], [1, 2, 3, 4])).toBe(1);
+    expect(kendallTau([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    expect(chiSquareUniform([100, 100, 100, 100]).pass).toBe(true);
+    expect(chiSquareUniform([400, 0, 0, 0]).pass).toBe(false);
+  });
+});
+
+describe("a queue shard's places", () => {
+  it("keeps one place per user: joining again answers the same place, never a better one", () => {
+    const [e] = shards(config({ shards: 1 }));
+    const a = e.join("a", T0 + 1);
+    const b = e.join("b", T0 + 2);
+    const again = e.join("a", T0 + 3);
+    expect(a).toMatchObject({ ok: true, created: true });
+    expect(again).toMatchObject({ ok: true, created: false });
+    expect(again.ok && a.ok && again.visitor).toBe(a.ok && a.visitor);
+    expect(b.ok && e.position(b.visitor)).toBe(2);
+    expect(again.ok && e.position(again.visitor)).toBe(1);
+    expect(e.visitorCount).toBe(2);
+  });
+
+  it("refuses joins when the room is off", () => {
+    const e = new ShardEngine();
+    expect(e.join("a", T0)).toMatchObject({ ok: false, code: "NO_QUEUE" });
+    e.load({ eventId: EVENT, shard: 0, shards: 1, opensAt: T0, shopperSessionSeconds: 600, enabled: false }, false, []);
+    expect(e.join("a", T0)).toMatchObject({ ok: false, code: "NO_QUEUE" });
+  });
+
+  it("leaves early arrivals without a position until the opening's draw, which happens once and ranks them before every later arrival", () => {
+    const [e] = shards(config({ shards: 1 }));
+    const early = ["e1", "e2", "e3"].map((u, i) => e.join(u, T0 - 1_000 + i));
+    for (const r of early) expect(r.ok && e.view(r.visitor, T0 - 500)).toMatchObject({ status: "waiting", position: null });
+    const drawn = e.open(rngFor(7));
+    expect(drawn).toHaveLength(3);
+    const keys = drawn.map((v) => v.key);
+    expect(e.open(rngFor(8))).toEqual([]);
+    expect(drawn.map((v) => v.key)).toEqual(keys);
+    const late = e.join("l1", T0 + 5);
+    expect(late.ok && late.visitor.key! > LATE_BASE).toBe(true);
+    expect(late.ok && e.position(late.visitor)).toBe(4);
+    expect(new Set(early.map((r) => r.ok && e.position(r.visitor)))).toEqual(new Set([1, 2, 3]));
+  });
+
+  it("tells an admitted visitor their admission until it expires, and sold_out to those still waiting when the room says so", () => {
+    const c = config({ shards: 1 });
+    const [e] = shards(c);
+    const a = e.join("a", T0 + 1);
+    e.join("b", T0 + 2);
+    const { toAdmit } = e.takeOrder({ open: true, admit: 1, soldOut: false, sketches: [], ratePerSecond: 1 }, rngFor(1));
+    expect(toAdmit.map((v) => v.userId)).toEqual(["a"]);
+    const exp = e.sessionEnd(T0 + 10);
+    e.admit(toAdmit[0], "tok", T0 + 10, exp);
+    expect(a.ok && e.view(a.visitor, T0 + 11)).toEqual({ status: "admitted", admission: { token: "tok", expiresAt: new Date(exp).toISOString() } });
+    expect(a.ok && e.view(a.visitor, exp)).toEqual({ status: "expired" });
+    e.takeOrder({ open: true, admit: 5, soldOut: true, waitlist: "/w", sketches: [], ratePerSecond: 1 }, rngFor(1));
+    expect(e.view(e.visitor("b")!, T0 + 12)).toEqual({ status: "sold_out", waitlist: "/w" });
+    e.takeOrder({ open: true, admit: 0, soldOut: false, sketches: [], ratePerSecond: 1 }, rngFor(1));
+    expect(e.view(e.visitor("b")!, T0 + 13)).toMatchObject({ status: "waiting", position: 1 });
+  });
+});
+
+describe("the coordinator's admission rules", () => {
+  it("admits nobody before the opening, then as many buyers as free seats can serve", () => {
+    const c = config();
+    let state = emptyRoomState();
+    const engines = shards(c);
+    for (let i = 0; i < 40; i++) engines[shardOf(`u${i}`, 2)].join(`u${i}`, T0 + i);
+    let r = tick(c, state, engines, inventory({ available: 10 }), T0 - 1);
+    expect(r.admitted).toEqual([]);
+    state = r.state;
+    // The tick before the opening learned the shards' heads. Nobody has held yet: each buyer on the
+    // way is counted at 4 seats, so 10 free seats admit 3.
+    r = tick(c, state, engines, inventory({ available: 10, maxSeatsPerUser: 8 }), T0 + 1_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u0", "u1", "u2"]);
+    // Three admitted, none has held: the free seats are spoken for.
+    r = tick(c, r.state, engines, inventory({ available: 10, maxSeatsPerUser: 8 }), T0 + 2_100, rngFor(1));
+    expect(r.admitted).toEqual([]);
+    // Two held 2 seats each: a buyer is now counted at 1.5 x 2 = 3 seats; 6 free seats serve 2, one is on the way.
+    r = tick(c, r.state, engines, inventory({ available: 6, held: 4, admissionsUsed: 2, seatsPerBuyer: 2, maxSeatsPerUser: 8 }), T0 + 3_100, rngFor(1));
+    expect(r.admitted).toEqual(["u3"]);
+    // All four held (1.5 seats each on average, so 2.25 counted): 4 free seats serve 2 more.
+    r = tick(c, r.state, engines, inventory({ available: 4, held: 6, admissionsUsed: 4, seatsPerBuyer: 1.5, maxSeatsPerUser: 8 }), T0 + 4_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u4", "u5"]);
+    // The event's cap bounds what a buyer is counted at: at most 1 seat each, 2 free seats admit 2.
+    r = tick(c, r.state, engines, inventory({ available: 2, held: 8, admissionsUsed: 6, seatsPerBuyer: 1.5, maxSeatsPerUser: 1 }), T0 + 5_100, rngFor(1));
+    expect(r.admitted.sort()).toEqual(["u6", "u7"]);
+  });
+
+  it("says sold out only when no seat is free and none is held; admits again when seats come back", () => {
+    const c = config();
+    const engines = shards(c);
+    for (let i = 0; i < 6; i++) engines[shardOf(`u${i}`, 2)].join(`u${i}`, T0 + i);
+    let state = tick(c, emptyRoomState(), engines, inventory({ available: 0, held: 4, booked: 96 }), T0 + 10).state;
+    expect(state.soldOut).toBe(false);
+    let r = tick(c, state, engines, inventory({ available: 0, held: 0, booked: 100 }), T0 + 20);
+    expect(r.decision).toMatchObject({ soldOut: true, quota: 0 });
+    expect(engines.flatMap((e) => e.waitingVisitors().map((v) => e.view(v, T0 + 21).status))).toEqual(Array(6).fill("sold_out"));
+    r = tick(c, r.state, engines, inventory({ available: 2, held: 0, booked: 98 }), T0 + 30);
+    expect(r.decision.soldOut).toBe(false);
+    expect(r.admitted).toEqual(["u0"]);
+  });
+
+  it("caps admission by maxActiveShoppers and by admitPerMinute", () => {
+    const c = config({ maxActiveShoppers: 3, admitPerMinute: 60 });
+    const engines = shards(c);
+    for (let i = 0; i < 20; i++) engines[shardOf(`u${i}`, 2)].join(`u${i}`, T0 + i);
+    let state = tick(c, emptyRoomState(), engines, inventory(), T0 + 100).state;
+    // 10 s at 60/min allows 10, but only 3 may shop at once.
+    let r = tick(c, state, engines, inventory(), T0 + 10_100);
+    expect(r.admitted).toHaveLength(3);
+    // All three hold (3 holders at 1 seat each): nobody more until one finishes.
+    r = tick(c, r.state, engines, inventory({ available: 97, held: 3, admissionsUsed: 3, seatsPerBuyer: 1 }), T0 + 11_100);
+    expect(r.admitted).toHaveLength(0);
+    // They booked: 1 s more of allowance at 60/min is one admission.
+    state = r.state;
+    r = tick(c, state, engines, inventory({ available: 97, held: 0, booked: 3, admissionsUsed: 3, seatsPerBuyer: 1 }), T0 + 12_100);
+    expect(r.admitted.length).toBeGreaterThanOrEqual(1);
+    expect(r.admitted.length).toBeLessThanOrEqual(3);
+  });
+
+  it("admits late arrivals across shards in arrival order: a tick's set is the lowest waiting keys of all shards", () => {
+    const c = config({ shards: 4, admitPerMinute: 600 });
+    const engines = shards(c);
+    let state = tick(c, emptyRoomState(), engines, inventory(), T0).state;
+    const tickOf = new Map<number, number>();
+    let arrived = 0;
+    // 20 arrivals per second, 10 admissions per second: the queue grows while ticks admit its head.
+    for (let t = 1; t <= 40; t++) {
+      for (let k = 0; k < 20; k++, arrived++) engines[shardOf(`late-${arrived}`, 4)].join(`late-${arrived}`, T0 + (t - 1) * 1_000 + k * 50);
+      const r = tick(c, state, engines, inventory({ available: 10_000 }), T0 + t * 1_000);
+      for (const u of r.admitted) tickOf.set(Number(u.slice(5)), t);
+      state = r.state;
+    }
+    expect(tickOf.size).toBeGreaterThan(350);
+    const admittedArrivals = [...tickOf.keys()].sort((a, b) => a - b);
+    // Everyone admitted arrived before everyone still waiting, and no later arrival got an earlier tick.
+    expect(admittedArrivals).toEqual(admittedArrivals.map((_, i) => i));
+    const ticks = admittedArrivals.map((a) => tickOf.get(a)!);
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+    // Ties within a tick broken by arrival: the rank correlation the bench reports.
+    const admissionRank = admittedArrivals.map((a) => tickOf.get(a)! * 1e6 + a);
+    expect(kendallTau(admittedArrivals, admissionRank)).toBe(1);
+  });
+
+  it("shuffles early arrivals uniformly across shards (chi-square over who comes first)", () => {
+    const c = config({ shards: 3 });
+    const firsts = new Map<string, number>();
+    const random = rngFor(42);
+    for (let trial = 0; trial < 1_200; trial++) {
+      const engines = shards(c);
+      for (let i = 0; i < 6; i++) engines[shardOf(`e${i}`, 3)].join(`e${i}`, T0 - 100 + i);
+      let state = emptyRoomState();
+      state = tick(c, state, engines, inventory({ available: 2 }), T0, random).state;
+      const r = tick(c, state, engines, inventory({ available: 2 }), T0 + 1_000, random);
+      firsts.set(r.admitted[0], (firsts.get(r.admitted[0]) ?? 0) + 1);
+    }
+    const counts = ["e0", "e1", "e2", "e3", "e4", "e5"].map((u) => firsts.get(u) ?? 0);
+    expect(chiSquareUniform(counts).pass).toBe(true);
+  });
+
+  it("changes nothing once open, and keeps the shard count once anyone joined", () => {
+    const c = config();
+    const opened = { ...emptyRoomState(), opened: true };
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 3)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 0)).toMatchObject({ ok: true, value: { shards: 8 } });
+    expect(decideConfigure(null, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({
+      ok: true,
+      value: { shards: 4, maxActiveShoppers: 1_000, admitPerMinute: null, shopperSessionSeconds: 600, powDifficulty: 0 },
+    });
+  });
+});
+
+describe("admission tokens and the inventory's gate", () => {
+  it("accepts a token only for its user and event, before its expiry, and only under our key", async () => {
+    const key = await admissionKey(SECRET);
+    const token = await signAdmission(key, { userId: "u1", eventId: EVENT, expiresAt: T0 + 600_000, jti: "j1" });
+    expect(await verifyAdmission(key, token, "u1", EVENT, T0)).toMatchObject({ ok: true, claims: { userId: "u1", eventId: EVENT, expiresAt: T0 + 600_000, jti: "j1" } });
+    expect(await verifyAdmission(key, token, "u2", EVENT, T0)).toMatchObject({ ok: false, reason: expect.stringMatching(/another user/) });
+    expect(await verifyAdmission(key, token, "u1", "other-event", T0)).toMatchObject({ ok: false, reason: expect.stringMatching(/another event/) });
+    expect(await verifyAdmission(key, token, "u1", EVENT, T0 + 600_000)).toMatchObject({ ok: false, reason: expect.stringMatching(/expired/) });
+    const otherKey = await admissionKey({ JWT_SECRET: "another-secret-0123456789abcdef0123456789" });
+    expect(await verifyAdmission(otherKey, token, "u1", EVENT, T0)).toMatchObject({ ok: false, reason: "The admission token is not valid" });
+    // An admission key is not the access-token key: the raw JWT_SECRET does not verify it.
+    const raw = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    expect(await verifyAdmission(raw, token, "u1", EVENT, T0)).toMatchObject({ ok: false });
+  });
+
+  it("lets holds through only with a valid token while on sale, and counts admitted buyers who held", async () => {
+    const store = new Map<string, unknown>();
+    const storage = {
+      get: <T>(k: string) => store.get(k) as T | undefined,
+      put: <T>(k: string, v: T) => void store.set(k, v),
+      delete: (k: string) => store.delete(k),
+      list: <T>({ prefix }: { prefix: string }) => [...store.entries()].filter(([k]) => k.startsWith(prefix)) as [string, T][],
+    };
+    const gate = new AdmissionGate(storage, SECRET);
+    expect(gate.onSale).toBe(false);
+    gate.setOnSale(true);
+    expect(await gate.check("u1", EVENT, null, T0)).toEqual({ ok: false, code: "NOT_ADMITTED", message: expect.any(String), details: { queue: `/v1/events/${EVENT}/queue` } });
+    const token = await signAdmission(await admissionKey(SECRET), { userId: "u1", eventId: EVENT, expiresAt: T0 + 60_000, jti: "j1" });
+    const ok = await gate.check("u1", EVENT, token, T0);
+    expect(ok.ok).toBe(true);
+    expect((await gate.check("u2", EVENT, token, T0)).ok).toBe(false);
+    expect((await gate.check("u1", EVENT, token, T0 + 60_000)).ok).toBe(false);
+    if (ok.ok) gate.recordHold(ok.claims, 3);
+    expect(gate.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
+    expect(gate.stats(T0 + 60_000)).toEqual({ admissionsUsed: 0, seatsPerBuyer: 3 });
+    // A restarted object reads the flag and the counts back.
+    const again = new AdmissionGate(storage, SECRET);
+    expect(again.onSale).toBe(true);
+    expect(again.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
+  });
+});
+
+describe("proof of work on join", () => {
+  it("accepts a solved, unexpired challenge of ours for that event and user only", async () => {
+    const key = await admissionKey(SECRET);
+    // A fixed random part, so the outcome for the second account is fixed too.
+    const { challenge, expiresAt } = await makeChallenge(key, EVENT, T0, "0123456789abcdef");
+    const nonce = solveChallenge(challenge, "u1", 8);
+    expect(await checkSolution(key, EVENT, "u1", 8, challenge, nonce, T0)).toEqual({ ok: true });
+    expect(await checkSolution(key, EVENT, "u1", 0, undefined, undefined, T0)).toEqual({ ok: true });
+    expect((await checkSolution(key, EVENT, "u1", 8, undefined, undefined, T0)).ok).toBe(false);
+    expect((await checkSolution(key, EVENT, "u1", 8, challenge, nonce, expiresAt)).ok).toBe(false);
+    expect((await checkSolution(key, "other", "u1", 8, challenge, nonce, T0)).ok).toBe(false);
+    expect((await checkSolution(key, EVENT, "u1", 8, challenge.replace(/.$/, (c) => (c === "0" ? "1" : "0")), nonce, T0)).ok).toBe(false);
+    // The same solution does not buy a place for another account.
+    expect(await checkSolution(key, EVENT, "u2", 8, challenge, nonce, T0)).toMatchObject({ ok: false, reason: expect.stringMatching(/leading zero bits/) });
+  });
+
+  it("counts leading zero bits", () => {
+    expect(leadingZeroBits(new Uint8Array([0, 0x10]))).toBe(11);
+    expect(leadingZeroBits(new Uint8Array([0x80]))).toBe(0);
+    expect(leadingZeroBits(new Uint8Array([0, 0]))).toBe(16);
+  });
+});
