@@ -433,6 +433,7 @@ export function toView(hold: HoldRow, config: InventoryConfig): HoldView {
     totalCents: hold.totalCents,
     currency: config.currency,
     lines: linesOf(hold),
+    voucherId: hold.voucherId ?? null,
     expiresAt: hold.expiresAt === null ? null : new Date(hold.expiresAt).toISOString(),
     createdAt: new Date(hold.createdAt).toISOString(),
     bookingId: hold.bookingId,

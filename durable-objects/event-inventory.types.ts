@@ -67,6 +67,8 @@ export interface HoldView {
   totalCents: number;
   currency: string;
   lines: HoldLine[];
+  /** The voucher whose usage this hold takes, or null. */
+  voucherId: string | null;
   /** Clock expiry of an active hold (ISO); null once confirming or ended. */
   expiresAt: string | null;
   createdAt: string;

@@ -8,6 +8,8 @@ import type {
   HoldView,
   InventoryInit,
   InventoryResult,
+  ProductSet,
+  ProductStats,
   Snapshot,
   WaitlistEntryView,
 } from "../../durable-objects/event-inventory.types";
@@ -62,6 +64,9 @@ export function inventory(env: Env, eventId: string) {
       callInventory(() => stub().joinWaitlist(userId, quantity)),
     leaveWaitlist: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().leaveWaitlist(userId)),
     waitlistEntry: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().waitlistEntry(userId)),
+    /** Replaces the object's ticket types and vouchers (docs/products.md); an older revision is ignored there. */
+    setProducts: (set: ProductSet): Promise<{ revision: number; applied: boolean }> => callInventory(() => stub().setProducts(set)),
+    productStats: (): Promise<ProductStats> => callInventory(() => stub().productStats()),
     /** Forwards a WebSocket upgrade to the object's live seat map. */
     openLive: (request: Request): Promise<Response> => stub().fetch(request),
     ping: () => stub().ping(),
