@@ -161,4 +161,14 @@ describe("ticket types and vouchers through the API", () => {
     expect(exhausted).toMatchObject({ ok: false, error: { code: "VOUCHER_EXHAUSTED" } });
     ws.close(1000);
   });
+
+  it("documents the routes, the hold body's new fields and the lines in the OpenAPI document", async () => {
+    const doc: any = await (await call("/openapi.json")).json();
+    expect(Object.keys(doc.paths["/v1/events/{id}/ticket-types"])).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(Object.keys(doc.paths["/v1/events/{id}/ticket-types/{typeId}"])).toEqual(expect.arrayContaining(["patch", "delete"]));
+    expect(Object.keys(doc.paths["/v1/events/{id}/vouchers"])).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(Object.keys(doc.components.schemas.HoldRequest.properties)).toEqual(expect.arrayContaining(["seatIds", "quantity", "seats", "items", "voucher"]));
+    expect(doc.components.schemas.Hold.properties.lines.items.$ref).toBe("#/components/schemas/HoldLine");
+    expect(doc.components.schemas.Booking.properties).toHaveProperty("lines");
+  });
 });
