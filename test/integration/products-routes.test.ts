@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectError, makeUser, type TestUser } from "../helpers/fixtures";
+import { bookings } from "../../src/db/schema";
+import { call, expectError, makeUser, withDb, type TestUser } from "../helpers/fixtures";
 import { DAY, makeEvent, makePublished, makeVenue, publish } from "../helpers/catalogue";
 
 let organizer: TestUser;
@@ -170,5 +171,30 @@ describe("ticket types and vouchers through the API", () => {
     expect(Object.keys(doc.components.schemas.HoldRequest.properties)).toEqual(expect.arrayContaining(["seatIds", "quantity", "seats", "items", "voucher"]));
     expect(doc.components.schemas.Hold.properties.lines.items.$ref).toBe("#/components/schemas/HoldLine");
     expect(doc.components.schemas.Booking.properties).toHaveProperty("lines");
+  });
+
+  it("reports per-type sold, revenue and quota use, and voucher redemptions, from confirmed bookings only", async () => {
+    const e = await makePublished(organizer, venue.id, { seating: "general", capacity: 100, priceCents: 4500 });
+    const early = (await post(organizer, `/v1/events/${e.id}/ticket-types`, { name: "Early bird", priceCents: 3000, quota: 10 })).body;
+    const code = (await post(organizer, `/v1/events/${e.id}/vouchers`, { code: "TENOFF", discount: { kind: "percent", value: 10 }, maxUsages: 5 })).body.data[0];
+    const booking = (status: "confirmed" | "pending", quantity: number, total: number, lines: unknown[], voucherId: string | null = null) => ({
+      userId: buyer.id, eventId: e.id, holdId: `hld_${crypto.randomUUID()}`, status, quantity, totalAmountCents: total, currency: "EUR",
+      paymentMethod: "pm_card_ok", paymentDeadline: new Date(Date.now() + 600_000), lines: lines as any, voucherId,
+    });
+    await withDb((db) =>
+      db.insert(bookings).values([
+        booking("confirmed", 2, 5400, [{ ticketTypeId: early.id, quantity: 2, unitCents: 3000, discountCents: 600 }], code.id),
+        booking("confirmed", 3, 12_000, [{ ticketTypeId: early.id, quantity: 1, unitCents: 3000, discountCents: 0 }, { ticketTypeId: "tt_default", quantity: 2, unitCents: 4500, discountCents: 0 }]),
+        booking("confirmed", 1, 4500, []), // made before ticket types: the default type at its total
+        booking("pending", 4, 12_000, [{ ticketTypeId: early.id, quantity: 4, unitCents: 3000, discountCents: 0 }], code.id),
+      ]),
+    );
+    const stats = await get(organizer, `/v1/admin/analytics/events/${e.id}`);
+    expect(stats.status, JSON.stringify(stats.body)).toBe(200);
+    expect(stats.body.ticketTypes).toEqual([
+      { ticketTypeId: "tt_default", name: "Standard", sold: 3, revenueCents: 13_500, discountCents: 0, quota: null, quotaUse: null },
+      { ticketTypeId: early.id, name: "Early bird", sold: 3, revenueCents: 8400, discountCents: 600, quota: 10, quotaUse: 0.3 },
+    ]);
+    expect(stats.body.vouchers).toEqual([{ voucherId: code.id, code: "TENOFF", redemptions: 1, maxUsages: 5, discountCents: 600 }]);
   });
 });
