@@ -1,6 +1,7 @@
 // Evently's small web client: event list, live seat map over the versioned WebSocket protocol,
 // holds (sent over that socket) with a countdown, sandbox booking. No framework: the API contract is
 // the whole dependency.
+import { productControls, typedHoldBody } from "./products.js";
 
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
@@ -229,6 +230,7 @@ function renderPanel(state, panel) {
       el("button", { type: "button", id: "release", onclick: () => release(state) }, "Release"),
     );
   } else if (!state.hold && signedIn) {
+    parts.push(productControls(state, el));
     if (state.ev.seating === "reserved") {
       parts.push(el("button", { type: "button", id: "hold", disabled: state.selected.size === 0, onclick: () => hold(state) },
         `Hold ${state.selected.size} seat(s)`));
@@ -255,7 +257,7 @@ async function hold(state) {
     ? { seatIds: [...state.selected] }
     : { quantity: Number(document.getElementById("quantity").value) };
   try {
-    state.hold = (await sendLive(state, { type: "hold", ...body })).hold;
+    state.hold = (await sendLive(state, { type: "hold", ...typedHoldBody(state, body) })).hold;
     state.selected.clear();
     say("Held. Book before the countdown ends.");
   } catch (err) {
