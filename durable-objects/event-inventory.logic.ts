@@ -4,6 +4,7 @@
  */
 import type {
   Availability,
+  HoldLine,
   HoldRequest,
   HoldStatus,
   HoldView,
@@ -138,9 +139,23 @@ export interface HoldRow {
   bookingId: string | null;
   idempotencyKey: string | null;
   requestHash: string;
+  /** Priced lines (docs/products.md); absent on holds made before ticket types and on waitlist offers (the default type). */
+  lines?: HoldLine[] | null;
+  /** The voucher whose usage this hold takes while it counts. */
+  voucherId?: string | null;
 }
 
-export type NormalizedHoldRequest = { kind: "seats"; seatIds: string[] } | { kind: "quantity"; quantity: number };
+/** `types` runs beside `seatIds` (reserved) / `items` sum to `quantity` (general admission); the default type when the body named none. */
+export type NormalizedHoldRequest = (
+  | { kind: "seats"; seatIds: string[]; types: string[] }
+  | { kind: "quantity"; quantity: number; items: { ticketTypeId: string; quantity: number }[] }
+) & { voucher: string | null };
+
+/** The ticket type every event has: old hold bodies (`seatIds`, `quantity`) buy it (docs/products.md). */
+export const DEFAULT_TYPE_ID = "tt_default";
+const DEFAULT_TYPE = DEFAULT_TYPE_ID;
+const TYPE_ID = /^tt_[0-9a-z_]{1,40}$/;
+const MAX_VOUCHER_LENGTH = 64;
 
 /** Shape checks that need no rows; the object then reads only the seats named here. */
 export function parseHoldRequest(req: HoldRequest, config: InventoryConfig, idempotencyKey: string | null): InventoryResult<NormalizedHoldRequest> {
@@ -149,30 +164,62 @@ export function parseHoldRequest(req: HoldRequest, config: InventoryConfig, idem
   }
   const r = req as Record<string, unknown> | null;
   if (!r || typeof r !== "object") return fail("VALIDATION_FAILED", "a hold needs seatIds or quantity");
-  const hasSeats = "seatIds" in r && r.seatIds !== undefined;
-  const hasQuantity = "quantity" in r && r.quantity !== undefined;
-  if (hasSeats === hasQuantity) return fail("VALIDATION_FAILED", "a hold needs exactly one of seatIds or quantity");
-  if (config.seating === "reserved") {
-    if (!hasSeats) return fail("VALIDATION_FAILED", "this event has reserved seating: name seatIds");
-    const ids = r.seatIds;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_SEATS_PER_REQUEST) {
-      return fail("VALIDATION_FAILED", `seatIds must list 1-${MAX_SEATS_PER_REQUEST} seats`);
+  const given = (["seatIds", "quantity", "items", "seats"] as const).filter((k) => k in r && r[k] !== undefined);
+  if (given.length !== 1) return fail("VALIDATION_FAILED", "a hold needs exactly one of seatIds, seats, quantity or items");
+  let voucher: string | null = null;
+  if (r.voucher !== undefined && r.voucher !== null) {
+    if (typeof r.voucher !== "string" || r.voucher.trim().length === 0 || r.voucher.length > MAX_VOUCHER_LENGTH) {
+      return fail("VALIDATION_FAILED", `voucher must be a code of 1-${MAX_VOUCHER_LENGTH} characters`);
     }
-    if (!ids.every(isSeatId)) return fail("VALIDATION_FAILED", "seatIds must be seat ids");
-    const unique = [...new Set(ids as string[])];
-    if (unique.length !== ids.length) return fail("VALIDATION_FAILED", "seatIds lists a seat twice");
-    return ok({ kind: "seats", seatIds: unique });
+    voucher = r.voucher.trim().toUpperCase();
   }
-  if (!hasQuantity) return fail("VALIDATION_FAILED", "this event is general admission: give a quantity");
-  if (!Number.isInteger(r.quantity) || (r.quantity as number) < 1 || (r.quantity as number) > MAX_SEATS_PER_REQUEST) {
-    return fail("VALIDATION_FAILED", `quantity must be an integer 1-${MAX_SEATS_PER_REQUEST}`);
+  const kind = given[0];
+  if (config.seating === "reserved") {
+    if (kind !== "seatIds" && kind !== "seats") return fail("VALIDATION_FAILED", "this event has reserved seating: name seatIds or seats");
+    const list = r[kind];
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_SEATS_PER_REQUEST) {
+      return fail("VALIDATION_FAILED", `${kind} must list 1-${MAX_SEATS_PER_REQUEST} seats`);
+    }
+    let ids: unknown[] = list;
+    let types: string[] = list.map(() => DEFAULT_TYPE);
+    if (kind === "seats") {
+      if (!list.every((x) => x && typeof x === "object" && TYPE_ID.test((x as { ticketTypeId?: unknown }).ticketTypeId as string))) {
+        return fail("VALIDATION_FAILED", "seats must be {id, ticketTypeId} with ticket type ids");
+      }
+      ids = list.map((x) => (x as { id: unknown }).id);
+      types = list.map((x) => (x as { ticketTypeId: string }).ticketTypeId);
+    }
+    if (!ids.every(isSeatId)) return fail("VALIDATION_FAILED", `${kind} must name seat ids`);
+    if (new Set(ids).size !== ids.length) return fail("VALIDATION_FAILED", `${kind} lists a seat twice`);
+    return ok({ kind: "seats", seatIds: ids as string[], types, voucher });
   }
-  return ok({ kind: "quantity", quantity: r.quantity as number });
+  if (kind !== "quantity" && kind !== "items") return fail("VALIDATION_FAILED", "this event is general admission: give a quantity or items");
+  const validQuantity = (q: unknown) => Number.isInteger(q) && (q as number) >= 1 && (q as number) <= MAX_SEATS_PER_REQUEST;
+  let items: { ticketTypeId: string; quantity: number }[];
+  if (kind === "quantity") {
+    if (!validQuantity(r.quantity)) return fail("VALIDATION_FAILED", `quantity must be an integer 1-${MAX_SEATS_PER_REQUEST}`);
+    items = [{ ticketTypeId: DEFAULT_TYPE, quantity: r.quantity as number }];
+  } else {
+    const list = r.items;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 20) return fail("VALIDATION_FAILED", "items must list 1-20 ticket types");
+    if (!list.every((x) => x && typeof x === "object" && TYPE_ID.test((x as { ticketTypeId?: unknown }).ticketTypeId as string) && validQuantity((x as { quantity?: unknown }).quantity))) {
+      return fail("VALIDATION_FAILED", `items must be {ticketTypeId, quantity 1-${MAX_SEATS_PER_REQUEST}}`);
+    }
+    items = list.map((x) => ({ ticketTypeId: (x as { ticketTypeId: string }).ticketTypeId, quantity: (x as { quantity: number }).quantity }));
+    if (new Set(items.map((i) => i.ticketTypeId)).size !== items.length) return fail("VALIDATION_FAILED", "items lists a ticket type twice");
+  }
+  const quantity = items.reduce((n, i) => n + i.quantity, 0);
+  if (quantity > MAX_SEATS_PER_REQUEST) return fail("VALIDATION_FAILED", `at most ${MAX_SEATS_PER_REQUEST} tickets per hold`);
+  return ok({ kind: "quantity", quantity, items, voucher });
 }
 
 /** Same seats in any order, or the same quantity, is the same request for idempotency. */
 export function requestHash(req: NormalizedHoldRequest): string {
-  return req.kind === "seats" ? `s:${[...req.seatIds].sort().join(",")}` : `q:${req.quantity}`;
+  const plain = req.voucher === null && (req.kind === "seats" ? req.types : req.items.map((i) => i.ticketTypeId)).every((t) => t === DEFAULT_TYPE);
+  // Bodies without types or voucher hash as before ticket types existed, so stored keys still replay.
+  if (plain) return req.kind === "seats" ? `s:${[...req.seatIds].sort().join(",")}` : `q:${req.quantity}`;
+  const parts = req.kind === "seats" ? req.seatIds.map((id, i) => `${id}=${req.types[i]}`) : req.items.map((i) => `${i.ticketTypeId}=${i.quantity}`);
+  return `${req.kind === "seats" ? "s" : "q"}:${parts.sort().join(",")}|v:${req.voucher ?? ""}`;
 }
 
 export interface SeatRow {
@@ -196,6 +243,13 @@ export interface HoldContext {
   /** General admission: what is neither held nor booked. */
   available: number;
   newHoldId: string;
+  /** Ticket types and vouchers (inventory/products.ts): prices the hold's lines or refuses it. */
+  price: (wanted: { ticketTypeId: string; quantity: number; seatId?: string; seatPriceCents?: number }[], voucher: string | null) => InventoryResult<{
+    lines: HoldLine[];
+    totalCents: number;
+    voucherId: string | null;
+    seats: { id: string; priceCents: number }[];
+  }>;
 }
 
 export interface SeatChange {
@@ -227,24 +281,26 @@ export function decideHold(x: HoldContext): InventoryResult<HoldDecision> {
     });
   }
 
-  let seats: { id: string; priceCents: number }[] = [];
-  let totalCents: number;
   let changes: SeatChange[] = [];
+  let wanted: { ticketTypeId: string; quantity: number; seatId?: string; seatPriceCents?: number }[];
   if (x.req.kind === "seats") {
     const byId = new Map(x.seats.map((s) => [s.id, s]));
     const unknown = x.req.seatIds.filter((id) => !byId.has(id));
     if (unknown.length) return fail("VALIDATION_FAILED", "Some seats do not exist in this event", { seatIds: unknown });
     const taken = x.req.seatIds.filter((id) => byId.get(id)!.status !== "available");
     if (taken.length) return fail("SEAT_UNAVAILABLE", "Some seats are no longer available", { seatIds: taken });
-    seats = x.req.seatIds.map((id) => ({ id, priceCents: byId.get(id)!.priceCents }));
-    totalCents = seats.reduce((sum, s) => sum + s.priceCents, 0);
-    changes = seats.map((s) => ({ id: s.id, status: "held" as const }));
+    const types = x.req.types;
+    wanted = x.req.seatIds.map((id, i) => ({ ticketTypeId: types[i], quantity: 1, seatId: id, seatPriceCents: byId.get(id)!.priceCents }));
+    changes = x.req.seatIds.map((id) => ({ id, status: "held" as const }));
   } else {
     if (quantity > x.available) {
       return fail("SEAT_UNAVAILABLE", `Only ${x.available} tickets are available`, { seatIds: [], available: x.available });
     }
-    totalCents = quantity * config.priceCents;
+    wanted = x.req.items;
   }
+  const priced = x.price(wanted, x.req.voucher);
+  if (!priced.ok) return priced;
+  const { seats, totalCents, lines, voucherId } = priced.value;
   return ok({
     kind: "create",
     changes,
@@ -260,6 +316,8 @@ export function decideHold(x: HoldContext): InventoryResult<HoldDecision> {
       bookingId: null,
       idempotencyKey: x.idempotencyKey,
       requestHash: hash,
+      lines,
+      voucherId,
     },
   });
 }
@@ -357,6 +415,13 @@ export function availability(capacity: number, held: number, booked: number): Av
   return { capacity, available: capacity - held - booked, held, booked };
 }
 
+/** Lines of a hold made before ticket types existed (or a waitlist offer): the default type. */
+export function linesOf(hold: Pick<HoldRow, "lines" | "seats" | "quantity" | "totalCents">): HoldLine[] {
+  if (hold.lines && hold.lines.length) return hold.lines;
+  if (hold.seats.length) return hold.seats.map((s) => ({ ticketTypeId: DEFAULT_TYPE_ID, seatId: s.id, quantity: 1, unitCents: s.priceCents, discountCents: 0 }));
+  return [{ ticketTypeId: DEFAULT_TYPE_ID, quantity: hold.quantity, unitCents: hold.quantity ? Math.round(hold.totalCents / hold.quantity) : 0, discountCents: 0 }];
+}
+
 export function toView(hold: HoldRow, config: InventoryConfig): HoldView {
   return {
     id: hold.id,
@@ -367,6 +432,8 @@ export function toView(hold: HoldRow, config: InventoryConfig): HoldView {
     quantity: hold.quantity,
     totalCents: hold.totalCents,
     currency: config.currency,
+    lines: linesOf(hold),
+    voucherId: hold.voucherId ?? null,
     expiresAt: hold.expiresAt === null ? null : new Date(hold.expiresAt).toISOString(),
     createdAt: new Date(hold.createdAt).toISOString(),
     bookingId: hold.bookingId,

@@ -102,6 +102,16 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
    DROP TABLE outbox;
    DROP TABLE waitlist_outbox;
    ALTER TABLE outbox_v4 RENAME TO outbox`,
+  // Ticket types and vouchers (docs/products.md): the pushed definitions, and each hold's priced
+  // lines and voucher. Usage is derived from the holds that count, so it has no counter to drift.
+  `CREATE TABLE products (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     revision INTEGER NOT NULL,
+     body TEXT NOT NULL
+   );
+   ALTER TABLE holds ADD COLUMN lines TEXT;
+   ALTER TABLE holds ADD COLUMN voucher_id TEXT;
+   CREATE INDEX holds_voucher_idx ON holds (voucher_id, status) WHERE voucher_id IS NOT NULL`,
 ];
 
 interface SqlLike {

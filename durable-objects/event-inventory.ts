@@ -14,6 +14,8 @@ import type {
   HoldView,
   InventoryInit,
   InventoryResult,
+  ProductSet,
+  ProductStats,
   Snapshot,
   WaitlistEntryView,
 } from "./event-inventory.types";
@@ -159,6 +161,14 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   /** `returnSeats` for a batch of a cancelled event's bookings (one call per refund batch). */
   async returnSeatsMany(pairs: { holdId: string; bookingId: string }[]): Promise<InventoryResult<{ returned: number }>> {
     return this.run(() => this.engine.returnSeatsMany(pairs));
+  }
+
+  async setProducts(set: ProductSet): Promise<InventoryResult<{ revision: number; applied: boolean }>> {
+    return this.run(() => this.engine.setProducts(set));
+  }
+
+  async productStats(): Promise<InventoryResult<ProductStats>> {
+    return this.run(() => this.engine.productStats(this.now()));
   }
 
   async snapshot(): Promise<Snapshot> {

@@ -34,7 +34,25 @@ export interface InventoryInit {
   startsAt: string;
 }
 
-export type HoldRequest = { seatIds: string[] } | { quantity: number };
+/**
+ * General admission: `quantity` (the default ticket type) or `items`; reserved: `seatIds` (the
+ * default type) or `seats` naming a type per seat. Either may carry a voucher code.
+ */
+export type HoldRequest = (
+  | { seatIds: string[] }
+  | { quantity: number }
+  | { items: { ticketTypeId: string; quantity: number }[] }
+  | { seats: { id: string; ticketTypeId: string }[] }
+) & { voucher?: string };
+
+/** One priced line of a hold: a seat (quantity 1) or a number of GA tickets of one type. `discountCents` is for the whole line. */
+export interface HoldLine {
+  ticketTypeId: string;
+  seatId?: string;
+  quantity: number;
+  unitCents: number;
+  discountCents: number;
+}
 
 export type HoldStatus = "active" | "confirming" | "committed" | "released" | "expired";
 
@@ -48,6 +66,9 @@ export interface HoldView {
   quantity: number;
   totalCents: number;
   currency: string;
+  lines: HoldLine[];
+  /** The voucher whose usage this hold takes, or null. */
+  voucherId: string | null;
   /** Clock expiry of an active hold (ISO); null once confirming or ended. */
   expiresAt: string | null;
   createdAt: string;
@@ -93,6 +114,9 @@ export type InventoryErrorCode =
   | "IDEMPOTENCY_CONFLICT"
   | "OVERLOADED"
   | "SEATS_AVAILABLE"
+  | "QUOTA_EXHAUSTED"
+  | "VOUCHER_EXHAUSTED"
+  | "VOUCHER_INVALID"
   | "NOT_ADMITTED";
 
 export type InventoryResult<T> =
@@ -123,6 +147,12 @@ export interface ClosedSales {
   releasedHolds: { holdId: string; userId: string; quantity: number; seats: string[] }[];
 }
 
+/** Ticket types and vouchers as the object knows them (docs/products.md); the definitions live in inventory/products.ts. */
+export type { ProductSet, TicketTypeDef, VoucherDef } from "./inventory/products";
+export type { ProductStats } from "./inventory/holds";
+import type { ProductSet } from "./inventory/products";
+import type { ProductStats } from "./inventory/holds";
+
 export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
   initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
@@ -152,6 +182,10 @@ export interface EventInventoryRpc {
   leaveWaitlist(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
   /** The user's latest entry in this event's waitlist, or NOT_FOUND. */
   waitlistEntry(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
+  /** Replaces the event's ticket types and vouchers (the catalogue pushes them after every change); older revisions are ignored. */
+  setProducts(set: ProductSet): Promise<InventoryResult<{ revision: number; applied: boolean }>>;
+  /** Per type held+sold and what is left; per voucher its usages (holds that count). */
+  productStats(): Promise<InventoryResult<ProductStats>>;
   snapshot(): Promise<Snapshot>;
   /** The snapshot, or NOT_INITIALIZED for an event never published. */
   seatMap(): Promise<InventoryResult<Snapshot>>;

@@ -27,11 +27,32 @@ const Ref = z.string().min(1).max(64);
 // Hold contents are checked by the object's parseHoldRequest, exactly as for HTTP; here only the shape.
 const LiveFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("auth"), token: z.string().min(1).max(4_096) }),
-  z.object({ type: z.literal("hold"), ref: Ref, seatIds: z.array(z.string().max(64)).max(50).optional(), quantity: z.number().optional(), admission: z.string().max(2_048).optional() }),
+  z.object({
+    type: z.literal("hold"),
+    ref: Ref,
+    seatIds: z.array(z.string().max(64)).max(50).optional(),
+    quantity: z.number().optional(),
+    seats: z.array(z.object({ id: z.string().max(64), ticketTypeId: z.string().max(64) })).max(50).optional(),
+    items: z.array(z.object({ ticketTypeId: z.string().max(64), quantity: z.number() })).max(20).optional(),
+    voucher: z.string().max(64).optional(),
+    admission: z.string().max(2_048).optional(),
+  }),
   z.object({ type: z.literal("release"), ref: Ref, holdId: z.string().min(1).max(200) }),
 ]);
 type LiveFrame = z.infer<typeof LiveFrame>;
 const LIVE_TYPES = new Set(["auth", "hold", "release"]);
+
+const HOLD_FIELDS = ["seatIds", "quantity", "seats", "items", "voucher"] as const;
+
+/** The hold body inside a `hold` frame: the same fields as POST /v1/events/:id/holds. */
+function holdRequestOf(frame: Extract<LiveFrame, { type: "hold" }>): HoldRequest {
+  return Object.fromEntries(HOLD_FIELDS.filter((k) => frame[k] !== undefined).map((k) => [k, frame[k]])) as HoldRequest;
+}
+
+function requestedQuantity(f: Extract<LiveFrame, { type: "hold" }>): number {
+  if (f.items) return f.items.reduce((n, i) => n + (Number.isFinite(i.quantity) ? i.quantity : 0), 0);
+  return f.seatIds?.length ?? f.seats?.length ?? f.quantity ?? 0;
+}
 
 /** What an authenticated socket keeps in its attachment, beside the object's own fields. */
 export interface SocketAuthority {
@@ -144,14 +165,14 @@ export class LiveHolds {
   }
 
   private async hold(userId: string, frame: Extract<LiveFrame, { type: "hold" }>): Promise<Reply> {
-    // Both or neither are passed on as sent: the object answers VALIDATION_FAILED as it does for HTTP.
-    const req = { ...(frame.seatIds !== undefined ? { seatIds: frame.seatIds } : {}), ...(frame.quantity !== undefined ? { quantity: frame.quantity } : {}) } as HoldRequest;
+    // Passed on as sent (two kinds or none too): the object answers VALIDATION_FAILED as it does for HTTP.
+    const req = holdRequestOf(frame);
     const started = Date.now();
     const res = await this.host.hold(userId, req, REF_KEY_PREFIX + frame.ref, frame.admission ?? null);
     const eventId = this.host.eventId();
     const latencyMs = Date.now() - started;
     if (!res.ok) {
-      writeMetric(this.host.env, { kind: "hold", eventId, outcome: res.code, action: "created", latencyMs, quantity: frame.seatIds?.length ?? frame.quantity ?? 0 });
+      writeMetric(this.host.env, { kind: "hold", eventId, outcome: res.code, action: "created", latencyMs, quantity: requestedQuantity(frame) });
       return { type: "reply", ref: frame.ref, ok: false, error: replyError(res) };
     }
     writeMetric(this.host.env, { kind: "hold", eventId, outcome: "ok", action: "created", latencyMs, quantity: res.value.quantity, amountCents: res.value.totalCents });

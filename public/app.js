@@ -6,6 +6,7 @@ import { bookingsView } from "./bookings.js";
 import { say } from "./dom.js";
 import { eventListView } from "./events.js";
 import { hooks } from "./hooks.js";
+import { productControls, typedHoldBody } from "./products.js";
 import { admissionFor, mountQueue } from "./queue.js";
 import { route, start } from "./router.js";
 import { eventView } from "./seatmap.js";
@@ -15,6 +16,11 @@ route("/events/:id", eventView);
 route("/signin", signInView);
 route("/signup", signUpView);
 route("/bookings", bookingsView);
+
+// Ticket types and vouchers (public/products.js, docs/products.md): a type per seat (or per
+// general-admission order) and a voucher field in the order panel; the hold frame names them.
+hooks.orderControls.push(productControls);
+hooks.holdFrame.push(async ({ state }, { type, ...body }) => ({ type, ...typedHoldBody(state, body) }));
 
 // The waiting room (public/queue.js, docs/onsale.md): on an event in on-sale mode the order panel
 // waits behind the queue, and every hold carries the buyer's admission.

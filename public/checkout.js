@@ -68,6 +68,7 @@ function selection(state) {
       el("p", {}, `Standing tickets, ${money(ev.priceCents, ev.currency)} each.`),
       el("div", { class: "field" }, el("label", { for: "quantity" }, "Tickets"), input),
       total,
+      ...hooks.orderControls.map((fn) => fn(state, el)),
       el("button", { type: "button", id: "hold", class: "primary", disabled: state.busy, onclick: () => hold(state) }, "Hold tickets"),
     ];
   }
@@ -79,6 +80,7 @@ function selection(state) {
           chosen.map((s) => el("li", {}, el("span", {}, `Section ${s.section}, row ${s.row}, seat ${s.number}`), el("span", {}, money(s.priceCents, state.ev.currency)))))
       : el("p", { id: "selected-seats" }, "No seats selected yet: pick them on the map."),
     el("p", { id: "order-total", class: "total" }, `Total ${money(total, state.ev.currency)}`),
+    ...hooks.orderControls.map((fn) => fn(state, el)),
     el("button", { type: "button", id: "hold", class: "primary", disabled: chosen.length === 0 || state.busy, onclick: () => hold(state) },
       chosen.length === 0 ? "Hold seats" : chosen.length === 1 ? "Hold 1 seat" : `Hold ${chosen.length} seats`),
     chosen.length ? el("button", { type: "button", id: "clear", onclick: () => { state.selected.clear(); state.render(); } }, "Clear") : null,

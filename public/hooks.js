@@ -8,6 +8,8 @@ export const hooks = {
    * (an admission token, ticket types, a voucher) or throw an Error to stop the hold with its message.
    */
   holdFrame: [],
+  /** Controls in the order panel above the hold button (ticket types, a voucher): `(state, el) => Node | null`. */
+  orderControls: [],
   /** Extra panels on the event page: `(ctx, container) => cleanup?`, rendered once under the map. */
   eventPanels: [],
   /** Extra details under a booking in "My bookings": `(booking, container) => void`. */

@@ -23,6 +23,7 @@ import { holds } from "./routes/holds";
 import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 import { waitlist } from "./routes/waitlist";
+import { products } from "./routes/products";
 import { faults } from "./routes/faults";
 import { onSale } from "./routes/onsale";
 
@@ -91,6 +92,7 @@ export function createApp() {
   app.route("/", notificationRoutes);
   app.route("/", waitlist);
   app.route("/", onSale);
+  app.route("/", products);
   // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
   app.route("/", faults);
 

@@ -16,7 +16,8 @@ import {
 } from "../event-inventory.logic";
 import type { Availability, ClosedSales, HoldRequest, HoldView, InventoryInit, InventoryResult, WaitlistEntryView } from "../event-inventory.types";
 import type { Metric } from "../../src/lib/metrics";
-import { Holds, notInitialized } from "./holds";
+import { Holds, notInitialized, type ProductStats } from "./holds";
+import type { ProductSet } from "./products";
 import { Outbox } from "./outbox";
 import type { InventoryStore } from "./store";
 import { Waitlist } from "./waitlist";
@@ -130,6 +131,17 @@ export class InventoryEngine {
     let returned = 0;
     for (const p of pairs) if (this.returnSeats(p.holdId, p.bookingId).ok) returned++;
     return ok({ returned });
+  }
+
+  /** The catalogue's ticket types and vouchers (products.ts); an older revision than the stored one is ignored. */
+  setProducts(set: ProductSet) {
+    return this.holds.setProducts(set);
+  }
+
+  productStats(now: number): InventoryResult<ProductStats> {
+    if (!this.holds.config) return notInitialized();
+    this.holds.expireDue(now);
+    return ok(this.holds.productStats());
   }
 
   stats(now: number): Availability {

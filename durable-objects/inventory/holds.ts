@@ -26,11 +26,18 @@ import type { Availability, HoldRequest, HoldView, InventoryInit, InventoryResul
 import type { Metric } from "../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { Seats } from "./seats";
+import { EMPTY_PRODUCTS, decideProducts, moveUsage, typeRemaining, typesOf, validateProducts, type ProductSet, type Usage } from "./products";
 import type { InventoryStore } from "./store";
 
 const EXPIRE_BATCH = 500;
 /** Per-user totals kept in memory; past this many users the cache starts over (re-read on demand). */
 const USER_TOTALS_MAX = 50_000;
+
+export interface ProductStats {
+  revision: number;
+  types: { ticketTypeId: string; used: number; quota: number | null; available: number }[];
+  vouchers: { voucherId: string; code: string; usages: number; maxUsages: number }[];
+}
 
 export const notInitialized = () => fail("NOT_INITIALIZED", "This event has no inventory (not published)");
 
@@ -56,6 +63,9 @@ export class Holds {
   /** Reserved seating: every seat with its status, in memory (written through on every change). */
   private readonly seats = new Seats();
   private readonly userTotals = new Map<string, number>();
+  /** Ticket types and vouchers as last pushed, and what the counting holds use of them (products.ts). */
+  products: ProductSet = EMPTY_PRODUCTS;
+  private usage: Usage = { byType: new Map(), byVoucher: new Map() };
   /** A lower bound of the earliest active expiry, so most requests skip the expiry query. */
   nextExpiry: number | null = null;
 
@@ -65,6 +75,9 @@ export class Holds {
     const inv = this.d.store.readInventory();
     this.userTotals.clear();
     this.seats.load([]);
+    this.products = this.d.store.readProducts() ?? EMPTY_PRODUCTS;
+    const u = this.d.store.productUsage();
+    this.usage = { byType: new Map(u.byType), byVoucher: new Map(u.byVoucher) };
     if (!inv) return;
     this.config = inv.config;
     this.version = inv.version;
@@ -180,6 +193,7 @@ export class Holds {
       userQuantity: previous ? 0 : this.userQuantity(userId),
       available: this.available(),
       newHoldId: this.newHoldId(),
+      price: (wanted, voucher) => decideProducts({ config, products: this.products, usage: this.usage, now, wanted, voucherCode: voucher }),
     });
     if (!decision.ok) return decision;
     if (decision.value.kind === "create") {
@@ -286,10 +300,37 @@ export class Holds {
     const d = counterDelta(from, to.status, to.quantity);
     if (d.held === 0 && d.booked === 0) return;
     if (this.config?.seating !== "reserved") this.d.store.addCounters(d.held, d.booked);
+    moveUsage(this.usage, to, from, to.status);
     this.held += d.held;
     this.booked += d.booked;
     const total = this.userTotals.get(to.userId);
     if (total !== undefined) this.userTotals.set(to.userId, total + d.held + d.booked);
+  }
+
+  /** Takes a pushed set of ticket types and vouchers; one older than the stored set is ignored. */
+  setProducts(set: ProductSet): InventoryResult<{ revision: number; applied: boolean }> {
+    if (!this.config) return notInitialized();
+    const v = validateProducts(set);
+    if (!v.ok) return v;
+    if (set.revision < this.products.revision) return ok({ revision: this.products.revision, applied: false });
+    const clean: ProductSet = { revision: set.revision, types: set.types, vouchers: set.vouchers.map((x) => ({ ...x, code: x.code.toUpperCase() })) };
+    this.tx(() => this.d.store.writeProducts(clean));
+    this.products = clean;
+    return ok({ revision: clean.revision, applied: true });
+  }
+
+  /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */
+  productStats(): ProductStats {
+    const types = typesOf(this.products);
+    const eventLeft = this.available();
+    return {
+      revision: this.products.revision,
+      types: [...types.values()].map((t) => {
+        const left = typeRemaining(types, this.usage, t);
+        return { ticketTypeId: t.id, used: this.usage.byType.get(t.id) ?? 0, quota: t.quota, available: left === null ? eventLeft : Math.min(left, eventLeft) };
+      }),
+      vouchers: this.products.vouchers.map((v) => ({ voucherId: v.id, code: v.code, usages: this.usage.byVoucher.get(v.id) ?? 0, maxUsages: v.maxUsages })),
+    };
   }
 
   private record(h: HoldRow, kind: HistoryKind, now: number): void {

@@ -2,7 +2,8 @@
  * The in-memory twin of SqliteStore: the same answers from plain maps, so the inventory's modules
  * run and are unit-tested in Node. A transaction that throws leaves nothing behind, as in SQLite.
  */
-import type { HoldRow, InventoryConfig } from "../event-inventory.logic";
+import { linesOf, type HoldRow, type InventoryConfig } from "../event-inventory.logic";
+import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec } from "../event-inventory.types";
 import type { InventoryStore, OutboxKind, OutboxRow, SeatRecord, StoredInventory } from "./store";
@@ -20,9 +21,10 @@ interface State {
   nextEntrySeq: number;
   outbox: OutboxRow[];
   nextOutboxSeq: number;
+  products: ProductSet | null;
 }
 
-const empty = (): State => ({ inventory: null, seats: [], holds: new Map(), waitlist: [], nextEntrySeq: 1, outbox: [], nextOutboxSeq: 1 });
+const empty = (): State => ({ inventory: null, seats: [], holds: new Map(), waitlist: [], nextEntrySeq: 1, outbox: [], nextOutboxSeq: 1, products: null });
 const isActive = (s: WaitlistEntryRow["status"]) => s === "waiting" || s === "offered";
 
 export class MemoryStore implements InventoryStore {
@@ -113,7 +115,8 @@ export class MemoryStore implements InventoryStore {
   insertHold(hold: HoldRow, now: number): void {
     if (this.s.holds.has(hold.id)) throw new Error("UNIQUE constraint failed: holds.id");
     if (hold.idempotencyKey !== null && this.holdByKey(hold.userId, hold.idempotencyKey)) throw new Error("UNIQUE constraint failed: holds idempotency");
-    this.s.holds.set(hold.id, { hold: structuredClone(hold), updatedAt: now });
+    // As in SQLite: no lines stored means the default type's lines, read back as null.
+    this.s.holds.set(hold.id, { hold: { ...structuredClone(hold), lines: hold.lines?.length ? structuredClone(hold.lines) : null, voucherId: hold.voucherId ?? null }, updatedAt: now });
   }
 
   updateHold(hold: HoldRow, now: number): void {
@@ -152,6 +155,25 @@ export class MemoryStore implements InventoryStore {
     return [...this.s.holds.values()]
       .filter((r) => r.hold.status === "released" && r.hold.bookingId === null && r.updatedAt >= since)
       .map((r) => structuredClone(r.hold));
+  }
+
+  readProducts(): ProductSet | null {
+    return this.s.products ? structuredClone(this.s.products) : null;
+  }
+
+  writeProducts(set: ProductSet): void {
+    this.s.products = structuredClone(set);
+  }
+
+  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] } {
+    const byType = new Map<string, number>();
+    const byVoucher = new Map<string, number>();
+    for (const h of this.rows()) {
+      if (h.status !== "active" && h.status !== "confirming" && h.status !== "committed") continue;
+      for (const l of linesOf(h)) byType.set(l.ticketTypeId, (byType.get(l.ticketTypeId) ?? 0) + l.quantity);
+      if (h.voucherId) byVoucher.set(h.voucherId, (byVoucher.get(h.voucherId) ?? 0) + 1);
+    }
+    return { byType: [...byType], byVoucher: [...byVoucher] };
   }
 
   insertEntry(entry: WaitlistEntryRow): number {

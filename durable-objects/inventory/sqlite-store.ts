@@ -1,5 +1,6 @@
 /** `InventoryStore` over the object's own SQLite (tables in ../event-inventory.sql.ts). */
-import type { HoldRow, InventoryConfig } from "../event-inventory.logic";
+import { DEFAULT_TYPE_ID, type HoldRow, type InventoryConfig } from "../event-inventory.logic";
+import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec, SeatStatus } from "../event-inventory.types";
 import type { InventoryStore, OutboxKind, OutboxRow, SeatRecord, StoredInventory } from "./store";
@@ -19,6 +20,8 @@ function holdFromRow(r: Row): HoldRow {
     bookingId: r.booking_id as string | null,
     idempotencyKey: r.idempotency_key as string | null,
     requestHash: r.request_hash as string,
+    lines: r.lines ? JSON.parse(r.lines as string) : null,
+    voucherId: (r.voucher_id as string | null) ?? null,
   };
 }
 
@@ -118,9 +121,10 @@ export class SqliteStore implements InventoryStore {
 
   insertHold(h: HoldRow, now: number): void {
     this.sql.exec(
-      `INSERT INTO holds (id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO holds (id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash, lines, voucher_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       h.id, h.userId, h.status, JSON.stringify(h.seats), h.quantity, h.totalCents, h.expiresAt, now, now, h.bookingId, h.idempotencyKey, h.requestHash,
+      h.lines?.length ? JSON.stringify(h.lines) : null, h.voucherId ?? null,
     );
   }
 
@@ -146,6 +150,37 @@ export class SqliteStore implements InventoryStore {
 
   releasedWithoutBookingSince(since: number): HoldRow[] {
     return this.sql.exec(`SELECT * FROM holds WHERE status = 'released' AND booking_id IS NULL AND updated_at >= ?`, since).toArray().map(holdFromRow);
+  }
+
+  readProducts(): ProductSet | null {
+    const r = this.first(`SELECT body FROM products WHERE id = 1`);
+    return r ? JSON.parse(r.body as string) : null;
+  }
+
+  writeProducts(set: ProductSet): void {
+    this.sql.exec(
+      `INSERT INTO products (id, revision, body) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, body = excluded.body`,
+      set.revision, JSON.stringify(set),
+    );
+  }
+
+  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] } {
+    const counting = `status IN ('active', 'confirming', 'committed')`;
+    const byType = this.sql
+      .exec(
+        `SELECT json_extract(l.value, '$.ticketTypeId') AS t, SUM(json_extract(l.value, '$.quantity')) AS n
+           FROM holds, json_each(holds.lines) AS l WHERE holds.lines IS NOT NULL AND ${counting} GROUP BY t
+         UNION ALL
+         SELECT '${DEFAULT_TYPE_ID}' AS t, SUM(quantity) AS n FROM holds WHERE lines IS NULL AND ${counting}`,
+      )
+      .toArray()
+      .filter((r) => r.n !== null)
+      .map((r) => [r.t as string, Number(r.n)] as [string, number]);
+    const byVoucher = this.sql
+      .exec(`SELECT voucher_id AS v, count(*) AS n FROM holds WHERE voucher_id IS NOT NULL AND ${counting} GROUP BY voucher_id`)
+      .toArray()
+      .map((r) => [r.v as string, Number(r.n)] as [string, number]);
+    return { byType, byVoucher };
   }
 
   insertEntry(e: WaitlistEntryRow): number {

@@ -7,6 +7,7 @@
 import type { InventoryConfig, HoldRow } from "../event-inventory.logic";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec, SeatStatus } from "../event-inventory.types";
+import type { ProductSet } from "./products";
 
 export interface SeatRecord extends SeatSpec {
   status: SeatStatus;
@@ -58,6 +59,12 @@ export interface InventoryStore {
   activeHolds(): HoldRow[];
   /** Holds released without a booking at or after `since`. */
   releasedWithoutBookingSince(since: number): HoldRow[];
+
+  /** The pushed ticket types and vouchers (null until the first push). */
+  readProducts(): ProductSet | null;
+  writeProducts(set: ProductSet): void;
+  /** Per type and per voucher, what the counting holds (active, confirming, committed) carry. */
+  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] };
 
   /** Inserts a waiting entry; answers its arrival number. */
   insertEntry(entry: WaitlistEntryRow): number;

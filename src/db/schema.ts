@@ -176,6 +176,10 @@ export const bookings = pgTable(
     // The hold's seats as booked ([{id, priceCents}]; empty for general admission), so a pending
     // booking can show them before booking_seats rows exist.
     seats: jsonb("seats").$type<{ id: string; priceCents: number }[]>().notNull().default([]),
+    // The hold's priced lines as the event's object computed them (docs/products.md): written once
+    // with the booking and read whole, so a jsonb copy rather than a table; analytics unnest it.
+    lines: jsonb("lines").$type<{ ticketTypeId: string; seatId?: string; quantity: number; unitCents: number; discountCents: number }[]>().notNull().default([]),
+    voucherId: text("voucher_id"),
     failureReason: text("failure_reason"),
     confirmedAt: ts("confirmed_at"),
     cancelledAt: ts("cancelled_at"),
@@ -457,3 +461,59 @@ export const userStatusOutbox = pgTable("user_status_outbox", {
   /** When the newest undelivered change was made: how long the sessions object has been behind. */
   changedAt: ts("changed_at").notNull(),
 });
+
+// Products (docs/products.md): ticket types and vouchers per event. Postgres keeps the definitions;
+// the event's object gets the whole set pushed after every change and decides quotas and usages.
+export const ticketTypes = pgTable(
+  "ticket_types",
+  {
+    eventId: uuid("event_id").notNull().references(() => events.id),
+    // `tt_default` is every event's default type (kept here once the organizer edits it).
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    // Null: the seat's own price (reserved) or the event's price (general admission); default type only.
+    priceCents: bigint("price_cents", { mode: "number" }),
+    quota: integer("quota"),
+    quotaPool: text("quota_pool"),
+    minPerOrder: integer("min_per_order").notNull().default(1),
+    maxPerOrder: integer("max_per_order"),
+    salesStartAt: ts("sales_start_at"),
+    salesEndAt: ts("sales_end_at"),
+    hidden: boolean("hidden").notNull().default(false),
+    sections: jsonb("sections").$type<string[]>(),
+    position: integer("position").notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    deletedAt: ts("deleted_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventId, t.id] }),
+    check("ticket_types_price_ck", sql`${t.priceCents} is null or ${t.priceCents} >= 0`),
+    check("ticket_types_quota_ck", sql`${t.quota} is null or ${t.quota} >= 0`),
+    check("ticket_types_order_ck", sql`${t.minPerOrder} >= 1 and (${t.maxPerOrder} is null or ${t.maxPerOrder} >= ${t.minPerOrder})`),
+  ],
+);
+
+export const vouchers = pgTable(
+  "vouchers",
+  {
+    id: text("id").primaryKey(),
+    eventId: uuid("event_id").notNull().references(() => events.id),
+    // Stored upper case; codes match case-insensitively.
+    code: text("code").notNull(),
+    discountKind: text("discount_kind", { enum: ["percent", "fixed", "price"] }).notNull(),
+    discountValue: bigint("discount_value", { mode: "number" }).notNull(),
+    maxUsages: integer("max_usages").notNull(),
+    validFrom: ts("valid_from"),
+    validUntil: ts("valid_until"),
+    ticketTypeIds: jsonb("ticket_type_ids").$type<string[]>(),
+    unlocksHidden: boolean("unlocks_hidden").notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("vouchers_event_code_uq").on(t.eventId, t.code),
+    check("vouchers_discount_ck", sql`${t.discountValue} >= 0 and (${t.discountKind} <> 'percent' or ${t.discountValue} <= 100)`),
+    check("vouchers_usages_ck", sql`${t.maxUsages} > 0`),
+  ],
+);

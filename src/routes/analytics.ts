@@ -98,6 +98,22 @@ const EventStats = z
       open: z.number().int(),
       conversionRate: z.number().nullable(),
     }),
+    ticketTypes: z
+      .array(
+        z.object({
+          ticketTypeId: z.string(),
+          name: z.string(),
+          sold: z.number().int(),
+          revenueCents: z.number().int(),
+          discountCents: z.number().int(),
+          quota: z.number().int().nullable(),
+          quotaUse: z.number().nullable(),
+        }),
+      )
+      .openapi({ description: "Per ticket type, from confirmed bookings (docs/products.md)" }),
+    vouchers: z
+      .array(z.object({ voucherId: z.string(), code: z.string(), redemptions: z.number().int(), maxUsages: z.number().int(), discountCents: z.number().int() }))
+      .openapi({ description: "Voucher redemptions by confirmed bookings" }),
     waitlist: z.object({
       size: z.number().int(),
       waitingSeats: z.number().int(),

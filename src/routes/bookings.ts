@@ -7,6 +7,7 @@ import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";
+import { HoldLine } from "./holds";
 
 const Booking = z
   .object({
@@ -15,6 +16,8 @@ const Booking = z
     holdId: z.string(),
     status: z.enum(["pending", "confirmed", "failed", "cancelled"]),
     seats: z.array(z.object({ id: z.string(), priceCents: z.number().int() })),
+    lines: z.array(HoldLine),
+    voucherId: z.string().nullable(),
     quantity: z.number().int(),
     totalCents: z.number().int(),
     currency: z.string(),

@@ -9,12 +9,21 @@ import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { coloOf, measured } from "../lib/metrics";
 import { isUuid } from "../lib/ids";
-import { errors, json, router } from "../lib/openapi";
+import { ErrorResponse, errors, json, router } from "../lib/openapi";
 import { inventory } from "../services/inventory-client";
 import { openLiveSocket } from "../services/live-seat-map";
 import { wasPublished } from "../services/published-events";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
+export const HoldLine = z
+  .object({
+    ticketTypeId: z.string().openapi({ example: "tt_default" }),
+    seatId: z.string().optional(),
+    quantity: z.number().int(),
+    unitCents: z.number().int(),
+    discountCents: z.number().int().openapi({ description: "Voucher discount for the whole line" }),
+  })
+  .openapi("HoldLine");
 const Hold = z
   .object({
     id: z.string().openapi({ example: "hld_6f1c…_k2…" }),
@@ -25,6 +34,8 @@ const Hold = z
     quantity: z.number().int(),
     totalCents: z.number().int(),
     currency: z.string(),
+    lines: z.array(HoldLine).openapi({ description: "Priced once by the event's object; totalCents is their sum less discounts" }),
+    voucherId: z.string().nullable(),
     expiresAt: z.string().nullable(),
     createdAt: z.string(),
     bookingId: z.string().nullable(),
@@ -39,9 +50,18 @@ const HoldBody = z
       .array(z.string())
       .optional()
       .openapi({ example: ["A-3-12", "A-3-13"], description: `Reserved seating: 1-${MAX_SEATS_PER_REQUEST} distinct seat ids` }),
-    quantity: z.number().optional().openapi({ description: `General admission: 1-${MAX_SEATS_PER_REQUEST} tickets` }),
+    quantity: z.number().optional().openapi({ description: `General admission: 1-${MAX_SEATS_PER_REQUEST} tickets of the default type` }),
+    seats: z
+      .array(z.object({ id: z.string(), ticketTypeId: z.string() }))
+      .optional()
+      .openapi({ example: [{ id: "A-3-12", ticketTypeId: "tt_default" }], description: "Reserved seating: seats with a ticket type each" }),
+    items: z
+      .array(z.object({ ticketTypeId: z.string(), quantity: z.number() }))
+      .optional()
+      .openapi({ example: [{ ticketTypeId: "tt_default", quantity: 2 }], description: "General admission: tickets per type" }),
+    voucher: z.string().optional().openapi({ example: "SPRING", description: "A voucher code (case-insensitive)" }),
   })
-  .openapi({ description: "Give exactly one of seatIds or quantity" })
+  .openapi({ description: "Give exactly one of seatIds, seats, quantity or items; optionally a voucher (docs/products.md)" })
   .openapi("HoldRequest");
 
 const Availability = z.object({ capacity: z.number(), available: z.number(), held: z.number(), booked: z.number() }).openapi("Availability");
@@ -135,6 +155,12 @@ const holdLimit = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/** Tickets a hold body asks for, for metrics only (the object validates the body). */
+export function requestedQuantity(b: { seatIds?: unknown[]; seats?: unknown[]; quantity?: number; items?: { quantity?: unknown }[] }): number {
+  if (b.items) return b.items.reduce((n, i) => n + (Number.isFinite(i?.quantity) ? Number(i.quantity) : 0), 0);
+  return b.seatIds?.length ?? b.seats?.length ?? b.quantity ?? 0;
+}
+
 const holdEvent = (c: Context<AppEnv>) => eventIdOfHold(c.req.param("id") ?? "");
 
 export const holds = router()
@@ -146,7 +172,12 @@ export const holds = router()
       security: [{ bearer: [] }],
       middleware: [shedLoad((c) => c.req.param("id") ?? null), requireUser, holdLimit] as const,
       request: { params: EventParam, headers: IdempotencyHeader, body: { content: { "application/json": { schema: HoldBody } }, required: true } },
-      responses: { 201: json(Hold, "The seats are held until expiresAt"), ...errors(400, 401, 403, 404, 409, 422, 429, 503) },
+      responses: {
+        201: json(Hold, "The seats are held until expiresAt"),
+        ...errors(400, 401, 403, 404, 409, 422, 429, 503),
+        409: json(ErrorResponse, "SEAT_UNAVAILABLE, SALES_CLOSED, QUOTA_EXHAUSTED (details.ticketTypeId, available), VOUCHER_EXHAUSTED, IDEMPOTENCY_CONFLICT"),
+        422: json(ErrorResponse, "LIMIT_EXCEEDED (per user or per order), VOUCHER_INVALID"),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -154,7 +185,7 @@ export const holds = router()
       const key = c.req.valid("header")["idempotency-key"] ?? null;
       const admission = c.req.valid("header")["x-admission-token"] ?? null;
       const req = body as HoldRequest;
-      const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: body.seatIds?.length ?? body.quantity ?? 0, colo: coloOf(c.req.raw) };
+      const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: requestedQuantity(body), colo: coloOf(c.req.raw) };
       const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key, admission), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
     },

@@ -74,6 +74,8 @@ export interface EventAnalytics {
     offersMade: number;
     offerConversionRate: number | null;
   };
+  ticketTypes: TicketTypeFigures[];
+  vouchers: VoucherFigures[];
 }
 
 export const DAILY_STATS = "booking_daily_stats";
@@ -322,6 +324,7 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
              count(*) filter (where status = 'left') as left_,
              count(*) filter (where offered_at is not null) as offers_made
       from waitlist_entries where event_id = ${event.id}`);
+  const products = await productFigures(db, event.id);
   const total = (k: string) => daily.reduce((a, r) => a + n(r[k]), 0);
   const bookings = { total: total("bookings"), confirmed: total("confirmed"), cancelled: total("cancelled"), failed: total("failed"), pending: total("pending") };
   const seatsSold = total("seats");
@@ -358,5 +361,60 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
       offersMade: n(w.offers_made),
       offerConversionRate: rate(n(w.converted), n(w.offers_made)),
     },
+    ...products,
+  };
+}
+
+export interface TicketTypeFigures {
+  ticketTypeId: string;
+  name: string;
+  sold: number;
+  revenueCents: number;
+  discountCents: number;
+  quota: number | null;
+  /** sold / quota; null without a quota. */
+  quotaUse: number | null;
+}
+
+export interface VoucherFigures {
+  voucherId: string;
+  code: string;
+  /** Confirmed bookings that used it. */
+  redemptions: number;
+  maxUsages: number;
+  discountCents: number;
+}
+
+/**
+ * Per ticket type and per voucher, from confirmed bookings' priced lines (docs/products.md). Bookings
+ * made before ticket types existed have no lines: they count for the default type at their total.
+ */
+async function productFigures(db: Database, eventId: string): Promise<{ ticketTypes: TicketTypeFigures[]; vouchers: VoucherFigures[] }> {
+  const byType = await rows(db, sql`
+      select type_id, sum(sold) as sold, sum(revenue) as revenue, sum(discount) as discount from (
+        select l."ticketTypeId" as type_id, sum(l.quantity) as sold, sum(l."unitCents" * l.quantity - l."discountCents") as revenue, sum(l."discountCents") as discount
+        from bookings b cross join lateral jsonb_to_recordset(b.lines) as l("ticketTypeId" text, quantity bigint, "unitCents" bigint, "discountCents" bigint)
+        where b.event_id = ${eventId} and b.status = 'confirmed' group by 1
+        union all
+        select 'tt_default', sum(quantity), sum(total_amount_cents), 0 from bookings
+        where event_id = ${eventId} and status = 'confirmed' and jsonb_array_length(lines) = 0 having count(*) > 0
+      ) parts group by type_id`);
+  const types = await rows(db, sql`select id, name, quota from ticket_types where event_id = ${eventId} order by position, created_at`);
+  const byVoucher = await rows(db, sql`
+      select v.id, v.code, v.max_usages, count(b.id) as redemptions,
+             coalesce(sum((select sum((l->>'discountCents')::bigint) from jsonb_array_elements(b.lines) l)), 0) as discount
+      from vouchers v left join bookings b on b.voucher_id = v.id and b.event_id = v.event_id and b.status = 'confirmed'
+      where v.event_id = ${eventId} group by v.id, v.code, v.max_usages, v.created_at order by v.created_at, v.code`);
+  const known = new Map(types.map((t) => [String(t.id), t]));
+  const ids = [...new Set(["tt_default", ...types.map((t) => String(t.id)), ...byType.map((r) => String(r.type_id))])];
+  return {
+    ticketTypes: ids.map((id) => {
+      const r = byType.find((x) => x.type_id === id);
+      const t = known.get(id);
+      const quota = t?.quota === null || t?.quota === undefined ? null : n(t.quota);
+      const sold = n(r?.sold);
+      return { ticketTypeId: id, name: t ? String(t.name) : id === "tt_default" ? "Standard" : id, sold, revenueCents: n(r?.revenue), discountCents: n(r?.discount), quota, quotaUse: quota ? sold / quota : null };
+    }),
+    vouchers: byVoucher.map((v) => ({ voucherId: String(v.id), code: String(v.code), redemptions: n(v.redemptions), maxUsages: n(v.max_usages), discountCents: n(v.discount) })),
   };
 }

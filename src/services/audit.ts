@@ -18,7 +18,12 @@ export type AuditAction =
   | "venue.updated"
   | "venue.deleted"
   | "booking.cancelled"
-  | "booking.refunded";
+  | "booking.refunded"
+  // Products: prices and discounts are money too.
+  | "ticket_type.created"
+  | "ticket_type.updated"
+  | "ticket_type.deleted"
+  | "voucher.created";
 
 export interface AuditEntry {
   action: AuditAction;

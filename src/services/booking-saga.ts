@@ -293,7 +293,7 @@ async function notify(deps: SagaDeps, b: Booking, kind: NotificationKind): Promi
     dedupeKey: `${b.id}:${kind}`,
     userId: b.userId,
     kind,
-    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}) },
+    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}) },
   });
   return { kind: "done" };
 }

@@ -21,6 +21,9 @@ export interface BookingView {
   holdId: string;
   status: BookingStatus;
   seats: { id: string; priceCents: number }[];
+  /** Priced by the event's object when the hold was made (docs/products.md). */
+  lines: Booking["lines"];
+  voucherId: string | null;
   quantity: number;
   totalCents: number;
   currency: string;
@@ -39,6 +42,8 @@ export function bookingView(b: Booking): BookingView {
     holdId: b.holdId,
     status: b.status,
     seats: b.seats,
+    lines: b.lines,
+    voucherId: b.voucherId,
     quantity: b.quantity,
     totalCents: b.totalAmountCents,
     currency: b.currency,
@@ -103,6 +108,8 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
       holdId: h.id,
       quantity: h.quantity,
       seats: h.seats,
+      lines: h.lines,
+      voucherId: h.voucherId,
       totalAmountCents: h.totalCents,
       currency: h.currency,
       paymentMethod: input.paymentMethod,

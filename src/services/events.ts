@@ -27,6 +27,7 @@ import {
 } from "./event-rules";
 import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
 import { type Layout, expandSeats, layoutSeatCount, priceRange } from "./layout";
+import { pushProducts } from "./products";
 import { type Actor, type VenueRow, getVenue } from "./venues";
 
 export type EventRow = typeof events.$inferSelect;
@@ -242,6 +243,8 @@ export async function ensureInventory(db: Database, env: Env, e: EventRow, now: 
     throw new AppError("DEPENDENCY_UNAVAILABLE", "The event is published but its inventory is not ready yet; publish again to retry", { eventId: e.id }, { "Retry-After": "2" });
   }
   if (!outcome.ready) return e;
+  // Ticket types and vouchers set up on the draft reach the object before the event counts as ready.
+  await pushProducts(db, env, e, true);
   const [row] = await db.update(events).set({ inventoryReadyAt: now }).where(and(eq(events.id, e.id), isNull(events.inventoryReadyAt))).returning();
   return row ?? (await getEventRow(db, e.id));
 }

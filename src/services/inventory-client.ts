@@ -9,6 +9,8 @@ import type {
   HoldView,
   InventoryInit,
   InventoryResult,
+  ProductSet,
+  ProductStats,
   Snapshot,
   WaitlistEntryView,
 } from "../../durable-objects/event-inventory.types";
@@ -64,6 +66,9 @@ export function inventory(env: Env, eventId: string) {
       callInventory(() => stub().joinWaitlist(userId, quantity)),
     leaveWaitlist: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().leaveWaitlist(userId)),
     waitlistEntry: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().waitlistEntry(userId)),
+    /** Replaces the object's ticket types and vouchers (docs/products.md); an older revision is ignored there. */
+    setProducts: (set: ProductSet): Promise<{ revision: number; applied: boolean }> => callInventory(() => stub().setProducts(set)),
+    productStats: (): Promise<ProductStats> => callInventory(() => stub().productStats()),
     /** Forwards a WebSocket upgrade to the object's live seat map. */
     openLive: (request: Request): Promise<Response> => stub().fetch(request),
     /** On-sale mode on or off (the waiting room's client calls it). */

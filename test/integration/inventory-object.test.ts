@@ -258,7 +258,7 @@ describe("the object's own SQLite migrations", () => {
       const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
       // Rebuild this object's SQLite as the step before the one outbox left it, with rows waiting.
       const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE outbox_v4"));
-      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
+      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs", "products"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
       sql.exec(`DELETE FROM _schema_version`);
       for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
       sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);

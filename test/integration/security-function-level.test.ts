@@ -22,6 +22,11 @@ const ROUTES: RoleRoute[] = [
   { method: "PATCH", path: "/v1/events/{eventId}", body: { name: "Renamed" }, requiredRole: "organizer" },
   { method: "POST", path: "/v1/events/{eventId}/publish", requiredRole: "organizer" },
   { method: "POST", path: "/v1/events/{eventId}/cancel", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events/{eventId}/ticket-types", body: { name: "T", priceCents: 100 }, requiredRole: "organizer" },
+  { method: "PATCH", path: "/v1/events/{eventId}/ticket-types/{typeId}", body: { name: "Renamed" }, requiredRole: "organizer" },
+  { method: "DELETE", path: "/v1/events/{eventId}/ticket-types/{typeId}", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events/{eventId}/vouchers", body: { code: "MATRIX", discount: { kind: "percent", value: 5 }, maxUsages: 1 }, requiredRole: "organizer" },
+  { method: "GET", path: "/v1/events/{eventId}/vouchers", requiredRole: "organizer" },
   { method: "GET", path: "/v1/admin/analytics/overview", requiredRole: "admin" },
   { method: "GET", path: "/v1/admin/analytics/events/popular", requiredRole: "admin" },
   { method: "GET", path: "/v1/admin/analytics/daily", requiredRole: "admin" },
@@ -40,6 +45,11 @@ const CONTRACT_ROLE_ROUTES = [
   "PATCH /v1/events/{}",
   "POST /v1/events/{}/publish",
   "POST /v1/events/{}/cancel",
+  "POST /v1/events/{}/ticket-types",
+  "PATCH /v1/events/{}/ticket-types/{}",
+  "DELETE /v1/events/{}/ticket-types/{}",
+  "POST /v1/events/{}/vouchers",
+  "GET /v1/events/{}/vouchers",
   "PATCH /v1/admin/users/{}",
   "GET /v1/admin/analytics/overview",
   "GET /v1/admin/analytics/events/popular",
@@ -73,6 +83,7 @@ beforeAll(async () => {
     },
   });
   ids.eventId = ((await event.json()) as { id: string }).id;
+  ids.typeId = "tt_default";
   if (!ids.venueId || !ids.eventId) throw new Error("matrix fixtures: could not create venue and event");
 });
 

@@ -22,7 +22,10 @@ import {
   type HoldContext,
   type HoldRow,
   type InventoryConfig,
+  type NormalizedHoldRequest,
+  DEFAULT_TYPE_ID,
 } from "../../durable-objects/event-inventory.logic";
+import { EMPTY_PRODUCTS, decideProducts } from "../../durable-objects/inventory/products";
 import type { InventoryInit } from "../../durable-objects/event-inventory.types";
 
 const EVENT = "6f1c0000-0000-4000-8000-000000000001";
@@ -43,12 +46,17 @@ const config: InventoryConfig = {
 };
 const ga: InventoryConfig = { ...config, seating: "general", capacity: 10 };
 
+const seatsReq = (seatIds: string[]): NormalizedHoldRequest => ({ kind: "seats", seatIds, types: seatIds.map(() => DEFAULT_TYPE_ID), voucher: null });
+const qtyReq = (quantity: number): NormalizedHoldRequest => ({ kind: "quantity", quantity, items: [{ ticketTypeId: DEFAULT_TYPE_ID, quantity }], voucher: null });
+
 function ctx(over: Partial<HoldContext> = {}): HoldContext {
+  const cfg = over.config ?? config;
   return {
+    price: (wanted, voucher) => decideProducts({ config: cfg, products: EMPTY_PRODUCTS, usage: { byType: new Map(), byVoucher: new Map() }, now: NOW, wanted, voucherCode: voucher }),
     config,
     now: NOW,
     userId: "u1",
-    req: { kind: "seats", seatIds: ["A-1-1", "A-1-2"] },
+    req: seatsReq(["A-1-1", "A-1-2"]),
     idempotencyKey: null,
     previous: null,
     seats: [
@@ -134,7 +142,7 @@ describe("parseHoldRequest", () => {
   it("wants seat ids for reserved seating and a quantity for general admission", () => {
     expect(parseHoldRequest({ quantity: 2 }, config, null)).toMatchObject({ ok: false });
     expect(parseHoldRequest({ seatIds: ["A-1-1"] }, ga, null)).toMatchObject({ ok: false });
-    expect(parseHoldRequest({ quantity: 2 }, ga, null)).toEqual({ ok: true, value: { kind: "quantity", quantity: 2 } });
+    expect(parseHoldRequest({ quantity: 2 }, ga, null)).toEqual({ ok: true, value: qtyReq(2) });
     expect(parseHoldRequest({ quantity: 1.5 }, ga, null)).toMatchObject({ ok: false });
   });
 
@@ -144,8 +152,8 @@ describe("parseHoldRequest", () => {
   });
 
   it("treats the same seats in another order as the same request", () => {
-    expect(requestHash({ kind: "seats", seatIds: ["B-1-2", "A-1-1"] })).toBe(requestHash({ kind: "seats", seatIds: ["A-1-1", "B-1-2"] }));
-    expect(requestHash({ kind: "quantity", quantity: 2 })).not.toBe(requestHash({ kind: "quantity", quantity: 3 }));
+    expect(requestHash(seatsReq(["B-1-2", "A-1-1"]))).toBe(requestHash(seatsReq(["A-1-1", "B-1-2"])));
+    expect(requestHash(qtyReq(2))).not.toBe(requestHash(qtyReq(3)));
   });
 });
 
@@ -185,12 +193,12 @@ describe("decideHold", () => {
   it("replays the earlier hold for the same key and body, and refuses the same key with another body", () => {
     const previous = hold({ idempotencyKey: "k1", requestHash: "s:A-1-1,A-1-2", status: "expired" });
     expect(decideHold(ctx({ previous, idempotencyKey: "k1" }))).toEqual({ ok: true, value: { kind: "replay", hold: previous } });
-    const other = decideHold(ctx({ previous, idempotencyKey: "k1", req: { kind: "seats", seatIds: ["A-1-1"] } }));
+    const other = decideHold(ctx({ previous, idempotencyKey: "k1", req: seatsReq(["A-1-1"]) }));
     expect(other).toMatchObject({ ok: false, code: "IDEMPOTENCY_CONFLICT" });
   });
 
   it("holds a general admission quantity only while enough is left", () => {
-    const base = { config: ga, req: { kind: "quantity" as const, quantity: 3 }, seats: [] };
+    const base = { config: ga, req: qtyReq(3), seats: [] };
     const r = decideHold(ctx({ ...base, available: 3 }));
     expect(r.ok && r.value.kind === "create" && r.value.hold).toMatchObject({ quantity: 3, totalCents: 15_000, seats: [] });
     expect(decideHold(ctx({ ...base, available: 2 }))).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE", details: { available: 2 } });

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { HoldRequest } from "../../durable-objects/event-inventory.types";
 import { InventoryEngine, type EngineDeps } from "../../durable-objects/inventory/engine";
+import type { ProductSet } from "../../durable-objects/inventory/products";
 import { report, run, scenario, shrink } from "../helpers/inventory-sim/run";
 
 /**
  * Model-based search for oversells in the inventory object (issue 12, section 4): each seed is an
  * event and 200 random steps run against the real InventoryEngine over MemoryStore
  * (test/helpers/inventory-sim/object.ts; a restart is a new engine over the same rows) and checked
- * after every step against the reference model (model.ts). `SIM_SEED=n` runs one seed;
+ * after every step against the reference model (model.ts); half the seeds sell ticket types with
+ * quotas and a voucher (docs/products.md). `SIM_SEED=n` runs one seed;
  * `SIM_SEEDS=n` changes how many.
  */
 const SEEDS = Number(process.env.SIM_SEEDS ?? 10_000);
@@ -57,4 +59,25 @@ describe("inventory simulation", () => {
     expect(text).toContain(`shortest reproduction (${shrunk.steps.length} steps`);
     expect(text).toContain(`SIM_SEED=${seed}`);
   });
+
+  for (const [name, plant] of [
+    ["a quota one too large", (set: ProductSet) => ({ ...set, types: set.types.map((t) => ({ ...t, quota: t.quota === null ? null : t.quota + 1 })) })],
+    ["a voucher with one usage too many", (set: ProductSet) => ({ ...set, vouchers: set.vouchers.map((v) => ({ ...v, maxUsages: v.maxUsages + 1 })) })],
+  ] as const) {
+    it(`catches an object that sells past ${name} (types, quotas and vouchers are simulated too)`, async () => {
+      class Planted extends InventoryEngine {
+        override setProducts(set: ProductSet) {
+          return super.setProducts(plant(set));
+        }
+      }
+      const options = { engine: (d: EngineDeps) => new Planted(d) };
+      let found: string | undefined;
+      for (let n = 1; n <= 200 && found === undefined; n++) {
+        const sc = scenario(n, STEPS);
+        const failure = await run(sc, sc.steps, options);
+        if (failure) found = failure.message;
+      }
+      expect(found, "no seed of 200 noticed the planted defect").toMatch(/QUOTA_EXHAUSTED|VOUCHER_EXHAUSTED|quota|voucher/);
+    });
+  }
 });

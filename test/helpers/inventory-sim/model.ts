@@ -17,7 +17,16 @@ export interface ModelConfig {
   offerTtlMs: number;
   salesStartMs: number | null;
   salesEndMs: number;
+  /** Ticket types with quotas (several may share a pool) and one voucher (docs/products.md); null = the default type only. */
+  products: ModelProducts | null;
 }
+
+export interface ModelProducts {
+  types: { id: string; quota: number | null; pool: string }[];
+  voucher: { id: string; code: string; maxUsages: number };
+}
+
+export const DEFAULT_TYPE = "tt_default";
 
 export interface ModelHold {
   id: string;
@@ -33,6 +42,10 @@ export interface ModelHold {
   history: string[];
   /** Booked again by reconciliation after it ended: outside the per-user cap by design. */
   restored: boolean;
+  /** The ticket type of every seat or ticket of the hold. */
+  typeId: string;
+  /** Whether it takes a usage of the voucher. */
+  voucher: boolean;
 }
 
 export interface ModelEntry {
@@ -123,20 +136,41 @@ export class ReferenceModel {
   // ---------------------------------------------------------------------------------------------
   // Operations: each checks the engine's answer against the prediction, then moves the model.
 
-  hold(userId: string, seats: string[] | null, quantity: number, key: string | null, now: number, got: Answer): void {
+  /** Tickets live holds carry per quota pool (types without a pool of their own count under their id). */
+  poolUsed(pool: string): number {
+    let n = 0;
+    for (const h of this.live()) if (this.poolOf(h.typeId) === pool) n += h.quantity;
+    return n;
+  }
+
+  voucherUsages(): number {
+    let n = 0;
+    for (const h of this.live()) if (h.voucher) n++;
+    return n;
+  }
+
+  poolOf(typeId: string): string {
+    return this.config.products?.types.find((t) => t.id === typeId)?.pool ?? typeId;
+  }
+
+  hold(userId: string, seats: string[] | null, quantity: number, key: string | null, now: number, got: Answer, typeId = DEFAULT_TYPE, voucher = false): void {
     this.expire(now);
-    const hash = seats ? `s:${[...seats].sort().join(",")}` : `q:${quantity}`;
+    const plain = typeId === DEFAULT_TYPE && !voucher;
+    const hash = (seats ? `s:${[...seats].sort().join(",")}` : `q:${quantity}`) + (plain ? "" : `|${typeId}|${voucher}`);
+    const type = this.config.products?.types.find((t) => t.id === typeId);
     const previous = key === null ? undefined : this.order.find((h) => h.userId === userId && h.key === key);
     let want: Answer | { ok: true; id: null };
     if (previous) want = previous.hash === hash ? { ok: true, id: previous.id } : { ok: false, code: "IDEMPOTENCY_CONFLICT" };
     else if (!this.salesOpen(now)) want = { ok: false, code: "SALES_CLOSED" };
     else if (this.userTotal(userId) + quantity > this.config.maxSeatsPerUser) want = { ok: false, code: "LIMIT_EXCEEDED" };
     else if (seats ? seatsTaken(this.owners(), seats) : quantity > this.available()) want = { ok: false, code: "SEAT_UNAVAILABLE" };
+    else if (type && type.quota !== null && this.poolUsed(type.pool) + quantity > type.quota) want = { ok: false, code: "QUOTA_EXHAUSTED" };
+    else if (voucher && this.voucherUsages() >= this.config.products!.voucher.maxUsages) want = { ok: false, code: "VOUCHER_EXHAUSTED" };
     else want = { ok: true, id: null };
     expectAnswer(`hold by ${userId} of ${seats ? seats.join(",") : quantity}${key ? ` key ${key}` : ""}`, want, got);
     if (!got.ok || previous) return;
     if (this.holds.has(got.id)) throw new Mismatch("hold row", `hold id ${got.id} reused`);
-    this.add({ id: got.id, userId, status: "active", seats: seats ?? [], quantity, expiresAt: now + this.config.holdTtlMs, bookingId: null, key, hash, history: ["created"], restored: false });
+    this.add({ id: got.id, userId, status: "active", seats: seats ?? [], quantity, expiresAt: now + this.config.holdTtlMs, bookingId: null, key, hash, history: ["created"], restored: false, typeId, voucher });
   }
 
   release(holdId: string, byUserId: string | null, now: number, got: Answer): void {
@@ -307,7 +341,7 @@ export class ReferenceModel {
       head.status = "offered";
       head.holdId = id;
       this.offeredNow.push(head);
-      this.add({ id, userId: head.userId, status: "active", seats, quantity: head.quantity, expiresAt: now + this.config.offerTtlMs, bookingId: null, key: null, hash: `w:${head.id}`, history: ["created"], restored: false });
+      this.add({ id, userId: head.userId, status: "active", seats, quantity: head.quantity, expiresAt: now + this.config.offerTtlMs, bookingId: null, key: null, hash: `w:${head.id}`, history: ["created"], restored: false, typeId: DEFAULT_TYPE, voucher: false });
     }
   }
 }

@@ -7,11 +7,13 @@
  */
 import type { HoldRow, InventoryConfig } from "../../../durable-objects/event-inventory.logic";
 import type { InventoryInit, InventoryResult } from "../../../durable-objects/event-inventory.types";
-import { Mismatch, ReferenceModel, type Answer, type ModelHold } from "./model";
+import { DEFAULT_TYPE, Mismatch, ReferenceModel, type Answer, type ModelHold, type ModelProducts } from "./model";
 import { isConstraint, SimObject, type MakeEngine } from "./object";
+import { implicitDefaultType, type ProductSet, type TicketTypeDef } from "../../../durable-objects/inventory/products";
 
 export type Step =
-  | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null }
+  /** `ty`: index of a ticket type of the scenario's products (null = the default type); `v`: with the voucher. */
+  | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null; ty: number | null; v: boolean }
   | { t: "release"; pick: number; by: "owner" | "system" | "other" }
   | { t: "confirm"; pick: number; wrong: boolean }
   | { t: "commit"; pick: number; wrong: boolean }
@@ -29,6 +31,8 @@ export interface Scenario {
   config: InventoryConfig;
   seats: { id: string; priceCents: number }[];
   users: string[];
+  /** Half the seeds sell ticket types with quotas (two sharing a pool) and a voucher with few usages. */
+  products: ModelProducts | null;
   steps: Step[];
 }
 
@@ -80,6 +84,20 @@ export function scenario(seed: number, length: number): Scenario {
   const seats = reserved ? Array.from({ length: capacity }, (_, i) => ({ id: `A-1-${i + 1}`, priceCents: 1000 * int(1, 5) })) : [];
   const users = Array.from({ length: int(3, 6) }, (_, i) => `user-${i}`);
   const size = () => (r() < 0.1 ? cap + 1 : int(1, Math.min(cap, 4)));
+  // Products draw from their own stream, so every seed's other steps stay as they were before types existed.
+  const p = rng(seed * 7919 + 13);
+  const pint = (lo: number, hi: number) => lo + Math.floor(p() * (hi - lo + 1));
+  const products: ModelProducts | null =
+    p() < 0.5
+      ? {
+          types: [
+            { id: "tt_a", quota: pint(1, capacity), pool: "shared" },
+            { id: "tt_b", quota: pint(1, Math.max(1, capacity - 2)), pool: "shared" },
+            { id: "tt_c", quota: p() < 0.5 ? null : pint(1, 4), pool: "tt_c" },
+          ],
+          voucher: { id: "vch_sim", code: "SIM", maxUsages: pint(1, 3) },
+        }
+      : null;
   const steps: Step[] = [];
   for (let i = 0; i < length; i++) {
     const x = r() * 100;
@@ -99,7 +117,8 @@ export function scenario(seed: number, length: number): Scenario {
           ids = [...set];
         }
       }
-      steps.push({ t: "hold", u, seats: ids, q: ids ? ids.length : q, key: r() < 0.25 ? int(0, 2) : null });
+      const ty = products && p() < 0.7 ? pint(0, 2) : null;
+      steps.push({ t: "hold", u, seats: ids, q: ids ? ids.length : q, key: r() < 0.25 ? int(0, 2) : null, ty, v: products !== null && p() < 0.4 });
     } else if (x < 42) steps.push({ t: "release", pick, by: r() < 0.6 ? "owner" : r() < 0.7 ? "system" : "other" });
     else if (x < 52) steps.push({ t: "confirm", pick, wrong: r() < 0.1 });
     else if (x < 60) steps.push({ t: "commit", pick, wrong: r() < 0.1 });
@@ -112,7 +131,7 @@ export function scenario(seed: number, length: number): Scenario {
     else if (x < 99.9) steps.push({ t: "restart" });
     else steps.push({ t: "close" });
   }
-  return { seed, config, seats, users, steps };
+  return { seed, config, seats, users, products, steps };
 }
 
 const bookingOf = (holdId: string, wrong: boolean) => (wrong ? "bk_someone_else" : `bk_${holdId}`);
@@ -161,6 +180,10 @@ function initOf(sc: Scenario): InventoryInit {
 export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: RunOptions = {}): Promise<Failure | null> {
   let now = T0;
   const obj = new SimObject(initOf(sc), () => now, make);
+  if (sc.products) {
+    const pushed = obj.engine.setProducts(productSetOf(sc.products));
+    if (!pushed.ok) throw new Error(`the simulation's products are refused: ${pushed.message}`);
+  }
   const model = new ReferenceModel(
     {
       seating: sc.config.seating,
@@ -171,6 +194,7 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
       offerTtlMs: sc.config.waitlistOfferSeconds * 1000,
       salesStartMs: sc.config.salesStartMs,
       salesEndMs: sc.config.salesEndMs,
+      products: sc.products,
     },
     { offeredHoldId: (entryId) => obj.store.entryById(entryId)?.holdId ?? null },
   );
@@ -205,9 +229,15 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
         const user = sc.users[s.u];
         const seatIds = s.seats ? s.seats.map((i) => sc.seats[i].id) : null;
         const key = s.key === null ? null : `key-${s.key}`;
-        const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${key ? ` with ${key}` : ""}`;
-        const got = act(what, () => answer(engine.hold(user, seatIds ? { seatIds } : { quantity: s.q }, key), (h) => h.id));
-        model.hold(user, seatIds, s.q, key, now, got);
+        const typeId = s.ty === null || !sc.products ? DEFAULT_TYPE : sc.products.types[s.ty].id;
+        const voucher = s.v && sc.products ? { voucher: sc.products.voucher.code } : {};
+        const plain = typeId === DEFAULT_TYPE && !s.v;
+        const body = plain
+          ? seatIds ? { seatIds } : { quantity: s.q }
+          : { ...(seatIds ? { seats: seatIds.map((id) => ({ id, ticketTypeId: typeId })) } : { items: [{ ticketTypeId: typeId, quantity: s.q }] }), ...voucher };
+        const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${plain ? "" : ` of ${typeId}${s.v ? " with the voucher" : ""}`}${key ? ` with ${key}` : ""}`;
+        const got = act(what, () => answer(engine.hold(user, body, key), (h) => h.id));
+        model.hold(user, seatIds, s.q, key, now, got, typeId, s.v && sc.products !== null);
         return;
       }
       case "release": {
@@ -298,6 +328,22 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
 // -----------------------------------------------------------------------------------------------
 // Checks after every step
 
+function productSetOf(p: ModelProducts): ProductSet {
+  const type = (t: ModelProducts["types"][number]): TicketTypeDef => ({
+    ...implicitDefaultType(),
+    id: t.id,
+    name: t.id,
+    priceCents: 2000,
+    quota: t.quota,
+    quotaPool: t.pool === t.id ? null : t.pool,
+  });
+  return {
+    revision: 1,
+    types: p.types.map(type),
+    vouchers: [{ id: p.voucher.id, code: p.voucher.code, discount: { kind: "percent", value: 10 }, maxUsages: p.voucher.maxUsages, validFromMs: null, validUntilMs: null, ticketTypeIds: null, unlocksHidden: false }],
+  };
+}
+
 function fail(check: string, message: string): never {
   throw new Mismatch(check, message);
 }
@@ -376,6 +422,26 @@ function check(obj: SimObject, model: ReferenceModel, users: string[], now: numb
     if (total - restored > config.maxSeatsPerUser) fail("cap", `${u} holds or bought ${total} above the cap of ${config.maxSeatsPerUser}`);
     const cached = obj.cachedUserTotal(u);
     if (cached !== undefined && cached !== total) fail("cap", `the object believes ${u} has ${cached}, the holds say ${total}`);
+  }
+
+  // Products: the object's usage per type and per voucher equals what the live holds carry, and no
+  // quota or voucher is over its limit (holds reconciliation restored are outside them, as the cap).
+  const products = model.config.products;
+  if (products) {
+    const stats = obj.engine.holds.productStats();
+    for (const t of [...products.types, { id: DEFAULT_TYPE, quota: null, pool: DEFAULT_TYPE }]) {
+      const used = model.live().reduce((n, h) => n + (h.typeId === t.id ? h.quantity : 0), 0);
+      const got = stats.types.find((x) => x.ticketTypeId === t.id)?.used ?? 0;
+      if (got !== used) fail("products", `the object counts ${got} of ${t.id}, its live holds carry ${used}`);
+      if (t.quota === null) continue;
+      const pool = model.live().reduce((n, h) => n + (!h.restored && model.poolOf(h.typeId) === t.pool ? h.quantity : 0), 0);
+      const limit = Math.max(...products.types.filter((x) => x.pool === t.pool).map((x) => x.quota ?? Infinity));
+      if (pool > limit) fail("quota", `pool ${t.pool} holds ${pool}, above every quota of its types (${limit})`);
+    }
+    const usages = stats.vouchers[0]?.usages ?? 0;
+    if (usages !== model.voucherUsages()) fail("products", `the object counts ${usages} voucher usages, its live holds carry ${model.voucherUsages()}`);
+    const unrestored = model.live().filter((h) => h.voucher && !h.restored).length;
+    if (unrestored > products.voucher.maxUsages) fail("voucher", `${unrestored} holds use the voucher, max ${products.voucher.maxUsages}`);
   }
 
   // The waitlist: same entries, offers in strict arrival order, nobody left waiting for seats that are free.

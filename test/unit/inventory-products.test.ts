@@ -1,0 +1,190 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../../durable-objects/inventory/memory-store";
+import { implicitDefaultType, unitDiscount, type ProductSet, type TicketTypeDef, type VoucherDef } from "../../durable-objects/inventory/products";
+import type { InventoryInit } from "../../durable-objects/event-inventory.types";
+import { scenarioEngine, scenarioInit, T0 } from "../helpers/inventory-scenario";
+
+const user = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+const HOUR = 3_600_000;
+
+const gaInit: InventoryInit = { ...scenarioInit, seating: "general", seats: [], capacity: 100, priceCents: 5000, maxSeatsPerUser: 10 };
+
+const type = (over: Partial<TicketTypeDef> & { id: string }): TicketTypeDef => ({ ...implicitDefaultType(), name: over.id, priceCents: 4000, ...over });
+const voucher = (over: Partial<VoucherDef> & { id: string; code: string }): VoucherDef => ({
+  discount: { kind: "percent", value: 10 },
+  maxUsages: 2,
+  validFromMs: null,
+  validUntilMs: null,
+  ticketTypeIds: null,
+  unlocksHidden: false,
+  ...over,
+});
+
+function setup(products: Omit<ProductSet, "revision">, init: InventoryInit = gaInit) {
+  const store = new MemoryStore();
+  const clock = { now: T0 };
+  const engine = scenarioEngine(store, clock);
+  engine.initialize(init);
+  expect(engine.setProducts({ revision: 1, ...products })).toMatchObject({ ok: true, value: { applied: true } });
+  return { engine, clock, store };
+}
+
+describe("ticket types in the inventory object", () => {
+  it("old bodies buy the default type at the event's price, with one line", () => {
+    const { engine } = setup({ types: [], vouchers: [] });
+    const r = engine.hold(user(1), { quantity: 2 }, null);
+    expect(r).toMatchObject({ ok: true, value: { totalCents: 10_000, lines: [{ ticketTypeId: "tt_default", quantity: 2, unitCents: 5000, discountCents: 0 }] } });
+  });
+
+  it("prices several types in one hold and never sells a type past its quota", () => {
+    const { engine } = setup({ types: [type({ id: "tt_early", priceCents: 3000, quota: 3 }), type({ id: "tt_regular", priceCents: 4500 })], vouchers: [] });
+    const a = engine.hold(user(1), { items: [{ ticketTypeId: "tt_early", quantity: 2 }, { ticketTypeId: "tt_regular", quantity: 1 }] }, null);
+    expect(a).toMatchObject({ ok: true, value: { quantity: 3, totalCents: 10_500 } });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_early", quantity: 2 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED", details: { ticketTypeId: "tt_early", available: 1 } });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.productStats(T0)).toMatchObject({ ok: true, value: { types: expect.arrayContaining([{ ticketTypeId: "tt_early", used: 3, quota: 3, available: 0 }]) } });
+  });
+
+  it("types in one pool count together against each one's quota", () => {
+    const { engine } = setup({ types: [type({ id: "tt_adult", quota: 4, quotaPool: "floor" }), type({ id: "tt_child", quota: 2, quotaPool: "floor" })], vouchers: [] });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_adult", quantity: 3 }] }, null)).toMatchObject({ ok: true });
+    // The pool holds 3: a child (quota 2) is refused, one more adult (quota 4) is fine.
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_child", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_adult", quantity: 1 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.hold(user(3), { items: [{ ticketTypeId: "tt_adult", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+  });
+
+  it("gives quota back when a hold expires or is released, keeps it while booked", () => {
+    const { engine, clock } = setup({ types: [type({ id: "tt_early", quota: 2 })], vouchers: [] });
+    const a = engine.hold(user(1), { items: [{ ticketTypeId: "tt_early", quantity: 2 }] }, null);
+    if (!a.ok) throw new Error("hold failed");
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null)).toMatchObject({ code: "QUOTA_EXHAUSTED" });
+    clock.now += 61_000;
+    const b = engine.hold(user(2), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null);
+    expect(b).toMatchObject({ ok: true });
+    if (!b.ok) throw new Error("hold failed");
+    engine.beginConfirm(b.value.id, "bk1");
+    engine.commit(b.value.id, "bk1");
+    const c = engine.hold(user(3), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null);
+    if (!c.ok) throw new Error("hold failed");
+    expect(engine.hold(user(4), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null)).toMatchObject({ code: "QUOTA_EXHAUSTED" });
+    engine.release(c.value.id, user(3));
+    expect(engine.hold(user(4), { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null)).toMatchObject({ ok: true });
+  });
+
+  it("keeps per-order limits and the type's own sales window", () => {
+    const { engine, clock } = setup({ types: [type({ id: "tt_family", minPerOrder: 2, maxPerOrder: 4, salesStartMs: T0, salesEndMs: T0 + HOUR })], vouchers: [] });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_family", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", details: { minPerOrder: 2 } });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_family", quantity: 5 }] }, null)).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", details: { maxPerOrder: 4 } });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_family", quantity: 2 }] }, null)).toMatchObject({ ok: true });
+    clock.now = T0 + HOUR;
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_family", quantity: 2 }] }, null)).toMatchObject({ ok: false, code: "SALES_CLOSED" });
+    expect(engine.hold(user(2), { quantity: 2 }, null)).toMatchObject({ ok: true });
+  });
+
+  it("the per-user cap counts every type together", () => {
+    const { engine } = setup({ types: [type({ id: "tt_a" }), type({ id: "tt_b" })], vouchers: [] });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_a", quantity: 6 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_b", quantity: 5 }] }, null)).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED" });
+  });
+
+  it("answers an unknown type like a hidden one, and sells a hidden type only with a voucher that unlocks it", () => {
+    const { engine } = setup({
+      types: [type({ id: "tt_press", hidden: true, priceCents: 0 })],
+      vouchers: [voucher({ id: "v1", code: "PRESS", unlocksHidden: true, ticketTypeIds: ["tt_press"], discount: { kind: "fixed", value: 0 } }), voucher({ id: "v2", code: "TENOFF" })],
+    });
+    const ask = (v?: string) => engine.hold(user(1), { items: [{ ticketTypeId: "tt_press", quantity: 1 }], ...(v ? { voucher: v } : {}) }, null);
+    expect(ask()).toMatchObject({ ok: false, code: "VALIDATION_FAILED" });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_nope", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "VALIDATION_FAILED" });
+    expect(ask("TENOFF")).toMatchObject({ ok: false, code: "VALIDATION_FAILED" });
+    expect(ask("press")).toMatchObject({ ok: true, value: { totalCents: 0 } });
+  });
+});
+
+describe("vouchers in the inventory object", () => {
+  it("discounts by percent, a fixed amount or a set price, only on the types it names", () => {
+    expect(unitDiscount(voucher({ id: "a", code: "A", discount: { kind: "percent", value: 15 } }), 3333)).toBe(499);
+    expect(unitDiscount(voucher({ id: "a", code: "A", discount: { kind: "fixed", value: 5000 } }), 3000)).toBe(3000);
+    expect(unitDiscount(voucher({ id: "a", code: "A", discount: { kind: "price", value: 1000 } }), 3000)).toBe(2000);
+    expect(unitDiscount(voucher({ id: "a", code: "A", discount: { kind: "price", value: 4000 } }), 3000)).toBe(0);
+    const { engine } = setup({ types: [type({ id: "tt_a", priceCents: 3000 }), type({ id: "tt_b", priceCents: 2000 })], vouchers: [voucher({ id: "v", code: "SPRING", ticketTypeIds: ["tt_a"] })] });
+    const r = engine.hold(user(1), { items: [{ ticketTypeId: "tt_a", quantity: 2 }, { ticketTypeId: "tt_b", quantity: 1 }], voucher: "spring" }, null);
+    expect(r).toMatchObject({
+      ok: true,
+      value: {
+        totalCents: 2 * 2700 + 2000,
+        lines: [
+          { ticketTypeId: "tt_a", quantity: 2, unitCents: 3000, discountCents: 600 },
+          { ticketTypeId: "tt_b", quantity: 1, unitCents: 2000, discountCents: 0 },
+        ],
+      },
+    });
+  });
+
+  it("refuses an unknown code, one outside its window and one that applies to nothing asked", () => {
+    const { engine, clock } = setup({
+      types: [type({ id: "tt_a" }), type({ id: "tt_b" })],
+      vouchers: [voucher({ id: "v", code: "LATER", validFromMs: T0 + HOUR, validUntilMs: T0 + 2 * HOUR }), voucher({ id: "w", code: "AONLY", ticketTypeIds: ["tt_a"] })],
+    });
+    const ask = (code: string, t = "tt_a") => engine.hold(user(1), { items: [{ ticketTypeId: t, quantity: 1 }], voucher: code }, null);
+    expect(ask("NOPE")).toMatchObject({ ok: false, code: "VOUCHER_INVALID" });
+    expect(ask("LATER")).toMatchObject({ ok: false, code: "VOUCHER_INVALID" });
+    expect(ask("AONLY", "tt_b")).toMatchObject({ ok: false, code: "VOUCHER_INVALID" });
+    clock.now = T0 + HOUR;
+    expect(ask("LATER")).toMatchObject({ ok: true });
+    clock.now = T0 + 2 * HOUR;
+    expect(ask("LATER", "tt_b")).toMatchObject({ ok: false, code: "VOUCHER_INVALID" });
+  });
+
+  it("takes one usage per hold, gives it back when the hold expires, is released or its booking fails", () => {
+    const { engine, clock } = setup({ types: [type({ id: "tt_a" })], vouchers: [voucher({ id: "v", code: "TWICE", maxUsages: 2 })] });
+    const ask = (u: number) => engine.hold(user(u), { items: [{ ticketTypeId: "tt_a", quantity: 1 }], voucher: "TWICE" }, null);
+    const a = ask(1);
+    const b = ask(2);
+    if (!a.ok || !b.ok) throw new Error("holds failed");
+    expect(ask(3)).toMatchObject({ ok: false, code: "VOUCHER_EXHAUSTED" });
+    engine.release(a.value.id, user(1));
+    const c = ask(3);
+    expect(c).toMatchObject({ ok: true });
+    engine.beginConfirm(b.value.id, "bk");
+    engine.release(b.value.id, null); // the saga's compensation: the booking failed
+    expect(ask(4)).toMatchObject({ ok: true });
+    expect(ask(5)).toMatchObject({ ok: false, code: "VOUCHER_EXHAUSTED" });
+    clock.now += 61_000;
+    expect(engine.productStats(clock.now)).toMatchObject({ ok: true, value: { vouchers: [{ code: "TWICE", usages: 0, maxUsages: 2 }] } });
+    expect(ask(5)).toMatchObject({ ok: true });
+  });
+
+  it("an engine rebuilt from its store knows the products and every usage", () => {
+    const { engine, store, clock } = setup({ types: [type({ id: "tt_a", quota: 3 })], vouchers: [voucher({ id: "v", code: "ONE", maxUsages: 1 })] });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_a", quantity: 2 }], voucher: "ONE" }, null)).toMatchObject({ ok: true });
+    const rebuilt = scenarioEngine(store, clock, { n: 50 });
+    expect(rebuilt.productStats(clock.now)).toEqual(engine.productStats(clock.now));
+    expect(rebuilt.hold(user(2), { items: [{ ticketTypeId: "tt_a", quantity: 1 }], voucher: "ONE" }, null)).toMatchObject({ code: "VOUCHER_EXHAUSTED" });
+    expect(rebuilt.hold(user(2), { items: [{ ticketTypeId: "tt_a", quantity: 2 }] }, null)).toMatchObject({ code: "QUOTA_EXHAUSTED" });
+  });
+
+  it("ignores a push older than the set it has, and refuses a malformed one", () => {
+    const { engine } = setup({ types: [type({ id: "tt_a" })], vouchers: [] });
+    expect(engine.setProducts({ revision: 3, types: [type({ id: "tt_b" })], vouchers: [] })).toMatchObject({ ok: true, value: { applied: true } });
+    expect(engine.setProducts({ revision: 2, types: [type({ id: "tt_a" })], vouchers: [] })).toMatchObject({ ok: true, value: { applied: false, revision: 3 } });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_a", quantity: 1 }] }, null)).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(engine.setProducts({ revision: 4, types: [type({ id: "tt_a", quota: -1 })], vouchers: [] })).toMatchObject({ ok: false, code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("ticket types on reserved seating", () => {
+  it("sells a type only in its sections or rows, at its price; the default type at the seat's price", () => {
+    const init: InventoryInit = {
+      ...scenarioInit,
+      seats: [...[1, 2, 3].map((n) => ({ id: `A-1-${n}`, section: "A", row: "1", number: n, priceCents: 1000 })), ...[1, 2].map((n) => ({ id: `B-2-${n}`, section: "B", row: "2", number: n, priceCents: 800 }))],
+      capacity: 5,
+    };
+    const { engine } = setup({ types: [type({ id: "tt_child", priceCents: 500, sections: ["B-2"] }), type({ id: "tt_vip", priceCents: 9000, sections: ["A"], quota: 1 })], vouchers: [] }, init);
+    expect(engine.hold(user(1), { seats: [{ id: "A-1-1", ticketTypeId: "tt_child" }] }, null)).toMatchObject({ ok: false, code: "VALIDATION_FAILED", details: { seatIds: ["A-1-1"] } });
+    const r = engine.hold(user(1), { seats: [{ id: "B-2-1", ticketTypeId: "tt_child" }, { id: "A-1-1", ticketTypeId: "tt_vip" }] }, null);
+    expect(r).toMatchObject({ ok: true, value: { totalCents: 9500, seats: [{ id: "B-2-1", priceCents: 500 }, { id: "A-1-1", priceCents: 9000 }] } });
+    expect(engine.hold(user(2), { seats: [{ id: "A-1-2", ticketTypeId: "tt_vip" }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+    expect(engine.hold(user(2), { seatIds: ["A-1-2"] }, null)).toMatchObject({ ok: true, value: { totalCents: 1000, lines: [{ ticketTypeId: "tt_default", seatId: "A-1-2", unitCents: 1000 }] } });
+  });
+});
