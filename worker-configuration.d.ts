@@ -4,7 +4,7 @@
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "EventInventory" | "UserSessions" | "SandboxCardNetwork" | "CircuitBreaker" | "LiveRelay";
+		durableNamespaces: "EventInventory" | "UserSessions" | "SandboxCardNetwork" | "CircuitBreaker" | "LiveRelay" | "CheckinDesk";
 	}
 	interface Env {
 		EMAIL: SendEmail;
@@ -12,6 +12,7 @@ declare namespace Cloudflare {
 		BOOKING_SAGA: Queue;
 		NOTIFICATIONS: Queue;
 		INVENTORY_EVENTS: Queue;
+		WEBHOOKS: Queue;
 		AUTH_IP_LIMITER: RateLimit;
 		AUTH_EMAIL_LIMITER: RateLimit;
 		REFRESH_LIMITER: RateLimit;
@@ -40,6 +41,7 @@ declare namespace Cloudflare {
 		PAYMENT_SANDBOX: DurableObjectNamespace<import("./src/index").SandboxCardNetwork>;
 		CIRCUIT_BREAKER: DurableObjectNamespace<import("./src/index").CircuitBreaker>;
 		LIVE_RELAY: DurableObjectNamespace<import("./src/index").LiveRelay>;
+		CHECKIN_DESK: DurableObjectNamespace<import("./src/index").CheckinDesk>;
 	}
 }
 interface Env extends Cloudflare.Env {}
