@@ -24,6 +24,10 @@ import { bookingRoutes } from "./routes/bookings";
 import { notificationRoutes } from "./routes/notifications";
 import { waitlist } from "./routes/waitlist";
 import { faults } from "./routes/faults";
+import { ticketRoutes } from "./routes/tickets";
+import { checkinRoutes } from "./routes/checkin";
+import { webhookRoutes } from "./routes/webhooks";
+import { exportRoutes } from "./routes/exports";
 
 export function createApp() {
   const app = router();
@@ -89,6 +93,10 @@ export function createApp() {
   app.route("/", bookingRoutes);
   app.route("/", notificationRoutes);
   app.route("/", waitlist);
+  app.route("/", ticketRoutes);
+  app.route("/", checkinRoutes);
+  app.route("/", webhookRoutes);
+  app.route("/", exportRoutes);
   // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
   app.route("/", faults);
 

@@ -18,7 +18,8 @@ export type AuditAction =
   | "venue.updated"
   | "venue.deleted"
   | "booking.cancelled"
-  | "booking.refunded";
+  | "booking.refunded"
+  | "ticket.transferred";
 
 export interface AuditEntry {
   action: AuditAction;

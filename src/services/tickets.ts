@@ -7,6 +7,7 @@ import type { AuthUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import { eventKeys, signTicketCode } from "./ticket-codes";
+import { audit } from "./audit";
 
 export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 type Ticket = typeof tickets.$inferSelect;
@@ -87,4 +88,46 @@ export async function getTicket(db: Database, user: AuthUser, id: string): Promi
 export async function ticketCodesOf(db: Database, bookingId: string): Promise<{ id: string; seatId: string | null; code: string }[]> {
   const rows = await db.select({ id: tickets.id, seatId: tickets.seatId, code: tickets.code }).from(tickets).where(and(eq(tickets.bookingId, bookingId), eq(tickets.status, "valid"))).orderBy(tickets.slot);
   return rows;
+}
+
+/**
+ * The holder hands a valid ticket to another account. The event's check-in desk kills the old
+ * code first (refused once the ticket got someone in), then one transaction marks the old row
+ * `transferred` and issues the recipient a new ticket with a new code. A transfer that failed
+ * after the desk step leaves the old code dead at the door; retrying the transfer completes it.
+ */
+export async function transferTicket(
+  db: Database,
+  deps: { voidAtDoor: (eventId: string, ticketId: string) => Promise<void>; webhook: (m: { type: "ticket.transferred"; eventId: string; dedupeKey: string; data: Record<string, unknown> }) => Promise<void> },
+  user: AuthUser,
+  id: string,
+  toEmail: string,
+  now: Date,
+): Promise<TicketView & { transferredTo: { ticketId: string; email: string } }> {
+  const [t] = await db.select().from(tickets).where(eq(tickets.id, id));
+  if (!t || t.holderId !== user.id || t.status === "transferred") throw new AppError("NOT_FOUND", "No such ticket");
+  if (t.status !== "valid") throw new AppError("INVALID_STATE", `A ${t.status} ticket cannot be transferred`, { status: t.status });
+  const [to] = await db.select({ id: users.id, name: users.name, email: users.email, disabledAt: users.disabledAt }).from(users).where(sql`lower(${users.email}) = lower(${toEmail})`);
+  if (!to || to.disabledAt) throw new AppError("NOT_FOUND", "No account with that email can receive tickets");
+  if (to.id === user.id) throw new AppError("VALIDATION_FAILED", "The ticket is already yours", { issues: [{ path: "toEmail", message: "is the holder" }] });
+  await deps.voidAtDoor(t.eventId, t.id);
+  const keys = await eventKeys(db, t.eventId);
+  const fresh = await db.transaction(async (tx) => {
+    const moved = await tx
+      .update(tickets)
+      .set({ status: "transferred", updatedAt: now })
+      .where(and(eq(tickets.id, t.id), eq(tickets.status, "valid")))
+      .returning({ id: tickets.id });
+    if (!moved.length) throw new AppError("INVALID_STATE", "The ticket changed meanwhile; look again");
+    const newId = crypto.randomUUID();
+    const [row] = await tx
+      .insert(tickets)
+      .values({ id: newId, bookingId: t.bookingId, eventId: t.eventId, holderId: to.id, slot: t.slot, seatId: t.seatId, ticketTypeId: t.ticketTypeId, holderName: to.name, code: await signTicketCode(keys, { tid: newId, eid: t.eventId }), transferredFrom: t.id, createdAt: now, updatedAt: now })
+      .returning();
+    await audit(tx, { action: "ticket.transferred", actorId: user.id, subjectId: t.id, detail: { newTicketId: newId, toUserId: to.id, eventId: t.eventId, bookingId: t.bookingId } });
+    return row;
+  });
+  await deps.webhook({ type: "ticket.transferred", eventId: t.eventId, dedupeKey: `ticket:${t.id}:transferred`, data: { ticketId: t.id, newTicketId: fresh.id, eventId: t.eventId, bookingId: t.bookingId, seatId: t.seatId, fromUserId: user.id, toUserId: to.id } });
+  const [old] = await db.select().from(tickets).where(eq(tickets.id, t.id));
+  return { ...ticketView(old), transferredTo: { ticketId: fresh.id, email: to.email } };
 }
