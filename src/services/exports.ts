@@ -4,17 +4,10 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import { createDb, closeDb, type Database } from "../db/client";
 import { bookings, tickets, users } from "../db/schema";
+import { csvLine } from "../lib/csv";
 
 const PAGE = 2000;
 const START = "00000000-0000-0000-0000-000000000000";
-
-/** RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled; lines end with CRLF. */
-export function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? "" : v instanceof Date ? v.toISOString() : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-export const csvLine = (fields: readonly unknown[]) => fields.map(csvField).join(",") + "\r\n";
 
 interface Export<Row> {
   header: string[];
