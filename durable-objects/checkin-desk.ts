@@ -24,14 +24,18 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
   async redeem(batch: RedeemBatch): Promise<RedeemOutcome[]> {
     const sql = this.ctx.storage.sql;
     const out: RedeemOutcome[] = new Array(batch.items.length);
+    // Online scans are timed here, in the order the desk takes them: a request's own clock reading,
+    // taken before it queued behind others, must not make it "earlier" than a scan already answered.
+    const now = Date.now();
+    const items = batch.items.map((it) => ({ ...it, at: it.at ?? now }));
     this.ctx.storage.transactionSync(() => {
-      for (const i of scanOrder(batch.items.map((it) => ({ scan: it })))) {
-        const item = batch.items[i];
+      for (const i of scanOrder(items.map((it) => ({ scan: it })))) {
+        const item = items[i];
         const seen = sql.exec<{ ticket_id: string | null; result: string; first_at: number | null }>(`SELECT ticket_id, result, first_at FROM scans WHERE list_id = ? AND nonce = ?`, batch.listId, item.nonce).toArray()[0];
         if (seen) {
           // The same nonce is the same scan: answered as the first time, whatever came since.
           const same = seen.ticket_id === item.facts.ticketId;
-          out[i] = { result: same ? (seen.result as RedeemOutcome["result"]) : "invalid", ticketId: item.facts.ticketId, firstRedeemedAt: same ? seen.first_at : null, fresh: false };
+          out[i] = { result: same ? (seen.result as RedeemOutcome["result"]) : "invalid", ticketId: item.facts.ticketId, firstRedeemedAt: same ? seen.first_at : null, at: item.at, fresh: false };
           continue;
         }
         const ticketId = item.facts.ticketId;
@@ -46,7 +50,7 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
           );
         }
         sql.exec(`INSERT INTO scans (list_id, nonce, ticket_id, result, first_at) VALUES (?, ?, ?, ?, ?)`, batch.listId, item.nonce, ticketId, d.result, d.firstRedeemedAt ?? null);
-        out[i] = { result: d.result, ticketId, firstRedeemedAt: d.firstRedeemedAt ?? null, fresh: true };
+        out[i] = { result: d.result, ticketId, firstRedeemedAt: d.firstRedeemedAt ?? null, at: item.at, fresh: true };
       }
     });
     return out;

@@ -3,7 +3,8 @@ import type { Direction, ScanResult, TicketFacts } from "./checkin-desk.logic";
 export interface RedeemItem {
   nonce: string;
   direction: Direction;
-  at: number;
+  /** When an offline scanner scanned; null for an online scan, timed by the desk as it decides. */
+  at: number | null;
   facts: TicketFacts;
 }
 
@@ -17,6 +18,8 @@ export interface RedeemOutcome {
   result: ScanResult;
   ticketId: string | null;
   firstRedeemedAt: number | null;
+  /** The scan's time as decided (the desk's clock for an online scan). */
+  at: number;
   /** True when this call decided the scan; false when the nonce was answered before (a retry or re-upload). */
   fresh: boolean;
 }

@@ -164,7 +164,7 @@ export const checkinRoutes = router()
     }),
     async (c) => {
       const b = c.req.valid("json");
-      const [r] = await redeemScans(c.env, c.var.db(), actorOf(c.var), b.listId, [{ code: b.code, nonce: b.nonce, direction: b.direction, at: Date.now() }]);
+      const [r] = await redeemScans(c.env, c.var.db(), actorOf(c.var), b.listId, [{ code: b.code, nonce: b.nonce, direction: b.direction, at: null }]);
       return c.json(r, 200);
     },
   )

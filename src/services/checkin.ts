@@ -69,8 +69,8 @@ export interface ScanInput {
   code: string;
   nonce: string;
   direction: Direction;
-  /** Scan time (ms); now for an online redeem, the device's clock for an offline upload. */
-  at: number;
+  /** The device's scan time (ms) for an offline upload; null for an online scan (the desk times it). */
+  at: number | null;
 }
 
 export interface ScanReply {
@@ -121,7 +121,7 @@ export async function redeemScans(env: Env, db: Database, actor: CheckinActor, l
   if (accepted.length) {
     const mirrored = await db
       .insert(checkins)
-      .values(accepted.map(({ o, s }) => ({ listId, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(s.at), scannerId: actor.scanner?.scannerId ?? null })))
+      .values(accepted.map(({ o, s }) => ({ listId, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(o.at), scannerId: actor.scanner?.scannerId ?? null })))
       .onConflictDoNothing()
       .returning({ nonce: checkins.nonce, ticketId: checkins.ticketId, direction: checkins.direction, at: checkins.at });
     for (const m of mirrored) {

@@ -91,7 +91,7 @@ export async function replayDelivery(env: Env, db: Database, user: AuthUser, hoo
   await ownHook(db, user, hookId);
   const [d] = await db.update(webhookDeliveries).set({ status: "pending" }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.webhookId, hookId))).returning({ id: webhookDeliveries.id });
   if (!d) throw new AppError("NOT_FOUND", "No such delivery");
-  await env.WEBHOOKS.send({ type: "webhook.deliver", deliveryId: d.id, replay: true });
+  await env.WEBHOOKS.send({ type: "webhook.deliver", deliveryId: d.id });
 }
 
 /**
@@ -125,7 +125,7 @@ export async function emitWebhook(env: Env, db: Database, m: { type: WebhookType
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
-/** Backoff between attempts: 10 s, 20 s, 40 s … capped at an hour (WEBHOOK_RETRY_MAX_DELAY_SECONDS lowers the cap). */
+/** Backoff between attempts: 10 s, 20 s, 40 s … (the consumer caps every retry at 5 minutes; WEBHOOK_RETRY_MAX_DELAY_SECONDS lowers the cap). */
 export function webhookRetryDelay(attempts: number, env: { WEBHOOK_RETRY_MAX_DELAY_SECONDS?: string }): number {
   const cap = Number(env.WEBHOOK_RETRY_MAX_DELAY_SECONDS);
   const max = Number.isInteger(cap) && cap >= 1 ? Math.min(cap, 3600) : 3600;
