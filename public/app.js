@@ -376,6 +376,7 @@ function connect(state, live) {
 // ---- routing ----
 async function route() {
   teardown();
+  if (location.hash === "#/tickets") return; // public/tickets.js renders it
   const m = /^#\/events\/([^/]+)$/.exec(location.hash);
   try {
     if (m) await showEvent(decodeURIComponent(m[1]));
