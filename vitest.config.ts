@@ -82,6 +82,7 @@ export default defineConfig({
         bindings: { SAGA_RETRY_MAX_DELAY_SECONDS: "1" },
         queueConsumers: {
           "booking-saga": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "booking-saga-dlq" },
+          webhooks: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "webhooks-dlq" },
         },
       }),
       {

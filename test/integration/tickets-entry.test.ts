@@ -5,6 +5,7 @@ import { CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK, type
 import { parse } from "csv-parse/sync";
 import { auditLog, checkins, notifications, users } from "../../src/db/schema";
 import { inventoryFor } from "../../src/services/booking-saga";
+import { createWebhook } from "../../src/services/webhooks";
 import { call, expectError, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
 import { makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
 import { eventually } from "../helpers/wait";
@@ -235,6 +236,26 @@ describe("transfer and cancellation", () => {
   });
 });
 
+describe("event cancellation", () => {
+  it("cancels every ticket of a cancelled event and tells its webhooks once", async () => {
+    const { ev, admin, list, scanAuth } = await setup();
+    const name = crypto.randomUUID();
+    await call("/v1/webhooks", { method: "POST", headers: admin.auth, json: { url: `${inject("webhookReceiver")}/in/${name}`, events: ["event.cancelled"] } });
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-1", "A-1-2"]);
+    const codes = (await ticketsOf(buyer)).map((t) => t.code);
+    expect((await call(`/v1/events/${ev.eventId}/cancel`, { method: "POST", headers: admin.auth })).status).toBe(202);
+    await call(`/v1/events/${ev.eventId}/cancel`, { method: "POST", headers: admin.auth });
+    await eventually(async () => (await ticketsOf(buyer)).every((t) => t.status === "cancelled"), 20_000, "tickets cancelled by the refund job");
+    for (const code of codes) expect(((await (await redeem(scanAuth, { listId: list.id, code })).json()) as any).result).toBe("cancelled");
+    const got = await eventually(async () => {
+      const r: any[] = await (await fetch(`${inject("webhookReceiver")}/control/${name}`)).json();
+      return r.length ? r : null;
+    }, 10_000, "event.cancelled delivery");
+    expect(got.map((r) => JSON.parse(r.body))).toEqual([expect.objectContaining({ type: "event.cancelled", data: expect.objectContaining({ eventId: ev.eventId }) })]);
+  });
+});
+
 describe("webhooks", () => {
   const receiver = inject("webhookReceiver");
   const inbox = async (name: string): Promise<any[]> => (await fetch(`${receiver}/control/${name}`)).json() as Promise<any[]>;
@@ -281,6 +302,16 @@ describe("webhooks", () => {
     expect((await call(`/v1/webhooks/${hook.id}/deliveries/${log.id}/replay`, { method: "POST", headers: admin.auth })).status).toBe(202);
     const replayed = await eventually(async () => ((await inbox(name)).length >= 5 ? inbox(name) : null), 10_000, "replayed delivery");
     expect(replayed[4].headers["evently-delivery"]).toBe(log.id);
+  });
+
+  it("refuses private and loopback endpoints in production", async () => {
+    const admin = await makeUser("admin");
+    const production = { ...testEnv, ENVIRONMENT: "production" } as typeof testEnv;
+    for (const url of ["https://127.0.0.1/hook", "https://10.0.0.8/hook", "https://[::1]/hook", "https://localhost/hook", "http://hooks.example.com/x"]) {
+      await expect(withDb((db) => createWebhook(production, db, { id: admin.id, role: "admin", sid: "s", jti: "j", exp: 0 }, { url, events: ["booking.confirmed"] })), url).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    }
+    const ok = await withDb((db) => createWebhook(production, db, { id: admin.id, role: "admin", sid: "s", jti: "j", exp: 0 }, { url: "https://hooks.example.com/x", events: ["booking.confirmed"] }));
+    expect(ok.url).toBe("https://hooks.example.com/x");
   });
 
   it("announces check-ins and transfers, and stops after the endpoint is deleted", async () => {
