@@ -91,6 +91,9 @@ async function main(): Promise<void> {
     const base = (await worker.url).toString().replace(/\/$/, "");
     const config: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [] };
     const admin = { authorization: `Bearer ${(await signAccessToken({ JWT_SECRET } as Env, config, { id: adminId, role: "admin" }, crypto.randomUUID())).token}` };
+    // The first request of a fresh Worker pays for its start and the first Postgres connection.
+    const warm = await fetch(`${base}/health/ready`);
+    if (warm.status !== 200) throw new Error(`/health/ready: ${warm.status} ${await warm.text()}`);
     const rows: (string | number)[][] = [];
     for (const kind of ["attendees", "bookings"]) {
       const r = await download(`${base}/v1/events/${eventId}/exports/${kind}.csv`, admin);
