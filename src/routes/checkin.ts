@@ -6,7 +6,8 @@ import { bearerToken, requireRole, requireUser } from "../auth/guards";
 import { looksLikeScannerToken, verifyScannerToken } from "../auth/scanner-tokens";
 import { scanners } from "../db/schema";
 import { AppError } from "../lib/errors";
-import { errors, json, router } from "../lib/openapi";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
 import { assertScannerActive, type CheckinActor, checkinKeys, createList, createScanner, listLists, managedEvent, redeemScans } from "../services/checkin";
 import { MAX_CODE_LENGTH } from "../services/ticket-codes";
 
@@ -67,6 +68,7 @@ export const checkinRoutes = router()
       middleware: organizer,
       request: {
         params: EventId,
+        headers: IdempotencyHeaders,
         body: {
           content: {
             "application/json": {
@@ -84,7 +86,15 @@ export const checkinRoutes = router()
       },
       responses: { 201: json(CheckinList, "Created"), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await createList(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json")), 201),
+    async (c) => {
+      const eventId = c.req.valid("param").id;
+      const body = c.req.valid("json");
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: `POST /v1/events/${eventId}/checkin-lists`, body }, async () => ({
+        status: 201,
+        body: await createList(c.var.db(), c.var.user, eventId, body),
+      }));
+      return c.json(reply.body as Awaited<ReturnType<typeof createList>>, 201);
+    },
   )
   .openapi(
     createRoute({
@@ -110,10 +120,18 @@ export const checkinRoutes = router()
       description: "A scanner token can do nothing but check in at this event (and read its lists and keys). It lasts until a day after the event ends, or until the scanner is revoked.",
       security,
       middleware: organizer,
-      request: { params: EventId, body: { content: { "application/json": { schema: z.object({ name: z.string().min(1).max(200) }).openapi("ScannerRequest") } }, required: true } },
+      request: { params: EventId, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: z.object({ name: z.string().min(1).max(200) }).openapi("ScannerRequest") } }, required: true } },
       responses: { 201: json(z.object({ id: z.string().uuid(), eventId: z.string().uuid(), name: z.string(), token: z.string(), expiresAt: z.string() }).openapi("Scanner"), "Created; the token is shown once"), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await createScanner(c.env, c.var.config, c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json").name, new Date()), 201),
+    async (c) => {
+      const eventId = c.req.valid("param").id;
+      const body = c.req.valid("json");
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: `POST /v1/events/${eventId}/scanners`, body }, async () => ({
+        status: 201,
+        body: await createScanner(c.env, c.var.config, c.var.db(), c.var.user, eventId, body.name, new Date()),
+      }));
+      return c.json(reply.body as Awaited<ReturnType<typeof createScanner>>, 201);
+    },
   )
   .openapi(
     createRoute({

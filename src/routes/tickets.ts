@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { renderSVG } from "uqr";
 import { requireUser } from "../auth/guards";
-import { errors, json, router } from "../lib/openapi";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
 import { checkinDesk } from "../services/checkin-desk-client";
 import { getTicket, listTickets, ticketView, transferTicket } from "../services/tickets";
 import { emitWebhook } from "../services/webhooks";
@@ -82,20 +83,25 @@ export const ticketRoutes = router()
       description: "Hands the ticket to another account: the old code dies at once, the recipient gets a new ticket and code. 409 INVALID_STATE once the ticket was checked in (or is cancelled); 404 when no account has that email.",
       security,
       middleware: [requireUser] as const,
-      request: { params: Id, body: { content: { "application/json": { schema: z.object({ toEmail: z.string().email().max(320) }).openapi("TicketTransfer") } }, required: true } },
+      request: { params: Id, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: z.object({ toEmail: z.string().email().max(320) }).openapi("TicketTransfer") } }, required: true } },
       responses: { 200: json(Ticket.extend({ transferredTo: z.object({ ticketId: z.string().uuid(), email: z.string() }) }), "The old ticket, now transferred"), ...errors(400, 401, 404, 409) },
     }),
     async (c) => {
       const env = c.env;
       const db = c.var.db();
-      const out = await transferTicket(
-        db,
-        { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), webhook: async (m) => void (await emitWebhook(env, db, m)) },
-        c.var.user,
-        c.req.valid("param").id,
-        c.req.valid("json").toEmail,
-        new Date(),
-      );
-      return c.json(out, 200);
+      const id = c.req.valid("param").id;
+      const body = c.req.valid("json");
+      const reply = await idempotent(db, c.var.user.id, c.req.valid("header")["idempotency-key"], { route: `POST /v1/tickets/${id}/transfer`, body }, async () => ({
+        status: 200,
+        body: await transferTicket(
+          db,
+          { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), webhook: async (m) => void (await emitWebhook(env, db, m)) },
+          c.var.user,
+          id,
+          body.toEmail,
+          new Date(),
+        ),
+      }));
+      return c.json(reply.body as Awaited<ReturnType<typeof transferTicket>>, 200);
     },
   );

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole, requireUser } from "../auth/guards";
-import { errors, json, router } from "../lib/openapi";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
 import { createWebhook, deleteWebhook, listDeliveries, listWebhooks, replayDelivery, WEBHOOK_TYPES } from "../services/webhooks";
 
 const Webhook = z
@@ -34,6 +35,7 @@ export const webhookRoutes = router()
       security,
       middleware: organizer,
       request: {
+        headers: IdempotencyHeaders,
         body: {
           content: { "application/json": { schema: z.object({ url: z.string().url().max(2000), events: z.array(z.enum(WEBHOOK_TYPES)).min(1), eventId: z.string().uuid().optional() }).openapi("WebhookRequest") } },
           required: true,
@@ -41,7 +43,14 @@ export const webhookRoutes = router()
       },
       responses: { 201: json(Webhook.extend({ secret: z.string() }), "Created; the signing secret is shown once"), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await createWebhook(c.env, c.var.db(), c.var.user, c.req.valid("json")), 201),
+    async (c) => {
+      const body = c.req.valid("json");
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/webhooks", body }, async () => ({
+        status: 201,
+        body: await createWebhook(c.env, c.var.db(), c.var.user, body),
+      }));
+      return c.json(reply.body as Awaited<ReturnType<typeof createWebhook>>, 201);
+    },
   )
   .openapi(
     createRoute({ method: "get", path: "/v1/webhooks", tags: ["webhooks"], security, middleware: organizer, responses: { 200: json(z.object({ data: z.array(Webhook) })), ...errors(401, 403) } }),

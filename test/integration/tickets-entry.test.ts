@@ -201,9 +201,14 @@ describe("transfer and cancellation", () => {
     const friend = await makeUser("user", "Friend");
     await confirmedBooking(ev, holder, ["A-1-4", "A-1-5"]);
     const [give, keep] = await ticketsOf(holder);
-    const res = await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: holder.auth, json: { toEmail: friend.email.toUpperCase() } });
+    const key = { ...holder.auth, "idempotency-key": crypto.randomUUID() };
+    const res = await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: key, json: { toEmail: friend.email.toUpperCase() } });
     expect(res.status).toBe(200);
     const out: any = await res.json();
+    // A retried request (same key, same body) answers the first answer; nothing moves twice.
+    const retried = await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: key, json: { toEmail: friend.email.toUpperCase() } });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual(out);
     expect(out).toMatchObject({ id: give.id, status: "transferred", code: null, transferredTo: { email: friend.email } });
 
     expect(((await (await redeem(scanAuth, { listId: list.id, code: give.code })).json()) as any).result).toBe("invalid");
