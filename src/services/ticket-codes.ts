@@ -1,7 +1,7 @@
 // Ticket codes: a compact JWS (EdDSA, Ed25519) over {tid, eid, n}, signed with the event's own key.
 // A scanner holding the event's public key tells a real code from a forged or altered one offline;
 // the random `n` makes every issued code (a transfer's new one too) different and unguessable.
-import { CompactSign, type CryptoKey, type JWK, compactVerify, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from "jose";
+import { CompactSign, type CryptoKey, type JWK, compactVerify, exportJWK, generateKeyPair, importJWK } from "jose";
 import { eq } from "drizzle-orm";
 import { eventSigningKeys } from "../db/schema";
 import type { Database } from "../db/client";
@@ -72,19 +72,6 @@ export async function signTicketCode(keys: EventKeys, claims: TicketClaims): Pro
     .sign(keys.privateKey);
 }
 
-/** The event a code claims to belong to (unverified): which key to check it with. Null for junk. */
-export function claimedEvent(code: string): string | null {
-  if (code.length > MAX_CODE_LENGTH) return null;
-  try {
-    const header = decodeProtectedHeader(code);
-    if (header.alg !== ALG || header.typ !== TICKET_CODE_TYP) return null;
-    const body = JSON.parse(new TextDecoder().decode(base64urlDecode(code.split(".")[1] ?? "")));
-    return typeof body?.eid === "string" ? body.eid : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Verifies signature, algorithm and shape; null for anything that is not a genuine code of this key. */
 export async function verifyTicketCode(publicKey: CryptoKey, code: string): Promise<TicketClaims | null> {
   if (code.length > MAX_CODE_LENGTH) return null;
@@ -99,7 +86,3 @@ export async function verifyTicketCode(publicKey: CryptoKey, code: string): Prom
   }
 }
 
-function base64urlDecode(s: string): Uint8Array {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
-}
