@@ -44,6 +44,8 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
             PAYMENT_BREAKER_COOLDOWN_SECONDS: "1",
             // Slower than a test event's payment deadline plus queue latency, so the late charge really happens.
             PAYMENT_SANDBOX_SLOW_MS: "5000",
+            // Webhook retries within a test's patience (production backs off from 10 s).
+            WEBHOOK_RETRY_MAX_DELAY_SECONDS: "1",
             ...opts.bindings,
           },
           // Replaces wrangler.toml's settings of the queues named here only.
@@ -80,6 +82,7 @@ export default defineConfig({
         bindings: { SAGA_RETRY_MAX_DELAY_SECONDS: "1" },
         queueConsumers: {
           "booking-saga": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "booking-saga-dlq" },
+          webhooks: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "webhooks-dlq" },
         },
       }),
       {

@@ -10,12 +10,15 @@ import { productControls, typedHoldBody } from "./products.js";
 import { admissionFor, mountQueue } from "./queue.js";
 import { route, start } from "./router.js";
 import { eventView } from "./seatmap.js";
+import { ticketsView } from "./tickets.js";
 
 route("/", eventListView);
 route("/events/:id", eventView);
 route("/signin", signInView);
 route("/signup", signUpView);
 route("/bookings", bookingsView);
+route("/tickets", ticketsView);
+hooks.nav.push({ label: "My tickets", path: "/tickets" });
 
 // Ticket types and vouchers (public/products.js, docs/products.md): a type per seat (or per
 // general-admission order) and a voucher field in the order panel; the hold frame names them.

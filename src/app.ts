@@ -26,6 +26,10 @@ import { waitlist } from "./routes/waitlist";
 import { products } from "./routes/products";
 import { faults } from "./routes/faults";
 import { onSale } from "./routes/onsale";
+import { ticketRoutes } from "./routes/tickets";
+import { checkinRoutes } from "./routes/checkin";
+import { webhookRoutes } from "./routes/webhooks";
+import { exportRoutes } from "./routes/exports";
 
 export function createApp() {
   const app = router();
@@ -93,6 +97,10 @@ export function createApp() {
   app.route("/", waitlist);
   app.route("/", onSale);
   app.route("/", products);
+  app.route("/", ticketRoutes);
+  app.route("/", checkinRoutes);
+  app.route("/", webhookRoutes);
+  app.route("/", exportRoutes);
   // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
   app.route("/", faults);
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { AuthUser } from "./auth/guards";
+import type { ScannerClaims } from "./auth/scanner-tokens";
 import type { Database } from "./db/client";
 
 /** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
@@ -26,6 +27,8 @@ export interface Env extends Cloudflare.Env {
   LIVE_DIRECT_SOCKETS?: string;
   /** Live sockets one relay object serves (default 2000); the relays of an event cover LIVE_MAX_SOCKETS. */
   LIVE_RELAY_SOCKETS?: string;
+  /** Upper bound of a webhook delivery's retry delay in seconds (default 3600; tests lower it). */
+  WEBHOOK_RETRY_MAX_DELAY_SECONDS?: string;
   /** HMAC key of the waiting room's admission tokens and join challenges; derived from JWT_SECRET when unset (docs/onsale.md). */
   ADMISSION_SECRET?: string;
   /** Milliseconds between the waiting room's admission ticks (default 1000; docs/onsale.md). */
@@ -98,6 +101,8 @@ export interface Vars {
   db: () => Database;
   /** Set by requireUser (always present behind it); behind optionalUser it may be undefined. */
   user: AuthUser;
+  /** Set instead of `user` when a check-in route was called with a scanner token. */
+  scanner?: ScannerClaims;
 }
 
 export interface AppEnv {

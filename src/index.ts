@@ -8,6 +8,7 @@ export { UserSessions } from "../durable-objects/user-sessions";
 export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
 export { CircuitBreaker } from "../durable-objects/circuit-breaker";
 export { LiveRelay } from "../durable-objects/live-relay";
+export { CheckinDesk } from "../durable-objects/checkin-desk";
 export { WaitingRoom } from "../durable-objects/waiting-room";
 export { QueueShard } from "../durable-objects/queue-shard";
 

@@ -517,3 +517,161 @@ export const vouchers = pgTable(
     check("vouchers_usages_ck", sql`${t.maxUsages} > 0`),
   ],
 );
+
+/**
+ * Tickets and entry (docs/tickets.md). One Ed25519 key pair per event signs its ticket codes; the
+ * public half is what scanners download to verify codes offline.
+ */
+export const eventSigningKeys = pgTable("event_signing_keys", {
+  eventId: uuid("event_id")
+    .primaryKey()
+    .references(() => events.id, { onDelete: "cascade" }),
+  kid: text("kid").notNull(),
+  publicJwk: jsonb("public_jwk").notNull(),
+  privateJwk: jsonb("private_jwk").notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * One per seat or unit of a confirmed booking. `slot` numbers the units of a booking (1..quantity);
+ * a transfer marks the row `transferred` and issues a new one for the same slot, so only one live
+ * ticket per (booking, slot) can ever exist.
+ */
+export const tickets = pgTable(
+  "tickets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    bookingId: uuid("booking_id")
+      .notNull()
+      .references(() => bookings.id),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => events.id),
+    holderId: uuid("holder_id")
+      .notNull()
+      .references(() => users.id),
+    slot: integer("slot").notNull(),
+    seatId: text("seat_id"),
+    // Set once ticket types exist; null is the event's default type.
+    ticketTypeId: text("ticket_type_id"),
+    holderName: text("holder_name").notNull(),
+    status: text("status", { enum: ["valid", "cancelled", "transferred"] })
+      .notNull()
+      .default("valid"),
+    code: text("code").notNull(),
+    transferredFrom: uuid("transferred_from"),
+    createdAt: createdAt(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("tickets_live_slot_uq").on(t.bookingId, t.slot).where(sql`${t.status} <> 'transferred'`),
+    index("tickets_holder_created_idx").on(t.holderId, t.createdAt, t.id),
+    index("tickets_event_id_idx").on(t.eventId, t.id),
+    index("tickets_booking_idx").on(t.bookingId),
+    check("tickets_status_ck", sql`${t.status} in ('valid','cancelled','transferred')`),
+    check("tickets_slot_ck", sql`${t.slot} > 0`),
+  ],
+);
+
+export const checkinLists = pgTable(
+  "checkin_lists",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    // null: every ticket type of the event.
+    ticketTypeIds: jsonb("ticket_type_ids").$type<string[] | null>(),
+    allowReentry: boolean("allow_reentry").notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [index("checkin_lists_event_idx").on(t.eventId)],
+);
+
+/** Scanner devices of an event; a scanner token names one, and a revoked row stops its token at once. */
+export const scanners = pgTable(
+  "scanners",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("scanners_event_idx").on(t.eventId)],
+);
+
+/** Postgres mirror of the accepted scans decided by the event's CheckinDesk object (unique per scan nonce). */
+export const checkins = pgTable(
+  "checkins",
+  {
+    listId: uuid("list_id")
+      .notNull()
+      .references(() => checkinLists.id, { onDelete: "cascade" }),
+    nonce: text("nonce").notNull(),
+    ticketId: uuid("ticket_id")
+      .notNull()
+      .references(() => tickets.id),
+    direction: text("direction", { enum: ["entry", "exit"] }).notNull(),
+    at: ts("at").notNull(),
+    scannerId: uuid("scanner_id"),
+  },
+  (t) => [primaryKey({ columns: [t.listId, t.nonce] }), index("checkins_ticket_idx").on(t.ticketId, t.at)],
+);
+
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    url: text("url").notNull(),
+    types: jsonb("types").$type<string[]>().notNull(),
+    // null: every event the owner manages (every event for an admin).
+    eventId: uuid("event_id").references(() => events.id, { onDelete: "cascade" }),
+    secret: text("secret").notNull(),
+    deletedAt: ts("deleted_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("webhooks_owner_idx").on(t.ownerId, t.createdAt)],
+);
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    webhookId: uuid("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    // What happened, once: a redelivered emit finds its delivery already there.
+    dedupeKey: text("dedupe_key").notNull(),
+    type: text("type").notNull(),
+    payload: jsonb("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    createdAt: createdAt(),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [uniqueIndex("webhook_deliveries_dedupe_uq").on(t.webhookId, t.dedupeKey), index("webhook_deliveries_hook_created_idx").on(t.webhookId, t.createdAt, t.id)],
+);
+
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    deliveryId: uuid("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    at: ts("at").notNull().defaultNow(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.id)],
+);

@@ -11,6 +11,7 @@ import { deliverNotification } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
 import { writeMetric } from "../lib/metrics";
 import { writeInventoryOutbox } from "./inventory-events";
+import { deliverWebhook } from "../services/webhooks";
 import { QueueMessage } from "./messages";
 
 export { backoffSeconds };
@@ -75,6 +76,7 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     await writeInventoryOutbox(db, m);
     return { kind: "done" };
   }
+  if (m.type === "webhook.deliver") return deliverWebhook(env, db, m.deliveryId, dead);
   // Out of retries, a refund job stays running: the cron re-drives it.
   if (m.type === "event.refund-batch") return dead ? { kind: "done" } : runRefundJob(env, db, m.eventId);
   const deps = sagaDeps(env, db);

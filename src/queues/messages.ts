@@ -60,6 +60,10 @@ export const InventoryOutbox = z.object({
 });
 export type InventoryOutbox = z.infer<typeof InventoryOutbox>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch, InventoryOutbox]);
+/** One attempt of one webhook delivery (src/services/webhooks.ts); the delivery row says what to send. */
+export const WebhookDeliver = z.object({ type: z.literal("webhook.deliver"), deliveryId: z.string().uuid() });
+export type WebhookDeliver = z.infer<typeof WebhookDeliver>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch, InventoryOutbox, WebhookDeliver]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -23,7 +23,8 @@ export type AuditAction =
   | "ticket_type.created"
   | "ticket_type.updated"
   | "ticket_type.deleted"
-  | "voucher.created";
+  | "voucher.created"
+  | "ticket.transferred";
 
 export interface AuditEntry {
   action: AuditAction;

@@ -10,6 +10,8 @@ import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./pa
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
 import { inventoryFor } from "./inventory-client";
+import { issueTickets, ticketCodesOf, ticketKeysFor } from "./tickets";
+import { emitWebhook } from "./webhooks";
 
 /** Kept here for callers that build saga dependencies; the stub itself comes from the inventory client. */
 export { inventoryFor };
@@ -21,6 +23,8 @@ export interface SagaDeps {
   /** The payment port; `timeoutMs` bounds a call (never past the payment deadline). */
   payments: (timeoutMs: () => number) => PaymentProvider;
   notify: (m: NotificationMessage) => Promise<void>;
+  /** Organizers' webhooks (src/services/webhooks.ts); absent where none are sent. */
+  webhook?: (m: Parameters<typeof emitWebhook>[2]) => Promise<void>;
   /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
   ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
@@ -33,6 +37,9 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     payments: (timeoutMs) => paymentsFor(env, timeoutMs),
     notify: async (m) => {
       await env.NOTIFICATIONS.send(m);
+    },
+    webhook: async (m) => {
+      await emitWebhook(env, db, m);
     },
     ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
@@ -247,6 +254,8 @@ function holdGone(r: InventoryResult<HoldView> & { ok: false }): StepResult {
 /** Postgres: booking confirmed, its seats active (the partial unique index guards them), counts up. */
 async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
   try {
+    // Outside the transaction: a key made inside one that rolls back would live on in the isolate's cache.
+    const ticketKeys = await ticketKeysFor(deps.db, b.eventId);
     return await deps.db.transaction(async (tx) => {
       // A consumer never waits long on a lock: it retries later instead.
       await tx.execute(sql`set local lock_timeout = '3s'`);
@@ -267,6 +276,8 @@ async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
         .where(and(eq(events.id, b.eventId), ne(events.status, "cancelled")))
         .returning({ id: events.id });
       if (!open.length) throw new EventCancelledMeanwhile();
+      // Tickets exist exactly when the booking is confirmed: same transaction.
+      await issueTickets(tx, ticketKeys, b, new Date(deps.now()));
       await recordStep(tx, b.id, "confirm", "done", null);
       return { kind: "done", recorded: true } as const;
     });
@@ -288,12 +299,16 @@ function pgCode(e: unknown): string | undefined {
 }
 
 async function notify(deps: SagaDeps, b: Booking, kind: NotificationKind): Promise<StepResult> {
+  if (kind === "booking.confirmed" || kind === "booking.cancelled") {
+    const data = { bookingId: b.id, eventId: b.eventId, userId: b.userId, seats: b.seats.map((x) => x.id), quantity: b.quantity, amountCents: b.totalAmountCents, currency: b.currency };
+    await deps.webhook?.({ type: kind, eventId: b.eventId, dedupeKey: `booking:${b.id}:${kind}`, data });
+  }
   await deps.notify({
     type: "notification.send",
     dedupeKey: `${b.id}:${kind}`,
     userId: b.userId,
     kind,
-    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}) },
+    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}), ...(kind === "booking.confirmed" ? { tickets: await ticketCodesOf(deps.db, b.id) } : {}) },
   });
   return { kind: "done" };
 }

@@ -10,6 +10,7 @@ import type { SagaMessage } from "../queues/messages";
 import { failBooking } from "./booking-saga";
 import { inventoryFor } from "./inventory-client";
 import { failureReason } from "./booking-failures";
+import { cancelTicketsOf } from "./tickets";
 import type { BookingStatus } from "./booking-saga.logic";
 import { assertPaymentsConfigured, type PaymentMethod } from "./payments";
 
@@ -178,6 +179,7 @@ async function cancelConfirmed(db: Database, where: { bookingId: string }, by: s
       .returning({ id: bookings.id, eventId: bookings.eventId, quantity: bookings.quantity });
     if (!moved.length) return [];
     const ids = moved.map((m) => m.id);
+    await cancelTicketsOf(tx, ids, now);
     const freed = await tx.update(bookingSeats).set({ active: false }).where(inArray(bookingSeats.bookingId, ids)).returning({ eventId: bookingSeats.eventId, seatId: bookingSeats.seatId });
     for (const eventId of new Set(moved.map((m) => m.eventId))) {
       const seatIds = freed.filter((f) => f.eventId === eventId).map((f) => f.seatId);

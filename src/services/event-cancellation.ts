@@ -124,6 +124,8 @@ export async function refundBatch(
       on conflict (booking_id, step) do nothing),
     freed as (
       update booking_seats set active = false where booking_id in (select id from moved) and active returning seat_id),
+    tickets_off as (
+      update tickets set status = 'cancelled', updated_at = ${now} where booking_id in (select id from moved) and status = 'valid'),
     seats_back as (
       update seats set status = 'available' where event_id = ${eventId} and seat_id in (select seat_id from freed))
     update ${events} set seats_sold = seats_sold - (select coalesce(sum(quantity), 0) from moved)

@@ -29,6 +29,7 @@ import { availabilityFromPostgres, closeInventorySales, initializeInventory, rea
 import { type Layout, expandSeats, layoutSeatCount, priceRange } from "./layout";
 import { pushProducts } from "./products";
 import { type Actor, type VenueRow, getVenue } from "./venues";
+import { emitWebhook } from "./webhooks";
 
 export type EventRow = typeof events.$inferSelect;
 
@@ -284,6 +285,8 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
     await notifyHolders(env, event.id, released);
   }
   await failPendingEventBookings(env, db, event.id, now);
+  // Once per event (deduplicated), so a repeated cancel announces nothing new.
+  await emitWebhook(env, db, { type: "event.cancelled", eventId: event.id, dedupeKey: `event:${event.id}:cancelled`, data: { eventId: event.id, cancelledAt: (event.cancelledAt ?? now).toISOString() } });
   // An event cancelled before refund jobs existed gets one now.
   await openRefundJob(db, event.id, now);
   const job = await refundJobOf(db, event.id);

@@ -49,6 +49,10 @@ function render(name: string, m: NotificationMessage): string {
   if (Array.isArray(p.seats) && p.seats.length) lines.push(`Seats: ${p.seats.join(", ")}`);
   if (typeof p.amountCents === "number") lines.push(`Amount: ${(p.amountCents / 100).toFixed(2)} ${p.currency ?? ""}`.trim());
   if (p.reason) lines.push(`Reason: ${p.reason}`);
+  if (Array.isArray(p.tickets) && p.tickets.length) {
+    lines.push("", "Your tickets (show the code or its QR at the door; GET /v1/tickets/<id>/qr.svg):");
+    for (const t of p.tickets as { id: string; seatId: string | null; code: string }[]) lines.push(`- ${t.seatId ? `Seat ${t.seatId}` : "Admission"} (ticket ${t.id}): ${t.code}`);
+  }
   return lines.join("\n");
 }
 

@@ -4,6 +4,7 @@ import type { TestProject } from "vitest/node";
 import { dropDatabase, resolveDatabase } from "../../scripts/lib/local-db";
 import { DEFAULT_MIGRATIONS_FOLDER, migrate } from "../../scripts/lib/migrate";
 import { startWsProxy } from "../../scripts/lib/ws-proxy";
+import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,6 +15,8 @@ declare module "vitest" {
     fileDatabasePrefix: string;
     /** The SQL of every migration, for the reset mode. */
     migrationSql: string;
+    /** A real HTTP receiver for webhook deliveries (test/helpers/webhook-receiver.ts). */
+    webhookReceiver: string;
   }
 }
 
@@ -31,14 +34,17 @@ export default async function setup(project: TestProject) {
   const db = await resolveDatabase({ dbName: prefix, log });
   await migrate(db.url, log);
   const proxy = await startWsProxy();
+  const receiver = await startWebhookReceiver();
   const isolation = db.kind === "embedded" ? "reset" : "database";
   project.provide("databaseUrl", db.url);
   project.provide("wsProxy", proxy.url);
   project.provide("dbIsolation", isolation);
   project.provide("fileDatabasePrefix", prefix);
   project.provide("migrationSql", readMigrationSql());
+  project.provide("webhookReceiver", receiver.url);
   return async () => {
     await proxy.close();
+    await receiver.close();
     if (isolation === "database") await dropRunDatabases(db.url, prefix);
     if (db.kind === "server") await dropDatabase(SERVER_ADMIN, prefix);
     await db.stop();

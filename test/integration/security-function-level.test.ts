@@ -31,6 +31,17 @@ const ROUTES: RoleRoute[] = [
   { method: "GET", path: "/v1/admin/analytics/events/popular", requiredRole: "admin" },
   { method: "GET", path: "/v1/admin/analytics/daily", requiredRole: "admin" },
   { method: "GET", path: "/v1/admin/analytics/events/{eventId}", requiredRole: "organizer" },
+  // Tickets and entry (docs/tickets.md).
+  { method: "POST", path: "/v1/events/{eventId}/checkin-lists", body: { name: "Door" }, requiredRole: "organizer" },
+  { method: "POST", path: "/v1/events/{eventId}/scanners", body: { name: "Scanner" }, requiredRole: "organizer" },
+  { method: "DELETE", path: "/v1/events/{eventId}/scanners/{anyId}", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/webhooks", body: { url: "https://example.com/hook", events: ["booking.confirmed"] }, requiredRole: "organizer" },
+  { method: "GET", path: "/v1/webhooks", requiredRole: "organizer" },
+  { method: "DELETE", path: "/v1/webhooks/{anyId}", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/webhooks/{anyId}/deliveries", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/webhooks/{anyId}/deliveries/{anyId}/replay", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/events/{eventId}/exports/attendees.csv", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/events/{eventId}/exports/bookings.csv", requiredRole: "organizer" },
 ];
 
 /**
@@ -55,6 +66,15 @@ const CONTRACT_ROLE_ROUTES = [
   "GET /v1/admin/analytics/events/popular",
   "GET /v1/admin/analytics/events/{}",
   "GET /v1/admin/analytics/daily",
+  "POST /v1/events/{}/checkin-lists",
+  "POST /v1/events/{}/scanners",
+  "POST /v1/webhooks",
+  "GET /v1/webhooks",
+  "DELETE /v1/webhooks/{}",
+  "GET /v1/webhooks/{}/deliveries",
+  "POST /v1/webhooks/{}/deliveries/{}/replay",
+  "GET /v1/events/{}/exports/attendees.csv",
+  "GET /v1/events/{}/exports/bookings.csv",
 ];
 
 const ids: Record<string, string> = {};
@@ -65,6 +85,8 @@ let admin: TestUser;
 beforeAll(async () => {
   [user, organizer, admin] = await Promise.all([makeUser("user"), makeUser("organizer"), makeUser("admin")]);
   ids.userId = (await makeUser("user", "target")).id;
+  // Routes that look their object up after the role check: any id shows the guard.
+  ids.anyId = crypto.randomUUID();
   // A venue and a draft event of another organizer: the guard must refuse before any ownership check.
   const owner = await makeUser("organizer", "owner");
   const venue = await call("/v1/venues", {

@@ -1,0 +1,93 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireRole, requireUser } from "../auth/guards";
+import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
+import { idempotent } from "../lib/idempotent-request";
+import { createWebhook, deleteWebhook, listDeliveries, listWebhooks, replayDelivery, WEBHOOK_TYPES } from "../services/webhooks";
+
+const Webhook = z
+  .object({ id: z.string().uuid(), url: z.string(), events: z.array(z.string()), eventId: z.string().uuid().nullable(), createdAt: z.string() })
+  .openapi("Webhook");
+
+const Delivery = z
+  .object({
+    id: z.string().uuid(),
+    type: z.string(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.array(z.object({ at: z.string(), statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int() })),
+    lastStatusCode: z.number().int().nullable(),
+    createdAt: z.string(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi("WebhookDelivery");
+
+const Id = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const security = [{ bearer: [] }];
+const organizer = [requireUser, requireRole("organizer")];
+
+export const webhookRoutes = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/webhooks",
+      tags: ["webhooks"],
+      description:
+        "Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). In production the URL must be https on a public address.",
+      security,
+      middleware: organizer,
+      request: {
+        headers: IdempotencyHeaders,
+        body: {
+          content: { "application/json": { schema: z.object({ url: z.string().url().max(2000), events: z.array(z.enum(WEBHOOK_TYPES)).min(1), eventId: z.string().uuid().optional() }).openapi("WebhookRequest") } },
+          required: true,
+        },
+      },
+      responses: { 201: json(Webhook.extend({ secret: z.string() }), "Created; the signing secret is shown once"), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/webhooks", body }, async () => ({
+        status: 201,
+        body: await createWebhook(c.env, c.var.db(), c.var.user, body),
+      }));
+      return c.json(reply.body as Awaited<ReturnType<typeof createWebhook>>, 201);
+    },
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/v1/webhooks", tags: ["webhooks"], security, middleware: organizer, responses: { 200: json(z.object({ data: z.array(Webhook) })), ...errors(401, 403) } }),
+    async (c) => c.json({ data: await listWebhooks(c.var.db(), c.var.user) }, 200),
+  )
+  .openapi(
+    createRoute({ method: "delete", path: "/v1/webhooks/{id}", tags: ["webhooks"], security, middleware: organizer, request: { params: Id }, responses: { 204: { description: "Deleted; pending deliveries stop" }, ...errors(401, 403, 404) } }),
+    async (c) => {
+      await deleteWebhook(c.var.db(), c.var.user, c.req.valid("param").id);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/webhooks/{id}/deliveries",
+      tags: ["webhooks"],
+      security,
+      middleware: organizer,
+      request: { params: Id, query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }) },
+      responses: { 200: json(z.object({ data: z.array(Delivery) }), "Newest first, each with every attempt"), ...errors(401, 403, 404) },
+    }),
+    async (c) => c.json({ data: await listDeliveries(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("query").limit) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/webhooks/{id}/deliveries/{deliveryId}/replay",
+      tags: ["webhooks"],
+      security,
+      middleware: organizer,
+      request: { params: Id.extend({ deliveryId: z.string().uuid().openapi({ param: { name: "deliveryId", in: "path" } }) }) },
+      responses: { 202: json(z.object({ id: z.string().uuid(), status: z.literal("pending") }), "Queued again, same delivery id"), ...errors(401, 403, 404) },
+    }),
+    async (c) => {
+      const { id, deliveryId } = c.req.valid("param");
+      await replayDelivery(c.env, c.var.db(), c.var.user, id, deliveryId);
+      return c.json({ id: deliveryId, status: "pending" as const }, 202);
+    },
+  );
