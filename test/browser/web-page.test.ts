@@ -163,7 +163,13 @@ describe("the buyer's web page in a real browser", () => {
     for (const id of seats) expect(await seatStatus(stack.url, ev.id, id)).toBe("booked");
     await page.waitForSelector(`[data-seat="${seats[0]}"][data-status="booked"]`);
 
-    await page.click("#to-bookings");
+    // My tickets: one valid ticket per seat, each with its QR image loaded through the bearer token.
+    await page.click('a[href="#/tickets"]');
+    await page.waitForSelector('.ticket[data-status="valid"] img.qr[src^="blob:"]');
+    expect(await page.locator('.ticket[data-status="valid"]').count()).toBe(2);
+    expect(await page.locator(".ticket").first().innerText()).toMatch(/Evently Demo: Reserved Seating Night[\s\S]*Seat A-3-[56]/);
+    expect(await page.locator("img.qr").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    await page.goto(`${stack.url}/#/bookings`);
     await page.waitForSelector("#booking-list");
     const row = page.locator(".booking").first();
     expect(await row.innerText()).toMatch(/Evently Demo: Reserved Seating Night[\s\S]*✓ Confirmed[\s\S]*A-3-5, A-3-6 · €160\.00/);
@@ -175,6 +181,10 @@ describe("the buyer's web page in a real browser", () => {
     expect(await page.locator(".booking").first().innerText()).toContain("⊘ Cancelled · refunded");
     expect(await focused(page, "textContent")).toBe("⊘ Cancelled · refunded");
     await expect.poll(() => seatStatus(stack.url, ev.id, seats[0]), { timeout: 15_000 }).toBe("available");
+    // The cancelled booking's tickets no longer scan, and the page says so instead of showing a code.
+    await page.goto(`${stack.url}/#/tickets`);
+    await page.waitForSelector('.ticket[data-status="cancelled"]');
+    expect(await page.locator("img.qr").count()).toBe(0);
 
     expect(traffic.frames).toEqual(expect.arrayContaining(["auth", "hold"]));
     expect(traffic.httpHolds).toEqual([]);
