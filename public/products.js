@@ -34,7 +34,8 @@ export function productControls(state, el) {
   const types = p.types.length ? p.types : [{ id: "tt_default", name: "Standard", priceCents: null, available: null }];
   const rows = [];
   if (state.ev.seating === "reserved") {
-    for (const id of state.selected) {
+    // One type on sale: nothing to choose per seat.
+    if (types.length > 1) for (const id of state.selected) {
       rows.push(el("label", { class: "ticket-type" }, `${id} `, typeSelect(el, types, p.bySeat.get(id) ?? "tt_default", currency, (v) => p.bySeat.set(id, v))));
     }
   } else if (types.length > 1) {

@@ -227,8 +227,12 @@ describe("the buyer's web page in a real browser", () => {
     await page.keyboard.press("Enter");
     expect(await page.getAttribute('[data-seat="Floor-B-3"]', "aria-pressed")).toBe("true");
     expect(await page.getAttribute('[data-seat="Floor-B-4"]', "aria-pressed")).toBe("true");
-    // Tab leaves the map in one step and lands on the order panel.
+    // Tab leaves the map in one step and lands in the order panel (the voucher field comes first),
+    // then reaches the hold button.
     await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => !!document.activeElement?.closest("#checkout"))).toBe(true);
+    expect(await focused(page, "id")).toBe("voucher");
+    for (let i = 0; i < 3 && (await focused(page, "id")) !== "hold"; i++) await page.keyboard.press("Tab");
     expect(await focused(page, "id")).toBe("hold");
     await page.keyboard.press("Enter");
     await page.waitForSelector("#hold-countdown");
