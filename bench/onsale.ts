@@ -113,7 +113,7 @@ async function main() {
     const phase2Progress = setInterval(() => {
       const count = (f: (b: Buyer) => boolean) => buyers.filter(f).length;
       progress(
-        `phase 2: arrived ${count((b) => b.ws !== undefined)}, joined ${count((b) => b.joinedAt !== undefined)}, admitted ${count((b) => b.admittedAt !== undefined)}, sold_out ${count((b) => b.soldOutAt !== undefined)}, done ${count((b) => b.done)}; booked seats ${bookedSeats}; socket errors ${socketErrors}, request errors ${requestErrors}, holds retried after 503 ${shedRetries}`,
+        `phase 2: arrived ${count((b) => b.ws !== undefined)}, joined ${count((b) => b.joinedAt !== undefined)}, admitted ${count((b) => b.admittedAt !== undefined)}, sold_out ${count((b) => b.soldOutAt !== undefined)}, done ${count((b) => b.done)}; booked seats ${bookedSeats}; joins refused ${joinsRefused}, socket errors ${socketErrors}, request errors ${requestErrors}, holds retried after 503 ${shedRetries}`,
       );
     }, 5_000);
 
@@ -153,6 +153,7 @@ async function main() {
     };
 
     let socketErrors = 0;
+    let joinsRefused = 0;
     let requestErrors = 0;
     const arrive = (b: Buyer, i: number) =>
       new Promise<void>((resolve) => {
@@ -169,8 +170,12 @@ async function main() {
           const f = JSON.parse(data.toString());
           if (f.type === "auth" && f.ok) {
             const res = await post(`/v1/events/${ev.eventId}/queue`, {}, { authorization: `Bearer ${b.token}` });
+            if (res.status !== 201 && res.status !== 200) {
+              if (joinsRefused++ < 3) progress(`phase 2: buyer ${i}: POST /queue answered ${res.status} ${res.body.slice(0, 200)}`);
+              finish();
+              return;
+            }
             b.joinedAt = now();
-            if (res.status !== 201 && res.status !== 200) finish();
           } else if (f.type === "admitted" && b.admittedAt === undefined) {
             b.admittedAt = now();
             await shop(b, f.admission.token, i);
