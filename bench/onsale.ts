@@ -5,14 +5,14 @@
 //     then books most holds (beginConfirm + commit, as the saga does) and releases the rest;
 //  3. headless: synthetic visitors joined straight through RPC into a sharded and a one-shard room.
 // Prints a table, writes docs/onsale-bench.svg and records docs/benchmarks.md (not at smoke size).
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 import { recordBenchmark, markdownTable } from "./lib/benchmarks-doc";
 import { chiSquareUniform, kendallTau } from "./lib/fairness";
-import { Recorder, fmt, httpClient, sleep } from "./lib/load";
+import { Recorder, fmt, httpClient, sleep, staleSocketRetries } from "./lib/load";
 import { publishEvent, startStack } from "./lib/stack";
 
-const BUYERS = Number(process.env.ONSALE_BUYERS ?? 20_000);
+const BUYERS = Number(process.env.ONSALE_BUYERS ?? 2_000);
 const SEATS = Number(process.env.ONSALE_SEATS ?? 5_000);
 const SHARDS = Number(process.env.ONSALE_SHARDS ?? 8);
 const HEADLESS = Number(process.env.ONSALE_HEADLESS ?? 100_000);
@@ -44,14 +44,27 @@ interface Buyer {
 
 const quantityOf = (i: number) => 1 + (i % 4);
 
+const benchT0 = performance.now();
+/** A progress line on stderr: seconds since start and the phase (the table goes to stdout). */
+let retriesSaid = 0;
+const progress = (msg: string) => {
+  const retries = staleSocketRetries.count;
+  const said = retries === retriesSaid ? (retries ? ` (requests resent: ${retries})` : "") : ` (requests resent after workerd closed their keep-alive socket: ${retries}, the last: ${staleSocketRetries.last})`;
+  retriesSaid = retries;
+  console.error(`[onsale +${((performance.now() - benchT0) / 1000).toFixed(1)}s] ${msg}${said}`);
+};
+
 async function main() {
+  progress(`starting the stack: ${BUYERS} buyers, ${SEATS} seats, ${SHARDS} shards, ${HEADLESS} headless`);
   const stack = await startStack({ users: BUYERS, bindings: { ONSALE_TICK_MS: String(TICK_MS) } });
   const http = httpClient(stack.workerUrl, CONCURRENCY);
   const wsBase = stack.workerUrl.replace(/^http/, "ws");
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) => http.request("POST", path, headers, body);
+  progress(`stack up at ${stack.workerUrl}, workerd pid ${stack.workerdPids.front.join(", ")}`);
   try {
     // 1. Without the room: one hold per buyer, all at once (CONCURRENCY in flight).
     const plain = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
+    progress(`phase 1: without the room, ${BUYERS} holds, ${CONCURRENCY} in flight`);
     const without = new Recorder();
     let next = 0;
     const t1 = performance.now();
@@ -60,14 +73,21 @@ async function main() {
         for (let i = next++; i < BUYERS; i = next++) {
           const u = stack.users[i];
           const t = performance.now();
-          const res = await post(`/v1/events/${plain.eventId}/holds`, { quantity: quantityOf(i) }, { authorization: `Bearer ${u.token}` });
+          // Without the room, workerd drops some of the crowd's connections without an answer
+          // (docs/onsale.md, Numbers): counted as status 0, "dropped", not the end of the run.
+          const res = await post(`/v1/events/${plain.eventId}/holds`, { quantity: quantityOf(i) }, { authorization: `Bearer ${u.token}` }).catch((e: Error) => {
+            if (without.count(0) < 3) progress(`phase 1: ${e.message}`);
+            return { status: 0 };
+          });
           without.record(res.status, performance.now() - t);
         }
       }),
     );
     const withoutSeconds = (performance.now() - t1) / 1000;
+    progress(`phase 1 done in ${withoutSeconds.toFixed(1)} s: 201 ${without.count(201)}, 409 ${without.count(409)}, 503 ${without.count(503)}, dropped ${without.count(0)}`);
 
     // 2. Through the room.
+    progress(`phase 2: through the room over sockets, ${BUYERS} buyers`);
     const ev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
     const t0 = performance.now();
     const now = () => performance.now() - t0;
@@ -90,11 +110,25 @@ async function main() {
         await sleep(250);
       }
     })();
+    const phase2Progress = setInterval(() => {
+      const count = (f: (b: Buyer) => boolean) => buyers.filter(f).length;
+      progress(
+        `phase 2: arrived ${count((b) => b.ws !== undefined)}, joined ${count((b) => b.joinedAt !== undefined)}, admitted ${count((b) => b.admittedAt !== undefined)}, sold_out ${count((b) => b.soldOutAt !== undefined)}, done ${count((b) => b.done)}; booked seats ${bookedSeats}; joins refused ${joinsRefused}, socket errors ${socketErrors}, request errors ${requestErrors}, holds retried after 503 ${shedRetries}`,
+      );
+    }, 5_000);
 
+    let shedRetries = 0;
     const shop = async (b: Buyer, token: string, i: number) => {
       for (const q of [quantityOf(i), 1]) {
         const t = performance.now();
-        const res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
+        let res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
+        // Shed (503 + Retry-After) while the machine is saturated: retry as a client would. A buyer
+        // who gave up would keep the admission pending for its whole session and hold back the queue.
+        for (let tries = 0; res.status === 503 && tries < 20; tries++) {
+          shedRetries++;
+          await sleep(1_000 * Number(res.headers["retry-after"] ?? 1));
+          res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
+        }
         const ms = performance.now() - t;
         b.holdMs ??= ms;
         withRoom.record(res.status, ms);
@@ -118,6 +152,9 @@ async function main() {
       b.noChance = true;
     };
 
+    let socketErrors = 0;
+    let joinsRefused = 0;
+    let requestErrors = 0;
     const arrive = (b: Buyer, i: number) =>
       new Promise<void>((resolve) => {
         const ws = new WebSocket(`${wsBase}/v1/events/${ev.eventId}/queue/live?user=${b.id}`, { perMessageDeflate: false });
@@ -129,12 +166,16 @@ async function main() {
           resolve();
         };
         ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: b.token })));
-        ws.on("message", async (data) => {
+        const onFrame = async (data: WebSocket.RawData) => {
           const f = JSON.parse(data.toString());
           if (f.type === "auth" && f.ok) {
             const res = await post(`/v1/events/${ev.eventId}/queue`, {}, { authorization: `Bearer ${b.token}` });
+            if (res.status !== 201 && res.status !== 200) {
+              if (joinsRefused++ < 3) progress(`phase 2: buyer ${i}: POST /queue answered ${res.status} ${res.body.slice(0, 200)}`);
+              finish();
+              return;
+            }
             b.joinedAt = now();
-            if (res.status !== 201 && res.status !== 200) finish();
           } else if (f.type === "admitted" && b.admittedAt === undefined) {
             b.admittedAt = now();
             await shop(b, f.admission.token, i);
@@ -143,8 +184,20 @@ async function main() {
             b.soldOutAt ??= now();
             finish();
           }
+        };
+        // A failed request inside a frame's handler is that buyer's failure, said with its request
+        // (not an unhandled rejection that ends the run with a bare "socket hang up").
+        ws.on("message", (data) =>
+          onFrame(data).catch((e) => {
+            requestErrors++;
+            if (requestErrors <= 5) progress(`phase 2: buyer ${i}: ${e instanceof Error ? e.message : String(e)}`);
+            finish();
+          }),
+        );
+        ws.on("error", (e) => {
+          if (socketErrors++ < 5) progress(`phase 2: queue socket of buyer ${i}: ${e.message}`);
+          finish();
         });
-        ws.on("error", () => finish());
         ws.on("close", () => finish());
       });
 
@@ -159,10 +212,12 @@ async function main() {
     }
     await Promise.race([Promise.all(arrivals), sleep(Math.max(0, deadline - now()))]);
     sampling = false;
+    clearInterval(phase2Progress);
     await sampler;
     for (const b of buyers) b.ws?.close();
 
     const final = JSON.parse((await http.request("GET", `/__bench/onsale/figures?event=${ev.eventId}`)).body);
+    progress(`phase 2 done: admitted ${buyers.filter((b) => b.admittedAt !== undefined).length}, sold ${final.booked}, waiting ${final.waiting}`);
 
     // 3. Headless: joins straight through RPC, sharded vs one shard.
     const joinBatches = async (eventId: string, shards: number, from: number, n: number) => {
@@ -186,13 +241,16 @@ async function main() {
       post("/__bench/onsale/configure", { eventId, opensAt: new Date(opensAt).toISOString(), shards, maxActiveShoppers: MAX_ACTIVE });
     // The sharded room, driven to the end: 30% join before the opening, the rest after it; then the
     // drain plays every admitted buyer through RPC until sold out.
+    progress(`phase 3: headless, ${HEADLESS} visitors into ${SHARDS} shards`);
     const hev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
     await configure(hev.eventId, SHARDS, Date.now() + 3_600_000);
     const earlyN = Math.floor(HEADLESS * EARLY_SHARE);
     const hEarly = await joinBatches(hev.eventId, SHARDS, 0, earlyN);
     await configure(hev.eventId, SHARDS, Date.now());
     await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 1 });
+    progress(`phase 3: ${hEarly.joined} early joined in ${hEarly.seconds.toFixed(1)} s`);
     const hLate = await joinBatches(hev.eventId, SHARDS, earlyN, HEADLESS - earlyN);
+    progress(`phase 3: ${hLate.joined} late joined in ${hLate.seconds.toFixed(1)} s; draining`);
     const drain = JSON.parse((await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 10_000 })).body) as {
       admitted: { joinedAt: number; early: boolean; tick: number }[];
       noSeat: number;
@@ -200,10 +258,12 @@ async function main() {
       timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[];
     };
     const sharded = { joined: hEarly.joined + hLate.joined, perSecond: (hEarly.joined + hLate.joined) / (hEarly.seconds + hLate.seconds) };
+    progress(`phase 3: drained in ${drain.timeline.length} ticks, ${drain.admitted.length} admitted, ${drain.final.booked} sold; ${HEADLESS} visitors into 1 shard`);
     const sev = await publishEvent(stack, [], { seating: "general", capacity: SEATS });
     await configure(sev.eventId, 1, Date.now() + 3_600_000);
     const s1 = await joinBatches(sev.eventId, 1, 0, HEADLESS);
     const single = { joined: s1.joined, perSecond: s1.joined / s1.seconds };
+    progress(`phase 3 done: ${s1.joined} joined the one-shard room in ${s1.seconds.toFixed(1)} s`);
     const hLateAdmitted = drain.admitted.filter((v) => !v.early);
     const hTau = kendallTau(
       hLateAdmitted.map((v) => v.joinedAt),
@@ -243,7 +303,7 @@ async function main() {
       ["seats", SEATS],
       ["shards", SHARDS],
       ["without the room: hold p50 / p99 (ms)", `${fmt(without.percentile(50))} / ${fmt(without.percentile(99))}`],
-      ["without the room: 201 / 409 / 503", `${without.count(201)} / ${without.count(409)} / ${without.count(503)}`],
+      ["without the room: 201 / 409 / 503 / dropped (connection closed, no answer)", `${without.count(201)} / ${without.count(409)} / ${without.count(503)} / ${without.count(0)}`],
       ["without the room: offered holds/s", fmt(BUYERS / withoutSeconds)],
       ["through the room: admitted buyers' hold p50 / p99 (ms)", `${fmt(withRoom.percentile(50))} / ${fmt(withRoom.percentile(99))}`],
       ["through the room: admitted / sold seats", `${admittedCount} / ${final.booked}`],
@@ -268,6 +328,11 @@ async function main() {
     }
     if (oversold || hOversold) throw new Error("oversold");
     if (sharded.joined !== HEADLESS || single.joined !== HEADLESS) throw new Error(`headless joins lost: ${sharded.joined}, ${single.joined} of ${HEADLESS}`);
+  } catch (e) {
+    // Tell a workerd that died (a crash) from a request that failed on a live one.
+    const gone = stack.workerdPids.front.filter((pid) => !existsSync(`/proc/${pid}`));
+    progress(`failed; workerd ${gone.length ? `pid ${gone.join(", ")} is gone (crashed)` : "still running"}`);
+    throw e;
   } finally {
     http.close();
     await stack.close();

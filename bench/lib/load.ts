@@ -31,32 +31,73 @@ export interface HttpClient {
   close(): void;
 }
 
+/** What a pooled socket last carried, to say so when a request on it fails. */
+const lastUse = new WeakMap<object, { what: string; at: number }>();
+
+/**
+ * Requests sent again on a new connection after workerd closed the pooled keep-alive socket they
+ * were written to (see httpClient), and the last such failure.
+ */
+export const staleSocketRetries = { count: 0, last: "" };
+
+/**
+ * workerd closes a keep-alive connection after 5 s without a request (kj's HttpServer pipeline
+ * timeout). A request written to such a socket as it is being closed fails with ECONNRESET
+ * ("socket hang up" or "read ECONNRESET") before any response; with workerd's one thread busy for
+ * seconds that race is no longer rare. So idle sockets are dropped here after `FREE_SOCKET_MS`,
+ * well before workerd's 5 s, and a request that still fails that way on a reused socket (nothing
+ * answered, so workerd never read it) is sent once more on a new connection.
+ */
+const FREE_SOCKET_MS = 2_000;
+
 export function httpClient(base: string, maxSockets: number): HttpClient {
   const url = new URL(base);
-  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  return {
-    request(method, path, headers = {}, body) {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      return new Promise((resolve, reject) => {
-        const req = http.request(
-          {
-            agent,
-            host: url.hostname,
-            port: url.port,
-            method,
-            path,
-            headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end(payload);
+  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: FREE_SOCKET_MS });
+  const send = (method: string, path: string, headers: Record<string, string>, payload: string | undefined, pooled: boolean) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      let sentAfterIdle: number | undefined;
+      const req = http.request(
+        {
+          agent: pooled ? agent : false,
+          host: url.hostname,
+          port: url.port,
+          method,
+          path,
+          headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            lastUse.set(req.socket!, { what: `${method} ${path} -> ${res.statusCode}`, at: performance.now() });
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+          });
+          res.on("error", (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${method} ${path}: response ${e.message}`, { cause: e }), { code: e.code })));
+        },
+      );
+      req.on("socket", (socket) => {
+        const prev = lastUse.get(socket);
+        if (prev) sentAfterIdle = performance.now() - prev.at;
       });
+      // Say which request failed, and on what (a bare "socket hang up" does not).
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        const prev = req.socket ? lastUse.get(req.socket) : undefined;
+        const socket = req.reusedSocket ? `reused socket (sent ${Math.round(sentAfterIdle ?? NaN)} ms after its last response, ${prev?.what})` : "new socket";
+        reject(Object.assign(new Error(`${method} ${path}: ${e.message}${e.code ? ` (${e.code})` : ""} on a ${socket}`, { cause: e }), { code: e.code, stale: req.reusedSocket && e.code === "ECONNRESET" }));
+      });
+      req.end(payload);
+    });
+  return {
+    async request(method, path, headers = {}, body) {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      try {
+        return await send(method, path, headers, payload, true);
+      } catch (e) {
+        if (!(e as { stale?: boolean }).stale) throw e;
+        staleSocketRetries.count++;
+        staleSocketRetries.last = (e as Error).message;
+        return await send(method, path, headers, payload, false);
+      }
     },
     close: () => agent.destroy(),
   };
