@@ -168,7 +168,7 @@ describe("the buyer's web page in a real browser", () => {
     await page.waitForSelector('.ticket[data-status="valid"] img.qr[src^="blob:"]');
     expect(await page.locator('.ticket[data-status="valid"]').count()).toBe(2);
     expect(await page.locator(".ticket").first().innerText()).toMatch(/Evently Demo: Reserved Seating Night[\s\S]*Seat A-3-[56]/);
-    expect(await page.locator("img.qr").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    expect(await page.locator("img.qr").first().evaluate((img: any) => img.complete && img.naturalWidth > 0)).toBe(true);
     await page.goto(`${stack.url}/#/bookings`);
     await page.waitForSelector("#booking-list");
     const row = page.locator(".booking").first();
@@ -230,7 +230,7 @@ describe("the buyer's web page in a real browser", () => {
     // Tab leaves the map in one step and lands in the order panel (the voucher field comes first),
     // then reaches the hold button.
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => !!document.activeElement?.closest("#checkout"))).toBe(true);
+    expect(await page.evaluate(() => !!(globalThis as any).document.activeElement?.closest("#checkout"))).toBe(true);
     expect(await focused(page, "id")).toBe("voucher");
     for (let i = 0; i < 3 && (await focused(page, "id")) !== "hold"; i++) await page.keyboard.press("Tab");
     expect(await focused(page, "id")).toBe("hold");
