@@ -1,11 +1,9 @@
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { startBrowserStack } from "../helpers/browser-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDevStack, type DevStack } from "../../scripts/lib/dev-stack";
-import { freePort } from "../../scripts/lib/local-db";
-import { seedDemoData, type SeededDemo } from "../../scripts/lib/seed";
+import type { DevStack } from "../../scripts/lib/dev-stack";
+import type { SeededDemo } from "../../scripts/lib/seed";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 async function api(base: string, method: string, path: string, body?: unknown, token?: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}${path}`, {
@@ -31,21 +29,7 @@ describe("the waiting room in a real browser", () => {
   let demo: SeededDemo;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    stack = await startDevStack({
-      port: await freePort(),
-      dbName: `evently_browser_queue_${process.pid}`,
-      embeddedDataDir: null,
-      persistState: false,
-      rateLimits: "off",
-      wranglerOutput: "ignore",
-      log: () => {},
-    });
-    demo = await seedDemoData(stack.url, stack.database.url);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"],
-    });
+    ({ stack, demo, browser } = await startBrowserStack(`evently_browser_queue_${process.pid}`));
   });
 
   afterAll(async () => {

@@ -1,13 +1,12 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { startBrowserStack } from "../helpers/browser-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDevStack, type DevStack } from "../../scripts/lib/dev-stack";
-import { freePort } from "../../scripts/lib/local-db";
-import { DEMO_BUYER, seedDemoData, type SeededDemo } from "../../scripts/lib/seed";
+import type { DevStack } from "../../scripts/lib/dev-stack";
+import { DEMO_BUYER, type SeededDemo } from "../../scripts/lib/seed";
 
 // The buyer's web page (public/, docs/web-client.md) in headless Chromium against the real dev stack
 // with the demo world seeded. The screenshots in docs/ are written here, so they show the page as it is.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const shot = (page: Page, name: string) => page.screenshot({ path: `docs/${name}`, fullPage: true });
 
 async function register(base: string, label: string) {
@@ -67,21 +66,7 @@ describe("the buyer's web page in a real browser", () => {
   const event = (key: string) => demo.events.find((e) => e.key === key)!;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    stack = await startDevStack({
-      port: await freePort(),
-      dbName: `evently_browser_${process.pid}`,
-      embeddedDataDir: null,
-      persistState: false,
-      rateLimits: "off",
-      wranglerOutput: "ignore",
-      log: () => {},
-    });
-    demo = await seedDemoData(stack.url, stack.database.url);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"],
-    });
+    ({ stack, demo, browser } = await startBrowserStack(`evently_browser_${process.pid}`));
     mkdirSync("docs", { recursive: true });
   });
 
