@@ -112,6 +112,21 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
    ALTER TABLE holds ADD COLUMN lines TEXT;
    ALTER TABLE holds ADD COLUMN voucher_id TEXT;
    CREATE INDEX holds_voucher_idx ON holds (voucher_id, status) WHERE voucher_id IS NOT NULL`,
+  // The hold path's writes, leaner (docs/inventory.md, "What a hold costs"): the holds that count
+  // live in memory (read once at start), so expiry and per-user totals need no index; seat rows are
+  // written by rowid, so the index on their hold id goes; the outbox's seq needs no AUTOINCREMENT
+  // bookkeeping (rows are deleted only after they were sent, so a reused seq is never mistaken for a sent one).
+  `DROP INDEX holds_expiry_idx;
+   DROP INDEX holds_user_status_idx;
+   DROP INDEX seats_hold_idx;
+   CREATE TABLE outbox_v6 (
+     seq INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('history', 'mirror', 'notify')),
+     body TEXT NOT NULL
+   );
+   INSERT INTO outbox_v6 (seq, kind, body) SELECT seq, kind, body FROM outbox;
+   DROP TABLE outbox;
+   ALTER TABLE outbox_v6 RENAME TO outbox`,
 ];
 
 interface SqlLike {

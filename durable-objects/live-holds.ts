@@ -18,6 +18,8 @@ import type { AccessDecision } from "./user-sessions.logic";
 export const AUTHORITY_CACHE_MS = 1_000;
 /** Replies kept per user; beyond this the oldest are forgotten (storage stays bounded under any rate). */
 export const MAX_REFS_PER_USER = 256;
+/** Replies this object also keeps in memory (so a new ref costs no read); past it, reads go to SQLite again. */
+const MEMORY_REFS_MAX = 100_000;
 const MAX_FRAME = 8_192;
 const SESSION_CACHE_MAX = 10_000;
 /** `ref` doubles as the hold's idempotency key; the prefix keeps it apart from HTTP Idempotency-Keys. */
@@ -88,6 +90,15 @@ export class LiveHolds {
   /** Per session: when its revocation state was last asked and the (possibly pending) answer. */
   private readonly sessions = new Map<string, { at: number; decision: Promise<AccessDecision> }>();
   private lastPurgeAt = 0;
+  /**
+   * Every reply this instance stored, by user and ref (written through to `live_refs` as well): a
+   * ref not here was never answered by this instance, so SQLite is asked only while replies stored
+   * before it started (or dropped from here) may still be current: until `coldUntil`.
+   */
+  private readonly replies = new Map<string, { reply: string; expiresAt: number }>();
+  /** Per user, the keys of `replies` in the order they were stored (for the per-user cap). */
+  private readonly refsPerUser = new Map<string, string[]>();
+  private coldUntil: number | null = null;
 
   constructor(private readonly host: LiveHoldsHost) {}
 
@@ -157,11 +168,21 @@ export class LiveHolds {
     // From here to recording the reply nothing awaits anything but already-settled object methods,
     // so two frames with the same ref cannot both be decided.
     const now = this.host.now();
-    const seen = this.host.sql.exec(`SELECT reply FROM live_refs WHERE user_id = ? AND ref = ? AND expires_at > ?`, auth.userId, frame.ref, now).toArray()[0];
-    if (seen) return JSON.parse(seen.reply as string) as Reply;
+    const seen = this.seen(auth.userId, frame.ref, now);
+    if (seen) return JSON.parse(seen) as Reply;
     const reply = frame.type === "hold" ? await this.hold(auth.userId, frame) : await this.release(auth.userId, frame);
     this.remember(auth.userId, frame.ref, reply, now);
     return reply;
+  }
+
+  /** The stored reply to this user's ref, if still kept: from memory, else from SQLite while older replies may be current. */
+  private seen(userId: string, ref: string, now: number): string | null {
+    const mem = this.replies.get(`${userId}\u0000${ref}`);
+    if (mem && mem.expiresAt > now) return mem.reply;
+    this.coldUntil ??= Number(this.host.sql.exec(`SELECT COALESCE(MAX(expires_at), 0) AS t FROM live_refs`).one().t);
+    if (now >= this.coldUntil) return null;
+    const row = this.host.sql.exec(`SELECT reply FROM live_refs WHERE user_id = ? AND ref = ? AND expires_at > ?`, userId, ref, now).toArray()[0];
+    return row ? (row.reply as string) : null;
   }
 
   private async hold(userId: string, frame: Extract<LiveFrame, { type: "hold" }>): Promise<Reply> {
@@ -195,19 +216,45 @@ export class LiveHolds {
   /** Replies are kept for the hold TTL (a ref older than any hold it made means nothing), at most MAX_REFS_PER_USER per user. */
   private remember(userId: string, ref: string, reply: Reply, now: number): void {
     const sql = this.host.sql;
+    const text = JSON.stringify(reply);
+    const expiresAt = now + this.host.holdTtlMs();
     sql.exec(
       `INSERT INTO live_refs (user_id, ref, reply, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (user_id, ref) DO UPDATE SET reply = excluded.reply, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-      userId, ref, JSON.stringify(reply), now, now + this.host.holdTtlMs(),
+      userId, ref, text, now, expiresAt,
     );
-    sql.exec(
-      `DELETE FROM live_refs WHERE user_id = ? AND ref IN (SELECT ref FROM live_refs WHERE user_id = ? ORDER BY created_at DESC, ref LIMIT -1 OFFSET ?)`,
-      userId, userId, MAX_REFS_PER_USER,
-    );
+    if (this.replies.size >= MEMORY_REFS_MAX) this.forgetInMemory(now);
+    const key = `${userId}\u0000${ref}`;
+    this.replies.set(key, { reply: text, expiresAt });
+    const mine = this.refsPerUser.get(userId) ?? [];
+    mine.push(key);
+    this.refsPerUser.set(userId, mine);
+    // Trimmed in batches: a user past the cap by a quarter keeps only their newest MAX_REFS_PER_USER.
+    if (mine.length > MAX_REFS_PER_USER * 1.25) {
+      sql.exec(
+        `DELETE FROM live_refs WHERE user_id = ? AND ref IN (SELECT ref FROM live_refs WHERE user_id = ? ORDER BY created_at DESC, ref LIMIT -1 OFFSET ?)`,
+        userId, userId, MAX_REFS_PER_USER,
+      );
+      for (const old of mine.splice(0, mine.length - MAX_REFS_PER_USER)) this.replies.delete(old);
+    }
     if (now - this.lastPurgeAt >= 1_000) {
       this.lastPurgeAt = now;
       sql.exec(`DELETE FROM live_refs WHERE expires_at <= ?`, now);
+      for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
     }
+  }
+
+  /** Memory is full: drop what expired; if that is not enough, drop it all and read SQLite until the last one would have expired. */
+  private forgetInMemory(now: number): void {
+    let latest = 0;
+    for (const [key, r] of this.replies) {
+      if (r.expiresAt <= now) this.replies.delete(key);
+      else latest = Math.max(latest, r.expiresAt);
+    }
+    if (this.replies.size < MEMORY_REFS_MAX / 2) return;
+    this.replies.clear();
+    this.refsPerUser.clear();
+    this.coldUntil = Math.max(this.coldUntil ?? 0, latest);
   }
 
   /**

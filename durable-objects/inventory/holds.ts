@@ -25,13 +25,14 @@ import {
 import type { Availability, HoldRequest, HoldView, InventoryInit, InventoryResult } from "../event-inventory.types";
 import type { Metric } from "../../src/lib/metrics";
 import type { Outbox } from "./outbox";
+import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
 import { EMPTY_PRODUCTS, decideProducts, moveUsage, typeRemaining, typesOf, validateProducts, type ProductSet, type Usage } from "./products";
 import type { InventoryStore } from "./store";
 
 const EXPIRE_BATCH = 500;
-/** Per-user totals kept in memory; past this many users the cache starts over (re-read on demand). */
-const USER_TOTALS_MAX = 50_000;
+/** Holds that still count (own seats, count toward caps and quotas); the others are history. */
+const isLive = (s: HoldRow["status"]) => s === "active" || s === "confirming" || s === "committed";
 
 export interface ProductStats {
   revision: number;
@@ -62,22 +63,33 @@ export class Holds {
   private booked = 0;
   /** Reserved seating: every seat with its status, in memory (written through on every change). */
   private readonly seats = new Seats();
+  /**
+   * The holds that count (active, confirming, committed), in memory: at most one per seat sold or
+   * held, so bounded by the capacity. Released and expired holds are read from the store when asked.
+   * Rows here are never mutated: a transition replaces them.
+   */
+  private readonly live = new Map<string, HoldRow>();
+  /** Per user, the quantity of their live holds (users with none are absent). */
   private readonly userTotals = new Map<string, number>();
+  private readonly expiries = new ExpiryQueue();
   /** Ticket types and vouchers as last pushed, and what the counting holds use of them (products.ts). */
   products: ProductSet = EMPTY_PRODUCTS;
   private usage: Usage = { byType: new Map(), byVoucher: new Map() };
-  /** A lower bound of the earliest active expiry, so most requests skip the expiry query. */
+  /** The earliest expiry of an active hold (null: none), so most requests skip expiry entirely. */
   nextExpiry: number | null = null;
 
   constructor(private readonly d: HoldsDeps) {}
 
   load(): void {
     const inv = this.d.store.readInventory();
-    this.userTotals.clear();
     this.seats.load([]);
     this.products = this.d.store.readProducts() ?? EMPTY_PRODUCTS;
-    const u = this.d.store.productUsage();
-    this.usage = { byType: new Map(u.byType), byVoucher: new Map(u.byVoucher) };
+    this.live.clear();
+    this.userTotals.clear();
+    this.expiries.clear();
+    this.usage = { byType: new Map(), byVoucher: new Map() };
+    for (const h of this.d.store.liveHolds()) this.track(null, h);
+    this.nextExpiry = this.expiries.peek(this.expiryOf);
     if (!inv) return;
     this.config = inv.config;
     this.version = inv.version;
@@ -88,7 +100,34 @@ export class Holds {
       this.seats.load(this.d.store.readSeats());
       ({ held: this.held, booked: this.booked } = this.seats.counts());
     }
-    this.nextExpiry = this.d.store.earliestExpiry();
+  }
+
+  /** An active hold's expiry as memory knows it (null: not active), for the expiry queue. */
+  private readonly expiryOf = (id: string): number | null => {
+    const h = this.live.get(id);
+    return h && h.status === "active" ? h.expiresAt : null;
+  };
+
+  /** Memory follows one hold from `from` (null: new, or loading) to its row `h`: the live map, caps, quotas, expiry. */
+  private track(from: HoldRow["status"] | null, h: HoldRow): void {
+    moveUsage(this.usage, h, from, h.status);
+    const d = (isLive(h.status) ? h.quantity : 0) - (from !== null && isLive(from) ? h.quantity : 0);
+    if (d !== 0) {
+      const total = (this.userTotals.get(h.userId) ?? 0) + d;
+      if (total > 0) this.userTotals.set(h.userId, total);
+      else this.userTotals.delete(h.userId);
+    }
+    if (isLive(h.status)) this.live.set(h.id, h);
+    else this.live.delete(h.id);
+    if (h.status === "active" && h.expiresAt !== null) {
+      this.expiries.push(h.expiresAt, h.id);
+      if (this.nextExpiry === null || h.expiresAt < this.nextExpiry) this.nextExpiry = h.expiresAt;
+      // Ended holds leave stale entries behind: start over from the live holds before they pile up.
+      if (this.expiries.size > 4 * this.live.size + 10_000) {
+        this.expiries.clear();
+        for (const x of this.live.values()) if (x.status === "active" && x.expiresAt !== null) this.expiries.push(x.expiresAt, x.id);
+      }
+    }
   }
 
   /** A transaction over the store; when it throws, memory is re-read from the store (which rolled back). */
@@ -142,7 +181,7 @@ export class Holds {
   }
 
   activeHolds(): HoldRow[] {
-    return this.d.store.activeHolds();
+    return [...this.live.values()].filter((h) => h.status === "active");
   }
 
   releasedWithoutBookingSince(since: number): HoldRow[] {
@@ -157,20 +196,20 @@ export class Holds {
   }
 
   holdById(id: string): HoldRow | null {
-    return typeof id === "string" ? this.d.store.holdById(id) : null;
+    if (typeof id !== "string") return null;
+    return this.live.get(id) ?? this.d.store.holdById(id);
   }
 
+  /**
+   * The time first (8 base-36 digits of epoch ms, good until 2059), then 12 random characters: new
+   * holds go to the end of the holds table's key order instead of a random page.
+   */
   newHoldId(): string {
-    return makeHoldId(this.config!.eventId, this.d.newId("h").slice(2, 22));
+    return makeHoldId(this.config!.eventId, Math.max(0, this.d.now()).toString(36).padStart(8, "0").slice(-8) + this.d.newId("h").slice(-12));
   }
 
   userQuantity(userId: string): number {
-    const known = this.userTotals.get(userId);
-    if (known !== undefined) return known;
-    const q = this.d.store.userQuantity(userId);
-    if (this.userTotals.size >= USER_TOTALS_MAX) this.userTotals.clear();
-    this.userTotals.set(userId, q);
-    return q;
+    return this.userTotals.get(userId) ?? 0;
   }
 
   hold(userId: string, req: HoldRequest, idempotencyKey: string | null): InventoryResult<HoldView> {
@@ -210,7 +249,6 @@ export class Holds {
     this.takeSeats(hold.id, changes);
     this.moveCounters(null, hold);
     this.record(hold, "created", now);
-    if (hold.expiresAt !== null && (this.nextExpiry === null || hold.expiresAt < this.nextExpiry)) this.nextExpiry = hold.expiresAt;
   }
 
   /** One transition of one hold, decided by `decide`, applied in one transaction. */
@@ -268,14 +306,14 @@ export class Holds {
   expireDue(now: number): void {
     if (this.nextExpiry === null || now < this.nextExpiry) return;
     for (;;) {
-      const due = this.d.store.dueHolds(now, EXPIRE_BATCH);
+      const due = this.expiries.due(now, EXPIRE_BATCH, this.expiryOf).map((id) => this.live.get(id)!);
       for (const h of due) {
         this.apply(h, decideExpire(h, now), now);
         this.d.metric({ kind: "hold", eventId: this.config?.eventId ?? "", outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
       }
       if (due.length < EXPIRE_BATCH) break;
     }
-    this.nextExpiry = this.d.store.earliestExpiry();
+    this.nextExpiry = this.expiries.peek(this.expiryOf);
   }
 
   /** A seat no longer available aborts the transaction (a last line behind decideHold). */
@@ -287,24 +325,23 @@ export class Holds {
   }
 
   private freeSeats(h: HoldRow): void {
-    this.d.store.freeSeatsOf(h.id);
+    if (h.seats.length > 0) this.d.store.freeSeats(h.id, h.seats.map((s) => s.id));
     this.seats.free(h);
   }
 
   private bookSeats(h: HoldRow): void {
-    this.d.store.bookSeatsOf(h.id);
+    if (h.seats.length > 0) this.d.store.bookSeats(h.id, h.seats.map((s) => s.id));
     this.seats.book(h);
   }
 
   private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {
     const d = counterDelta(from, to.status, to.quantity);
-    if (d.held === 0 && d.booked === 0) return;
-    if (this.config?.seating !== "reserved") this.d.store.addCounters(d.held, d.booked);
-    moveUsage(this.usage, to, from, to.status);
-    this.held += d.held;
-    this.booked += d.booked;
-    const total = this.userTotals.get(to.userId);
-    if (total !== undefined) this.userTotals.set(to.userId, total + d.held + d.booked);
+    if (d.held !== 0 || d.booked !== 0) {
+      if (this.config?.seating !== "reserved") this.d.store.addCounters(d.held, d.booked);
+      this.held += d.held;
+      this.booked += d.booked;
+    }
+    this.track(from, to);
   }
 
   /** Takes a pushed set of ticket types and vouchers; one older than the stored set is ignored. */

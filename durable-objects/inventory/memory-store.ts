@@ -2,7 +2,7 @@
  * The in-memory twin of SqliteStore: the same answers from plain maps, so the inventory's modules
  * run and are unit-tested in Node. A transaction that throws leaves nothing behind, as in SQLite.
  */
-import { linesOf, type HoldRow, type InventoryConfig } from "../event-inventory.logic";
+import { type HoldRow, type InventoryConfig } from "../event-inventory.logic";
 import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec } from "../event-inventory.types";
@@ -89,12 +89,14 @@ export class MemoryStore implements InventoryStore {
     return n;
   }
 
-  freeSeatsOf(holdId: string): void {
-    for (const seat of this.s.seats) if (seat.holdId === holdId) Object.assign(seat, { status: "available", holdId: null });
+  freeSeats(holdId: string, seatIds: string[]): void {
+    const ids = new Set(seatIds);
+    for (const seat of this.s.seats) if (ids.has(seat.id) && seat.holdId === holdId) Object.assign(seat, { status: "available", holdId: null });
   }
 
-  bookSeatsOf(holdId: string): void {
-    for (const seat of this.s.seats) if (seat.holdId === holdId) seat.status = "booked";
+  bookSeats(holdId: string, seatIds: string[]): void {
+    const ids = new Set(seatIds);
+    for (const seat of this.s.seats) if (ids.has(seat.id) && seat.holdId === holdId) seat.status = "booked";
   }
 
   /** The stored rows themselves: filter first, then copy only what is returned. */
@@ -126,28 +128,9 @@ export class MemoryStore implements InventoryStore {
     r.updatedAt = now;
   }
 
-  dueHolds(now: number, limit: number): HoldRow[] {
+  liveHolds(): HoldRow[] {
     return this.rows()
-      .filter((h) => h.status === "active" && h.expiresAt !== null && h.expiresAt <= now)
-      .sort((a, b) => a.expiresAt! - b.expiresAt!)
-      .slice(0, limit)
-      .map((h) => structuredClone(h));
-  }
-
-  earliestExpiry(): number | null {
-    const times = this.rows().filter((h) => h.status === "active" && h.expiresAt !== null).map((h) => h.expiresAt!);
-    return times.length ? Math.min(...times) : null;
-  }
-
-  userQuantity(userId: string): number {
-    return this.rows()
-      .filter((h) => h.userId === userId && (h.status === "active" || h.status === "confirming" || h.status === "committed"))
-      .reduce((sum, h) => sum + h.quantity, 0);
-  }
-
-  activeHolds(): HoldRow[] {
-    return this.rows()
-      .filter((h) => h.status === "active")
+      .filter((h) => h.status === "active" || h.status === "confirming" || h.status === "committed")
       .map((h) => structuredClone(h));
   }
 
@@ -163,17 +146,6 @@ export class MemoryStore implements InventoryStore {
 
   writeProducts(set: ProductSet): void {
     this.s.products = structuredClone(set);
-  }
-
-  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] } {
-    const byType = new Map<string, number>();
-    const byVoucher = new Map<string, number>();
-    for (const h of this.rows()) {
-      if (h.status !== "active" && h.status !== "confirming" && h.status !== "committed") continue;
-      for (const l of linesOf(h)) byType.set(l.ticketTypeId, (byType.get(l.ticketTypeId) ?? 0) + l.quantity);
-      if (h.voucherId) byVoucher.set(h.voucherId, (byVoucher.get(h.voucherId) ?? 0) + 1);
-    }
-    return { byType: [...byType], byVoucher: [...byVoucher] };
   }
 
   insertEntry(entry: WaitlistEntryRow): number {

@@ -1,5 +1,5 @@
 /** `InventoryStore` over the object's own SQLite (tables in ../event-inventory.sql.ts). */
-import { DEFAULT_TYPE_ID, type HoldRow, type InventoryConfig } from "../event-inventory.logic";
+import { type HoldRow, type InventoryConfig } from "../event-inventory.logic";
 import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec, SeatStatus } from "../event-inventory.types";
@@ -41,6 +41,9 @@ function entryFromRow(r: Row): WaitlistEntryRow {
 }
 
 export class SqliteStore implements InventoryStore {
+  /** Seat id -> its rowid (`ord`), read with the seats: seat writes go by rowid, with no index to keep up. */
+  private readonly ords = new Map<string, number>();
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly transactionSync: <T>(fn: () => T) => T,
@@ -80,10 +83,11 @@ export class SqliteStore implements InventoryStore {
   }
 
   readSeats(): SeatRecord[] {
+    this.ords.clear();
     return this.sql
-      .exec(`SELECT id, section, row, number, price_cents, status, hold_id FROM seats ORDER BY ord`)
+      .exec(`SELECT ord, id, section, row, number, price_cents, status, hold_id FROM seats ORDER BY ord`)
       .toArray()
-      .map((r) => ({
+      .map((r) => (this.ords.set(r.id as string, r.ord as number), {
         id: r.id as string,
         section: r.section as string,
         row: r.row as string,
@@ -94,19 +98,29 @@ export class SqliteStore implements InventoryStore {
       }));
   }
 
+  /** `WHERE` over the seats by rowid when every id is known (always, after readSeats), else by id. */
+  private seatsWhere(seatIds: string[]): { where: string; keys: (string | number)[] } {
+    const marks = seatIds.map(() => "?").join(",");
+    const ords = seatIds.map((id) => this.ords.get(id));
+    if (ords.every((o) => o !== undefined)) return { where: `ord IN (${marks})`, keys: ords as number[] };
+    return { where: `id IN (${marks})`, keys: seatIds };
+  }
+
   takeSeats(holdId: string, seatIds: string[]): number {
     if (seatIds.length === 0) return 0;
-    const marks = seatIds.map(() => "?").join(",");
+    const { where, keys } = this.seatsWhere(seatIds);
     // RETURNING counts the seats (rowsWritten would count index entries too).
-    return this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE id IN (${marks}) AND status = 'available' RETURNING ord`, holdId, ...seatIds).toArray().length;
+    return this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE ${where} AND status = 'available' RETURNING ord`, holdId, ...keys).toArray().length;
   }
 
-  freeSeatsOf(holdId: string): void {
-    this.sql.exec(`UPDATE seats SET status = 'available', hold_id = NULL WHERE hold_id = ?`, holdId);
+  freeSeats(holdId: string, seatIds: string[]): void {
+    const { where, keys } = this.seatsWhere(seatIds);
+    this.sql.exec(`UPDATE seats SET status = 'available', hold_id = NULL WHERE ${where} AND hold_id = ?`, ...keys, holdId);
   }
 
-  bookSeatsOf(holdId: string): void {
-    this.sql.exec(`UPDATE seats SET status = 'booked' WHERE hold_id = ?`, holdId);
+  bookSeats(holdId: string, seatIds: string[]): void {
+    const { where, keys } = this.seatsWhere(seatIds);
+    this.sql.exec(`UPDATE seats SET status = 'booked' WHERE ${where} AND hold_id = ?`, ...keys, holdId);
   }
 
   holdById(id: string): HoldRow | null {
@@ -132,20 +146,8 @@ export class SqliteStore implements InventoryStore {
     this.sql.exec(`UPDATE holds SET status = ?, expires_at = ?, booking_id = ?, updated_at = ? WHERE id = ?`, h.status, h.expiresAt, h.bookingId, now, h.id);
   }
 
-  dueHolds(now: number, limit: number): HoldRow[] {
-    return this.sql.exec(`SELECT * FROM holds WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`, now, limit).toArray().map(holdFromRow);
-  }
-
-  earliestExpiry(): number | null {
-    return (this.first(`SELECT MIN(expires_at) AS t FROM holds WHERE status = 'active'`)?.t as number | null) ?? null;
-  }
-
-  userQuantity(userId: string): number {
-    return Number(this.first(`SELECT COALESCE(SUM(quantity), 0) AS q FROM holds WHERE user_id = ? AND status IN ('active', 'confirming', 'committed')`, userId)!.q);
-  }
-
-  activeHolds(): HoldRow[] {
-    return this.sql.exec(`SELECT * FROM holds WHERE status = 'active'`).toArray().map(holdFromRow);
+  liveHolds(): HoldRow[] {
+    return this.sql.exec(`SELECT * FROM holds WHERE status IN ('active', 'confirming', 'committed')`).toArray().map(holdFromRow);
   }
 
   releasedWithoutBookingSince(since: number): HoldRow[] {
@@ -162,25 +164,6 @@ export class SqliteStore implements InventoryStore {
       `INSERT INTO products (id, revision, body) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, body = excluded.body`,
       set.revision, JSON.stringify(set),
     );
-  }
-
-  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] } {
-    const counting = `status IN ('active', 'confirming', 'committed')`;
-    const byType = this.sql
-      .exec(
-        `SELECT json_extract(l.value, '$.ticketTypeId') AS t, SUM(json_extract(l.value, '$.quantity')) AS n
-           FROM holds, json_each(holds.lines) AS l WHERE holds.lines IS NOT NULL AND ${counting} GROUP BY t
-         UNION ALL
-         SELECT '${DEFAULT_TYPE_ID}' AS t, SUM(quantity) AS n FROM holds WHERE lines IS NULL AND ${counting}`,
-      )
-      .toArray()
-      .filter((r) => r.n !== null)
-      .map((r) => [r.t as string, Number(r.n)] as [string, number]);
-    const byVoucher = this.sql
-      .exec(`SELECT voucher_id AS v, count(*) AS n FROM holds WHERE voucher_id IS NOT NULL AND ${counting} GROUP BY voucher_id`)
-      .toArray()
-      .map((r) => [r.v as string, Number(r.n)] as [string, number]);
-    return { byType, byVoucher };
   }
 
   insertEntry(e: WaitlistEntryRow): number {

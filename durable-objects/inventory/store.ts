@@ -44,27 +44,23 @@ export interface InventoryStore {
   readSeats(): SeatRecord[];
   /** Marks the seats held by `holdId` where still available; answers how many it took. */
   takeSeats(holdId: string, seatIds: string[]): number;
-  freeSeatsOf(holdId: string): void;
-  bookSeatsOf(holdId: string): void;
+  /** Frees those of `seatIds` that `holdId` holds (or booked). */
+  freeSeats(holdId: string, seatIds: string[]): void;
+  /** Marks those of `seatIds` that `holdId` holds as booked. */
+  bookSeats(holdId: string, seatIds: string[]): void;
 
   holdById(id: string): HoldRow | null;
   holdByKey(userId: string, key: string): HoldRow | null;
   insertHold(hold: HoldRow, now: number): void;
   updateHold(hold: HoldRow, now: number): void;
-  /** Active holds whose expiry is at or before `now`, earliest first. */
-  dueHolds(now: number, limit: number): HoldRow[];
-  earliestExpiry(): number | null;
-  /** Quantity of the user's active, confirming and committed holds. */
-  userQuantity(userId: string): number;
-  activeHolds(): HoldRow[];
+  /** The holds that count: active, confirming and committed (read once at start; memory keeps them after). */
+  liveHolds(): HoldRow[];
   /** Holds released without a booking at or after `since`. */
   releasedWithoutBookingSince(since: number): HoldRow[];
 
   /** The pushed ticket types and vouchers (null until the first push). */
   readProducts(): ProductSet | null;
   writeProducts(set: ProductSet): void;
-  /** Per type and per voucher, what the counting holds (active, confirming, committed) carry. */
-  productUsage(): { byType: [string, number][]; byVoucher: [string, number][] };
 
   /** Inserts a waiting entry; answers its arrival number. */
   insertEntry(entry: WaitlistEntryRow): number;

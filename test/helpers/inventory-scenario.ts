@@ -27,7 +27,7 @@ export const scenarioInit: InventoryInit = {
 
 /** An engine over `store` with a clock the scenario moves and ids that count up (same on every store). */
 export function scenarioEngine(store: InventoryStore, clock: { now: number }, ids = { n: 0 }) {
-  return new InventoryEngine({ store, now: () => clock.now, newId: (p) => `${p}_${String(++ids.n).padStart(6, "0")}${"a".repeat(19)}` });
+  return new InventoryEngine({ store, now: () => clock.now, newId: (p) => `${p}_${"a".repeat(19)}${String(++ids.n).padStart(6, "0")}` });
 }
 
 /** What a user could observe of the engine: seats, counts, the named holds and waitlist entries. */

@@ -1,6 +1,7 @@
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, makeSession, makeUser, type TestUser } from "../helpers/fixtures";
-import { publishedEvent } from "../helpers/inventory";
+import { inventoryStub, publishedEvent } from "../helpers/inventory";
 import { claimsFor, hmacSigner, jws, nowSeconds } from "../helpers/jwt";
 
 /** One live seat-map socket, opened as the page opens it, with every frame it received. */
@@ -116,6 +117,52 @@ describe("holds over the live socket", () => {
     expect(one.ok).toBe(true);
     expect(two).toEqual(one);
     expect((await ev.stub.stats()).held).toBe(2);
+    a.ws.close(1000);
+    b.ws.close(1000);
+  });
+
+  it("answers a repeated ref with its first result after the object restarted (replies are stored, not only remembered)", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 4] });
+    const [alice, bob] = [await makeUser(), await makeUser()];
+    const a = await signedIn(ev.id, alice);
+    const b = await signedIn(ev.id, bob);
+    const held = await a.hold("s-1", { seatIds: ["A-1-1"] });
+    const refused = await b.hold("s-1", { seatIds: ["A-1-1"] });
+    expect(refused).toMatchObject({ ok: false, error: { code: "SEAT_UNAVAILABLE" } });
+    expect(await a.release("s-2", held.hold.id)).toMatchObject({ ok: true });
+    a.ws.close(1000);
+    b.ws.close(1000);
+    await abortAllDurableObjects();
+
+    // A new instance: its memory is empty, the replies come from SQLite.
+    const b2 = await signedIn(ev.id, bob);
+    expect(await b2.hold("s-1", { seatIds: ["A-1-1"] })).toEqual(refused);
+    const a2 = await signedIn(ev.id, alice);
+    expect(await a2.hold("s-1", { seatIds: ["A-1-1"] })).toEqual(held);
+    expect((await inventoryStub(ev.id).stats()).held).toBe(0);
+    // A ref never answered is decided now.
+    expect(await b2.hold("s-3", { seatIds: ["A-1-1"] })).toMatchObject({ ok: true, hold: { userId: bob.id } });
+    a2.ws.close(1000);
+    b2.ws.close(1000);
+  });
+
+  it("keeps a user's newest 256 replies and forgets older ones, in memory and in SQLite alike", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 2] });
+    const [alice, bob] = [await makeUser(), await makeUser()];
+    const a = await signedIn(ev.id, alice);
+    const b = await signedIn(ev.id, bob);
+    const alices = await a.hold("x", { seatIds: ["A-1-1"] });
+    const bobs = await b.hold("y", { seatIds: ["A-1-2"] });
+    // Releases are not rate limited: 330 answers "no such hold" to bob for alice's hold.
+    for (let i = 0; i < 330; i++) expect(await b.release(`n-${i}`, alices.hold.id)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    // A remembered ref answers as first, whatever the frame now says; a forgotten one is decided anew.
+    expect(await b.release("n-329", bobs.hold.id)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await seatStatus(ev.id, "A-1-2")).toBe("held");
+    expect(await b.release("n-0", bobs.hold.id)).toMatchObject({ ok: true });
+    expect(await seatStatus(ev.id, "A-1-2")).toBe("available");
+    const rows = await runInDurableObject(inventoryStub(ev.id), (_o, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM live_refs WHERE user_id = ?`, bob.id).one().n as number);
+    expect(rows).toBeGreaterThanOrEqual(256);
+    expect(rows).toBeLessThanOrEqual(321);
     a.ws.close(1000);
     b.ws.close(1000);
   });

@@ -53,7 +53,7 @@ describe("the inventory engine on the in-memory store", () => {
     expect(() => engine.hold("00000000-0000-4000-8000-000000000001", { seatIds: ["A-1-1", "A-1-2"] }, null)).toThrow(/seats changed/);
     store.takeSeats = real;
     expect(observe(engine, [], T0)).toEqual(before);
-    expect(store.activeHolds()).toEqual([]);
+    expect(store.liveHolds()).toEqual([]);
     expect(store.outboxPending()).toBe(false);
     expect(engine.hold("00000000-0000-4000-8000-000000000002", { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: true });
   });
