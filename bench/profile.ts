@@ -4,12 +4,14 @@
 //   npm run bench:profile -- engine   [n]   the engine loop in the object (hold+release pairs)
 //   npm run bench:profile -- minimal  [n]   the two-statement reference loop, same object
 //   npm run bench:profile -- socket   [clients] [seconds]   hold+release over authenticated live sockets
+//   npm run bench:profile -- http     [clients] [seconds]   POST …/holds + DELETE /v1/holds/:id (Worker and object in one isolate)
 import WebSocket from "ws";
 import { LiveClient } from "./lib/live-client";
 import { layout, publishEvent, startStack } from "./lib/stack";
 
 const WHAT = process.argv[2] ?? "engine";
-const N = Number(process.argv[3] ?? (process.argv[2] === "socket" ? 100 : 20_000));
+const LOOP = process.argv[2] === "socket" || process.argv[2] === "http";
+const N = Number(process.argv[3] ?? (LOOP ? 100 : 20_000));
 const SECONDS = Number(process.argv[4] ?? 5);
 const PORT = 9_400 + Math.floor(Math.random() * 500);
 const SECTIONS = 10, ROWS = 20, PER_ROW = 50;
@@ -76,7 +78,7 @@ function summarize(p: Profile) {
 }
 
 async function main() {
-  const stack = await startStack({ users: WHAT === "socket" ? N : 1, inspectorPort: PORT, split: false });
+  const stack = await startStack({ users: LOOP ? N : 1, inspectorPort: PORT, split: false, holdMaxInflight: 1_000 });
   try {
     const seats = layout(SECTIONS, ROWS, PER_ROW);
     const ev = await publishEvent(stack, seats);
@@ -99,6 +101,17 @@ async function main() {
         if (rel.ok) pairs++;
       }
     };
+    const httpLoop = async (i: number, until: number) => {
+      const auth = { authorization: `Bearer ${stack.users[i].token}`, "content-type": "application/json" };
+      while (performance.now() < until) {
+        const res = await fetch(`${stack.workerUrl}/v1/events/${ev.eventId}/holds`, { method: "POST", headers: auth, body: JSON.stringify({ seatIds: pair() }) });
+        const body = (await res.json()) as { id?: string };
+        if (res.status !== 201 || !body.id) continue;
+        const rel = await fetch(`${stack.workerUrl}/v1/holds/${body.id}`, { method: "DELETE", headers: auth });
+        await rel.arrayBuffer();
+        if (rel.ok) pairs++;
+      }
+    };
     if (WHAT === "compare") {
       // No profiler: the engine and the minimal loop, timed from outside, alternately.
       await fetch(`${stack.workerUrl}/__bench/minimal?event=${ev.eventId}&n=0&rows=${rows}`);
@@ -112,6 +125,7 @@ async function main() {
       return;
     }
     if (WHAT === "socket") await Promise.all(sockets.map((c) => socketLoop(c, performance.now() + 1000)));
+    else if (WHAT === "http") await Promise.all(stack.users.map((_u, i) => httpLoop(i, performance.now() + 1000)));
     else await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=200&rows=${rows}`); // warm
     pairs = 0;
     const targets = (await (await fetch(`http://127.0.0.1:${PORT}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
@@ -124,12 +138,13 @@ async function main() {
     const t0 = performance.now();
     let answer: unknown = null;
     if (WHAT === "socket") await Promise.all(sockets.map((s) => socketLoop(s, t0 + SECONDS * 1000)));
+    else if (WHAT === "http") await Promise.all(stack.users.map((_u, i) => httpLoop(i, t0 + SECONDS * 1000)));
     else answer = await (await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=${N}&rows=${rows}`)).json();
     const ms = performance.now() - t0;
     const { profile } = await c.send<{ profile: Profile }>("Profiler.stop");
     c.close();
     for (const s of sockets) s.close();
-    const done = WHAT === "socket" ? pairs : N;
+    const done = LOOP ? pairs : N;
     console.log(`${WHAT}: ${done} pairs in ${ms.toFixed(0)} ms under the profiler (${((done * 1000) / ms).toFixed(0)} pairs/s); ${JSON.stringify(answer)}`);
     summarize(profile);
   } finally {

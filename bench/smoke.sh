@@ -25,6 +25,7 @@ run() {
 
 run holds BENCH_SECONDS=1 BENCH_CLIENTS=2 BENCH_ENGINE_OPS=1000 npx tsx bench/holds.ts
 run holds-cost COST_N=20 npx tsx bench/holds-cost.ts
+run profile bash -c "npx tsx bench/profile.ts engine 200 && npx tsx bench/profile.ts socket 2 1"
 run fanout FANOUT_SOCKETS=20 FANOUT_DIRECT=5 FANOUT_RATE=5 FANOUT_SECONDS=2 FANOUT_PROCESSES=1 npx tsx bench/fanout.ts
 run auth BENCH_N=20 npx tsx bench/auth.ts
 run onsale ONSALE_BUYERS=40 ONSALE_SEATS=30 ONSALE_SHARDS=4 ONSALE_HEADLESS=200 ONSALE_OPEN_DELAY_MS=1000 ONSALE_LATE_SPREAD_MS=1000 ONSALE_TIMEOUT_MS=20000 ONSALE_RECORD=0 npx tsx bench/onsale.ts

@@ -12,8 +12,16 @@ describe("CSV fields (RFC 4180)", () => {
     expect(csvField("plain")).toBe("plain");
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField(null)).toBe("");
-    const rows = [["a,b", 'q"uote', "multi\nline\r\nname", "", "  spaced  ", "=1+2"]];
+    const rows = [["a,b", 'q"uote', "multi\nline\r\nname", "", "  spaced  ", "Ann-Marie"]];
     expect(parse(rows.map(csvLine).join(""), { relax_column_count: false })).toEqual(rows);
+  });
+
+  it("keeps a spreadsheet from running a cell as a formula, and leaves numbers alone", () => {
+    for (const evil of ["=HYPERLINK(\"http://x\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\r=1"]) {
+      const [[cell]] = parse(csvLine([evil]));
+      expect(cell).toBe(`'${evil}`);
+    }
+    expect(csvLine([-5, 12.5, new Date(0)])).toBe("-5,12.5,1970-01-01T00:00:00.000Z\r\n");
   });
 });
 
