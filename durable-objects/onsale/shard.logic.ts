@@ -59,6 +59,8 @@ export interface TickReport {
   admittedExpiries: number[];
   /** The lowest waiting keys, for the next tick's cut. */
   heads: number[];
+  /** When this shard took the tick (its clock, epoch ms): everyone who joined before is in `heads` or `waiting`. */
+  at: number;
   sketch: Sketch;
 }
 
@@ -159,10 +161,12 @@ export class ShardEngine {
     Object.assign(v, { status: "admitted", admittedAt: now, expiresAt, token });
   }
 
-  report(admitted: Visitor[], headLimit: number): TickReport {
+  /** What the coordinator needs for the next tick; `at` is when this shard took the tick (before any join it let in meanwhile). */
+  report(admitted: Visitor[], headLimit: number, at: number): TickReport {
     const keys = this.waiting.map((v) => v.key!);
     return {
       shard: this.config?.shard ?? 0,
+      at,
       waiting: this.waitingCount,
       admitted: admitted.length,
       admittedExpiries: admitted.map((v) => v.expiresAt!),
