@@ -136,7 +136,7 @@ export class QueueShard extends DurableObject<Env> {
       if (!wasOpened && this.engine.opened) this.ctx.storage.kv.put(OPENED, true);
       for (const v of drawn) this.write(v);
       for (const s of signed) {
-        this.engine.admit(s.v, s.token, now, s.expiresAt);
+        this.engine.admit(s.v, s.token, order.at ?? now, s.expiresAt);
         this.write(s.v);
       }
     });

@@ -48,6 +48,8 @@ export interface TickOrder {
   sketches: Sketch[];
   /** Admissions per second the room is running at, for wait estimates. */
   ratePerSecond: number;
+  /** The coordinator's time of this tick (epoch ms): the admission time of everyone it admits, on every shard. */
+  at?: number;
 }
 
 /** What a shard reports back. */
