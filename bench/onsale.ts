@@ -344,7 +344,7 @@ async function main() {
 /** Tau, largest inversion and passed-over count of lateOrder; "-" and why when fewer than two late arrivals were admitted. */
 function lateCell(m: ReturnType<typeof lateOrder>): string {
   if (m.admitted < 2) return `- (${m.admitted} late arrival admitted)`;
-  return `${m.tau.toFixed(4)} / ${fmt(m.maxInversionMs)} / ${m.passedOver} (${m.admitted} admitted)`;
+  return `${m.tau.toFixed(4)} / ${fmt(m.maxInversionMs)} / ${m.passedOver} (${m.admitted} admitted over ${m.ticks} ticks)`;
 }
 
 function shuffleCell(m: ReturnType<typeof earlyShuffle>): string {

@@ -82,7 +82,7 @@ const byAdmission = (a: RoomRecord, b: RoomRecord) => a.admittedAt! - b.admitted
  * inversion (how much earlier a visitor had joined than one admitted a tick before them, ms), and how
  * many still waiting had joined before the last admitted arrival (passed over).
  */
-export function lateOrder(records: RoomRecord[]): { admitted: number; tau: number; maxInversionMs: number; passedOver: number } {
+export function lateOrder(records: RoomRecord[]): { admitted: number; ticks: number; tau: number; maxInversionMs: number; passedOver: number } {
   const late = records.filter((r) => !r.early);
   const admitted = late.filter((r) => r.admittedAt !== null).sort(byAdmission);
   const tau = kendallTau(
@@ -100,7 +100,9 @@ export function lateOrder(records: RoomRecord[]): { admitted: number; tau: numbe
   }
   const lastAdmittedJoin = Math.max(Number.NEGATIVE_INFINITY, ...admitted.map((r) => r.joinedAt));
   const passedOver = late.filter((r) => r.admittedAt === null && r.joinedAt < lastAdmittedJoin).length;
-  return { admitted: admitted.length, tau, maxInversionMs, passedOver };
+  // Ties count as agreeing, so tau says little when a few ticks admitted everyone: say over how many.
+  const ticks = new Set(admitted.map((r) => r.admittedAt)).size;
+  return { admitted: admitted.length, ticks, tau, maxInversionMs, passedOver };
 }
 
 /** A queue socket as the bench saw it (bench clock, ms). */

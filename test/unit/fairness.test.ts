@@ -58,7 +58,7 @@ describe("the late arrivals' measure", () => {
 
   it("reads first come, first admitted, a tick's set at once, as tau 1 with nothing out of order", () => {
     const m = lateOrder([late(1, 1000), late(2, 1000), late(3, 1250), late(4, 1500), late(5, null)]);
-    expect(m).toEqual({ admitted: 4, tau: 1, maxInversionMs: 0, passedOver: 0 });
+    expect(m).toEqual({ admitted: 4, ticks: 3, tau: 1, maxInversionMs: 0, passedOver: 0 });
   });
 
   it("says how much earlier an arrival admitted a tick later had come", () => {
