@@ -34,7 +34,7 @@ describe("early joiners across shards", () => {
     }
     expect(counts.reduce((a, b) => a + b, 0)).toBe(300 * 100);
     expect(chiSquareUniform(counts).pass).toBe(true);
-  });
+  }, 30_000);
 });
 
 describe("late joiners across shards", () => {
