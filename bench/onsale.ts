@@ -8,14 +8,19 @@
 import { existsSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 import { recordBenchmark, markdownTable } from "./lib/benchmarks-doc";
-import { chiSquareUniform, kendallTau } from "./lib/fairness";
+import { earlyShuffle, kendallTau, lateOrder, soldOutLag, type RoomRecord } from "./lib/fairness";
 import { Recorder, fmt, httpClient, sleep, staleSocketRetries } from "./lib/load";
 import { publishEvent, startStack } from "./lib/stack";
 
 const BUYERS = Number(process.env.ONSALE_BUYERS ?? 2_000);
-const SEATS = Number(process.env.ONSALE_SEATS ?? 5_000);
+// Fewer seats than the crowd wants (2.25 seats a buyer: 1-4 each, 90% booked), so the room sells out
+// with buyers still waiting and the sold-out lag is measured: 5,000 seats from 20,000 buyers down.
+const SEATS = Number(process.env.ONSALE_SEATS ?? Math.min(5_000, BUYERS));
 const SHARDS = Number(process.env.ONSALE_SHARDS ?? 8);
 const HEADLESS = Number(process.env.ONSALE_HEADLESS ?? 100_000);
+// Headless visitors who join before the opening: fewer than the seats can serve (a fifth of the seats
+// at 1-4 each), so late arrivals are admitted too and their order is measured.
+const HEADLESS_EARLY = Number(process.env.ONSALE_HEADLESS_EARLY ?? Math.min(Math.floor(HEADLESS * 0.3), Math.floor(SEATS / 5)));
 const OPEN_DELAY_MS = Number(process.env.ONSALE_OPEN_DELAY_MS ?? 5_000);
 const LATE_SPREAD_MS = Number(process.env.ONSALE_LATE_SPREAD_MS ?? 10_000);
 const EARLY_SHARE = 0.3;
@@ -60,6 +65,12 @@ async function main() {
   const http = httpClient(stack.workerUrl, CONCURRENCY);
   const wsBase = stack.workerUrl.replace(/^http/, "ws");
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) => http.request("POST", path, headers, body);
+  /** Every visitor as the room's shards keep them (join time, class, key, admission tick). */
+  const records = async (eventId: string, shards: number): Promise<RoomRecord[]> => {
+    const r = await http.request("GET", `/__bench/onsale/records?event=${eventId}&shards=${shards}`);
+    if (r.status !== 200) throw new Error(`records of ${eventId}: ${r.status} ${r.body.slice(0, 200)}`);
+    return JSON.parse(r.body);
+  };
   progress(`stack up at ${stack.workerUrl}, workerd pid ${stack.workerdPids.front.join(", ")}`);
   try {
     // 1. Without the room: one hold per buyer, all at once (CONCURRENCY in flight).
@@ -244,56 +255,45 @@ async function main() {
     progress(`phase 3: headless, ${HEADLESS} visitors into ${SHARDS} shards`);
     const hev = await publishEvent(stack, [], { seating: "general", capacity: SEATS, maxSeatsPerUser: 4 });
     await configure(hev.eventId, SHARDS, Date.now() + 3_600_000);
-    const earlyN = Math.floor(HEADLESS * EARLY_SHARE);
+    const earlyN = HEADLESS_EARLY;
     const hEarly = await joinBatches(hev.eventId, SHARDS, 0, earlyN);
     await configure(hev.eventId, SHARDS, Date.now());
     await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 1 });
     progress(`phase 3: ${hEarly.joined} early joined in ${hEarly.seconds.toFixed(1)} s`);
-    const hLate = await joinBatches(hev.eventId, SHARDS, earlyN, HEADLESS - earlyN);
-    progress(`phase 3: ${hLate.joined} late joined in ${hLate.seconds.toFixed(1)} s; draining`);
+    const hLateJoins = await joinBatches(hev.eventId, SHARDS, earlyN, HEADLESS - earlyN);
+    progress(`phase 3: ${hLateJoins.joined} late joined in ${hLateJoins.seconds.toFixed(1)} s; draining`);
     const drain = JSON.parse((await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 10_000 })).body) as {
       admitted: { joinedAt: number; early: boolean; tick: number }[];
       noSeat: number;
       final: { capacity: number; available: number; held: number; booked: number };
       timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[];
     };
-    const sharded = { joined: hEarly.joined + hLate.joined, perSecond: (hEarly.joined + hLate.joined) / (hEarly.seconds + hLate.seconds) };
+    const sharded = { joined: hEarly.joined + hLateJoins.joined, perSecond: (hEarly.joined + hLateJoins.joined) / (hEarly.seconds + hLateJoins.seconds) };
     progress(`phase 3: drained in ${drain.timeline.length} ticks, ${drain.admitted.length} admitted, ${drain.final.booked} sold; ${HEADLESS} visitors into 1 shard`);
     const sev = await publishEvent(stack, [], { seating: "general", capacity: SEATS });
     await configure(sev.eventId, 1, Date.now() + 3_600_000);
     const s1 = await joinBatches(sev.eventId, 1, 0, HEADLESS);
     const single = { joined: s1.joined, perSecond: s1.joined / s1.seconds };
     progress(`phase 3 done: ${s1.joined} joined the one-shard room in ${s1.seconds.toFixed(1)} s`);
-    const hLateAdmitted = drain.admitted.filter((v) => !v.early);
-    const hTau = kendallTau(
-      hLateAdmitted.map((v) => v.joinedAt),
-      hLateAdmitted.map((v) => v.tick),
-    );
-    // Every early visitor joined before the draw; the admitted early ones should come evenly from
-    // every quarter of the early joining window (the draw ignores when they joined).
-    const hEarlyAdmitted = drain.admitted.filter((v) => v.early);
-    const first = Math.min(...hEarlyAdmitted.map((v) => v.joinedAt));
-    const span = Math.max(...hEarlyAdmitted.map((v) => v.joinedAt)) - first + 1;
-    const hCounts = [0, 0, 0, 0];
-    for (const v of hEarlyAdmitted) hCounts[Math.min(3, Math.floor(((v.joinedAt - first) / span) * 4))]++;
-    const hUniform = chiSquareUniform(hCounts);
+    const hRecords = await records(hev.eventId, SHARDS);
+    const hLate = lateOrder(hRecords);
+    const hUniform = earlyShuffle(hRecords);
     const hOversold = drain.final.booked + drain.final.held > SEATS;
 
-    // Figures.
-    const late = buyers.filter((b) => !b.early && b.admittedAt !== undefined && b.joinedAt !== undefined);
-    const tau = kendallTau(
+    // Figures: the room's order from its own records (the shards' join times, classes, keys and
+    // admission ticks); what the sockets saw on the bench's clock next to it.
+    const roomRecords = await records(ev.eventId, SHARDS);
+    const roomLate = lateOrder(roomRecords);
+    const uniform = earlyShuffle(roomRecords);
+    const roomEarly = new Set(roomRecords.filter((r) => r.early).map((r) => r.userId));
+    const joinedAfterOpening = buyers.filter((b) => b.early && b.joinedAt !== undefined && !roomEarly.has(b.id)).length;
+    const late = buyers.filter((b) => !roomEarly.has(b.id) && b.admittedAt !== undefined && b.joinedAt !== undefined);
+    const socketTau = kendallTau(
       late.map((b) => b.joinedAt!),
       late.map((b) => b.admittedAt!),
     );
-    const early = buyers.filter((b) => b.early && b.admittedAt !== undefined);
-    const byAdmission = [...early].sort((a, b) => a.admittedAt! - b.admittedAt!);
-    const firstQuarter = byAdmission.slice(0, Math.max(1, Math.floor(byAdmission.length / 4)));
-    const quartileOf = (b: Buyer) => Math.min(3, Math.floor((buyers.indexOf(b) / Math.max(1, earlyCount)) * 4));
-    const counts = [0, 0, 0, 0];
-    for (const b of firstQuarter) counts[quartileOf(b)]++;
-    const uniform = chiSquareUniform(counts);
-    const soldOutSockets = buyers.filter((b) => b.soldOutAt !== undefined);
-    const soldOutLag = final.soldOut && soldOutSockets.length ? Math.max(...soldOutSockets.map((b) => b.soldOutAt!)) - lastSaleAt : NaN;
+    const lag = soldOutLag(buyers, lastSaleAt, final);
+    if (lag.reason) progress(`sold-out lag not measured: ${lag.reason}`);
     const admittedCount = buyers.filter((b) => b.admittedAt !== undefined).length;
     const noChance = buyers.filter((b) => b.noChance).length;
     const oversold = final.booked + final.held > SEATS || bookedSeats !== final.booked;
@@ -307,16 +307,18 @@ async function main() {
       ["without the room: offered holds/s", fmt(BUYERS / withoutSeconds)],
       ["through the room: admitted buyers' hold p50 / p99 (ms)", `${fmt(withRoom.percentile(50))} / ${fmt(withRoom.percentile(99))}`],
       ["through the room: admitted / sold seats", `${admittedCount} / ${final.booked}`],
-      ["Kendall tau, late arrivals (arrival vs admission)", late.length > 1 ? tau.toFixed(4) : "-"],
-      ["early shuffle: chi-square (dof) vs 0.1% critical", `${uniform.chi2.toFixed(2)} (${uniform.dof}) vs ${uniform.critical.toFixed(2)}: ${uniform.pass ? "uniform" : "NOT uniform"}`],
-      ["last seat sold -> every waiting socket sold_out (ms)", fmt(soldOutLag)],
+      ["late arrivals: Kendall tau (room's join time vs admission tick, a tick's set tied) / largest inversion (ms) / passed over", lateCell(roomLate)],
+      ["late arrivals as the sockets saw them: Kendall tau (join answered vs admitted frame, bench clock)", late.length > 1 ? socketTau.toFixed(4) : "-"],
+      ["early shuffle: first admitted by join quarter, chi-square (3 dof) vs 0.1% critical", shuffleCell(uniform)],
+      ["buyers sent before the opening who joined after it (the room ranks them late)", joinedAfterOpening],
+      ["last seat sold -> every waiting socket sold_out (ms)", lag.lagMs === null ? `- (${lag.reason})` : `${fmt(lag.lagMs)} (${lag.told} sockets)`],
       ["room at the end: waiting / available / held / sold", `${final.waiting} / ${final.available} / ${final.held} / ${final.booked}`],
       ["oversold seats", oversold ? `YES: booked ${final.booked} + held ${final.held} of ${SEATS}` : 0],
       ["admitted buyers who found no seat", noChance],
       [`headless (RPC, ${HEADLESS} visitors): joins/s, ${SHARDS} shards vs 1`, `${fmt(sharded.perSecond)} vs ${fmt(single.perSecond)}`],
       ["headless: admitted / sold seats / ticks to sold out", `${drain.admitted.length} / ${drain.final.booked} / ${drain.timeline.length}`],
-      ["headless: Kendall tau, late arrivals (join time vs admission tick; a tick's set counts as tied)", hLateAdmitted.length > 1 ? hTau.toFixed(4) : "-"],
-      ["headless: early draw, join-time quartiles of the early admitted (chi-square vs 0.1% critical)", `${hCounts.join("/")}: ${hUniform.chi2.toFixed(2)} vs ${hUniform.critical.toFixed(2)}, ${hUniform.pass ? "uniform" : "NOT uniform"}`],
+      [`headless: late arrivals (${HEADLESS_EARLY} joined before the opening): Kendall tau / largest inversion (ms) / passed over`, lateCell(hLate)],
+      ["headless: early shuffle, first admitted by join quarter (chi-square vs 0.1% critical)", shuffleCell(hUniform)],
       ["headless: oversold seats / admitted buyers who found no seat", `${hOversold ? "YES" : 0} / ${drain.noSeat}`],
     ];
     const table = markdownTable(["measure", "value"], rows);
@@ -337,6 +339,17 @@ async function main() {
     http.close();
     await stack.close();
   }
+}
+
+/** Tau, largest inversion and passed-over count of lateOrder; "-" and why when fewer than two late arrivals were admitted. */
+function lateCell(m: ReturnType<typeof lateOrder>): string {
+  if (m.admitted < 2) return `- (${m.admitted} late arrival admitted)`;
+  return `${m.tau.toFixed(4)} / ${fmt(m.maxInversionMs)} / ${m.passedOver} (${m.admitted} admitted over ${m.ticks} ticks)`;
+}
+
+function shuffleCell(m: ReturnType<typeof earlyShuffle>): string {
+  if (m.sampled < 8) return `- (${m.sampled} early visitors sampled of ${m.early})`;
+  return `${m.counts.join("/")} of ${m.early}: ${m.chi2.toFixed(2)} vs ${m.critical.toFixed(2)}, ${m.pass ? "uniform" : "NOT uniform"}`;
 }
 
 /** Queue length, admissions per second, seats held and sold over time, as a small SVG line chart. */

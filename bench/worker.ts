@@ -10,6 +10,7 @@ import { waitingRoom } from "../src/services/waiting-room-client";
 import { QueueShard as RealQueueShard } from "../durable-objects/queue-shard";
 import type { EventInventoryRpc } from "../durable-objects/event-inventory.types";
 import { shardOf } from "../durable-objects/onsale/order";
+import type { RoomRecord } from "./lib/fairness";
 
 // Every object class the real Worker exports (a class added there must never stop the bench from starting);
 // the EventInventory below takes precedence over the one re-exported here.
@@ -76,6 +77,11 @@ export class EventInventory extends RealEventInventory {
 }
 
 export class QueueShard extends RealQueueShard {
+  /** Every visitor of this shard as the room keeps it, for the bench's fairness measures (bench/lib/fairness.ts). */
+  async records(): Promise<RoomRecord[]> {
+    return [...this.engine.admittedSince(0), ...this.engine.waitingVisitors()].map((v) => ({ userId: v.userId, joinedAt: v.joinedAt, early: v.early, key: v.key, admittedAt: v.admittedAt }));
+  }
+
   /** The headless on-sale drain: who was admitted since `since`, with their token and join time. */
   async admittedSince(since: number): Promise<{ userId: string; token: string; joinedAt: number; early: boolean; admittedAt: number }[]> {
     return this.engine.admittedSince(since).map((v) => ({ userId: v.userId, token: v.token!, joinedAt: v.joinedAt, early: v.early, admittedAt: v.admittedAt! }));
@@ -128,6 +134,13 @@ probes.post("/__bench/onsale/join", async (c) => {
     }),
   );
   return c.json({ ok });
+});
+
+probes.get("/__bench/onsale/records", async (c) => {
+  const eventId = c.req.query("event")!;
+  const shards = Number(c.req.query("shards"));
+  const ns = c.env.QUEUE_SHARD as unknown as DurableObjectNamespace<QueueShard>;
+  return c.json((await Promise.all(Array.from({ length: shards }, (_, n) => ns.get(ns.idFromName(`${eventId}:${n}`)).records()))).flat());
 });
 
 /**

@@ -122,6 +122,7 @@ export class QueueShard extends DurableObject<Env> {
 
   async tick(order: TickOrder): Promise<TickReport> {
     const now = this.now();
+    const wasOpened = this.engine.opened;
     const { drawn, toAdmit } = this.engine.takeOrder(order, secureRandom);
     const key = toAdmit.length ? await admissionKey(this.env) : null;
     const signed: { v: Visitor; token: string; expiresAt: number }[] = [];
@@ -131,14 +132,16 @@ export class QueueShard extends DurableObject<Env> {
       signed.push({ v, token, expiresAt });
     }
     this.ctx.storage.transactionSync(() => {
+      // Once drawn, never again: a shard woken after the opening must not take later joiners as early.
+      if (!wasOpened && this.engine.opened) this.ctx.storage.kv.put(OPENED, true);
       for (const v of drawn) this.write(v);
       for (const s of signed) {
-        this.engine.admit(s.v, s.token, now, s.expiresAt);
+        this.engine.admit(s.v, s.token, order.at ?? now, s.expiresAt);
         this.write(s.v);
       }
     });
-    this.push(now);
-    return this.engine.report(toAdmit, HEADS_PER_SHARD);
+    this.push(now, toAdmit);
+    return this.engine.report(toAdmit, HEADS_PER_SHARD, now);
   }
 
   private room() {
@@ -195,12 +198,18 @@ export class QueueShard extends DurableObject<Env> {
     closeOnError(ws);
   }
 
-  /** Each authenticated socket gets its visitor's frame when it changed. */
-  private push(now: number): void {
-    for (const ws of this.ctx.getWebSockets()) {
+  /**
+   * Each authenticated socket gets its visitor's frame when it changed; those just admitted first,
+   * in admission order (the sockets' own order is when they connected, which the draw ignores).
+   */
+  private push(now: number, admitted: Visitor[] = []): void {
+    const rank = new Map(admitted.map((v, i) => [v.userId, i]));
+    const sockets = this.ctx.getWebSockets().flatMap((ws) => {
       const { userId } = (ws.deserializeAttachment() ?? { userId: null }) as SocketState;
-      if (userId) this.pushTo(ws, userId, now);
-    }
+      return userId ? [{ ws, userId, rank: rank.get(userId) ?? admitted.length }] : [];
+    });
+    if (rank.size) sockets.sort((a, b) => a.rank - b.rank);
+    for (const s of sockets) this.pushTo(s.ws, s.userId, now);
   }
 
   private pushTo(ws: WebSocket, userId: string, now: number): void {

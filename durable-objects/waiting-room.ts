@@ -169,7 +169,7 @@ export class WaitingRoom extends DurableObject<Env> {
     const waitlist = `/v1/events/${c.eventId}/waitlist`;
     const reports: TickReport[] = await Promise.all(
       Array.from({ length: c.shards }, (_, n) =>
-        this.shard(c.eventId, n).tick({ open: decision.open, admit: decision.perShard[n] ?? 0, soldOut: decision.soldOut, waitlist, sketches, ratePerSecond: decision.ratePerSecond }),
+        this.shard(c.eventId, n).tick({ open: decision.open, admit: decision.perShard[n] ?? 0, soldOut: decision.soldOut, waitlist, sketches, ratePerSecond: decision.ratePerSecond, at: now }),
       ),
     );
     this.state = afterTick(this.state, decision, reports, now);

@@ -56,18 +56,31 @@ export function aheadIn(s: Sketch, key: number): number {
   return Math.min(s.waiting, lo * s.stride);
 }
 
+/** The lowest late key of anyone who joins at `at` or later: keys below it arrived before `at`. */
+export function arrivedBefore(at: number): number {
+  return LATE_BASE + at * 1024;
+}
+
 /**
  * The coordinator's cut: given each shard's lowest waiting keys, the `quota` lowest overall, as a
- * count per shard. Keys no shard reported are not admitted this tick (they come next tick).
+ * count per shard. Keys no shard reported are not admitted this tick (they come next tick), and
+ * neither is any key they could precede: a shard that reported only part of its queue (`waiting`
+ * above its heads) may have an unreported key just above its last reported one, and a visitor who
+ * joined once the shards' reports had begun (`below`, arrivedBefore(the earliest report)) may be on a
+ * shard that had already reported. So every admission comes before everyone not admitted.
  */
-export function splitQuota(heads: number[][], quota: number): number[] {
+export function splitQuota(heads: number[][], quota: number, waiting: number[] = heads.map((h) => h.length), below = Number.POSITIVE_INFINITY): number[] {
   const counts = heads.map(() => 0);
   if (quota <= 0) return counts;
+  let limit = below;
+  heads.forEach((h, s) => {
+    if ((waiting[s] ?? h.length) > h.length) limit = Math.min(limit, h.length ? h[h.length - 1] + 1 : Number.NEGATIVE_INFINITY);
+  });
   const idx = heads.map(() => 0);
   for (let n = 0; n < quota; n++) {
     let best = -1;
     for (let s = 0; s < heads.length; s++) {
-      if (idx[s] < heads[s].length && (best < 0 || heads[s][idx[s]] < heads[best][idx[best]])) best = s;
+      if (idx[s] < heads[s].length && heads[s][idx[s]] < limit && (best < 0 || heads[s][idx[s]] < heads[best][idx[best]])) best = s;
     }
     if (best < 0) break;
     idx[best]++;

@@ -4,7 +4,7 @@
  * inventory says can still sell. The WaitingRoom object (../waiting-room.ts) is a thin shell.
  */
 import { z } from "zod";
-import { splitQuota, type Sketch } from "./order";
+import { arrivedBefore, splitQuota, type Sketch } from "./order";
 import type { TickReport } from "./shard.logic";
 
 export const ROOM_DEFAULTS = { shards: 4, maxActiveShoppers: 1_000, shopperSessionSeconds: 600, powDifficulty: 0 } as const;
@@ -98,10 +98,16 @@ export interface RoomState {
   heads: number[][];
   sketches: Sketch[];
   waiting: number[];
+  /**
+   * The earliest of the shards' report times (epoch ms, each shard's clock) in the last tick: every
+   * visitor who joined before it is in the reports. Null before any tick (or in a state saved before
+   * this field existed).
+   */
+  reportedAt?: number | null;
 }
 
 export function emptyRoomState(): RoomState {
-  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [] };
+  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [], reportedAt: null };
 }
 
 /** What the inventory object says (its `admissionStats`). */
@@ -171,7 +177,8 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
     const byShoppers = config.maxActiveShoppers - activeShoppers;
     quota = Math.max(0, Math.min(byInventory, byShoppers, byRate));
   }
-  const perShard = splitQuota(state.heads.length ? state.heads : Array.from({ length: config.shards }, () => []), quota);
+  const heads = state.heads.length ? state.heads : Array.from({ length: config.shards }, () => []);
+  const perShard = splitQuota(heads, quota, state.waiting.length ? state.waiting : undefined, state.reportedAt != null ? arrivedBefore(state.reportedAt) : undefined);
   const admitted = perShard.reduce((a, b) => a + b, 0);
   if (config.admitPerMinute !== null) carry -= admitted;
   const measured = measuredRate(state, now);
@@ -201,6 +208,7 @@ export function afterTick(state: RoomState, decision: TickDecision, reports: Tic
     heads: sorted.map((r) => r.heads),
     sketches: sorted.map((r) => r.sketch),
     waiting: sorted.map((r) => r.waiting),
+    reportedAt: sorted.length && sorted.every((r) => Number.isFinite(r.at)) ? Math.min(...sorted.map((r) => r.at)) : null,
   };
 }
 

@@ -48,6 +48,8 @@ export interface TickOrder {
   sketches: Sketch[];
   /** Admissions per second the room is running at, for wait estimates. */
   ratePerSecond: number;
+  /** The coordinator's time of this tick (epoch ms): the admission time of everyone it admits, on every shard. */
+  at?: number;
 }
 
 /** What a shard reports back. */
@@ -59,6 +61,8 @@ export interface TickReport {
   admittedExpiries: number[];
   /** The lowest waiting keys, for the next tick's cut. */
   heads: number[];
+  /** When this shard took the tick (its clock, epoch ms): everyone who joined before is in `heads` or `waiting`. */
+  at: number;
   sketch: Sketch;
 }
 
@@ -159,10 +163,12 @@ export class ShardEngine {
     Object.assign(v, { status: "admitted", admittedAt: now, expiresAt, token });
   }
 
-  report(admitted: Visitor[], headLimit: number): TickReport {
+  /** What the coordinator needs for the next tick; `at` is when this shard took the tick (before any join it let in meanwhile). */
+  report(admitted: Visitor[], headLimit: number, at: number): TickReport {
     const keys = this.waiting.map((v) => v.key!);
     return {
       shard: this.config?.shard ?? 0,
+      at,
       waiting: this.waitingCount,
       admitted: admitted.length,
       admittedExpiries: admitted.map((v) => v.expiresAt!),

@@ -34,7 +34,7 @@ function tick(c: RoomConfig, state: ReturnType<typeof emptyRoomState>, engines: 
       e.admit(v, `token-${v.userId}`, now, e.sessionEnd(now));
       admitted.push(v.userId);
     }
-    return e.report(toAdmit, 2_000);
+    return e.report(toAdmit, 2_000, now);
   });
   return { decision: d, state: afterTick(state, d, reports, now), admitted };
 }
@@ -122,12 +122,14 @@ describe("the coordinator's admission rules", () => {
     const c = config();
     let state = emptyRoomState();
     const engines = shards(c);
-    for (let i = 0; i < 40; i++) engines[shardOf(`u${i}`, 2)].join(`u${i}`, T0 + i);
     let r = tick(c, state, engines, inventory({ available: 10 }), T0 - 1);
     expect(r.admitted).toEqual([]);
+    for (let i = 0; i < 40; i++) engines[shardOf(`u${i}`, 2)].join(`u${i}`, T0 + i);
+    // The first tick after the opening learns the shards' heads; the room admits only what shards reported.
+    r = tick(c, r.state, engines, inventory({ available: 10 }), T0 + 100);
+    expect(r.admitted).toEqual([]);
     state = r.state;
-    // The tick before the opening learned the shards' heads. Nobody has held yet: each buyer on the
-    // way is counted at 4 seats, so 10 free seats admit 3.
+    // Nobody has held yet: each buyer on the way is counted at 4 seats, so 10 free seats admit 3.
     r = tick(c, state, engines, inventory({ available: 10, maxSeatsPerUser: 8 }), T0 + 1_100, rngFor(1));
     expect(r.admitted.sort()).toEqual(["u0", "u1", "u2"]);
     // Three admitted, none has held: the free seats are spoken for.
