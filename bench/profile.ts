@@ -15,6 +15,8 @@ const N = Number(process.argv[3] ?? (LOOP ? 100 : 20_000));
 const SECONDS = Number(process.argv[4] ?? 5);
 const PORT = 9_400 + Math.floor(Math.random() * 500);
 const SECTIONS = 10, ROWS = 20, PER_ROW = 50;
+/** workerd may close a kept-alive socket between two long calls: one connection per call. */
+const CLOSE = { headers: { connection: "close" } };
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
@@ -114,11 +116,11 @@ async function main() {
     };
     if (WHAT === "compare") {
       // No profiler: the engine and the minimal loop, timed from outside, alternately.
-      await fetch(`${stack.workerUrl}/__bench/minimal?event=${ev.eventId}&n=0&rows=${rows}`);
+      await fetch(`${stack.workerUrl}/__bench/minimal?event=${ev.eventId}&n=0&rows=${rows}`, CLOSE);
       for (let round = 0; round < 3; round++) {
         for (const r of ["/__bench/engine", "/__bench/minimal"]) {
           const t = performance.now();
-          await (await fetch(`${stack.workerUrl}${r}?event=${ev.eventId}&n=${N}&rows=${rows}`)).json();
+          await (await fetch(`${stack.workerUrl}${r}?event=${ev.eventId}&n=${N}&rows=${rows}`, CLOSE)).json();
           console.log(`${r.padEnd(18)} ${((N * 1000) / (performance.now() - t)).toFixed(0).padStart(7)} pairs/s`);
         }
       }
@@ -126,7 +128,7 @@ async function main() {
     }
     if (WHAT === "socket") await Promise.all(sockets.map((c) => socketLoop(c, performance.now() + 1000)));
     else if (WHAT === "http") await Promise.all(stack.users.map((_u, i) => httpLoop(i, performance.now() + 1000)));
-    else await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=200&rows=${rows}`); // warm
+    else await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=200&rows=${rows}`, CLOSE); // warm
     pairs = 0;
     const targets = (await (await fetch(`http://127.0.0.1:${PORT}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
     const target = targets.find((t) => t.id === "core:user:evently") ?? targets[0];
@@ -139,7 +141,7 @@ async function main() {
     let answer: unknown = null;
     if (WHAT === "socket") await Promise.all(sockets.map((s) => socketLoop(s, t0 + SECONDS * 1000)));
     else if (WHAT === "http") await Promise.all(stack.users.map((_u, i) => httpLoop(i, t0 + SECONDS * 1000)));
-    else answer = await (await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=${N}&rows=${rows}`)).json();
+    else answer = await (await fetch(`${stack.workerUrl}${route}?event=${ev.eventId}&n=${N}&rows=${rows}`, CLOSE)).json();
     const ms = performance.now() - t0;
     const { profile } = await c.send<{ profile: Profile }>("Profiler.stop");
     c.close();

@@ -185,6 +185,7 @@ export const holds = router()
       const key = c.req.valid("header")["idempotency-key"] ?? null;
       const admission = c.req.valid("header")["x-admission-token"] ?? null;
       const req = body as HoldRequest;
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event on sale");
       const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: requestedQuantity(body), colo: coloOf(c.req.raw) };
       const hold = await measured(c.env, asked, () => inventory(c.env, id).hold(c.var.user.id, req, key, admission), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);

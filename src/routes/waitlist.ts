@@ -6,6 +6,7 @@ import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { inventory } from "../services/inventory-client";
+import { wasPublished } from "../services/published-events";
 
 const Entry = z
   .object({
@@ -56,6 +57,7 @@ export const waitlist = router()
       const { id } = c.req.valid("param");
       const { quantity } = c.req.valid("json");
       await limitWaitlist(c);
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event");
       const res = await inventory(c.env, id).joinWaitlist(c.var.user.id, quantity);
       return c.json(shape(res.entry), res.created ? 201 : 200);
     },
@@ -72,6 +74,7 @@ export const waitlist = router()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event");
       const entry = await inventory(c.env, id).waitlistEntry(c.var.user.id);
       c.header("Cache-Control", "no-store");
       return c.json(shape(entry), 200);
@@ -91,6 +94,7 @@ export const waitlist = router()
     async (c) => {
       const { id } = c.req.valid("param");
       await limitWaitlist(c);
+      if (!(await wasPublished(c.var.db(), id))) throw new AppError("NOT_FOUND", "No such event");
       await inventory(c.env, id).leaveWaitlist(c.var.user.id);
       return c.body(null, 204);
     },

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { EventInventory } from "../../durable-objects/event-inventory";
 import { LIVE_FULL_CLOSE_CODE } from "../../durable-objects/event-inventory.live";
 import { MAX_IDLE_LANES, laneCount } from "../../src/routes/holds";
-import { call, expectError } from "../helpers/fixtures";
+import { call, expectError, makeUser } from "../helpers/fixtures";
 import { callApp, publishedEvent } from "../helpers/inventory";
 
 const U1 = "00000000-0000-4000-8000-0000000000b1";
@@ -57,6 +57,21 @@ describe("anonymous load on a hot event's inventory object", () => {
     const live = await call(`/v1/events/${id}/live`, { headers: { upgrade: "websocket" } });
     expect(live.status).toBe(404);
     expectError(await live.json(), "NOT_FOUND");
+    const target = namespace.idFromName(id);
+    expect((await listDurableObjectIds(namespace)).some((x) => x.equals(target))).toBe(false);
+  });
+
+  it("a random event id's holds and waitlist answer 404 to a signed-in user and create no inventory object", async () => {
+    const id = crypto.randomUUID();
+    const user = await makeUser();
+    const auth = { authorization: `Bearer ${user.token}` };
+    const hold = await call(`/v1/events/${id}/holds`, { method: "POST", headers: auth, json: { quantity: 1 } });
+    expect(hold.status).toBe(404);
+    expectError(await hold.json(), "NOT_FOUND");
+    const join = await call(`/v1/events/${id}/waitlist`, { method: "POST", headers: auth, json: { quantity: 1 } });
+    expect(join.status).toBe(404);
+    expect((await call(`/v1/events/${id}/waitlist/me`, { headers: auth })).status).toBe(404);
+    expect((await call(`/v1/events/${id}/waitlist/me`, { method: "DELETE", headers: auth })).status).toBe(404);
     const target = namespace.idFromName(id);
     expect((await listDurableObjectIds(namespace)).some((x) => x.equals(target))).toBe(false);
   });
