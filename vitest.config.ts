@@ -23,6 +23,13 @@ async function embeddedDatabase(): Promise<boolean> {
 
 const embedded = await embeddedDatabase();
 
+/** The dependencies the Worker and its tests import, pre-bundled for the workerd projects. */
+const PREBUNDLED_DEPS = [
+  "drizzle-orm", "drizzle-orm/pg-core", "drizzle-orm/neon-serverless", "@neondatabase/serverless",
+  "hono", "hono/factory", "hono/route", "hono/utils/http-status", "hono/secure-headers", "hono/http-exception", "hono/cors",
+  "@hono/zod-openapi", "zod", "jose", "uqr", "@noble/hashes/utils.js", "@noble/hashes/sha2.js", "@noble/hashes/argon2.js",
+];
+
 /** A project running in workerd against real Postgres, queues and objects; `opts` adds bindings or queue settings. */
 function workersProject(name: string, opts: { include: string[]; bindings?: Record<string, string>; queueConsumers?: Record<string, object> }) {
   return {
@@ -60,6 +67,10 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
       setupFiles: ["test/helpers/file-database.ts"],
       // One database on the embedded Postgres: files take turns, each on a freshly reset schema.
       fileParallelism: !embedded,
+      // Each file starts a fresh workerd that loads every module through Vite one by one; drizzle,
+      // hono, zod and the rest pre-bundled load as a few modules instead of hundreds (about 1 s less
+      // per file, 49 files).
+      deps: { optimizer: { ssr: { enabled: true, include: PREBUNDLED_DEPS } } },
       testTimeout: 30_000,
       hookTimeout: 60_000,
     },
