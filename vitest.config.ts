@@ -95,6 +95,9 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
       setupFiles: ["test/helpers/file-database.ts"],
       // One database on the embedded Postgres: files take turns, each on a freshly reset schema.
       fileParallelism: !embedded,
+      // Each file starts a fresh workerd that loads every module through Vite one by one; drizzle,
+      // hono, zod and the rest pre-bundled load as a few modules instead of hundreds (about 1 s less
+      // start-up per file).
       deps: { optimizer: { ssr: { enabled: true, include: PREBUNDLED_DEPS } } },
       testTimeout: 30_000,
       hookTimeout: 60_000,
