@@ -124,10 +124,9 @@ describe("public reads", () => {
       await awayFromWindowEdge(6_000, 10_000);
       const windowEnds = Date.now() + (10_000 - (Date.now() % 10_000));
       ip = freshIp();
-      for (let i = 0; i < PUBLIC_READ_LIMIT; i += 50) {
-        const statuses = await Promise.all(Array.from({ length: Math.min(50, PUBLIC_READ_LIMIT - i) }, async () => (await call("/v1/events/not-an-event-id", { headers: ip })).status));
-        expect(statuses.filter((s) => s !== 404), `reads ${i + 1}-${i + statuses.length}`).toEqual([]);
-      }
+      // All at once: in batches, a loaded machine spent longer than a window on them (three attempts, 95 s).
+      const statuses = await Promise.all(Array.from({ length: PUBLIC_READ_LIMIT }, async () => (await call("/v1/events/not-an-event-id", { headers: ip })).status));
+      expect(statuses.filter((s) => s !== 404)).toEqual([]);
       if (Date.now() < windowEnds - 500 || attempt === 3) break;
     }
     await expectLimited(await call("/v1/events", { headers: ip }), "10");
