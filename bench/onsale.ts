@@ -9,6 +9,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { recordBenchmark, markdownTable } from "./lib/benchmarks-doc";
+import { CpuMeter } from "./lib/cpu";
 import { earlyShuffle, kendallTau, lateOrder, soldOutLag, type RoomRecord } from "./lib/fairness";
 import { Recorder, epochNow, fmt, httpClient, sleep, staleSocketRetries, type ClientTiming } from "./lib/load";
 import { publishEvent, startStack } from "./lib/stack";
@@ -125,6 +126,9 @@ async function main() {
     // busy load generator adds to every latency it measures.
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    const cpu = new CpuMeter(stack.dbName, -1);
+    cpu.begin();
+    const phase2Start = performance.now();
     const withRoom = new Recorder();
     let lastSaleAt = 0;
     let bookedSeats = 0;
@@ -248,6 +252,8 @@ async function main() {
     await Promise.race([Promise.all(arrivals), sleep(Math.max(0, deadline - now()))]);
     sampling = false;
     loopDelay.disable();
+    const cpuMs = cpu.end();
+    const phase2Ms = performance.now() - phase2Start;
     clearInterval(phase2Progress);
     await sampler;
     for (const b of buyers) b.ws?.close();
@@ -348,6 +354,9 @@ async function main() {
     const perSecond = new Map<number, number>();
     for (const at of completions) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
     const shedBuyers = buyers.filter((b) => b.shed > 0);
+    const firstTickAt = Math.min(...roomRecords.filter((r) => r.admittedAt != null).map((r) => r.admittedAt!));
+    const inFirstTick = new Set(roomRecords.filter((r) => r.admittedAt === firstTickAt).map((r) => r.userId));
+    const holdsOf = (f: (b: Buyer) => boolean) => buyers.filter((b) => b.holdMs !== undefined && f(b)).map((b) => b.holdMs!);
 
     const rows: (string | number)[][] = [
       ["buyers (sockets + HTTP)", BUYERS],
@@ -358,6 +367,10 @@ async function main() {
       ["without the room: offered holds/s", fmt(BUYERS / withoutSeconds)],
       ["through the room: admitted buyers' hold p50 / p99 (ms)", `${fmt(withRoom.percentile(50))} / ${fmt(withRoom.percentile(99))}`],
       ["through the room: admitted / sold seats", `${admittedCount} / ${final.booked}`],
+      [
+        "through the room: admitted buyers' hold p50 / p99 (ms), admitted in the first tick that admitted (n) / later (n)",
+        `${p50p99(holdsOf((b) => inFirstTick.has(b.id)))} (${holdsOf((b) => inFirstTick.has(b.id)).length}) / ${p50p99(holdsOf((b) => !inFirstTick.has(b.id)))} (${holdsOf((b) => !inFirstTick.has(b.id)).length})`,
+      ],
       ["through the room: first hold attempt's status, 201 / 409 / 503 / other", [201, 409, 503].map((st) => firsts.filter((b) => b.firstHold!.status === st).length).join(" / ") + ` / ${firsts.filter((b) => ![201, 409, 503].includes(b.firstHold!.status)).length}`],
       ["through the room: buyers shed (503) at least once / sends after 503 / time waiting on Retry-After p50 / p99 of those (ms)", `${shedBuyers.length} / ${shedRetries} / ${p50p99(shedBuyers.map((b) => b.shedMs))}`],
       [`through the room: first attempt that reached the object (${reached.length}), p50 / p99 per step (ms)`, split],
@@ -365,6 +378,7 @@ async function main() {
       ["through the room: holds inside the object at once when one entered, p50 / p99 / max", `${p50p99(reached.map(srv("inside")))} / ${fmt(Math.max(0, ...reached.map(srv("inside"))))}`],
       ["through the room: admitted per tick, first / max / median over ticks that admitted (ticks)", ticks.length ? `${ticks[0]} / ${Math.max(...ticks)} / ${fmt(pct(ticks, 50))} (${ticks.length})` : "-"],
       ["through the room: holds the object completed per second, max / median over busy seconds", perSecond.size ? `${Math.max(...perSecond.values())} / ${fmt(pct([...perSecond.values()], 50))}` : "-"],
+      ["phase 2 CPU, share of one core: workerd (the Worker and every object) / postgres / bench process", `${fmt((100 * cpuMs.workerd) / phase2Ms)}% / ${fmt((100 * cpuMs.postgres) / phase2Ms)}% / ${fmt((100 * cpuMs["load gen."]) / phase2Ms)}%`],
       ["bench process event-loop delay during phase 2, p50 / p99 / max (ms)", `${fmt(loopMs(loopDelay.percentile(50)))} / ${fmt(loopMs(loopDelay.percentile(99)))} / ${fmt(loopMs(loopDelay.max))}`],
       ["late arrivals: Kendall tau (room's join time vs admission tick, a tick's set tied) / largest inversion (ms) / passed over", lateCell(roomLate)],
       ["late arrivals as the sockets saw them: Kendall tau (join answered vs admitted frame, bench clock)", late.length > 1 ? socketTau.toFixed(4) : "-"],
