@@ -6,10 +6,12 @@
 //  3. headless: synthetic visitors joined straight through RPC into a sharded and a one-shard room.
 // Prints a table, writes docs/onsale-bench.svg and records docs/benchmarks.md (not at smoke size).
 import { existsSync, writeFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { recordBenchmark, markdownTable } from "./lib/benchmarks-doc";
+import { CpuMeter } from "./lib/cpu";
 import { earlyShuffle, kendallTau, lateOrder, soldOutLag, type RoomRecord } from "./lib/fairness";
-import { Recorder, fmt, httpClient, sleep, staleSocketRetries } from "./lib/load";
+import { Recorder, epochNow, fmt, httpClient, sleep, staleSocketRetries, type ClientTiming } from "./lib/load";
 import { publishEvent, startStack } from "./lib/stack";
 
 const BUYERS = Number(process.env.ONSALE_BUYERS ?? 2_000);
@@ -40,6 +42,13 @@ interface Buyer {
   admittedAt?: number;
   soldOutAt?: number;
   holdMs?: number;
+  /** Epoch ms when the admitted frame was read. */
+  admittedEpoch?: number;
+  /** The first hold attempt: the client's clock and the Worker's (x-bench-timing), and its status. */
+  firstHold?: { status: number; client: ClientTiming; server: Record<string, number> };
+  /** Holds answered 503 and sent again after Retry-After, and the time spent so. */
+  shed: number;
+  shedMs: number;
   held: number;
   booked: number;
   noChance: boolean;
@@ -48,6 +57,13 @@ interface Buyer {
 }
 
 const quantityOf = (i: number) => 1 + (i % 4);
+
+/** The p-th percentile of `values` (nearest rank); NaN when empty. */
+const pct = (values: number[], p: number) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+};
+const p50p99 = (values: number[]) => `${fmt(pct(values, 50))} / ${fmt(pct(values, 99))}`;
 
 const benchT0 = performance.now();
 /** A progress line on stderr: seconds since start and the phase (the table goes to stdout). */
@@ -105,7 +121,14 @@ async function main() {
     const opensAtWall = Date.now() + OPEN_DELAY_MS;
     const cfg = await post("/__bench/onsale/configure", { eventId: ev.eventId, opensAt: new Date(opensAtWall).toISOString(), shards: SHARDS, maxActiveShoppers: MAX_ACTIVE });
     if (cfg.status !== 200) throw new Error(`configure: ${cfg.status} ${cfg.body}`);
-    const buyers: Buyer[] = stack.users.map((u, i) => ({ ...u, early: i < BUYERS * EARLY_SHARE, held: 0, booked: 0, noChance: false, done: false }));
+    const buyers: Buyer[] = stack.users.map((u, i) => ({ ...u, early: i < BUYERS * EARLY_SHARE, held: 0, booked: 0, noChance: false, done: false, shed: 0, shedMs: 0 }));
+    // The bench's own event-loop lag while it drives the room: a frame or an answer read late by a
+    // busy load generator adds to every latency it measures.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const cpu = new CpuMeter(stack.dbName, -1);
+    cpu.begin();
+    const phase2Start = performance.now();
     const withRoom = new Recorder();
     let lastSaleAt = 0;
     let bookedSeats = 0;
@@ -133,11 +156,15 @@ async function main() {
       for (const q of [quantityOf(i), 1]) {
         const t = performance.now();
         let res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
+        b.firstHold ??= { status: res.status, client: res.timing, server: JSON.parse(String(res.headers["x-bench-timing"] ?? "{}")) };
         // Shed (503 + Retry-After) while the machine is saturated: retry as a client would. A buyer
         // who gave up would keep the admission pending for its whole session and hold back the queue.
         for (let tries = 0; res.status === 503 && tries < 20; tries++) {
           shedRetries++;
+          b.shed++;
+          const slept = performance.now();
           await sleep(1_000 * Number(res.headers["retry-after"] ?? 1));
+          b.shedMs += performance.now() - slept;
           res = await post(`/v1/events/${ev.eventId}/holds`, { quantity: q }, { authorization: `Bearer ${b.token}`, "x-admission-token": token });
         }
         const ms = performance.now() - t;
@@ -189,6 +216,7 @@ async function main() {
             b.joinedAt = now();
           } else if (f.type === "admitted" && b.admittedAt === undefined) {
             b.admittedAt = now();
+            b.admittedEpoch = epochNow();
             await shop(b, f.admission.token, i);
             finish();
           } else if (f.type === "sold_out") {
@@ -223,6 +251,9 @@ async function main() {
     }
     await Promise.race([Promise.all(arrivals), sleep(Math.max(0, deadline - now()))]);
     sampling = false;
+    loopDelay.disable();
+    const cpuMs = cpu.end();
+    const phase2Ms = performance.now() - phase2Start;
     clearInterval(phase2Progress);
     await sampler;
     for (const b of buyers) b.ws?.close();
@@ -298,6 +329,35 @@ async function main() {
     const noChance = buyers.filter((b) => b.noChance).length;
     const oversold = final.booked + final.held > SEATS || bookedSeats !== final.booked;
 
+    // Where an admitted buyer's first hold attempt spent its time, step by step (client clock, then
+    // the Worker's and the object's: bench/worker.ts timedHold), and how admissions came.
+    const firsts = buyers.filter((b) => b.firstHold && b.admittedEpoch !== undefined);
+    const reached = firsts.filter((b) => b.firstHold!.server.objIn !== undefined);
+    const step = (from: (b: Buyer) => number, to: (b: Buyer) => number, of = reached) => p50p99(of.map((b) => to(b) - from(b)));
+    const srv = (k: string) => (b: Buyer) => b.firstHold!.server[k];
+    const cli = (k: keyof ClientTiming) => (b: Buyer) => b.firstHold!.client[k];
+    const split = [
+      `frame->sent ${step((b) => b.admittedEpoch!, cli("sent"))}`,
+      `sent->Worker ${step(cli("sent"), srv("workerIn"))}`,
+      `Worker before the object ${step(srv("workerIn"), srv("rpcOut"))}`,
+      `to the object ${step(srv("rpcOut"), srv("objIn"))}`,
+      `in the object ${step(srv("objIn"), srv("objOut"))}`,
+      `back ${step(srv("objOut"), srv("rpcBack"))}`,
+      `Worker after ${step(srv("rpcBack"), srv("workerOut"))}`,
+      `Worker->bench read ${step(srv("workerOut"), cli("received"))}`,
+    ].join("; ");
+    const loopMs = (ns: number) => ns / 1e6;
+    const perTick = new Map<number, number>();
+    for (const r of roomRecords) if (r.admittedAt != null) perTick.set(r.admittedAt, (perTick.get(r.admittedAt) ?? 0) + 1);
+    const ticks = [...perTick.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+    const completions = JSON.parse((await http.request("GET", `/__bench/onsale/hold-completions?event=${ev.eventId}`)).body) as number[];
+    const perSecond = new Map<number, number>();
+    for (const at of completions) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
+    const shedBuyers = buyers.filter((b) => b.shed > 0);
+    const firstTickAt = Math.min(...roomRecords.filter((r) => r.admittedAt != null).map((r) => r.admittedAt!));
+    const inFirstTick = new Set(roomRecords.filter((r) => r.admittedAt === firstTickAt).map((r) => r.userId));
+    const holdsOf = (f: (b: Buyer) => boolean) => buyers.filter((b) => b.holdMs !== undefined && f(b)).map((b) => b.holdMs!);
+
     const rows: (string | number)[][] = [
       ["buyers (sockets + HTTP)", BUYERS],
       ["seats", SEATS],
@@ -307,6 +367,19 @@ async function main() {
       ["without the room: offered holds/s", fmt(BUYERS / withoutSeconds)],
       ["through the room: admitted buyers' hold p50 / p99 (ms)", `${fmt(withRoom.percentile(50))} / ${fmt(withRoom.percentile(99))}`],
       ["through the room: admitted / sold seats", `${admittedCount} / ${final.booked}`],
+      [
+        "through the room: admitted buyers' hold p50 / p99 (ms), admitted in the first tick that admitted (n) / later (n)",
+        `${p50p99(holdsOf((b) => inFirstTick.has(b.id)))} (${holdsOf((b) => inFirstTick.has(b.id)).length}) / ${p50p99(holdsOf((b) => !inFirstTick.has(b.id)))} (${holdsOf((b) => !inFirstTick.has(b.id)).length})`,
+      ],
+      ["through the room: first hold attempt's status, 201 / 409 / 503 / other", [201, 409, 503].map((st) => firsts.filter((b) => b.firstHold!.status === st).length).join(" / ") + ` / ${firsts.filter((b) => ![201, 409, 503].includes(b.firstHold!.status)).length}`],
+      ["through the room: buyers shed (503) at least once / sends after 503 / time waiting on Retry-After p50 / p99 of those (ms)", `${shedBuyers.length} / ${shedRetries} / ${p50p99(shedBuyers.map((b) => b.shedMs))}`],
+      [`through the room: first attempt that reached the object (${reached.length}), p50 / p99 per step (ms)`, split],
+      ["through the room: first attempt, admitted frame -> answer p50 / p99 (ms), all / reached the object", `${step((b) => b.admittedEpoch!, cli("received"), firsts)} / ${step((b) => b.admittedEpoch!, cli("received"))}`],
+      ["through the room: holds inside the object at once when one entered, p50 / p99 / max", `${p50p99(reached.map(srv("inside")))} / ${fmt(Math.max(0, ...reached.map(srv("inside"))))}`],
+      ["through the room: admitted per tick, first / max / median over ticks that admitted (ticks)", ticks.length ? `${ticks[0]} / ${Math.max(...ticks)} / ${fmt(pct(ticks, 50))} (${ticks.length})` : "-"],
+      ["through the room: holds the object completed per second, max / median over busy seconds", perSecond.size ? `${Math.max(...perSecond.values())} / ${fmt(pct([...perSecond.values()], 50))}` : "-"],
+      ["phase 2 CPU, share of one core: workerd (the Worker and every object) / postgres / bench process", `${fmt((100 * cpuMs.workerd) / phase2Ms)}% / ${fmt((100 * cpuMs.postgres) / phase2Ms)}% / ${fmt((100 * cpuMs["load gen."]) / phase2Ms)}%`],
+      ["bench process event-loop delay during phase 2, p50 / p99 / max (ms)", `${fmt(loopMs(loopDelay.percentile(50)))} / ${fmt(loopMs(loopDelay.percentile(99)))} / ${fmt(loopMs(loopDelay.max))}`],
       ["late arrivals: Kendall tau (room's join time vs admission tick, a tick's set tied) / largest inversion (ms) / passed over", lateCell(roomLate)],
       ["late arrivals as the sockets saw them: Kendall tau (join answered vs admitted frame, bench clock)", late.length > 1 ? socketTau.toFixed(4) : "-"],
       ["early shuffle: first admitted by join quarter, chi-square (3 dof) vs 0.1% critical", shuffleCell(uniform)],

@@ -21,6 +21,28 @@ export * from "../src/index";
 console.log = () => {};
 
 export class EventInventory extends RealEventInventory {
+  /** Holds inside this object right now (awaiting the admission check included), and when each hold finished (epoch ms). */
+  private holdsInside = 0;
+  private readonly holdsDone: number[] = [];
+
+  /** The real hold, with the object's own clock around it for bench/onsale.ts's latency split. */
+  override async hold(...args: Parameters<RealEventInventory["hold"]>): ReturnType<RealEventInventory["hold"]> {
+    const objIn = Date.now();
+    const inside = ++this.holdsInside;
+    try {
+      const res = await super.hold(...args);
+      return Object.assign(res, { benchTiming: { objIn, objOut: Date.now(), inside } });
+    } finally {
+      this.holdsInside--;
+      this.holdsDone.push(Date.now());
+    }
+  }
+
+  /** When each hold finished (epoch ms), for holds completed per second. */
+  async holdCompletions(): Promise<number[]> {
+    return this.holdsDone;
+  }
+
   /** One trivial write: what a storage commit costs per request. */
   async touch(): Promise<number> {
     this.ctx.storage.sql.exec(`INSERT INTO meta (key, value) VALUES ('touch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, String(Math.random()));
@@ -136,6 +158,11 @@ probes.post("/__bench/onsale/join", async (c) => {
   return c.json({ ok });
 });
 
+probes.get("/__bench/onsale/hold-completions", async (c) => {
+  const ns = c.env.EVENT_INVENTORY as unknown as DurableObjectNamespace<EventInventory>;
+  return c.json(await ns.get(ns.idFromName(c.req.query("event")!)).holdCompletions());
+});
+
 probes.get("/__bench/onsale/records", async (c) => {
   const eventId = c.req.query("event")!;
   const shards = Number(c.req.query("shards"));
@@ -190,6 +217,45 @@ probes.post("/__bench/onsale/drain", async (c) => {
   return c.json({ admitted, timeline, noSeat, final: a });
 });
 
+/**
+ * A hold through the real app with its time split (bench/onsale.ts): the Worker's clock when the
+ * request arrived, when the RPC to the object left and came back, the object's own clock around
+ * its hold, and when the Worker answered; in `x-bench-timing` (epoch ms, workerd's clock, which
+ * advances on I/O only). The app sees the real namespace behind a proxy that only times `hold`.
+ */
+async function timedHold(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const t: Record<string, number> = { workerIn: Date.now() };
+  const ns = env.EVENT_INVENTORY;
+  const timedNs = new Proxy(ns, {
+    get(target, prop) {
+      if (prop !== "get") {
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return (id: DurableObjectId) => {
+        const stub = target.get(id) as unknown as EventInventoryRpc;
+        return new Proxy(stub, {
+          get(s, p) {
+            if (p !== "hold") return Reflect.get(s, p);
+            return async (...args: Parameters<EventInventoryRpc["hold"]>) => {
+              t.rpcOut = Date.now();
+              const res = await s.hold(...args);
+              t.rpcBack = Date.now();
+              Object.assign(t, (res as { benchTiming?: Record<string, number> }).benchTiming);
+              return res;
+            };
+          },
+        });
+      };
+    },
+  });
+  const res = await app.fetch(request, { ...env, EVENT_INVENTORY: timedNs }, ctx);
+  t.workerOut = Date.now();
+  const out = new Response(res.body, res);
+  out.headers.set("x-bench-timing", JSON.stringify(t));
+  return out;
+}
+
 export default {
   ...app,
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -215,6 +281,7 @@ export default {
       return Response.json(await ns.get(ns.idFromName(eventId)).minimalLoop(n, rows));
     }
     if (url.pathname.startsWith("/__bench/")) return probes.fetch(request, env, ctx);
+    if (request.method === "POST" && /^\/v1\/events\/[^/]+\/holds$/.test(url.pathname)) return timedHold(request, env, ctx);
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -26,8 +26,20 @@ export class Recorder {
   }
 }
 
+/** Epoch ms (sub-ms, from performance.now()) of a request's steps on the client. */
+export interface ClientTiming {
+  /** request() called. */
+  called: number;
+  /** The request fully handed to the socket (after waiting for a pooled socket or a new connection). */
+  sent: number;
+  /** The whole response read. */
+  received: number;
+}
+
+export const epochNow = () => performance.timeOrigin + performance.now();
+
 export interface HttpClient {
-  request(method: string, path: string, headers?: Record<string, string>, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
+  request(method: string, path: string, headers?: Record<string, string>, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; timing: ClientTiming }>;
   close(): void;
 }
 
@@ -53,9 +65,10 @@ const FREE_SOCKET_MS = 2_000;
 export function httpClient(base: string, maxSockets: number): HttpClient {
   const url = new URL(base);
   const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: FREE_SOCKET_MS });
-  const send = (method: string, path: string, headers: Record<string, string>, payload: string | undefined, pooled: boolean) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+  const send = (method: string, path: string, headers: Record<string, string>, payload: string | undefined, pooled: boolean, called: number) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; timing: ClientTiming }>((resolve, reject) => {
       let sentAfterIdle: number | undefined;
+      let sent = NaN;
       const req = http.request(
         {
           agent: pooled ? agent : false,
@@ -70,11 +83,12 @@ export function httpClient(base: string, maxSockets: number): HttpClient {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             lastUse.set(req.socket!, { what: `${method} ${path} -> ${res.statusCode}`, at: performance.now() });
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), timing: { called, sent, received: epochNow() } });
           });
           res.on("error", (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${method} ${path}: response ${e.message}`, { cause: e }), { code: e.code })));
         },
       );
+      req.on("finish", () => (sent = epochNow()));
       req.on("socket", (socket) => {
         const prev = lastUse.get(socket);
         if (prev) sentAfterIdle = performance.now() - prev.at;
@@ -90,13 +104,14 @@ export function httpClient(base: string, maxSockets: number): HttpClient {
   return {
     async request(method, path, headers = {}, body) {
       const payload = body === undefined ? undefined : JSON.stringify(body);
+      const called = epochNow();
       try {
-        return await send(method, path, headers, payload, true);
+        return await send(method, path, headers, payload, true, called);
       } catch (e) {
         if (!(e as { stale?: boolean }).stale) throw e;
         staleSocketRetries.count++;
         staleSocketRetries.last = (e as Error).message;
-        return await send(method, path, headers, payload, false);
+        return await send(method, path, headers, payload, false, called);
       }
     },
     close: () => agent.destroy(),

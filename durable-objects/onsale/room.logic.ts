@@ -16,6 +16,16 @@ export const DEFAULT_SEATS_PER_BUYER = 4;
  * admission for a chance to hold for everyone admitted.
  */
 export const SEATS_SAFETY = 1.5;
+/**
+ * Admissions per second the room allows before it has seen admitted buyers hold: the speed of the
+ * hold path is unknown yet. Admitted buyers hold at once, so a tick's admissions arrive at the
+ * inventory together; this keeps the opening's first ticks small (50/s is 13 a tick at 250 ms).
+ */
+export const PACE_START_PER_SECOND = 50;
+/** While admitted buyers hold as fast as they are admitted, the pace may grow this many times the rate they held at. */
+export const PACE_GROWTH = 2;
+/** A tick's allowance covers at most this much time, so a late or first tick does not admit a burst. */
+export const PACE_MAX_INTERVAL_MS = 1_000;
 /** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
 export const HEADS_PER_SHARD = 2_000;
 
@@ -104,10 +114,12 @@ export interface RoomState {
    * this field existed).
    */
   reportedAt?: number | null;
+  /** The inventory's `admissionsUsed` read at the last tick, for the holds made since (null before any tick, or in an older saved state). */
+  usedAtLastTick?: number | null;
 }
 
 export function emptyRoomState(): RoomState {
-  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [], reportedAt: null };
+  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [], reportedAt: null, usedAtLastTick: null };
 }
 
 /** What the inventory object says (its `admissionStats`). */
@@ -133,6 +145,10 @@ export interface TickDecision {
   ratePerSecond: number;
   activeShoppers: number;
   carry: number;
+  /** Admissions per second the pace allowed this tick. */
+  pacePerSecond: number;
+  /** The inventory's admissionsUsed this tick read (kept for the next tick's pace). */
+  admissionsUsed: number;
 }
 
 const sum = (pairs: [number, number][]) => pairs.reduce((n, [, c]) => n + c, 0);
@@ -151,7 +167,7 @@ export function measuredRate(state: RoomState, now: number): number {
  * takes, minus admitted buyers who have not held yet (each free seat has a buyer, no more); room
  * under maxActiveShoppers (buyers not yet holding plus those holding); the admitPerMinute allowance.
  * A buyer on the way is counted as wanting SEATS_SAFETY times the average seen (DEFAULT_SEATS_PER_BUYER
- * before any), at most the event's cap.
+ * before any), at most the event's cap. And the pace (`pacePerSecond`).
  */
 export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryView, now: number): TickDecision {
   const open = config.enabled && now >= config.opensAt;
@@ -171,11 +187,13 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
     carry = Math.min(carry + (config.admitPerMinute * elapsed) / 60_000, Math.max(1, config.admitPerMinute / 6));
     byRate = Math.floor(carry);
   }
+  const pace = pacePerSecond(state, inv, now);
   let quota = 0;
   if (open && !soldOut) {
     const byInventory = Math.ceil(inv.available / wants) - pending;
     const byShoppers = config.maxActiveShoppers - activeShoppers;
-    quota = Math.max(0, Math.min(byInventory, byShoppers, byRate));
+    const byPace = Math.ceil((pace * Math.min(PACE_MAX_INTERVAL_MS, elapsed || PACE_MAX_INTERVAL_MS)) / 1_000);
+    quota = Math.max(0, Math.min(byInventory, byShoppers, byRate, byPace));
   }
   const heads = state.heads.length ? state.heads : Array.from({ length: config.shards }, () => []);
   const perShard = splitQuota(heads, quota, state.waiting.length ? state.waiting : undefined, state.reportedAt != null ? arrivedBefore(state.reportedAt) : undefined);
@@ -183,7 +201,27 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   if (config.admitPerMinute !== null) carry -= admitted;
   const measured = measuredRate(state, now);
   const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / wants) / 60);
-  return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry };
+  return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry, pacePerSecond: pace, admissionsUsed: inv.admissionsUsed };
+}
+
+/**
+ * How fast the room may admit: admitted buyers hold right away, so admissions beyond what the hold
+ * path serves only queue at the inventory (seconds of hold latency, then 503s and retries). The
+ * rate admitted buyers made their first hold since the last tick measures what it serves. If they
+ * kept up with the last tick's admissions (as many held as that tick admitted, times the share of
+ * admissions that hold at all in this room, so buyers who never hold do not read as a lag), the
+ * pace may grow to PACE_GROWTH times that rate; if not, it falls to that rate. Never below
+ * PACE_START_PER_SECOND, so a room whose buyers take their time still moves.
+ */
+export function pacePerSecond(state: RoomState, inv: InventoryView, now: number): number {
+  if (state.lastTickAt === null || state.usedAtLastTick == null || now <= state.lastTickAt) return PACE_START_PER_SECOND;
+  const held = Math.max(0, inv.admissionsUsed - state.usedAtLastTick);
+  const rate = (held * 1_000) / (now - state.lastTickAt);
+  const lastTickAdmitted = sum(state.recent.filter(([at]) => at === state.lastTickAt));
+  const admittedInSession = inSession(state, now);
+  const converting = admittedInSession > 0 ? Math.min(1, inv.admissionsUsed / admittedInSession) : 1;
+  const keptUp = held >= Math.floor(lastTickAdmitted * converting);
+  return Math.max(PACE_START_PER_SECOND, keptUp ? PACE_GROWTH * rate : rate);
 }
 
 /** The state after the shards answered a tick. */
@@ -209,6 +247,7 @@ export function afterTick(state: RoomState, decision: TickDecision, reports: Tic
     sketches: sorted.map((r) => r.sketch),
     waiting: sorted.map((r) => r.waiting),
     reportedAt: sorted.length && sorted.every((r) => Number.isFinite(r.at)) ? Math.min(...sorted.map((r) => r.at)) : null,
+    usedAtLastTick: decision.admissionsUsed,
   };
 }
 

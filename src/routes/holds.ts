@@ -9,6 +9,7 @@ import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { coloOf, measured } from "../lib/metrics";
 import { isUuid } from "../lib/ids";
+import { enter, leave, newLane, roll, shouldShed, type Lane } from "../lib/load-shedding";
 import { ErrorResponse, errors, json, router } from "../lib/openapi";
 import { inventory } from "../services/inventory-client";
 import { openLiveSocket } from "../services/live-seat-map";
@@ -83,23 +84,6 @@ const IdempotencyHeader = z.object({
   "x-admission-token": z.string().min(1).max(2_048).optional().openapi({ description: "While the event is on sale: the waiting room's admission token (docs/onsale.md)" }),
 });
 
-/**
- * Load shedding per event in this isolate. A request that would wait longer than QUEUE_BUDGET_MS
- * behind the ones in flight (in flight / recent completion rate, Little's law), or that finds
- * `holdMaxInflight` already in flight, is answered at once with 503 + Retry-After instead of
- * joining the object's queue: under a storm the tail stays short and callers back off.
- */
-const QUEUE_BUDGET_MS = 100;
-const MIN_INFLIGHT_BEFORE_SHEDDING = 8;
-const RATE_WINDOW_MS = 250;
-
-interface Lane {
-  inFlight: number;
-  done: number;
-  windowStart: number;
-  /** Completions per millisecond, smoothed over recent windows; 0 until measured. */
-  rate: number;
-}
 const lanes = new Map<string, Lane>();
 /** Idle lanes beyond this many are dropped as soon as they go idle, so random event ids cannot grow the map. */
 export const MAX_IDLE_LANES = 1_000;
@@ -107,21 +91,6 @@ export const MAX_IDLE_LANES = 1_000;
 /** Lanes kept in this isolate (for tests). */
 export function laneCount(): number {
   return lanes.size;
-}
-
-function roll(lane: Lane, now: number): void {
-  const elapsed = now - lane.windowStart;
-  if (elapsed < RATE_WINDOW_MS) return;
-  const current = lane.done / elapsed;
-  lane.rate = lane.rate === 0 ? current : 0.5 * lane.rate + 0.5 * current;
-  lane.done = 0;
-  lane.windowStart = now;
-}
-
-export function shouldShed(lane: Lane, hardLimit: number): boolean {
-  if (lane.inFlight >= hardLimit) return true;
-  if (lane.inFlight < MIN_INFLIGHT_BEFORE_SHEDDING || lane.rate === 0) return false;
-  return lane.inFlight / lane.rate > QUEUE_BUDGET_MS;
 }
 
 const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
@@ -132,17 +101,16 @@ const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
     const eventId = raw.toLowerCase();
     const now = Date.now();
     let lane = lanes.get(eventId);
-    if (!lane) lanes.set(eventId, (lane = { inFlight: 0, done: 0, windowStart: now, rate: 0 }));
+    if (!lane) lanes.set(eventId, (lane = newLane(now)));
     roll(lane, now);
     if (shouldShed(lane, c.var.config.holdMaxInflight)) {
       throw new AppError("OVERLOADED", "This event is very busy, retry shortly", undefined, { "Retry-After": "1" });
     }
-    lane.inFlight++;
+    enter(lane, now);
     try {
       await next();
     } finally {
-      lane.inFlight--;
-      lane.done++;
+      leave(lane, Date.now());
       if (lane.inFlight === 0 && (lanes.size > MAX_IDLE_LANES || Date.now() - lane.windowStart > 60_000)) lanes.delete(eventId);
     }
   });

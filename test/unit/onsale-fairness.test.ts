@@ -72,7 +72,8 @@ describe("late joiners across shards", () => {
     const room = new RoomSim(config({ shards: 4 }), rngFor(3), headLimit);
     room.tick(0, T0);
     let arrived = 0;
-    // A crowd of 1,000 before the first admission, then admission of 190 a tick (about 48 from each shard, more than it reports).
+    // A crowd of 1,000 before the first admission, then admission of up to 190 a tick (the pace starts lower and doubles
+    // while everyone holds: from the third tick about 48 from each shard, more than it reports).
     // User ids hash unevenly over the shards (sequential ids would fall almost round-robin).
     const rng = rngFor(11);
     for (let i = 0; i < 1_000; i++) room.join(`late-${arrived++}-${Math.floor(rng() * 1e9)}`, T0 + 1 + i);

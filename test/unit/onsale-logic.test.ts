@@ -3,7 +3,7 @@ import { AdmissionGate } from "../../durable-objects/onsale/admission-gate";
 import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/admission-token";
 import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
 import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
-import { afterTick, decideConfigure, decideTick, emptyRoomState, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
+import { afterTick, decideConfigure, decideTick, emptyRoomState, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 import { chiSquareUniform, kendallTau } from "../../bench/lib/fairness";
 import { rngFor } from "../helpers/onsale-sim";
@@ -158,6 +158,30 @@ describe("the coordinator's admission rules", () => {
     r = tick(c, r.state, engines, inventory({ available: 2, held: 0, booked: 98 }), T0 + 30);
     expect(r.decision.soldOut).toBe(false);
     expect(r.admitted).toEqual(["u0"]);
+  });
+
+  it("paces admission by how fast admitted buyers hold: no opening burst, faster while holds keep up, no faster than holds when they lag", () => {
+    const c = config({ shards: 4 });
+    const engines = shards(c);
+    for (let i = 0; i < 2_000; i++) engines[shardOf(`early-${i}`, 4)].join(`early-${i}`, T0 - 60_000 + i);
+    const roomy = (used: number) => inventory({ capacity: 100_000, available: 100_000, admissionsUsed: used, seatsPerBuyer: 1 });
+    // The opening draws; the next tick (250 ms later) may admit PACE_START_PER_SECOND x 0.25 s, not the 1,000 seats and shoppers allow.
+    let r = tick(c, emptyRoomState(), engines, roomy(0), T0);
+    r = tick(c, r.state, engines, roomy(0), T0 + 250);
+    expect(r.admitted).toHaveLength(Math.ceil(PACE_START_PER_SECOND * 0.25));
+    // All of them held within the tick: the room may admit twice as fast as they held.
+    let used = r.admitted.length;
+    const before = r.admitted.length;
+    r = tick(c, r.state, engines, roomy(used), T0 + 500);
+    expect(r.admitted).toHaveLength(Math.ceil(PACE_GROWTH * before));
+    // Only 20 of those 26 held in the next 250 ms (80/s): the hold path lags, so admit no faster than it served.
+    used += 20;
+    r = tick(c, r.state, engines, roomy(used), T0 + 750);
+    expect(r.admitted).toHaveLength(20);
+    // A tick long after the last one admits at most one second's pace, not a burst for the whole gap.
+    used += r.admitted.length + 6;
+    r = tick(c, r.state, engines, roomy(used), T0 + 10_750);
+    expect(r.admitted.length).toBeLessThanOrEqual(PACE_START_PER_SECOND);
   });
 
   it("caps admission by maxActiveShoppers and by admitPerMinute", () => {
