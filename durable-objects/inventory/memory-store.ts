@@ -24,6 +24,25 @@ interface State {
   products: ProductSet | null;
 }
 
+/** A hold row copied deep enough that no caller can change the stored one (its arrays hold flat objects). */
+const copyHold = (h: HoldRow): HoldRow => ({ ...h, seats: h.seats.map((s) => ({ ...s })), ...(h.lines ? { lines: h.lines.map((l) => ({ ...l })) } : {}) });
+
+/**
+ * What a rollback needs: rows are replaced on change, never edited in place, except seats and the
+ * hold records' `updatedAt`, which are copied; the rest is shared. (structuredClone of the whole
+ * state per transaction was most of the simulation's time.)
+ */
+function snapshot(s: State): State {
+  return {
+    ...s,
+    inventory: s.inventory ? { ...s.inventory } : null,
+    seats: s.seats.map((x) => ({ ...x })),
+    holds: new Map([...s.holds].map(([id, r]) => [id, { ...r }])),
+    waitlist: [...s.waitlist],
+    outbox: [...s.outbox],
+  };
+}
+
 const empty = (): State => ({ inventory: null, seats: [], holds: new Map(), waitlist: [], nextEntrySeq: 1, outbox: [], nextOutboxSeq: 1, products: null });
 const isActive = (s: WaitlistEntryRow["status"]) => s === "waiting" || s === "offered";
 
@@ -33,7 +52,7 @@ export class MemoryStore implements InventoryStore {
 
   transaction<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
-    const saved = structuredClone(this.s);
+    const saved = snapshot(this.s);
     this.depth++;
     try {
       return fn();
@@ -106,12 +125,12 @@ export class MemoryStore implements InventoryStore {
 
   holdById(id: string): HoldRow | null {
     const r = this.s.holds.get(id);
-    return r ? structuredClone(r.hold) : null;
+    return r ? copyHold(r.hold) : null;
   }
 
   holdByKey(userId: string, key: string): HoldRow | null {
     const found = this.rows().find((h) => h.userId === userId && h.idempotencyKey === key);
-    return found ? structuredClone(found) : null;
+    return found ? copyHold(found) : null;
   }
 
   insertHold(hold: HoldRow, now: number): void {
@@ -131,13 +150,13 @@ export class MemoryStore implements InventoryStore {
   liveHolds(): HoldRow[] {
     return this.rows()
       .filter((h) => h.status === "active" || h.status === "confirming" || h.status === "committed")
-      .map((h) => structuredClone(h));
+      .map(copyHold);
   }
 
   releasedWithoutBookingSince(since: number): HoldRow[] {
     return [...this.s.holds.values()]
       .filter((r) => r.hold.status === "released" && r.hold.bookingId === null && r.updatedAt >= since)
-      .map((r) => structuredClone(r.hold));
+      .map((r) => copyHold(r.hold));
   }
 
   readProducts(): ProductSet | null {
