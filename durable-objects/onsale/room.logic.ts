@@ -26,6 +26,14 @@ export const PACE_START_PER_SECOND = 50;
 export const PACE_GROWTH = 2;
 /** A tick's allowance covers at most this much time, so a late or first tick does not admit a burst. */
 export const PACE_MAX_INTERVAL_MS = 1_000;
+/**
+ * An admitted buyer keeps a seat in reserve (counts as "pending" against the free seats) for this
+ * long after admission; one who has not held by then keeps their session and token, but no longer
+ * stops the next in line from being admitted. Without it, a few admitted buyers who never hold froze
+ * the last seats for a whole session (a quiet run ended with 80 seats free, 1,112 waiting, 100 s
+ * without an admission).
+ */
+export const FIRST_HOLD_GRACE_MS = 30_000;
 /** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
 export const HEADS_PER_SHARD = 2_000;
 
@@ -164,7 +172,8 @@ export function measuredRate(state: RoomState, now: number): number {
 /**
  * How many to admit now. Nothing before the opening. Sold out when no seat is free and none is
  * held (nothing can come back). Otherwise the least of: the seats free now over the seats a buyer
- * takes, minus admitted buyers who have not held yet (each free seat has a buyer, no more); room
+ * takes, minus admitted buyers who have not held yet, within FIRST_HOLD_GRACE_MS of their admission
+ * (each free seat has a buyer, no more); room
  * under maxActiveShoppers (buyers not yet holding plus those holding); the admitPerMinute allowance.
  * A buyer on the way is counted as wanting SEATS_SAFETY times the average seen (DEFAULT_SEATS_PER_BUYER
  * before any), at most the event's cap. And the pace (`pacePerSecond`).
@@ -176,7 +185,8 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   // What a buyer on the way is counted as wanting (the inventory rule); `seen` itself estimates the holders.
   const wants = Math.min(cap, seen === null ? DEFAULT_SEATS_PER_BUYER : Math.max(1, seen * SEATS_SAFETY));
   const seatsPerBuyer = seen ?? Math.min(cap, DEFAULT_SEATS_PER_BUYER);
-  const pending = Math.max(0, inSession(state, now) - inv.admissionsUsed);
+  const admittedLately = sum(state.recent.filter(([at]) => at > now - FIRST_HOLD_GRACE_MS));
+  const pending = Math.max(0, Math.min(inSession(state, now) - inv.admissionsUsed, admittedLately));
   const holding = Math.ceil(inv.held / seatsPerBuyer);
   const activeShoppers = pending + holding;
   const soldOut = open && inv.available <= 0 && inv.held <= 0;

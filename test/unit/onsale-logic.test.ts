@@ -3,7 +3,7 @@ import { AdmissionGate } from "../../durable-objects/onsale/admission-gate";
 import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/admission-token";
 import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
 import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
-import { afterTick, decideConfigure, decideTick, emptyRoomState, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
+import { afterTick, decideConfigure, decideTick, emptyRoomState, FIRST_HOLD_GRACE_MS, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 import { chiSquareUniform, kendallTau } from "../../bench/lib/fairness";
 import { rngFor } from "../helpers/onsale-sim";
@@ -40,6 +40,21 @@ function tick(c: RoomConfig, state: ReturnType<typeof emptyRoomState>, engines: 
 }
 
 const inventory = (over: Partial<InventoryView> = {}): InventoryView => ({ capacity: 100, available: 100, held: 0, booked: 0, admissionsUsed: 0, seatsPerBuyer: null, ...over });
+
+describe("admitted buyers who never hold", () => {
+  it("keep seats in reserve for FIRST_HOLD_GRACE_MS after admission, then no longer stop the next in line", () => {
+    const c = config({ opensAt: T0 - 60_000 });
+    // 40 admitted at T0 still in session; none has held; 80 seats free of 100.
+    const state = { ...emptyRoomState(), opened: true, lastTickAt: T0, sessions: [[T0 + 600_000, 40]] as [number, number][], recent: [[T0, 40]] as [number, number][], usedAtLastTick: 0 };
+    const inv = inventory({ available: 80, booked: 20, admissionsUsed: 0, seatsPerBuyer: 2 });
+    // 80 free seats over 3 per buyer on the way = 27 buyers' worth, all taken by the 40 pending.
+    expect(decideTick(c, state, inv, T0 + 1_000).quota).toBe(0);
+    // Past the grace they are no longer pending: the room admits again (the shards' heads decide who).
+    const later = decideTick(c, { ...state, heads: [[1, 2, 3], [4, 5, 6]], waiting: [3, 3], lastTickAt: T0 + FIRST_HOLD_GRACE_MS }, inv, T0 + FIRST_HOLD_GRACE_MS + 1_000);
+    expect(later.activeShoppers).toBe(0);
+    expect(later.quota).toBe(6);
+  });
+});
 
 describe("waiting room order", () => {
   it("hashes a user to the same shard every time and spreads users evenly", () => {
