@@ -306,8 +306,11 @@ export class Holds {
   expireDue(now: number): void {
     if (this.nextExpiry === null || now < this.nextExpiry) return;
     for (;;) {
-      const due = this.expiries.due(now, EXPIRE_BATCH, this.expiryOf).map((id) => this.live.get(id)!);
-      for (const h of due) {
+      const due = this.expiries.due(now, EXPIRE_BATCH, this.expiryOf);
+      for (const id of due) {
+        // Read at its turn: an id the heap holds twice (pushed again with the same expiry) expires once.
+        const h = this.live.get(id);
+        if (!h || h.status !== "active") continue;
         this.apply(h, decideExpire(h, now), now);
         this.d.metric({ kind: "hold", eventId: this.config?.eventId ?? "", outcome: "ok", action: "expired", quantity: h.quantity, amountCents: h.totalCents });
       }
