@@ -241,6 +241,11 @@ export class LiveHolds {
       this.lastPurgeAt = now;
       sql.exec(`DELETE FROM live_refs WHERE expires_at <= ?`, now);
       for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
+      for (const [user, keys] of this.refsPerUser) {
+        const kept = keys.filter((k) => this.replies.has(k));
+        if (kept.length === 0) this.refsPerUser.delete(user);
+        else if (kept.length < keys.length) this.refsPerUser.set(user, kept);
+      }
     }
   }
 
