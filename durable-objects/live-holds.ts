@@ -124,7 +124,7 @@ export class LiveHolds {
     }
     const frame = parsed.data;
     if (frame.type === "auth") await this.authenticate(ws, frame.token);
-    else send(ws, await this.request(ws, frame));
+    else sendText(ws, await this.request(ws, frame));
     return true;
   }
 
@@ -148,8 +148,9 @@ export class LiveHolds {
     else send(ws, { type: "auth", ok: false, code: "UNAUTHENTICATED", message });
   }
 
-  private async request(ws: WebSocket, frame: Exclude<LiveFrame, { type: "auth" }>): Promise<Reply> {
-    const denied = (error: ReplyError): Reply => ({ type: "reply", ref: frame.ref, ok: false, error });
+  /** The reply frame as sent: a stored reply goes out as the text it was stored as (written once, never parsed back). */
+  private async request(ws: WebSocket, frame: Exclude<LiveFrame, { type: "auth" }>): Promise<string> {
+    const denied = (error: ReplyError): string => JSON.stringify({ type: "reply", ref: frame.ref, ok: false, error } satisfies Reply);
     const auth = ((ws.deserializeAttachment() ?? {}) as { auth?: SocketAuthority | null }).auth ?? null;
     if (!auth) return denied({ code: "UNAUTHENTICATED", message: 'Authenticate first: {"type":"auth","token":…}' });
     if (this.host.now() >= auth.exp * 1000) return denied({ code: "UNAUTHENTICATED", message: "The access token has expired; send auth again" });
@@ -169,10 +170,9 @@ export class LiveHolds {
     // so two frames with the same ref cannot both be decided.
     const now = this.host.now();
     const seen = this.seen(auth.userId, frame.ref, now);
-    if (seen) return JSON.parse(seen) as Reply;
+    if (seen) return seen;
     const reply = frame.type === "hold" ? await this.hold(auth.userId, frame) : await this.release(auth.userId, frame);
-    this.remember(auth.userId, frame.ref, reply, now);
-    return reply;
+    return this.remember(auth.userId, frame.ref, reply, now);
   }
 
   /** The stored reply to this user's ref, if still kept: from memory, else from SQLite while older replies may be current. */
@@ -214,7 +214,7 @@ export class LiveHolds {
   }
 
   /** Replies are kept for the hold TTL (a ref older than any hold it made means nothing), at most MAX_REFS_PER_USER per user. */
-  private remember(userId: string, ref: string, reply: Reply, now: number): void {
+  private remember(userId: string, ref: string, reply: Reply, now: number): string {
     const sql = this.host.sql;
     const text = JSON.stringify(reply);
     const expiresAt = now + this.host.holdTtlMs();
@@ -247,6 +247,7 @@ export class LiveHolds {
         else if (kept.length < keys.length) this.refsPerUser.set(user, kept);
       }
     }
+    return text;
   }
 
   /** Memory is full: drop what expired; if that is not enough, drop it all and read SQLite until the last one would have expired. */
@@ -294,8 +295,12 @@ function replyError(res: { code: string; message: string; details?: unknown }): 
 }
 
 function send(ws: WebSocket, frame: object): void {
+  sendText(ws, JSON.stringify(frame));
+}
+
+function sendText(ws: WebSocket, text: string): void {
   try {
-    ws.send(JSON.stringify(frame));
+    ws.send(text);
   } catch {
     // the socket is closing; the client resends the ref on its next socket
   }
