@@ -13,7 +13,7 @@
 // Worker's share runs in many isolates and only the object's is serialized per event. (In one process
 // the socket workload's workerd CPU stands for it: after the upgrade the front Worker does nothing per frame.)
 // The run ends with an asserted ledger (bench/lib/ledger.ts) and exits non-zero when it fails.
-//   npm run bench:holds    BENCH_SECONDS=5 BENCH_CLIENTS=1,10,100,200 HOLD_MAX_INFLIGHT=64 BENCH_ENGINE_OPS=100000 BENCH_SPLIT=1
+//   npm run bench:holds    BENCH_SECONDS=5 BENCH_CLIENTS=1,10,100,200 HOLD_MAX_INFLIGHT=256 BENCH_ENGINE_OPS=100000 BENCH_SPLIT=1
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -28,7 +28,7 @@ import { layout, publishEvent, startStack } from "./lib/stack";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? "1,10,100,200").split(",").map(Number);
-const MAX_INFLIGHT = Number(process.env.HOLD_MAX_INFLIGHT ?? 64);
+const MAX_INFLIGHT = Number(process.env.HOLD_MAX_INFLIGHT ?? 256);
 const ENGINE_OPS = Number(process.env.BENCH_ENGINE_OPS ?? 100_000);
 /** The objects in a workerd process of their own, apart from the front Worker's (as in production); 0: one process, as `wrangler dev`. */
 const SPLIT = process.env.BENCH_SPLIT !== "0";

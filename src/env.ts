@@ -17,7 +17,7 @@ export interface Env extends Cloudflare.Env {
   DB_WS_PROXY?: string;
   /** "true" lets the sandbox card network charge in a production Worker (staging); never in real production. */
   ALLOW_SANDBOX_PAYMENTS?: string;
-  /** Hold requests in flight per event in one isolate before new ones are shed with 503 (default 64). */
+  /** Hold requests in flight per event in one isolate before new ones are shed with 503 whatever their wait (default 256). */
   HOLD_MAX_INFLIGHT?: string;
   /** Upper bound of a queue message's retry delay in seconds (default 300). */
   SAGA_RETRY_MAX_DELAY_SECONDS?: string;
@@ -43,7 +43,7 @@ const ConfigSchema = z.object({
   jwtAudience: z.string().min(1),
   accessTokenTtlSeconds: z.coerce.number().int().min(30).max(86_400).default(900),
   refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
-  holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(64),
+  holdMaxInflight: z.coerce.number().int().min(1).max(100_000).default(256),
   /** Browser origins allowed to call the API (CORS), e.g. `https://app.example`; none when empty. */
   corsOrigins: z
     .string()

@@ -91,7 +91,7 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
       DATABASE_URL: db.url,
       DB_WS_PROXY: proxy.url,
       RATE_LIMITS: "off",
-      HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 64),
+      HOLD_MAX_INFLIGHT: String(opts.holdMaxInflight ?? 256),
       ...opts.bindings,
     },
   });

@@ -1,73 +1,81 @@
 /**
- * Load shedding per event in this isolate (the hold routes, src/routes/holds.ts). A request that
- * would wait longer than QUEUE_BUDGET_MS behind the ones in flight (in flight / recent completion
- * rate, Little's law), or that finds `hardLimit` already in flight, is answered at once with 503 +
- * Retry-After instead of joining the object's queue: under a storm the tail stays short and
- * callers back off. Pure (the caller passes the time), so it runs in plain Node tests.
+ * Load shedding per event in this isolate (the hold routes, src/routes/holds.ts), decided from the
+ * time requests spend at the event's object, in the manner of CoDel ("good queue, bad queue"): a
+ * burst that the object serves quickly is a good queue, however many are in flight; a queue that
+ * stays, so that even the fastest request of a whole interval waited QUEUE_BUDGET_MS longer than
+ * the lane's base time, is a bad one. While the lane is in that state, a request finding at least
+ * MIN_INFLIGHT_BEFORE_SHEDDING in flight is answered at once with 503 + Retry-After instead of
+ * joining the object's queue; `hardLimit` in flight is refused always. Pure (the caller passes the
+ * time), so it runs in plain Node tests.
  *
- * The rate is completions per millisecond the lane was busy (something in flight), not per
- * wall-clock millisecond: per wall clock it measures what was asked, not what can be served, so a
- * quiet lane read as slow and shed the first small burst (a waiting room's tick admitting 20
- * buyers into a lane that had served 20 a second: 8 in flight / 0.02 per ms = 400 ms "wait", while
- * the object served them in 40 ms). Under a standing queue the lane is busy all the time, and the
- * two measures agree.
+ * Why not the earlier estimate (in flight / completions per ms, Little's law): completions per ms
+ * measure what was asked, not what can be served. Below saturation they equal the arrival rate,
+ * so a burst read as a long wait and was shed while the object sat idle (bench/onsale.ts: half the
+ * admitted buyers' first holds shed, one hold in the object at a time).
+ *
+ * The base time is the fastest completion of the last BASE_WINDOWS intervals: the round trip to
+ * the object with no queue (a few ms next to it, tens of ms when it runs in another location), so
+ * a far-away object is not taken for a busy one.
  */
 export const QUEUE_BUDGET_MS = 100;
 export const MIN_INFLIGHT_BEFORE_SHEDDING = 8;
-export const RATE_WINDOW_MS = 250;
+export const INTERVAL_MS = 100;
+export const BASE_WINDOWS = 100;
 
 export interface Lane {
   inFlight: number;
-  done: number;
   windowStart: number;
-  /** Busy milliseconds of the current window that ended (requests in flight). */
-  busyMs: number;
-  /** When the lane last went from idle to busy; null while idle. */
-  busySince: number | null;
-  /** Completions per busy millisecond, smoothed over recent windows; 0 until measured. */
-  rate: number;
+  /** Fastest completion (ms) of the current interval; Infinity before one. */
+  windowMin: number;
+  /** Completions in the current interval. */
+  done: number;
+  /** Fastest completion of each of the last BASE_WINDOWS intervals that had one, newest last. */
+  mins: number[];
+  /** Whether the last closed interval showed a standing queue. */
+  queued: boolean;
 }
 
 export function newLane(now: number): Lane {
-  return { inFlight: 0, done: 0, windowStart: now, busyMs: 0, busySince: null, rate: 0 };
+  return { inFlight: 0, windowStart: now, windowMin: Infinity, done: 0, mins: [], queued: false };
+}
+
+/** The lane's base time: its fastest completion over the recent intervals (Infinity before one). */
+export function baseMs(lane: Lane): number {
+  return lane.mins.length ? Math.min(...lane.mins) : Infinity;
 }
 
 /**
- * Closes the rate window once it is RATE_WINDOW_MS old. A window with nothing in flight leaves the
- * rate as it was (idle time says nothing of the speed). Busy time is at least 1 ms: workerd's clock
- * advances only on I/O, so a quick burst can take "0 ms".
+ * Closes the interval once it is INTERVAL_MS old. An interval with completions tells by its fastest
+ * one; an interval without any while requests were in flight is a queue (nothing came back for a
+ * whole interval); an idle one clears the state.
  */
 export function roll(lane: Lane, now: number): void {
-  if (now - lane.windowStart < RATE_WINDOW_MS) return;
-  const busy = lane.busyMs + (lane.busySince === null ? 0 : now - lane.busySince);
-  if (busy > 0 || lane.done > 0) {
-    const current = lane.done / Math.max(1, busy);
-    lane.rate = lane.rate === 0 ? current : 0.5 * lane.rate + 0.5 * current;
+  if (now - lane.windowStart < INTERVAL_MS) return;
+  if (lane.done > 0) {
+    lane.mins.push(lane.windowMin);
+    if (lane.mins.length > BASE_WINDOWS) lane.mins.shift();
+    lane.queued = lane.windowMin - baseMs(lane) > QUEUE_BUDGET_MS;
+  } else {
+    lane.queued = lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING && now - lane.windowStart > QUEUE_BUDGET_MS;
   }
+  lane.windowMin = Infinity;
   lane.done = 0;
-  lane.busyMs = 0;
-  if (lane.busySince !== null) lane.busySince = now;
   lane.windowStart = now;
 }
 
 export function shouldShed(lane: Lane, hardLimit: number): boolean {
   if (lane.inFlight >= hardLimit) return true;
-  if (lane.inFlight < MIN_INFLIGHT_BEFORE_SHEDDING || lane.rate === 0) return false;
-  return lane.inFlight / lane.rate > QUEUE_BUDGET_MS;
+  return lane.queued && lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING;
 }
 
-/** A request joins the lane (after shouldShed said no). */
-export function enter(lane: Lane, now: number): void {
-  if (lane.inFlight === 0) lane.busySince = now;
+/** A request joins the lane (after shouldShed said no); keep `now` for `leave`. */
+export function enter(lane: Lane, _now: number): void {
   lane.inFlight++;
 }
 
-/** A request of the lane finished. */
-export function leave(lane: Lane, now: number): void {
+/** A request of the lane that entered at `enteredAt` finished at `now`. */
+export function leave(lane: Lane, now: number, enteredAt: number): void {
   lane.inFlight--;
   lane.done++;
-  if (lane.inFlight === 0 && lane.busySince !== null) {
-    lane.busyMs += Math.max(0, now - lane.busySince);
-    lane.busySince = null;
-  }
+  lane.windowMin = Math.min(lane.windowMin, Math.max(0, now - enteredAt));
 }
