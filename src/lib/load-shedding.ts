@@ -63,9 +63,14 @@ export function roll(lane: Lane, now: number): void {
   lane.windowStart = now;
 }
 
-export function shouldShed(lane: Lane, hardLimit: number): boolean {
+/**
+ * `metered`: the request carries a valid admission of the event's waiting room, which already paces
+ * admissions by how fast the object serves them; shedding those too would send buyers who waited
+ * their turn back to wait again, so only the hard limit applies to them.
+ */
+export function shouldShed(lane: Lane, hardLimit: number, metered = false): boolean {
   if (lane.inFlight >= hardLimit) return true;
-  return lane.queued && lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING;
+  return !metered && lane.queued && lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING;
 }
 
 /** A request joins the lane (after shouldShed said no); keep `now` for `leave`. */

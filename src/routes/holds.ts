@@ -125,16 +125,14 @@ const admitted = (c: Context<AppEnv>, token: string, eventId: string) =>
 
 /**
  * Runs `call` (the event object's share of a hold request) in the event's lane, or refuses it with
- * 503 when the lane is over budget. `metered`: the buyer holds a valid admission of the event's
- * waiting room, which already paces admissions by how fast the object serves them; shedding them
- * too would send buyers who waited their turn back to wait again (only the hard limit applies).
+ * 503 when the lane is over budget (`metered`: see shouldShed).
  */
 async function throughLane<T>(c: Context<AppEnv>, eventId: string, call: () => Promise<T>, metered = false): Promise<T> {
   const now = Date.now();
   let lane = lanes.get(eventId);
   if (!lane) lanes.set(eventId, (lane = newLane(now)));
   roll(lane, now);
-  if (metered ? lane.inFlight >= c.var.config.holdMaxInflight : shouldShed(lane, c.var.config.holdMaxInflight)) throw overloaded();
+  if (shouldShed(lane, c.var.config.holdMaxInflight, metered)) throw overloaded();
   enter(lane, now);
   try {
     return await call();

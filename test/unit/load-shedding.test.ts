@@ -105,6 +105,22 @@ describe("the hold routes' load shedding", () => {
     expect(object.arrive(460)).toBe(true);
   });
 
+  it("does not shed a buyer the waiting room admitted (metered) while the lane is queued, only at the hard limit", () => {
+    const lane = newLane(0);
+    const object = fifo(lane);
+    // A quick answer first (the base: 2 ms), then every answer of an interval 160 ms: a standing queue.
+    object.arrive(0);
+    object.serve(2, 1);
+    for (let i = 0; i < 20; i++) object.arrive(100);
+    object.serve(260, 5);
+    roll(lane, 300);
+    expect(lane.queued).toBe(true);
+    expect(shouldShed(lane, 64)).toBe(true);
+    expect(shouldShed(lane, 64, true)).toBe(false);
+    for (let i = lane.inFlight; i < 64; i++) enter(lane, 300);
+    expect(shouldShed(lane, 64, true)).toBe(true);
+  });
+
   it("sheds everything beyond the hard limit of requests in flight", () => {
     const lane = newLane(0);
     for (let i = 0; i < 64; i++) expect(arrive(lane, 0, 64)).toBe(true);
