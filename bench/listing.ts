@@ -70,11 +70,12 @@ async function explain(title: string, q: Parameters<typeof listingConditions>[0]
   console.log(`\n-- EXPLAIN ${title}\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
 }
 
-interface Cell { scenario: string; concurrency: number; requests: number; errors: number; rps: number; p50: number; p95: number; p99: number }
+interface Cell { scenario: string; concurrency: number; requests: number; errors: number; rps: number; p50: number; p95: number; p99: number; firstError?: string }
 
 async function drive(base: string, scenario: string, paths: string[], headers: Record<string, string>, concurrency: number): Promise<Cell> {
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   let i = 0;
   const end = performance.now() + SECONDS * 1000;
   const started = performance.now();
@@ -85,10 +86,14 @@ async function drive(base: string, scenario: string, paths: string[], headers: R
         const t0 = performance.now();
         try {
           const res = await fetch(base + path, { headers });
-          await res.arrayBuffer();
-          if (res.status !== 200) errors++;
-        } catch {
+          const body = await res.text();
+          if (res.status !== 200) {
+            errors++;
+            firstError ??= `${path} -> ${res.status} ${body.slice(0, 200)}`;
+          }
+        } catch (e) {
           errors++;
+          firstError ??= `${path} -> ${e instanceof Error ? e.message : String(e)}`;
         }
         latencies.push(performance.now() - t0);
       }
@@ -97,7 +102,7 @@ async function drive(base: string, scenario: string, paths: string[], headers: R
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { scenario, concurrency, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: pct(50), p95: pct(95), p99: pct(99) };
+  return { scenario, concurrency, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: pct(50), p95: pct(95), p99: pct(99), firstError };
 }
 
 const cells: Cell[] = [];
@@ -124,7 +129,7 @@ try {
   });
   await worker.ready;
   const base = (await worker.url).toString().replace(/\/$/, "");
-  const env = { JWT_SECRET, JWT_ISSUER: "https://evently.example", JWT_AUDIENCE: "evently-api", ACCESS_TOKEN_TTL_SECONDS: "3600", RATE_LIMITS: "off" } as unknown as Env;
+  const env = { JWT_SECRET, JWT_ISSUER: "https://evently.example", JWT_AUDIENCE: "evently-api", ACCESS_TOKEN_TTL_SECONDS: "900", RATE_LIMITS: "off" } as unknown as Env;
   const { token } = await signAccessToken(env, parseConfig(env), { id: userId, role: "user" }, crypto.randomUUID());
   // A bearer token bypasses the edge cache, so these measure the full path to Postgres.
   const authed = { authorization: `Bearer ${token}` };
@@ -134,6 +139,8 @@ try {
   let cursor: string | null = null;
   for (let p = 0; p < 50; p++) {
     const res = await fetch(`${base}/v1/events?limit=20${cursor ? `&cursor=${cursor}` : ""}`, { headers: authed });
+    // A refused token here made every "uncached" row a table of 401s (and the cursor row of no requests at all).
+    if (res.status !== 200) throw new Error(`GET /v1/events page ${p + 1}: ${res.status} ${(await res.text()).slice(0, 200)}`);
     const body = (await res.json()) as { nextCursor: string | null };
     if (!body.nextCursor) break;
     cursor = body.nextCursor;
@@ -152,7 +159,7 @@ try {
     for (const c of CONCURRENCY) {
       const cell = await drive(base, name, paths, headers, c);
       cells.push(cell);
-      process.stderr.write(`${name} @${c}: ${cell.rps.toFixed(0)} req/s\n`);
+      process.stderr.write(`${name} @${c}: ${cell.rps.toFixed(0)} req/s${cell.firstError ? `, ${cell.errors} errors, the first: ${cell.firstError}` : ""}\n`);
     }
   }
 } finally {
@@ -169,4 +176,10 @@ const report = new BenchReport("listing", "Event listing", "markdown");
 report.log("| scenario | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms |");
 report.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const c of cells) report.log(`| ${c.scenario} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${c.rps.toFixed(0)} | ${ms(c.p50)} | ${ms(c.p95)} | ${ms(c.p99)} |`);
+// A cell with errors measured refusals, not the listing: say so and fail rather than record it.
+const failed = cells.filter((c) => c.errors > 0);
+if (failed.length) {
+  for (const c of failed) console.error(`${c.scenario} @${c.concurrency}: ${c.errors} of ${c.requests} requests failed, the first: ${c.firstError}`);
+  process.exit(1);
+}
 report.record(intro);

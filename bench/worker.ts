@@ -150,7 +150,9 @@ probes.post("/__bench/onsale/join", async (c) => {
   let ok = 0;
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const userId = `headless-${from + i}`;
+      // UUID-shaped, as real user ids are: the hold history these visitors leave passes the
+      // inventory-events consumer's validation instead of being logged as an invalid message.
+      const userId = `00000000-0000-4000-8000-${(from + i).toString(16).padStart(12, "0")}`;
       const res = await ns.get(ns.idFromName(`${eventId}:${shardOf(userId, shards)}`)).join(userId, {});
       if (res.ok) ok++;
     }),
