@@ -13,9 +13,9 @@
  * so a burst read as a long wait and was shed while the object sat idle (bench/onsale.ts: half the
  * admitted buyers' first holds shed, one hold in the object at a time).
  *
- * The base time is the fastest completion of the last BASE_WINDOWS intervals: the round trip to
- * the object with no queue (a few ms next to it, tens of ms when it runs in another location), so
- * a far-away object is not taken for a busy one.
+ * The base time is the fastest completion of the last BASE_WINDOWS intervals that showed no queue:
+ * the round trip to the object with no queue (a few ms next to it, tens of ms when it runs in
+ * another location), so a far-away object is not taken for a busy one.
  */
 export const QUEUE_BUDGET_MS = 100;
 export const MIN_INFLIGHT_BEFORE_SHEDDING = 8;
@@ -52,9 +52,15 @@ export function baseMs(lane: Lane): number {
 export function roll(lane: Lane, now: number): void {
   if (now - lane.windowStart < INTERVAL_MS) return;
   if (lane.done > 0) {
-    lane.mins.push(lane.windowMin);
-    if (lane.mins.length > BASE_WINDOWS) lane.mins.shift();
     lane.queued = lane.windowMin - baseMs(lane) > QUEUE_BUDGET_MS;
+    // A queued interval's times are not a base: were they, a storm longer than BASE_WINDOWS
+    // intervals would raise the base to the queue's own wait and shedding would stop. The price: a
+    // lane whose object became slower for good (100 ms more per call) keeps shedding above
+    // MIN_INFLIGHT_BEFORE_SHEDDING in flight until it goes idle for a minute and starts afresh.
+    if (!lane.queued) {
+      lane.mins.push(lane.windowMin);
+      if (lane.mins.length > BASE_WINDOWS) lane.mins.shift();
+    }
   } else {
     lane.queued = lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING && now - lane.windowStart > QUEUE_BUDGET_MS;
   }
@@ -73,8 +79,8 @@ export function shouldShed(lane: Lane, hardLimit: number, metered = false): bool
   return !metered && lane.queued && lane.inFlight >= MIN_INFLIGHT_BEFORE_SHEDDING;
 }
 
-/** A request joins the lane (after shouldShed said no); keep `now` for `leave`. */
-export function enter(lane: Lane, _now: number): void {
+/** A request joins the lane (after shouldShed said no); the caller keeps its start time for `leave`. */
+export function enter(lane: Lane): void {
   lane.inFlight++;
 }
 

@@ -88,6 +88,7 @@ const IdempotencyHeader = z.object({
 const lanes = new Map<string, Lane>();
 /** Idle lanes beyond this many are dropped as soon as they go idle, so random event ids cannot grow the map. */
 export const MAX_IDLE_LANES = 1_000;
+const LANE_IDLE_RESET_MS = 60_000;
 
 /** Lanes kept in this isolate (for tests). */
 export function laneCount(): number {
@@ -127,18 +128,21 @@ const admitted = (c: Context<AppEnv>, token: string, eventId: string) =>
  * Runs `call` (the event object's share of a hold request) in the event's lane, or refuses it with
  * 503 when the lane is over budget (`metered`: see shouldShed).
  */
-async function throughLane<T>(c: Context<AppEnv>, eventId: string, call: () => Promise<T>, metered = false): Promise<T> {
+async function throughLane<T>(c: Context<AppEnv>, event: string, call: () => Promise<T>, metered = false): Promise<T> {
+  // The key the middleware looks up: one lane per event however its id is spelled.
+  const eventId = event.toLowerCase();
   const now = Date.now();
   let lane = lanes.get(eventId);
-  if (!lane) lanes.set(eventId, (lane = newLane(now)));
+  // A lane idle for a minute starts afresh (its base time measured again: src/lib/load-shedding.ts).
+  if (!lane || (lane.inFlight === 0 && now - lane.windowStart > LANE_IDLE_RESET_MS)) lanes.set(eventId, (lane = newLane(now)));
   roll(lane, now);
   if (shouldShed(lane, c.var.config.holdMaxInflight, metered)) throw overloaded();
-  enter(lane, now);
+  enter(lane);
   try {
     return await call();
   } finally {
     leave(lane, Date.now(), now);
-    if (lane.inFlight === 0 && (lanes.size > MAX_IDLE_LANES || Date.now() - lane.windowStart > 60_000)) lanes.delete(eventId);
+    if (lane.inFlight === 0 && lanes.size > MAX_IDLE_LANES) lanes.delete(eventId);
   }
 }
 

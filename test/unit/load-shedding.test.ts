@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { enter, leave, newLane, QUEUE_BUDGET_MS, roll, shouldShed, type Lane } from "../../src/lib/load-shedding";
+import { enter, leave, MIN_INFLIGHT_BEFORE_SHEDDING, newLane, QUEUE_BUDGET_MS, roll, shouldShed, type Lane } from "../../src/lib/load-shedding";
 
 /** One request arriving at `now`: answers false when it was shed, as the hold routes decide (src/routes/holds.ts). */
 function arrive(lane: Lane, now: number, hardLimit = 10_000): boolean {
   roll(lane, now);
   if (shouldShed(lane, hardLimit)) return false;
-  enter(lane, now);
+  enter(lane);
   return true;
 }
 
@@ -89,6 +89,22 @@ describe("the hold routes' load shedding", () => {
     expect(sorted.at(-1)!).toBeLessThan(6 * QUEUE_BUDGET_MS);
   });
 
+  it("keeps shedding while the object stays slow from other isolates' load, longer than the base's memory", () => {
+    const lane = newLane(0);
+    const object = fifo(lane);
+    let most = 0;
+    // Two arrivals per ms, one served per ms; after the first second every answer also takes 150 ms
+    // more (the object busy with other isolates' requests), for 30 s.
+    for (let t = 1; t <= 30_000; t++) {
+      for (let k = 0; k < 2; k++) object.arrive(t);
+      object.serve(t, 1, t > 1_000 ? 150 : 0);
+      if (t > 25_000) most = Math.max(most, lane.inFlight);
+    }
+    // Had the slow intervals become the base, shedding would have stopped after about 10 s and this
+    // isolate would have piled thousands of requests onto the object.
+    expect(most).toBeLessThan(4 * MIN_INFLIGHT_BEFORE_SHEDDING);
+  });
+
   it("sheds when nothing comes back for a whole interval while many are in flight (a stuck object)", () => {
     const lane = newLane(0);
     const object = fifo(lane);
@@ -117,7 +133,7 @@ describe("the hold routes' load shedding", () => {
     expect(lane.queued).toBe(true);
     expect(shouldShed(lane, 64)).toBe(true);
     expect(shouldShed(lane, 64, true)).toBe(false);
-    for (let i = lane.inFlight; i < 64; i++) enter(lane, 300);
+    for (let i = lane.inFlight; i < 64; i++) enter(lane);
     expect(shouldShed(lane, 64, true)).toBe(true);
   });
 
