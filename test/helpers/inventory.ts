@@ -143,3 +143,17 @@ export function callApp(path: string, init: RequestInit & { json?: unknown } = {
   if (json !== undefined) headers.set("content-type", "application/json");
   return Promise.resolve(app.request(`http://evently.test${path}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body }, testEnv));
 }
+
+/**
+ * POST …/holds as a client does under load: a request shed with 503 (the hold route's load
+ * shedding; a storm of hundreds at once is a standing queue at the object on a slow machine) is
+ * sent again after a short pause, so the answer is the object's own decision (201, 409, 422…).
+ */
+export async function holdAnswered(eventId: string, headers: HeadersInit, json: unknown): Promise<{ status: number; body: any }> {
+  for (let tries = 0; ; tries++) {
+    const res = await callApp(`/v1/events/${eventId}/holds`, { method: "POST", headers, json });
+    const body = (await res.json()) as any;
+    if (res.status !== 503 || tries === 50) return { status: res.status, body };
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+  }
+}

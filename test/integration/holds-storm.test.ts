@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestUser } from "../helpers/fixtures";
-import { callApp, makeUsers, publishedEvent, rng } from "../helpers/inventory";
+import { callApp, holdAnswered, makeUsers, publishedEvent, rng } from "../helpers/inventory";
 
 const USERS = 200;
 const SEEDS = [1, 7, 42];
@@ -10,13 +10,9 @@ beforeAll(async () => {
   users = await makeUsers(USERS);
 });
 
+/** Every user sends one hold at once; a shed one is sent again, so each ends with the object's answer. */
 async function storm(eventId: string, bodies: unknown[]) {
-  return Promise.all(
-    bodies.map(async (json, i) => {
-      const res = await callApp(`/v1/events/${eventId}/holds`, { method: "POST", headers: users[i].auth, json });
-      return { status: res.status, body: (await res.json()) as any };
-    }),
-  );
+  return Promise.all(bodies.map((json, i) => holdAnswered(eventId, users[i].auth, json)));
 }
 
 describe("storm: 200 users race for 50 reserved seats in overlapping sets of 1-4", () => {
@@ -92,12 +88,7 @@ describe("storm: 200 users race for 50 general admission tickets in quantities o
 describe("storm: concurrent per-user caps (many requests of one user at once)", () => {
   /** One user's 50 hold requests sent together; every answer is 201, 422 LIMIT_EXCEEDED or 429 RATE_LIMITED (the per-user hold rate limit). */
   async function oneUserStorm(user: TestUser, eventId: string, bodies: unknown[]) {
-    const results = await Promise.all(
-      bodies.map(async (json) => {
-        const res = await callApp(`/v1/events/${eventId}/holds`, { method: "POST", headers: user.auth, json });
-        return { status: res.status, body: (await res.json()) as any };
-      }),
-    );
+    const results = await Promise.all(bodies.map((json) => holdAnswered(eventId, user.auth, json)));
     for (const r of results) {
       expect([201, 422, 429], JSON.stringify(r.body)).toContain(r.status);
       if (r.status === 422) expect(r.body.error.code).toBe("LIMIT_EXCEEDED");

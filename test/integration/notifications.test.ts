@@ -33,8 +33,11 @@ describe("notifications through the real queue", () => {
   it("lists only the caller's own notifications, newest first, in keyset pages", async () => {
     const [me, other] = [await makeUser(), await makeUser()];
     await withDb(async (db) => {
+      // A second apart: rows inserted back to back can share a timestamp (the embedded Postgres's
+      // clock is coarse), and then "newest first" is the ids' random order.
+      const t0 = Date.now() - 60_000;
       for (let i = 0; i < 5; i++) {
-        await db.insert(notifications).values({ userId: me.id, dedupeKey: `t:${crypto.randomUUID()}`, type: "booking.confirmed", payload: { n: i } });
+        await db.insert(notifications).values({ userId: me.id, dedupeKey: `t:${crypto.randomUUID()}`, type: "booking.confirmed", payload: { n: i }, createdAt: new Date(t0 + i * 1_000) });
       }
       await db.insert(notifications).values({ userId: other.id, dedupeKey: `t:${crypto.randomUUID()}`, type: "booking.failed", payload: { n: 99 } });
     });
