@@ -306,6 +306,7 @@ async function main() {
     const drain = JSON.parse((await post("/__bench/onsale/drain", { eventId: hev.eventId, shards: SHARDS, maxTicks: 10_000 })).body) as {
       admitted: { joinedAt: number; early: boolean; tick: number }[];
       noSeat: number;
+      noSeatCodes: Record<string, number>;
       final: { capacity: number; available: number; held: number; booked: number };
       timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[];
     };
@@ -402,7 +403,7 @@ async function main() {
       ["headless: admitted / sold seats / ticks to sold out", `${drain.admitted.length} / ${drain.final.booked} / ${drain.timeline.length}`],
       [`headless: late arrivals (${HEADLESS_EARLY} joined before the opening): Kendall tau / largest inversion (ms) / passed over`, lateCell(hLate)],
       ["headless: early shuffle, first admitted by join quarter (chi-square vs 0.1% critical)", shuffleCell(hUniform)],
-      ["headless: oversold seats / admitted buyers who found no seat", `${hOversold ? "YES" : 0} / ${drain.noSeat}`],
+      ["headless: oversold seats / admitted buyers who found no seat (the object's refusals)", `${hOversold ? "YES" : 0} / ${drain.noSeat}${drain.noSeat ? ` (${JSON.stringify(drain.noSeatCodes)})` : ""}`],
     ];
     const table = markdownTable(["measure", "value"], rows);
     console.log(table);

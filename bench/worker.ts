@@ -186,6 +186,8 @@ probes.post("/__bench/onsale/drain", async (c) => {
   const admitted: { joinedAt: number; early: boolean; tick: number }[] = [];
   const timeline: { tick: number; waiting: number; admitted: number; held: number; booked: number }[] = [];
   let noSeat = 0;
+  /** Why those admitted buyers found no seat: the object's refusal codes. */
+  const noSeatCodes: Record<string, number> = {};
   let since = 0;
   for (let tick = 1; tick <= maxTicks; tick++) {
     const stats = await room.tick();
@@ -202,6 +204,7 @@ probes.post("/__bench/onsale/drain", async (c) => {
         if (!res.ok) res = await inv.hold(v.userId, { quantity: 1 }, null, v.token);
         if (!res.ok) {
           noSeat++;
+          noSeatCodes[res.code] = (noSeatCodes[res.code] ?? 0) + 1;
           return;
         }
         if (Math.random() < 0.9) {
@@ -216,7 +219,7 @@ probes.post("/__bench/onsale/drain", async (c) => {
     if (stats?.soldOut) break;
   }
   const a = await inv.stats();
-  return c.json({ admitted, timeline, noSeat, final: a });
+  return c.json({ admitted, timeline, noSeat, noSeatCodes, final: a });
 });
 
 /**
