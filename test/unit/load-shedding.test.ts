@@ -31,30 +31,25 @@ function fifo(lane: Lane) {
 }
 
 describe("the hold routes' load shedding", () => {
-  it("does not shed a small burst on a quiet lane: a waiting room's tick admitting 20 buyers once a second, served in 40 ms", () => {
-    const lane = newLane(0);
-    const object = fifo(lane);
+  /** `ticks` bursts of `size` arriving at once every `everyMs`, served one after another `msEach` apart; how many were shed. */
+  function bursts(ticks: number, everyMs: number, size: number, msEach: number): number {
+    const object = fifo(newLane(0));
     let shed = 0;
-    for (let second = 0; second < 10; second++) {
-      const t = second * 1_000;
-      for (let i = 0; i < 20; i++) if (!object.arrive(t)) shed++;
-      // The object serves them one after another, 2 ms each.
-      for (let i = 1; i <= 20; i++) object.serve(t + 2 * i, 1);
+    for (let tick = 0; tick < ticks; tick++) {
+      const t = tick * everyMs;
+      for (let i = 0; i < size; i++) if (!object.arrive(t)) shed++;
+      for (let i = 1; i <= size; i++) object.serve(t + msEach * i, 1);
     }
-    expect(shed).toBe(0);
+    return shed;
+  }
+
+  it("does not shed a small burst on a quiet lane: a waiting room's tick admitting 20 buyers once a second, served in 40 ms", () => {
+    expect(bursts(10, 1_000, 20, 2)).toBe(0);
   });
 
   it("does not shed a large burst the object serves quickly, however many are in flight (the reason for measuring time, not counts)", () => {
-    const lane = newLane(0);
-    const object = fifo(lane);
-    let shed = 0;
     // Every 250 ms a tick of 150 buyers arrives at once; the object serves one per ms (150 ms for the last).
-    for (let tick = 0; tick < 20; tick++) {
-      const t = tick * 250;
-      for (let i = 0; i < 150; i++) if (!object.arrive(t)) shed++;
-      for (let i = 1; i <= 150; i++) object.serve(t + i, 1);
-    }
-    expect(shed).toBe(0);
+    expect(bursts(20, 250, 150, 1)).toBe(0);
   });
 
   it("does not take a far-away object for a busy one: 80 ms round trips, no queue", () => {
