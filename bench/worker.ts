@@ -10,6 +10,7 @@ import { waitingRoom } from "../src/services/waiting-room-client";
 import { QueueShard as RealQueueShard } from "../durable-objects/queue-shard";
 import type { EventInventoryRpc } from "../durable-objects/event-inventory.types";
 import { shardOf } from "../durable-objects/onsale/order";
+import { FIRST_HOLD_GRACE_MS } from "../durable-objects/onsale/room.logic";
 import type { RoomRecord } from "./lib/fairness";
 
 // Every object class the real Worker exports (a class added there must never stop the bench from starting);
@@ -188,6 +189,10 @@ probes.post("/__bench/onsale/drain", async (c) => {
   let noSeat = 0;
   /** Why those admitted buyers found no seat: the object's refusal codes. */
   const noSeatCodes: Record<string, number> = {};
+  /** Of those, how many first held more than FIRST_HOLD_GRACE_MS after their admission (their seat was no longer kept). */
+  let noSeatAfterGrace = 0;
+  /** The longest time from an admission to that buyer's first hold, ms (the room's and this Worker's clocks: one machine). */
+  let firstHoldLagMaxMs = 0;
   let since = 0;
   for (let tick = 1; tick <= maxTicks; tick++) {
     const stats = await room.tick();
@@ -199,12 +204,15 @@ probes.post("/__bench/onsale/drain", async (c) => {
         seen.add(v.userId);
         admitted.push({ joinedAt: v.joinedAt, early: v.early, tick });
         const q = 1 + (shardOf(v.userId, 4) % 4);
+        const lag = Date.now() - (v.admittedAt ?? Date.now());
+        firstHoldLagMaxMs = Math.max(firstHoldLagMaxMs, lag);
         let res = await inv.hold(v.userId, { quantity: q }, null, v.token);
         if (!res.ok && res.code === "LIMIT_EXCEEDED") return;
         if (!res.ok) res = await inv.hold(v.userId, { quantity: 1 }, null, v.token);
         if (!res.ok) {
           noSeat++;
           noSeatCodes[res.code] = (noSeatCodes[res.code] ?? 0) + 1;
+          if (lag > FIRST_HOLD_GRACE_MS) noSeatAfterGrace++;
           return;
         }
         if (Math.random() < 0.9) {
@@ -219,7 +227,7 @@ probes.post("/__bench/onsale/drain", async (c) => {
     if (stats?.soldOut) break;
   }
   const a = await inv.stats();
-  return c.json({ admitted, timeline, noSeat, noSeatCodes, final: a });
+  return c.json({ admitted, timeline, noSeat, noSeatCodes, noSeatAfterGrace, firstHoldLagMaxMs, final: a });
 });
 
 /**

@@ -11,9 +11,8 @@ export const ROOM_DEFAULTS = { shards: 4, maxActiveShoppers: 1_000, shopperSessi
 /** Seats an admitted buyer is assumed to want before the room has seen any hold (at most the event's cap). */
 export const DEFAULT_SEATS_PER_BUYER = 4;
 /**
- * Admitted buyers are counted as wanting this many times the average seen so far (at most the
- * event's cap), so a buyer who wants more than the average still finds seats: a little slower
- * admission for a chance to hold for everyone admitted.
+ * Without a per-user cap (never, for events made through the API), an admitted buyer on the way is
+ * counted as wanting this many times the average seen so far. With a cap, they count as the cap.
  */
 export const SEATS_SAFETY = 1.5;
 /**
@@ -171,12 +170,13 @@ export function measuredRate(state: RoomState, now: number): number {
 
 /**
  * How many to admit now. Nothing before the opening. Sold out when no seat is free and none is
- * held (nothing can come back). Otherwise the least of: the seats free now over the seats a buyer
- * takes, minus admitted buyers who have not held yet, within FIRST_HOLD_GRACE_MS of their admission
- * (each free seat has a buyer, no more); room
- * under maxActiveShoppers (buyers not yet holding plus those holding); the admitPerMinute allowance.
- * A buyer on the way is counted as wanting SEATS_SAFETY times the average seen (DEFAULT_SEATS_PER_BUYER
- * before any), at most the event's cap. And the pace (`pacePerSecond`).
+ * held (nothing can come back). Otherwise the least of: the seats free now over the most a buyer
+ * may take (the event's cap), minus admitted buyers who have not held yet, within
+ * FIRST_HOLD_GRACE_MS of their admission (so every admitted buyer finds at least one seat for their
+ * first hold, even if all before them take the cap); room under maxActiveShoppers (buyers not yet
+ * holding plus those holding); the admitPerMinute allowance; and the pace (`pacePerSecond`).
+ * Without a cap, a buyer on the way counts as SEATS_SAFETY times the average seen
+ * (DEFAULT_SEATS_PER_BUYER before any).
  */
 export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryView, now: number): TickDecision {
   const open = config.enabled && now >= config.opensAt;
@@ -200,7 +200,11 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   const pace = pacePerSecond(state, inv, now);
   let quota = 0;
   if (open && !soldOut) {
-    const byInventory = Math.ceil(inv.available / wants) - pending;
+    // Each buyer on the way is counted at the most they may take (the event's cap), so even if every
+    // one of them takes the cap, the last admitted still finds a seat. Only an event without a cap
+    // falls back to the estimate.
+    const reserve = Number.isFinite(cap) ? cap : wants;
+    const byInventory = Math.ceil(inv.available / reserve) - pending;
     const byShoppers = config.maxActiveShoppers - activeShoppers;
     const byPace = Math.ceil((pace * Math.min(PACE_MAX_INTERVAL_MS, elapsed || PACE_MAX_INTERVAL_MS)) / 1_000);
     quota = Math.max(0, Math.min(byInventory, byShoppers, byRate, byPace));
