@@ -15,7 +15,6 @@ import {
   parseHoldRequest,
   toView,
   validateInit,
-  type HistoryKind,
   type HoldRow,
   type InventoryConfig,
   type SeatChange,
@@ -248,7 +247,7 @@ export class Holds {
     this.d.store.insertHold(hold, now);
     this.takeSeats(hold.id, changes);
     this.moveCounters(null, hold);
-    this.record(hold, "created", now);
+    this.d.outbox.wrote(); // the store wrote the hold's "created" history row
   }
 
   /** One transition of one hold, decided by `decide`, applied in one transaction. */
@@ -293,7 +292,7 @@ export class Holds {
       if (to === "available") this.freeSeats(h);
       else if (to === "booked") this.bookSeats(h);
       this.moveCounters(before.status, h);
-      if (t.history) this.record(h, t.history, now);
+      if (t.history) this.d.outbox.wrote(); // the store wrote the history row with the hold
       // Seats coming back go to the waitlist in this same transaction: no public hold can take them first.
       after = this.d.afterTransition(before, h, now);
     });
@@ -373,7 +372,4 @@ export class Holds {
     };
   }
 
-  private record(h: HoldRow, kind: HistoryKind, now: number): void {
-    this.d.outbox.add({ kind: "history", body: { holdId: h.id, kind, userId: h.userId, quantity: h.quantity, at: now } });
-  }
 }

@@ -6,7 +6,7 @@ import { type HoldRow, type InventoryConfig } from "../event-inventory.logic";
 import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec } from "../event-inventory.types";
-import type { InventoryStore, OutboxKind, OutboxRow, SeatRecord, StoredInventory } from "./store";
+import { historyKind, type InventoryStore, type OutboxKind, type OutboxRow, type SeatRecord, type StoredInventory } from "./store";
 
 interface HoldRecord {
   hold: HoldRow;
@@ -138,13 +138,21 @@ export class MemoryStore implements InventoryStore {
     if (hold.idempotencyKey !== null && this.holdByKey(hold.userId, hold.idempotencyKey)) throw new Error("UNIQUE constraint failed: holds idempotency");
     // As in SQLite: no lines stored means the default type's lines, read back as null.
     this.s.holds.set(hold.id, { hold: { ...structuredClone(hold), lines: hold.lines?.length ? structuredClone(hold.lines) : null, voucherId: hold.voucherId ?? null }, updatedAt: now });
+    this.history(hold, historyKind(null, hold.status), now);
   }
 
   updateHold(hold: HoldRow, now: number): void {
     const r = this.s.holds.get(hold.id);
     if (!r) return;
+    const before = r.hold.status;
     r.hold = { ...r.hold, status: hold.status, expiresAt: hold.expiresAt, bookingId: hold.bookingId };
     r.updatedAt = now;
+    this.history(r.hold, historyKind(before, hold.status), now);
+  }
+
+  /** What SqliteStore's history triggers write (same keys, same order). */
+  private history(h: HoldRow, kind: ReturnType<typeof historyKind>, at: number): void {
+    if (kind) this.appendOutbox("history", JSON.stringify({ holdId: h.id, kind, userId: h.userId, quantity: h.quantity, at }));
   }
 
   liveHolds(): HoldRow[] {

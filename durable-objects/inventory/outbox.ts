@@ -58,6 +58,11 @@ export class Outbox {
     this.known = true;
   }
 
+  /** A row was written by the store itself (a hold's history row, with the hold): there is something to drain. */
+  wrote(): void {
+    this.known = true;
+  }
+
   pending(): boolean {
     return (this.known ??= this.store.outboxPending());
   }

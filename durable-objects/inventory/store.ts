@@ -4,7 +4,7 @@
  * plain Node. The modules decide and keep their working state in memory; every write goes through
  * here inside `transaction`, so memory and storage move together. Nothing here awaits.
  */
-import type { InventoryConfig, HoldRow } from "../event-inventory.logic";
+import type { InventoryConfig, HistoryKind, HoldRow } from "../event-inventory.logic";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec, SeatStatus } from "../event-inventory.types";
 import type { ProductSet } from "./products";
@@ -30,6 +30,16 @@ export interface OutboxRow {
   body: string;
 }
 
+/**
+ * The hold history row a hold write appends to the outbox, in the same statement: "created" for a
+ * new hold, the new status when a hold becomes released, expired or committed, else none.
+ * SqliteStore does it by trigger (event-inventory.sql.ts, migration 9), MemoryStore in JavaScript.
+ */
+export function historyKind(before: HoldRow["status"] | null, after: HoldRow["status"]): HistoryKind | null {
+  if (before === null) return "created";
+  return after !== before && (after === "released" || after === "expired" || after === "committed") ? after : null;
+}
+
 export interface InventoryStore {
   /** Runs `fn` atomically: everything it wrote lands, or (it threw) nothing does. */
   transaction<T>(fn: () => T): T;
@@ -51,7 +61,9 @@ export interface InventoryStore {
 
   holdById(id: string): HoldRow | null;
   holdByKey(userId: string, key: string): HoldRow | null;
+  /** Writes a new hold, and its history row (historyKind) to the outbox. */
   insertHold(hold: HoldRow, now: number): void;
+  /** Writes a hold's status, expiry and booking, and its history row when historyKind says so. */
   updateHold(hold: HoldRow, now: number): void;
   /** The holds that count: active, confirming and committed (read once at start; memory keeps them after). */
   liveHolds(): HoldRow[];

@@ -274,4 +274,39 @@ describe("the object's own SQLite migrations", () => {
       { kind: "notify", body: { dedupeKey: "k" } },
     ]);
   });
+
+  it("an object deployed before the rowid holds table keeps every hold, its idempotency index, and writes history by trigger from then on", async () => {
+    const stub = inventoryStub(crypto.randomUUID());
+    const after = await runInDurableObject(stub, (_o: EventInventory, state) => {
+      const sql = state.storage.sql;
+      const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
+      const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE holds_v8"));
+      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs", "products"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
+      sql.exec(`DELETE FROM _schema_version`);
+      for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
+      sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+      const cols = `(id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash, lines, voucher_id)`;
+      sql.exec(`INSERT INTO holds ${cols} VALUES ('h2', ?, 'committed', '[]', 2, 5000, NULL, 10, 20, 'b2', 'k2', 'r2', '[{"t":1}]', 'v1')`, U1);
+      sql.exec(`INSERT INTO holds ${cols} VALUES ('h1', ?, 'active', '[{"id":"A-1-1"}]', 1, 2500, 99, 10, 10, NULL, NULL, 'r1', NULL, NULL)`, U1);
+      expect(migrateInventory(sql, tx)).toBe(INVENTORY_MIGRATIONS.length);
+      const rows = sql.exec(`SELECT * FROM holds ORDER BY id`).toArray();
+      let duplicate = "";
+      try {
+        sql.exec(`INSERT INTO holds ${cols} VALUES ('h3', ?, 'active', '[]', 1, 0, 99, 30, 30, NULL, 'k2', 'r3', NULL, NULL)`, U1);
+      } catch (e) {
+        duplicate = String(e);
+      }
+      sql.exec(`UPDATE holds SET status = 'released', updated_at = 40 WHERE id = 'h1'`);
+      sql.exec(`UPDATE holds SET status = 'released', updated_at = 50 WHERE id = 'h1'`);
+      const outbox = sql.exec(`SELECT kind, body FROM outbox ORDER BY seq`).toArray().map((r) => ({ kind: r.kind, body: JSON.parse(String(r.body)) }));
+      return { rows, duplicate, outbox };
+    });
+    expect(after.rows).toEqual([
+      { id: "h1", user_id: U1, status: "active", seats: '[{"id":"A-1-1"}]', quantity: 1, total_cents: 2500, expires_at: 99, created_at: 10, updated_at: 10, booking_id: null, idempotency_key: null, request_hash: "r1", lines: null, voucher_id: null },
+      { id: "h2", user_id: U1, status: "committed", seats: "[]", quantity: 2, total_cents: 5000, expires_at: null, created_at: 10, updated_at: 20, booking_id: "b2", idempotency_key: "k2", request_hash: "r2", lines: '[{"t":1}]', voucher_id: "v1" },
+    ]);
+    expect(after.duplicate).toMatch(/UNIQUE/);
+    // The migration wrote no history for the holds it moved; the release wrote one row, its repeat none.
+    expect(after.outbox).toEqual([{ kind: "history", body: { holdId: "h1", kind: "released", userId: U1, quantity: 1, at: 40 } }]);
+  });
 });
