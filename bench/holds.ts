@@ -7,7 +7,8 @@
 //   ref 1         a Node `http` + `pg` row-lock server on the same Postgres;
 //   ref 3         a no-op route (the runtime's ceiling);
 // then ref 2: the engine in a loop inside the object, beside a minimal two-statement seat loop in the
-// same object. The front Worker and the objects run in two workerd processes (BENCH_SPLIT=0: one), and
+// same object, both committing every 1,000 pairs as a live object commits after each event
+// (COMMIT_EVERY in bench/worker.ts). The front Worker and the objects run in two workerd processes (BENCH_SPLIT=0: one), and
 // CPU time per hold+release is read from /proc per process kind (bench/lib/cpu.ts): the objects'
 // process is the object's share, which gives the per-event ceiling in production, where the front
 // Worker's share runs in many isolates and only the object's is serialized per event. (In one process
