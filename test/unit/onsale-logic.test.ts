@@ -61,7 +61,7 @@ describe("every admitted buyer finds a seat", () => {
     const c = config({ opensAt: T0 - 60_000 });
     const state = { ...emptyRoomState(), opened: true, lastTickAt: T0, usedAtLastTick: 0, heads: [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], waiting: [6, 6] };
     // 8 seats left, buyers have held 2.5 on average, cap 4. Counting a buyer as 1.5 x 2.5 = 3.75
-    // admitted 3, and two buyers taking 4 each left the third with none (seen in a full bench run).
+    // admitted 3, and two buyers taking 4 each left the third with none (the old rule's worst case).
     const d = decideTick(c, state, inventory({ available: 8, booked: 92, admissionsUsed: 30, seatsPerBuyer: 2.5, maxSeatsPerUser: 4 }), T0 + 1_000);
     expect(d.quota).toBe(2);
     // One seat left still admits one buyer: no seat is left unsold for want of a buyer.
