@@ -164,6 +164,30 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
      WHEN NEW.status IN ('released', 'expired', 'committed') AND NEW.status IS NOT OLD.status BEGIN
      INSERT INTO outbox (kind, body) VALUES ('history', json_object('holdId', NEW.id, 'kind', NEW.status, 'userId', NEW.user_id, 'quantity', NEW.quantity, 'at', NEW.updated_at));
    END`,
+  // Seats follow their hold, written by SQLite in the statement that writes the hold (the rule of
+  // store.ts, seatMove): a new hold takes its seats, and aborts the statement if one is no longer
+  // available (the last line behind decideHold); a hold that ends frees them; a commit books them;
+  // a restored booking takes them back as booked, or aborts. `seat_ords` are the seats' rowids.
+  `ALTER TABLE holds ADD COLUMN seat_ords TEXT;
+   UPDATE holds SET seat_ords = (SELECT json_group_array(s.ord) FROM json_each(holds.seats) AS j JOIN seats AS s ON s.id = json_extract(j.value, '$.id'))
+     WHERE json_array_length(seats) > 0;
+   CREATE TRIGGER holds_seats_take AFTER INSERT ON holds WHEN NEW.seat_ords IS NOT NULL BEGIN
+     UPDATE seats SET status = 'held', hold_id = NEW.id WHERE ord IN (SELECT value FROM json_each(NEW.seat_ords)) AND status = 'available';
+     SELECT RAISE(ABORT, 'seats changed under a decided hold') WHERE changes() != json_array_length(NEW.seat_ords);
+   END;
+   CREATE TRIGGER holds_seats_free AFTER UPDATE OF status ON holds
+     WHEN NEW.seat_ords IS NOT NULL AND NEW.status IN ('released', 'expired') AND OLD.status IN ('active', 'confirming', 'committed') BEGIN
+     UPDATE seats SET status = 'available', hold_id = NULL WHERE ord IN (SELECT value FROM json_each(NEW.seat_ords)) AND hold_id = NEW.id;
+   END;
+   CREATE TRIGGER holds_seats_book AFTER UPDATE OF status ON holds
+     WHEN NEW.seat_ords IS NOT NULL AND NEW.status = 'committed' AND OLD.status IN ('active', 'confirming') BEGIN
+     UPDATE seats SET status = 'booked' WHERE ord IN (SELECT value FROM json_each(NEW.seat_ords)) AND hold_id = NEW.id;
+   END;
+   CREATE TRIGGER holds_seats_retake AFTER UPDATE OF status ON holds
+     WHEN NEW.seat_ords IS NOT NULL AND NEW.status = 'committed' AND OLD.status IN ('released', 'expired') BEGIN
+     UPDATE seats SET status = 'booked', hold_id = NEW.id WHERE ord IN (SELECT value FROM json_each(NEW.seat_ords)) AND status = 'available';
+     SELECT RAISE(ABORT, 'seats changed under a decided hold') WHERE changes() != json_array_length(NEW.seat_ords);
+   END`,
 ];
 
 interface SqlLike {

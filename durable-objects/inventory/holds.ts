@@ -289,8 +289,8 @@ export class Holds {
       first?.();
       this.d.store.updateHold(h, now);
       const to = t.changes[0]?.status;
-      if (to === "available") this.freeSeats(h);
-      else if (to === "booked") this.bookSeats(h);
+      if (to === "available") this.seats.free(h);
+      else if (to === "booked") this.seats.book(h);
       this.moveCounters(before.status, h);
       if (t.history) this.d.outbox.wrote(); // the store wrote the history row with the hold
       // Seats coming back go to the waitlist in this same transaction: no public hold can take them first.
@@ -318,22 +318,12 @@ export class Holds {
     this.nextExpiry = this.expiries.peek(this.expiryOf);
   }
 
-  /** A seat no longer available aborts the transaction (a last line behind decideHold). */
+  /**
+   * Memory's seats; the store moves its own with the hold row (store.ts, seatMove), and a seat no
+   * longer available there aborts the transaction (a last line behind decideHold).
+   */
   private takeSeats(holdId: string, changes: SeatChange[]): void {
-    if (changes.length === 0) return;
-    const ids = changes.map((c) => c.id);
-    if (this.d.store.takeSeats(holdId, ids) !== ids.length) throw new Error(`hold ${holdId}: seats changed under a decided hold`);
-    this.seats.take(holdId, ids);
-  }
-
-  private freeSeats(h: HoldRow): void {
-    if (h.seats.length > 0) this.d.store.freeSeats(h.id, h.seats.map((s) => s.id));
-    this.seats.free(h);
-  }
-
-  private bookSeats(h: HoldRow): void {
-    if (h.seats.length > 0) this.d.store.bookSeats(h.id, h.seats.map((s) => s.id));
-    this.seats.book(h);
+    if (changes.length > 0) this.seats.take(holdId, changes.map((c) => c.id));
   }
 
   private moveCounters(from: HoldRow["status"] | null, to: HoldRow): void {

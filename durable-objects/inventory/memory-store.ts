@@ -6,7 +6,7 @@ import { type HoldRow, type InventoryConfig } from "../event-inventory.logic";
 import type { ProductSet } from "./products";
 import type { WaitlistEntryRow } from "../event-inventory.waitlist.logic";
 import type { SeatSpec } from "../event-inventory.types";
-import { historyKind, type InventoryStore, type OutboxKind, type OutboxRow, type SeatRecord, type StoredInventory } from "./store";
+import { historyKind, seatMove, SEATS_CHANGED, type InventoryStore, type OutboxKind, type OutboxRow, type SeatMove, type SeatRecord, type StoredInventory } from "./store";
 
 interface HoldRecord {
   hold: HoldRow;
@@ -95,27 +95,20 @@ export class MemoryStore implements InventoryStore {
     return this.s.seats.map((x) => ({ ...x }));
   }
 
-  takeSeats(holdId: string, seatIds: string[]): number {
-    const ids = new Set(seatIds);
-    let n = 0;
-    for (const seat of this.s.seats) {
-      if (ids.has(seat.id) && seat.status === "available") {
-        seat.status = "held";
-        seat.holdId = holdId;
-        n++;
-      }
+  /** What SqliteStore's seat triggers do (store.ts, seatMove). */
+  private moveSeats(h: HoldRow, move: SeatMove): void {
+    if (move === null || h.seats.length === 0) return;
+    const ids = new Set(h.seats.map((x) => x.id));
+    const mine = this.s.seats.filter((seat) => ids.has(seat.id));
+    if (move === "take" || move === "retake") {
+      const free = mine.filter((seat) => seat.status === "available");
+      for (const seat of free) Object.assign(seat, { status: move === "take" ? "held" : "booked", holdId: h.id });
+      if (free.length !== h.seats.length) throw new Error(SEATS_CHANGED);
+    } else if (move === "free") {
+      for (const seat of mine) if (seat.holdId === h.id) Object.assign(seat, { status: "available", holdId: null });
+    } else {
+      for (const seat of mine) if (seat.holdId === h.id) seat.status = "booked";
     }
-    return n;
-  }
-
-  freeSeats(holdId: string, seatIds: string[]): void {
-    const ids = new Set(seatIds);
-    for (const seat of this.s.seats) if (ids.has(seat.id) && seat.holdId === holdId) Object.assign(seat, { status: "available", holdId: null });
-  }
-
-  bookSeats(holdId: string, seatIds: string[]): void {
-    const ids = new Set(seatIds);
-    for (const seat of this.s.seats) if (ids.has(seat.id) && seat.holdId === holdId) seat.status = "booked";
   }
 
   /** The stored rows themselves: filter first, then copy only what is returned. */
@@ -138,6 +131,7 @@ export class MemoryStore implements InventoryStore {
     if (hold.idempotencyKey !== null && this.holdByKey(hold.userId, hold.idempotencyKey)) throw new Error("UNIQUE constraint failed: holds idempotency");
     // As in SQLite: no lines stored means the default type's lines, read back as null.
     this.s.holds.set(hold.id, { hold: { ...structuredClone(hold), lines: hold.lines?.length ? structuredClone(hold.lines) : null, voucherId: hold.voucherId ?? null }, updatedAt: now });
+    this.moveSeats(hold, seatMove(null, hold.status));
     this.history(hold, historyKind(null, hold.status), now);
   }
 
@@ -147,6 +141,7 @@ export class MemoryStore implements InventoryStore {
     const before = r.hold.status;
     r.hold = { ...r.hold, status: hold.status, expiresAt: hold.expiresAt, bookingId: hold.bookingId };
     r.updatedAt = now;
+    this.moveSeats(r.hold, seatMove(before, hold.status));
     this.history(r.hold, historyKind(before, hold.status), now);
   }
 

@@ -98,29 +98,20 @@ export class SqliteStore implements InventoryStore {
       }));
   }
 
-  /** `WHERE` over the seats by rowid when every id is known (always, after readSeats), else by id. */
-  private seatsWhere(seatIds: string[]): { where: string; keys: (string | number)[] } {
-    const marks = seatIds.map(() => "?").join(",");
-    const ords = seatIds.map((id) => this.ords.get(id));
-    if (ords.every((o) => o !== undefined)) return { where: `ord IN (${marks})`, keys: ords as number[] };
-    return { where: `id IN (${marks})`, keys: seatIds };
-  }
-
-  takeSeats(holdId: string, seatIds: string[]): number {
-    if (seatIds.length === 0) return 0;
-    const { where, keys } = this.seatsWhere(seatIds);
-    // RETURNING counts the seats (rowsWritten would count index entries too).
-    return this.sql.exec(`UPDATE seats SET status = 'held', hold_id = ? WHERE ${where} AND status = 'available' RETURNING ord`, holdId, ...keys).toArray().length;
-  }
-
-  freeSeats(holdId: string, seatIds: string[]): void {
-    const { where, keys } = this.seatsWhere(seatIds);
-    this.sql.exec(`UPDATE seats SET status = 'available', hold_id = NULL WHERE ${where} AND hold_id = ?`, ...keys, holdId);
-  }
-
-  bookSeats(holdId: string, seatIds: string[]): void {
-    const { where, keys } = this.seatsWhere(seatIds);
-    this.sql.exec(`UPDATE seats SET status = 'booked' WHERE ${where} AND hold_id = ?`, ...keys, holdId);
+  /** The seats' rowids for a hold row's `seat_ords` (the seat triggers work by rowid); null without seats. */
+  private seatOrds(seats: { id: string }[]): string | null {
+    if (seats.length === 0) return null;
+    return JSON.stringify(
+      seats.map((s) => {
+        let ord = this.ords.get(s.id);
+        if (ord === undefined) {
+          // Only before the seats were read (never on the hold path, which reads them at start).
+          ord = (this.first(`SELECT ord FROM seats WHERE id = ?`, s.id)?.ord as number | undefined) ?? -1;
+          if (ord >= 0) this.ords.set(s.id, ord);
+        }
+        return ord;
+      }),
+    );
   }
 
   holdById(id: string): HoldRow | null {
@@ -135,10 +126,10 @@ export class SqliteStore implements InventoryStore {
 
   insertHold(h: HoldRow, now: number): void {
     this.sql.exec(
-      `INSERT INTO holds (id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash, lines, voucher_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO holds (id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash, lines, voucher_id, seat_ords)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       h.id, h.userId, h.status, JSON.stringify(h.seats), h.quantity, h.totalCents, h.expiresAt, now, now, h.bookingId, h.idempotencyKey, h.requestHash,
-      h.lines?.length ? JSON.stringify(h.lines) : null, h.voucherId ?? null,
+      h.lines?.length ? JSON.stringify(h.lines) : null, h.voucherId ?? null, this.seatOrds(h.seats),
     );
   }
 

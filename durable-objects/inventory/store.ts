@@ -40,6 +40,27 @@ export function historyKind(before: HoldRow["status"] | null, after: HoldRow["st
   return after !== before && (after === "released" || after === "expired" || after === "committed") ? after : null;
 }
 
+/** What a hold write does to the hold's seats (reserved seating), in the same statement. */
+export type SeatMove = "take" | "free" | "book" | "retake" | null;
+
+/**
+ * The seats follow their hold: a new hold takes them (all must be available, else the write fails
+ * and the transaction rolls back); ending a live hold (released, expired) frees them; committing an
+ * active or confirming hold books them; committing an ended hold (a restored booking) takes them
+ * back as booked (all must be available). SqliteStore does it by trigger (event-inventory.sql.ts,
+ * migration 10), MemoryStore in JavaScript.
+ */
+export function seatMove(before: HoldRow["status"] | null, after: HoldRow["status"]): SeatMove {
+  if (before === null) return "take";
+  if ((after === "released" || after === "expired") && (before === "active" || before === "confirming" || before === "committed")) return "free";
+  if (after === "committed" && (before === "active" || before === "confirming")) return "book";
+  if (after === "committed" && (before === "released" || before === "expired")) return "retake";
+  return null;
+}
+
+/** The message of the write that failed because a seat was no longer there to take. */
+export const SEATS_CHANGED = "seats changed under a decided hold";
+
 export interface InventoryStore {
   /** Runs `fn` atomically: everything it wrote lands, or (it threw) nothing does. */
   transaction<T>(fn: () => T): T;
@@ -52,18 +73,12 @@ export interface InventoryStore {
 
   /** Every seat in seat order. */
   readSeats(): SeatRecord[];
-  /** Marks the seats held by `holdId` where still available; answers how many it took. */
-  takeSeats(holdId: string, seatIds: string[]): number;
-  /** Frees those of `seatIds` that `holdId` holds (or booked). */
-  freeSeats(holdId: string, seatIds: string[]): void;
-  /** Marks those of `seatIds` that `holdId` holds as booked. */
-  bookSeats(holdId: string, seatIds: string[]): void;
 
   holdById(id: string): HoldRow | null;
   holdByKey(userId: string, key: string): HoldRow | null;
-  /** Writes a new hold, and its history row (historyKind) to the outbox. */
+  /** Writes a new hold, takes its seats (seatMove; throws SEATS_CHANGED if one is taken), and writes its history row (historyKind) to the outbox. */
   insertHold(hold: HoldRow, now: number): void;
-  /** Writes a hold's status, expiry and booking, and its history row when historyKind says so. */
+  /** Writes a hold's status, expiry and booking; moves its seats (seatMove; a retake throws SEATS_CHANGED if one is taken) and writes its history row when historyKind says so. */
   updateHold(hold: HoldRow, now: number): void;
   /** The holds that count: active, confirming and committed (read once at start; memory keeps them after). */
   liveHolds(): HoldRow[];

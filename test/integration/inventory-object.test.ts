@@ -250,6 +250,57 @@ describe("the in-memory store twin", () => {
   });
 });
 
+describe("seats follow their hold in the object's SQLite (triggers)", () => {
+  it("a hold row takes its seats, ending frees them, commit books them, a restore takes them back; a seat already taken aborts the write and leaves nothing", async () => {
+    const stub = inventoryStub(crypto.randomUUID());
+    const seen = await runInDurableObject(stub, (_o: EventInventory, state) => {
+      const store = new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
+      const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
+      tx(() => store.createInventory({ eventId: "e", seating: "reserved", capacity: 3, maxSeatsPerUser: 8, holdTtlSeconds: 600, waitlistOfferSeconds: 600 } as never, ["A-1-1", "A-1-2", "A-1-3"].map((id, i) => ({ id, section: "A", row: "1", number: i + 1, priceCents: 100 }))));
+      store.readSeats();
+      const seats = () => Object.fromEntries(store.readSeats().map((x) => [x.id, `${x.status}:${x.holdId ?? ""}`]));
+      const hold = (id: string, seatIds: string[], userId = U1) => ({ id, userId, status: "active" as const, seats: seatIds.map((x) => ({ id: x, priceCents: 100 })), quantity: seatIds.length, totalCents: 100 * seatIds.length, expiresAt: 999, createdAt: 1, bookingId: null, idempotencyKey: null, requestHash: id });
+      const out: Record<string, unknown> = {};
+      const a = hold("ha", ["A-1-1", "A-1-2"]);
+      tx(() => store.insertHold(a, 1));
+      out.taken = seats();
+      const outboxBefore = store.peekOutbox(100).length;
+      try {
+        tx(() => store.insertHold(hold("hb", ["A-1-2", "A-1-3"]), 2));
+      } catch (e) {
+        out.refused = String(e);
+      }
+      out.afterRefusal = { seats: seats(), hb: store.holdById("hb"), outbox: store.peekOutbox(100).length - outboxBefore };
+      tx(() => store.updateHold({ ...a, status: "confirming", expiresAt: null, bookingId: "b1" }, 3));
+      out.confirming = seats();
+      tx(() => store.updateHold({ ...a, status: "committed", expiresAt: null, bookingId: "b1" }, 4));
+      out.committed = seats();
+      tx(() => store.updateHold({ ...a, status: "released", expiresAt: null, bookingId: "b1" }, 5));
+      out.released = seats();
+      tx(() => store.insertHold(hold("hc", ["A-1-2"]), 6));
+      try {
+        tx(() => store.updateHold({ ...a, status: "committed", expiresAt: null, bookingId: "b1" }, 7));
+      } catch (e) {
+        out.restoreRefused = String(e);
+      }
+      out.afterRestoreRefused = { seats: seats(), ha: store.holdById("ha")?.status };
+      tx(() => store.updateHold({ ...hold("hc", ["A-1-2"]), status: "expired", expiresAt: null }, 8));
+      tx(() => store.updateHold({ ...a, status: "committed", expiresAt: null, bookingId: "b1" }, 9));
+      out.restored = seats();
+      return out;
+    });
+    expect(seen.taken).toEqual({ "A-1-1": "held:ha", "A-1-2": "held:ha", "A-1-3": "available:" });
+    expect(seen.refused).toMatch(/seats changed under a decided hold/);
+    expect(seen.afterRefusal).toEqual({ seats: seen.taken, hb: null, outbox: 0 });
+    expect(seen.confirming).toEqual(seen.taken);
+    expect(seen.committed).toEqual({ "A-1-1": "booked:ha", "A-1-2": "booked:ha", "A-1-3": "available:" });
+    expect(seen.released).toEqual({ "A-1-1": "available:", "A-1-2": "available:", "A-1-3": "available:" });
+    expect(seen.restoreRefused).toMatch(/seats changed under a decided hold/);
+    expect(seen.afterRestoreRefused).toEqual({ seats: { "A-1-1": "available:", "A-1-2": "held:hc", "A-1-3": "available:" }, ha: "released" });
+    expect(seen.restored).toEqual({ "A-1-1": "booked:ha", "A-1-2": "booked:ha", "A-1-3": "available:" });
+  });
+});
+
 describe("the object's own SQLite migrations", () => {
   it("an object deployed before the one outbox keeps the rows it had not relayed: they move into the one outbox in order", async () => {
     const stub = inventoryStub(crypto.randomUUID());
@@ -302,8 +353,9 @@ describe("the object's own SQLite migrations", () => {
       return { rows, duplicate, outbox };
     });
     expect(after.rows).toEqual([
-      { id: "h1", user_id: U1, status: "active", seats: '[{"id":"A-1-1"}]', quantity: 1, total_cents: 2500, expires_at: 99, created_at: 10, updated_at: 10, booking_id: null, idempotency_key: null, request_hash: "r1", lines: null, voucher_id: null },
-      { id: "h2", user_id: U1, status: "committed", seats: "[]", quantity: 2, total_cents: 5000, expires_at: null, created_at: 10, updated_at: 20, booking_id: "b2", idempotency_key: "k2", request_hash: "r2", lines: '[{"t":1}]', voucher_id: "v1" },
+      // (No seat rows in this object: h1's seat has no rowid to point at.)
+      { id: "h1", user_id: U1, status: "active", seats: '[{"id":"A-1-1"}]', quantity: 1, total_cents: 2500, expires_at: 99, created_at: 10, updated_at: 10, booking_id: null, idempotency_key: null, request_hash: "r1", lines: null, voucher_id: null, seat_ords: "[]" },
+      { id: "h2", user_id: U1, status: "committed", seats: "[]", quantity: 2, total_cents: 5000, expires_at: null, created_at: 10, updated_at: 20, booking_id: "b2", idempotency_key: "k2", request_hash: "r2", lines: '[{"t":1}]', voucher_id: "v1", seat_ords: null },
     ]);
     expect(after.duplicate).toMatch(/UNIQUE/);
     // The migration wrote no history for the holds it moved; the release wrote one row, its repeat none.

@@ -43,15 +43,33 @@ describe("the inventory engine on the in-memory store", () => {
     expect(rebuilt.hold("00000000-0000-4000-8000-000000000002", { seatIds: ["A-1-2"] }, null)).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE" });
   });
 
+  it("the store refuses a hold row whose seat another hold has, and keeps nothing of it (the last line behind decideHold)", () => {
+    const store = new MemoryStore();
+    const engine = scenarioEngine(store, { now: T0 });
+    engine.initialize(scenarioInit);
+    expect(engine.hold("00000000-0000-4000-8000-000000000001", { seatIds: ["A-1-1"] }, null)).toMatchObject({ ok: true });
+    const [first] = store.liveHolds();
+    const outbox = store.peekOutbox(100).length;
+    const twin = { ...first, id: "hld_twin", userId: "00000000-0000-4000-8000-000000000002", idempotencyKey: null };
+    expect(() => store.transaction(() => store.insertHold(twin, T0))).toThrow(/seats changed/);
+    expect(store.liveHolds().map((h) => h.id)).toEqual([first.id]);
+    expect(store.readSeats().find((x) => x.id === "A-1-1")).toMatchObject({ status: "held", holdId: first.id });
+    expect(store.peekOutbox(100)).toHaveLength(outbox);
+  });
+
   it("a write that fails midway leaves neither the store nor the engine's memory half-changed", () => {
     const store = new MemoryStore();
     const engine = scenarioEngine(store, { now: T0 });
     engine.initialize(scenarioInit);
     const before = observe(engine, [], T0);
-    const real = store.takeSeats.bind(store);
-    store.takeSeats = (holdId, ids) => real(holdId, ids) - 1;
+    // The hold row and its seats are written, then the write fails (as a seat found taken does).
+    const real = store.insertHold.bind(store);
+    store.insertHold = (hold, now) => {
+      real(hold, now);
+      throw new Error("seats changed under a decided hold");
+    };
     expect(() => engine.hold("00000000-0000-4000-8000-000000000001", { seatIds: ["A-1-1", "A-1-2"] }, null)).toThrow(/seats changed/);
-    store.takeSeats = real;
+    store.insertHold = real;
     expect(observe(engine, [], T0)).toEqual(before);
     expect(store.liveHolds()).toEqual([]);
     expect(store.outboxPending()).toBe(false);
