@@ -46,7 +46,8 @@ export function runScenario(store: InventoryStore) {
   const ids = { n: 0 };
   let engine = scenarioEngine(store, clock, ids);
   const trace: unknown[] = [];
-  const step = (name: string, result: unknown) => trace.push({ name, result });
+  /** Each step with the store's own seat rows after it (the store moves them with each hold row: store.ts, seatMove). */
+  const step = (name: string, result: unknown) => trace.push({ name, result, storeSeats: store.readSeats().map((x) => `${x.id}:${x.status}:${x.holdId ?? ""}`) });
   const value = <T>(r: { ok: boolean; value?: T }): T => (r.ok ? r.value! : (null as T));
 
   step("initialize", engine.initialize(scenarioInit));

@@ -247,6 +247,9 @@ describe("the in-memory store twin", () => {
     expect(onSqlite.trace).toEqual(onMemory.trace);
     expect(onSqlite.final).toEqual(onMemory.final);
     expect(onSqlite.outbox).toEqual(onMemory.outbox);
+    // The trace holds each store's own seat rows after every step: both stores moved them alike, through held and booked.
+    const seatStates = new Set(onSqlite.trace.flatMap((t) => (t as { storeSeats: string[] }).storeSeats.map((x) => x.split(":")[1])));
+    expect(seatStates).toEqual(new Set(["available", "held", "booked"]));
   });
 });
 
