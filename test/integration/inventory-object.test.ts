@@ -259,7 +259,8 @@ describe("seats follow their hold in the object's SQLite (triggers)", () => {
     const seen = await runInDurableObject(stub, (_o: EventInventory, state) => {
       const store = new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
       const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
-      tx(() => store.createInventory({ eventId: "e", seating: "reserved", capacity: 3, maxSeatsPerUser: 8, holdTtlSeconds: 600, waitlistOfferSeconds: 600 } as never, ["A-1-1", "A-1-2", "A-1-3"].map((id, i) => ({ id, section: "A", row: "1", number: i + 1, priceCents: 100 }))));
+      // Seat rows only: the triggers need no inventory row (and this object is left with none).
+      for (const [i, id] of ["A-1-1", "A-1-2", "A-1-3"].entries()) state.storage.sql.exec(`INSERT INTO seats (id, section, row, number, price_cents) VALUES (?, 'A', '1', ?, 100)`, id, i + 1);
       store.readSeats();
       const seats = () => Object.fromEntries(store.readSeats().map((x) => [x.id, `${x.status}:${x.holdId ?? ""}`]));
       const hold = (id: string, seatIds: string[], userId = U1) => ({ id, userId, status: "active" as const, seats: seatIds.map((x) => ({ id: x, priceCents: 100 })), quantity: seatIds.length, totalCents: 100 * seatIds.length, expiresAt: 999, createdAt: 1, bookingId: null, idempotencyKey: null, requestHash: id });
@@ -290,6 +291,9 @@ describe("seats follow their hold in the object's SQLite (triggers)", () => {
       tx(() => store.updateHold({ ...hold("hc", ["A-1-2"]), status: "expired", expiresAt: null }, 8));
       tx(() => store.updateHold({ ...a, status: "committed", expiresAt: null, bookingId: "b1" }, 9));
       out.restored = seats();
+      // Leave nothing behind for the object to expire or relay after the test.
+      state.storage.sql.exec(`DELETE FROM outbox`);
+      state.storage.sql.exec(`DELETE FROM holds`);
       return out;
     });
     expect(seen.taken).toEqual({ "A-1-1": "held:ha", "A-1-2": "held:ha", "A-1-3": "available:" });
@@ -353,6 +357,9 @@ describe("the object's own SQLite migrations", () => {
       sql.exec(`UPDATE holds SET status = 'released', updated_at = 40 WHERE id = 'h1'`);
       sql.exec(`UPDATE holds SET status = 'released', updated_at = 50 WHERE id = 'h1'`);
       const outbox = sql.exec(`SELECT kind, body FROM outbox ORDER BY seq`).toArray().map((r) => ({ kind: r.kind, body: JSON.parse(String(r.body)) }));
+      // Leave nothing behind for the object to expire or relay after the test.
+      sql.exec(`DELETE FROM outbox`);
+      sql.exec(`DELETE FROM holds`);
       return { rows, duplicate, outbox };
     });
     expect(after.rows).toEqual([
