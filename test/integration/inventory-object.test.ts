@@ -308,6 +308,15 @@ describe("seats follow their hold in the object's SQLite (triggers)", () => {
   });
 });
 
+/** Rebuilds an object's SQLite as it was before the migration step containing `marker`. */
+function rebuildBefore(sql: SqlStorage, marker: string): void {
+  const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes(marker));
+  for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs", "products"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
+  sql.exec(`DELETE FROM _schema_version`);
+  for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
+  sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+}
+
 describe("the object's own SQLite migrations", () => {
   it("an object deployed before the one outbox keeps the rows it had not relayed: they move into the one outbox in order", async () => {
     const stub = inventoryStub(crypto.randomUUID());
@@ -315,11 +324,7 @@ describe("the object's own SQLite migrations", () => {
       const sql = state.storage.sql;
       const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
       // Rebuild this object's SQLite as the step before the one outbox left it, with rows waiting.
-      const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE outbox_v4"));
-      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs", "products"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
-      sql.exec(`DELETE FROM _schema_version`);
-      for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
-      sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+      rebuildBefore(sql, "CREATE TABLE outbox_v4");
       sql.exec(`INSERT INTO outbox (hold_id, kind, user_id, quantity, at) VALUES ('h1', 'created', ?, 2, 1000), ('h1', 'released', ?, 2, 2000)`, U1, U1);
       sql.exec(`INSERT INTO waitlist_outbox (kind, body) VALUES ('mirror', '{"id":"wl_1"}'), ('notify', '{"dedupeKey":"k"}')`);
       expect(migrateInventory(sql, tx)).toBe(INVENTORY_MIGRATIONS.length);
@@ -338,11 +343,7 @@ describe("the object's own SQLite migrations", () => {
     const after = await runInDurableObject(stub, (_o: EventInventory, state) => {
       const sql = state.storage.sql;
       const tx = <T>(fn: () => T) => state.storage.transactionSync(fn);
-      const before = INVENTORY_MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE holds_v8"));
-      for (const t of ["meta", "inventory", "seats", "holds", "outbox", "waitlist", "waitlist_outbox", "live_refs", "products"]) sql.exec(`DROP TABLE IF EXISTS ${t}`);
-      sql.exec(`DELETE FROM _schema_version`);
-      for (const m of INVENTORY_MIGRATIONS.slice(0, before)) sql.exec(m);
-      sql.exec(`INSERT INTO _schema_version (id, version) VALUES (1, ?)`, before);
+      rebuildBefore(sql, "CREATE TABLE holds_v8");
       const cols = `(id, user_id, status, seats, quantity, total_cents, expires_at, created_at, updated_at, booking_id, idempotency_key, request_hash, lines, voucher_id)`;
       sql.exec(`INSERT INTO holds ${cols} VALUES ('h2', ?, 'committed', '[]', 2, 5000, NULL, 10, 20, 'b2', 'k2', 'r2', '[{"t":1}]', 'v1')`, U1);
       sql.exec(`INSERT INTO holds ${cols} VALUES ('h1', ?, 'active', '[{"id":"A-1-1"}]', 1, 2500, 99, 10, 10, NULL, NULL, 'r1', NULL, NULL)`, U1);
