@@ -361,5 +361,4 @@ export class Holds {
       vouchers: this.products.vouchers.map((v) => ({ voucherId: v.id, code: v.code, usages: this.usage.byVoucher.get(v.id) ?? 0, maxUsages: v.maxUsages })),
     };
   }
-
 }
