@@ -109,11 +109,15 @@ export default defineConfig({
   test: {
     // Request logs of passing tests are noise; a failing test keeps its output.
     silent: "passed-only",
+    // Two files at once: a Workers test file mostly waits (on Postgres, queues, timers), so two share
+    // the 2 cores well (vitest's default here is cores - 1 = 1). The embedded Postgres runs files one
+    // at a time whatever this says (fileParallelism: false).
+    maxWorkers: 2,
     projects: [
       {
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
-      workersProject("workers", { include: ["test/integration/**/*.test.ts"] }),
+      workersProject("workers", { include: ["test/workers/**/*.test.ts"] }),
       // Real retry exhaustion through the real queues in seconds: few retries, short delays. Its own
       // project, so no other test's retries change.
       workersProject("workers-retries", {

@@ -6,7 +6,7 @@ import { hashPassword } from "../src/auth/passwords";
 import { signAccessToken, verifyAccessToken } from "../src/auth/tokens";
 import type { Env } from "../src/env";
 
-export { UserSessions } from "../durable-objects/user-sessions";
+export { UserSessions } from "../durable-objects/user-sessions/object";
 
 const app = createApp();
 

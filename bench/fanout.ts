@@ -4,7 +4,7 @@
 // run with no watchers), the commit-to-receipt latency p50/p99/max (from the object committing a
 // hold, its createdAt, to a socket receiving the delta that shows the seat held; same machine,
 // same clock), sockets refused as full, and sequence gaps (must be zero). Watchers beyond
-// FANOUT_DIRECT are served by relay objects (durable-objects/live-relay.ts). The sockets are
+// FANOUT_DIRECT are served by relay objects (durable-objects/live-relay/object.ts). The sockets are
 // spread over FANOUT_PROCESSES Node processes so the receiving side is not one event loop
 // parsing every frame in turn.
 //   npm run bench:fanout   FANOUT_SOCKETS=0,1000,5000,20000 FANOUT_RATE=20 FANOUT_SECONDS=10 FANOUT_PROCESSES=4

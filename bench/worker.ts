@@ -3,13 +3,14 @@
 import app from "../src/index";
 import { createApp } from "../src/app";
 import { requireUser } from "../src/auth/guards";
-import { EventInventory as RealEventInventory } from "../durable-objects/event-inventory";
-import type { InventoryInit } from "../durable-objects/event-inventory.types";
+import { EventInventory as RealEventInventory } from "../durable-objects/inventory/object";
+import type { InventoryInit } from "../durable-objects/inventory/contract";
 import type { Env } from "../src/env";
-import { waitingRoom } from "../src/services/waiting-room-client";
-import { QueueShard as RealQueueShard } from "../durable-objects/queue-shard";
-import type { EventInventoryRpc } from "../durable-objects/event-inventory.types";
+import { waitingRoom } from "../durable-objects/onsale/client";
+import { QueueShard as RealQueueShard } from "../durable-objects/onsale/shard-object";
+import type { EventInventoryRpc } from "../durable-objects/inventory/contract";
 import { shardOf } from "../durable-objects/onsale/order";
+import { shardName } from "../durable-objects/onsale/contract";
 import { FIRST_HOLD_GRACE_MS } from "../durable-objects/onsale/room.logic";
 import type { RoomRecord } from "./lib/fairness";
 
@@ -166,7 +167,7 @@ probes.post("/__bench/onsale/join", async (c) => {
       // UUID-shaped, as real user ids are: the hold history these visitors leave passes the
       // inventory-events consumer's validation instead of being logged as an invalid message.
       const userId = `00000000-0000-4000-8000-${(from + i).toString(16).padStart(12, "0")}`;
-      const res = await ns.get(ns.idFromName(`${eventId}:${shardOf(userId, shards)}`)).join(userId, {});
+      const res = await ns.get(ns.idFromName(shardName(eventId, shardOf(userId, shards)))).join(userId, {});
       if (res.ok) ok++;
     }),
   );
@@ -182,7 +183,7 @@ probes.get("/__bench/onsale/records", async (c) => {
   const eventId = c.req.query("event")!;
   const shards = Number(c.req.query("shards"));
   const ns = c.env.QUEUE_SHARD as unknown as DurableObjectNamespace<QueueShard>;
-  return c.json((await Promise.all(Array.from({ length: shards }, (_, n) => ns.get(ns.idFromName(`${eventId}:${n}`)).records()))).flat());
+  return c.json((await Promise.all(Array.from({ length: shards }, (_, n) => ns.get(ns.idFromName(shardName(eventId, n))).records()))).flat());
 });
 
 /**
@@ -209,7 +210,7 @@ probes.post("/__bench/onsale/drain", async (c) => {
   for (let tick = 1; tick <= maxTicks; tick++) {
     const stats = await room.tick();
     const started = Date.now();
-    const fresh = (await Promise.all(Array.from({ length: shards }, (_, n) => shardNs.get(shardNs.idFromName(`${eventId}:${n}`)).admittedSince(since)))).flat().filter((v) => !seen.has(v.userId));
+    const fresh = (await Promise.all(Array.from({ length: shards }, (_, n) => shardNs.get(shardNs.idFromName(shardName(eventId, n))).admittedSince(since)))).flat().filter((v) => !seen.has(v.userId));
     since = started - 5_000;
     await Promise.all(
       fresh.map(async (v) => {

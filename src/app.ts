@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { routePath } from "hono/route";
-import type { AppEnv } from "./env";
+import type { AppEnv } from "./app-env";
 import { ConfigError, parseConfig } from "./env";
 import { lazyDb, isConnectionError } from "./db/client";
 import { AppError, errorBody } from "./lib/errors";

@@ -1,7 +1,4 @@
 import { z } from "zod";
-import type { AuthUser } from "./auth/guards";
-import type { ScannerClaims } from "./auth/scanner-tokens";
-import type { Database } from "./db/client";
 
 /** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
 export interface Env extends Cloudflare.Env {
@@ -92,20 +89,4 @@ export function parseConfig(env: Env): Config {
   });
   if (!parsed.success) throw new ConfigError(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;
-}
-
-export interface Vars {
-  requestId: string;
-  config: Config;
-  /** Opens this request's Pool on first use; it is closed through waitUntil when the request ends. */
-  db: () => Database;
-  /** Set by requireUser (always present behind it); behind optionalUser it may be undefined. */
-  user: AuthUser;
-  /** Set instead of `user` when a check-in route was called with a scanner token. */
-  scanner?: ScannerClaims;
-}
-
-export interface AppEnv {
-  Bindings: Env;
-  Variables: Vars;
 }

@@ -1,16 +1,18 @@
 import { createApp } from "./app";
 import type { Env } from "./env";
 import { handleBatch } from "./queues/consumer";
-import { runScheduled } from "./services/maintenance";
+import { runScheduled } from "./jobs/scheduled";
 
-export { EventInventory } from "../durable-objects/event-inventory";
-export { UserSessions } from "../durable-objects/user-sessions";
-export { SandboxCardNetwork } from "../durable-objects/sandbox-card-network";
-export { CircuitBreaker } from "../durable-objects/circuit-breaker";
-export { LiveRelay } from "../durable-objects/live-relay";
-export { CheckinDesk } from "../durable-objects/checkin-desk";
-export { WaitingRoom } from "../durable-objects/waiting-room";
-export { QueueShard } from "../durable-objects/queue-shard";
+export {
+  CheckinDesk,
+  CircuitBreaker,
+  EventInventory,
+  LiveRelay,
+  QueueShard,
+  SandboxCardNetwork,
+  UserSessions,
+  WaitingRoom,
+} from "../durable-objects/index";
 
 const app = createApp();
 

@@ -14,7 +14,7 @@ import { migrate } from "../../scripts/lib/migrate";
 import { startWsProxy } from "../../scripts/lib/ws-proxy";
 import { signAccessToken } from "../../src/auth/tokens";
 import type { Config, Env } from "../../src/env";
-import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+import type { InventoryInit, SeatSpec } from "../../durable-objects/inventory/contract";
 
 export const JWT_SECRET = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
 const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [] };

@@ -3,7 +3,7 @@
  * configuration and, every tick, how many to admit and from which shard, from what the event's
  * inventory says can still sell. The WaitingRoom object (../waiting-room.ts) is a thin shell.
  */
-import { z } from "zod";
+import type { OnSaleInput } from "./contract";
 import { arrivedBefore, splitQuota, type Sketch } from "./order";
 import type { TickReport } from "./shard.logic";
 
@@ -36,17 +36,6 @@ export const FIRST_HOLD_GRACE_MS = 30_000;
 /** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
 export const HEADS_PER_SHARD = 2_000;
 
-export const OnSaleInput = z
-  .object({
-    opensAt: z.string().datetime({ offset: true }),
-    shards: z.number().int().min(1).max(64).optional(),
-    maxActiveShoppers: z.number().int().min(1).max(100_000).optional(),
-    admitPerMinute: z.number().int().min(1).max(1_000_000).nullable().optional(),
-    shopperSessionSeconds: z.number().int().min(60).max(3_600).optional(),
-    powDifficulty: z.number().int().min(0).max(24).optional(),
-  })
-  .strict();
-export type OnSaleInput = z.infer<typeof OnSaleInput>;
 
 export interface RoomConfig {
   eventId: string;

@@ -49,6 +49,12 @@ export function linkProblems(root: string, docs: Doc[]): string[] {
   };
   for (const doc of docs) {
     const here = dirname(join(root, doc.path));
+    // A link whose target never closes on its line is no link at all, so the check below would not see it.
+    for (const [i, line] of prose(doc.text).split("\n").entries()) {
+      for (const m of line.matchAll(/\]\(/g)) {
+        if (!line.slice(m.index + 2).includes(")")) problems.push(`${doc.path}:${i + 1}: a link target opened with "](" never closes on its line`);
+      }
+    }
     for (const m of prose(doc.text).matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
       const target = m[1];
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:

@@ -1,17 +1,8 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
-import { checkAccess } from "./revocation";
-import { type Role, unauthenticated, verifyAccessToken } from "./tokens";
-
-export interface AuthUser {
-  id: string;
-  role: Role;
-  /** The session (refresh-token family) the access token belongs to; logout revokes it. */
-  sid: string;
-  jti: string;
-  exp: number;
-}
+import { checkAccess } from "../../durable-objects/user-sessions/client";
+import { type AuthUser, type Role, unauthenticated, verifyAccessToken } from "./tokens";
 
 /** `Authorization: Bearer <token>`; the scheme name is case-insensitive (RFC 7235). */
 export function bearerToken(header: string | undefined): string | null {

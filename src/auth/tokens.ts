@@ -2,6 +2,16 @@ import { type CryptoKey, type JWK, type JWTPayload, type JWTVerifyGetKey, SignJW
 import type { Config, Env } from "../env";
 import { AppError } from "../lib/errors";
 
+/** The caller as a verified access token names them. */
+export interface AuthUser {
+  id: string;
+  role: Role;
+  /** The session (refresh-token family) the access token belongs to; logout revokes it. */
+  sid: string;
+  jti: string;
+  exp: number;
+}
+
 export type Role = "user" | "organizer" | "admin";
 
 export interface AccessClaims {

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 
 /** The most a public catalogue answer may lag behind Postgres (the Cache API caches per location). */
 export const EDGE_TTL_SECONDS = 5;

@@ -90,3 +90,44 @@ export function leave(lane: Lane, now: number, enteredAt: number): void {
   lane.done++;
   lane.windowMin = Math.min(lane.windowMin, Math.max(0, now - enteredAt));
 }
+
+/** Idle lanes beyond this many are dropped as soon as they go idle, so random event ids cannot grow the map. */
+export const MAX_IDLE_LANES = 1_000;
+const LANE_IDLE_RESET_MS = 60_000;
+
+/** This isolate's lanes, one per event (its id in lower case however a request spelled it). */
+const lanes = new Map<string, Lane>();
+
+/** Lanes kept in this isolate (for tests). */
+export function laneCount(): number {
+  return lanes.size;
+}
+
+/** Whether the event's lane is already over budget (no lane yet: never). For an early refusal, before any work. */
+export function laneOverBudget(eventId: string, hardLimit: number, now = Date.now()): boolean {
+  const lane = lanes.get(eventId.toLowerCase());
+  if (!lane) return false;
+  roll(lane, now);
+  return shouldShed(lane, hardLimit);
+}
+
+/**
+ * Runs `call` in the event's lane, or answers `refused` (without calling) when the lane is over
+ * budget (`metered`: see shouldShed). The lane measures only what `call` waits for.
+ */
+export async function throughLane<T>(eventId: string, hardLimit: number, metered: boolean, call: () => Promise<T>, refused: () => Error): Promise<T> {
+  const key = eventId.toLowerCase();
+  const now = Date.now();
+  let lane = lanes.get(key);
+  // A lane idle for a minute starts afresh (its base time measured again).
+  if (!lane || (lane.inFlight === 0 && now - lane.windowStart > LANE_IDLE_RESET_MS)) lanes.set(key, (lane = newLane(now)));
+  roll(lane, now);
+  if (shouldShed(lane, hardLimit, metered)) throw refused();
+  enter(lane);
+  try {
+    return await call();
+  } finally {
+    leave(lane, Date.now(), now);
+    if (lane.inFlight === 0 && lanes.size > MAX_IDLE_LANES) lanes.delete(key);
+  }
+}

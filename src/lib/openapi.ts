@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "./errors";
 
 /** Every router is an OpenAPIHono whose zod failures become the one VALIDATION_FAILED error. */

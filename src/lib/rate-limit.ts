@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Config } from "../env";
+import type { Config } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "./errors";
 
 /**

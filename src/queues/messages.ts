@@ -31,7 +31,7 @@ export type UserStatusSync = z.infer<typeof UserStatusSync>;
 export const EventRefundBatch = z.object({ type: z.literal("event.refund-batch"), eventId: z.string().uuid() });
 export type EventRefundBatch = z.infer<typeof EventRefundBatch>;
 
-/** From an inventory object's outbox (durable-objects/inventory/outbox.ts): hold history and waitlist mirrors for Postgres. */
+/** From an inventory object's outbox (durable-objects/inventory/engine/outbox.ts): hold history and waitlist mirrors for Postgres. */
 export const InventoryOutbox = z.object({
   type: z.literal("inventory.outbox"),
   eventId: z.string().uuid(),

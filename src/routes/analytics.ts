@@ -3,7 +3,7 @@ import { requireRole, requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { dailySeries, eventAnalytics, findEvent, overview, popularEvents, type DayRange } from "../services/analytics";
-import { assertEventManager } from "../services/events";
+import { assertEventManager } from "../services/event-access";
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 30;

@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { requireUser } from "../auth/guards";
 import { PASSWORD_MAX, passwordProblem } from "../auth/passwords";
 import { publicJwks } from "../auth/tokens";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { clientIp, enforceRateLimit, knownClientIp } from "../lib/rate-limit";

@@ -3,7 +3,7 @@ import { requireUser } from "../auth/guards";
 import { AppError } from "../lib/errors";
 import { idempotent } from "../lib/idempotent-request";
 import { coloOf, measured, writeMetric } from "../lib/metrics";
-import { eventIdOfHold } from "../../durable-objects/event-inventory.logic";
+import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
 import { PAYMENT_METHODS } from "../services/payments";

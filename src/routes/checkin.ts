@@ -1,14 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import { and, eq, isNull } from "drizzle-orm";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { bearerToken, requireRole, requireUser } from "../auth/guards";
 import { looksLikeScannerToken, verifyScannerToken } from "../auth/scanner-tokens";
-import { scanners } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { idempotent } from "../lib/idempotent-request";
-import { assertScannerActive, type CheckinActor, checkinKeys, createList, createScanner, listLists, managedEvent, redeemScans } from "../services/checkin";
+import { assertScannerActive, type CheckinActor, checkinKeys, createList, createScanner, listLists, redeemScans, revokeScanner } from "../services/checkin";
+import { managedEvent } from "../services/event-access";
 import { MAX_CODE_LENGTH } from "../services/ticket-codes";
 
 /** A scanner token (its event only) or an access token (the event's organizer or an admin, checked per route). */
@@ -146,9 +145,7 @@ export const checkinRoutes = router()
     }),
     async (c) => {
       const { id, scannerId } = c.req.valid("param");
-      await managedEvent(c.var.db(), c.var.user, id);
-      const done = await c.var.db().update(scanners).set({ revokedAt: new Date() }).where(and(eq(scanners.id, scannerId), eq(scanners.eventId, id), isNull(scanners.revokedAt))).returning({ id: scanners.id });
-      if (!done.length) throw new AppError("NOT_FOUND", "No such active scanner");
+      await revokeScanner(c.var.db(), c.var.user, id, scannerId);
       return c.body(null, 204);
     },
   )

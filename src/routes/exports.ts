@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole, requireUser } from "../auth/guards";
 import { errors, router } from "../lib/openapi";
-import { managedEvent } from "../services/checkin";
+import { managedEvent } from "../services/event-access";
 import { csvStream, type ExportKind } from "../services/exports";
 
 const security = [{ bearer: [] }];

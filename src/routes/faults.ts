@@ -7,10 +7,10 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { requireRole, requireUser } from "../auth/guards";
 import { bookings } from "../db/schema";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import type { SagaMessage } from "../queues/messages";
-import { inventory } from "../services/inventory-client";
+import { inventory } from "../../durable-objects/inventory/client";
 
 const OutageBody = z.object({ on: z.boolean() });
 const Uuid = z.string().uuid();

@@ -4,7 +4,7 @@ import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { TimeoutError, withTimeout } from "../lib/timeout";
 import { rollupState } from "../services/analytics";
-import { inventory } from "../services/inventory-client";
+import { inventory } from "../../durable-objects/inventory/client";
 
 const Check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional().openapi({ description: '"unavailable" or "did not answer in time"; the detail is in the logs' }) });
 const Rollup = z

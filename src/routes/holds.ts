@@ -1,19 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { LIVE_USER_HEADER } from "../../durable-objects/inventory/live";
-import { MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/event-inventory.logic";
-import type { HoldRequest } from "../../durable-objects/event-inventory.types";
+import { LIVE_USER_HEADER, MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/inventory/contract";
+import type { HoldRequest } from "../../durable-objects/inventory/contract";
 import { optionalUser, requireUser } from "../auth/guards";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import { coloOf, measured } from "../lib/metrics";
-import { admissionKey, verifyAdmission } from "../../durable-objects/onsale/admission-token";
+import { admissionKey, verifyAdmission } from "../../durable-objects/onsale/contract";
 import { isUuid } from "../lib/ids";
-import { enter, leave, newLane, roll, shouldShed, type Lane } from "../lib/load-shedding";
+import { laneOverBudget, throughLane } from "../lib/load-shedding";
 import { ErrorResponse, errors, json, router } from "../lib/openapi";
-import { inventory } from "../services/inventory-client";
-import { openLiveSocket } from "../services/live-seat-map";
+import { inventory } from "../../durable-objects/inventory/client";
+import { openLiveSocket } from "../../durable-objects/live-relay/client";
 import { wasPublished } from "../services/published-events";
 
 const Seat = z.object({ id: z.string(), priceCents: z.number().int() });
@@ -85,16 +84,6 @@ const IdempotencyHeader = z.object({
   "x-admission-token": z.string().min(1).max(2_048).optional().openapi({ description: "While the event is on sale: the waiting room's admission token (docs/onsale.md)" }),
 });
 
-const lanes = new Map<string, Lane>();
-/** Idle lanes beyond this many are dropped as soon as they go idle, so random event ids cannot grow the map. */
-export const MAX_IDLE_LANES = 1_000;
-const LANE_IDLE_RESET_MS = 60_000;
-
-/** Lanes kept in this isolate (for tests). */
-export function laneCount(): number {
-  return lanes.size;
-}
-
 /**
  * Load shedding per event (src/lib/load-shedding.ts). The lane measures only the object's share of
  * a request (`throughLane` around the object call): that is the queue shedding protects. Measured
@@ -108,11 +97,7 @@ const shedLoad = (eventIdOf: (c: Context<AppEnv>) => string | null) =>
     const raw = eventIdOf(c);
     // Nothing is kept for a path that is not an event id (the route's validation answers it). A
     // request with an admission token is decided in `throughLane`, once the token is checked.
-    const lane = isUuid(raw) && !c.req.header("x-admission-token") ? lanes.get(raw.toLowerCase()) : undefined;
-    if (lane) {
-      roll(lane, Date.now());
-      if (shouldShed(lane, c.var.config.holdMaxInflight)) throw overloaded();
-    }
+    if (isUuid(raw) && !c.req.header("x-admission-token") && laneOverBudget(raw, c.var.config.holdMaxInflight)) throw overloaded();
     await next();
   });
 
@@ -124,27 +109,9 @@ const admitted = (c: Context<AppEnv>, token: string, eventId: string) =>
     .then((key) => verifyAdmission(key, token, c.var.user.id, eventId, Date.now()))
     .then((r) => r.ok, () => false);
 
-/**
- * Runs `call` (the event object's share of a hold request) in the event's lane, or refuses it with
- * 503 when the lane is over budget (`metered`: see shouldShed).
- */
-async function throughLane<T>(c: Context<AppEnv>, event: string, call: () => Promise<T>, metered = false): Promise<T> {
-  // The key the middleware looks up: one lane per event however its id is spelled.
-  const eventId = event.toLowerCase();
-  const now = Date.now();
-  let lane = lanes.get(eventId);
-  // A lane idle for a minute starts afresh (its base time measured again: src/lib/load-shedding.ts).
-  if (!lane || (lane.inFlight === 0 && now - lane.windowStart > LANE_IDLE_RESET_MS)) lanes.set(eventId, (lane = newLane(now)));
-  roll(lane, now);
-  if (shouldShed(lane, c.var.config.holdMaxInflight, metered)) throw overloaded();
-  enter(lane);
-  try {
-    return await call();
-  } finally {
-    leave(lane, Date.now(), now);
-    if (lane.inFlight === 0 && lanes.size > MAX_IDLE_LANES) lanes.delete(eventId);
-  }
-}
+/** Runs `call` (the event object's share of a hold request) in the event's lane, or refuses it with 503. */
+const inLane = <T>(c: Context<AppEnv>, eventId: string, call: () => Promise<T>, metered = false): Promise<T> =>
+  throughLane(eventId, c.var.config.holdMaxInflight, metered, call, overloaded);
 
 const holdLimit = createMiddleware<AppEnv>(async (c, next) => {
   if (c.var.config.rateLimits !== "off") {
@@ -188,7 +155,7 @@ export const holds = router()
       // Checked here only to choose the lane's rule; the object checks it again and decides.
       const metered = admission !== null && (await admitted(c, admission, id));
       const asked = { kind: "hold" as const, eventId: id, action: "created", quantity: requestedQuantity(body), colo: coloOf(c.req.raw) };
-      const hold = await measured(c.env, asked, () => throughLane(c, id, () => inventory(c.env, id).hold(c.var.user.id, req, key, admission), metered), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
+      const hold = await measured(c.env, asked, () => inLane(c, id, () => inventory(c.env, id).hold(c.var.user.id, req, key, admission), metered), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.json(hold, 201);
     },
   )
@@ -225,7 +192,7 @@ export const holds = router()
       const { id } = c.req.valid("param");
       const eventId = eventIdOfHold(id);
       if (!eventId) throw new AppError("NOT_FOUND", "No such hold");
-      await measured(c.env, { kind: "hold", eventId, action: "released", colo: coloOf(c.req.raw) }, () => throughLane(c, eventId, () => inventory(c.env, eventId).release(id, c.var.user.id)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
+      await measured(c.env, { kind: "hold", eventId, action: "released", colo: coloOf(c.req.raw) }, () => inLane(c, eventId, () => inventory(c.env, eventId).release(id, c.var.user.id)), (h) => ({ quantity: h.quantity, amountCents: h.totalCents }));
       return c.body(null, 204);
     },
   )

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { OnSaleInput } from "../../durable-objects/onsale/room.logic";
+import { OnSaleInput } from "../../durable-objects/onsale/contract";
 import { optionalUser, requireRole, requireUser } from "../auth/guards";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { enforceRateLimit, knownClientIp } from "../lib/rate-limit";
-import { assertEventManager, getEventRow } from "../services/events";
-import { waitingRoom } from "../services/waiting-room-client";
+import { managedEvent as lookUp } from "../services/event-access";
+import { waitingRoom } from "../../durable-objects/onsale/client";
 
 // On-sale mode: the event's waiting room (API.md "On-sale mode", docs/onsale.md).
 
@@ -58,12 +58,8 @@ const Stats = z
   })
   .openapi("QueueStats");
 
-/** The event, managed by the caller (owner or admin), published with its inventory ready. */
-async function managedEvent(c: Context<AppEnv>, id: string) {
-  const e = await getEventRow(c.var.db(), id);
-  assertEventManager(c.var.user, e);
-  return e;
-}
+/** The event, managed by the caller (owner or admin). */
+const managedEvent = (c: Context<AppEnv>, id: string) => lookUp(c.var.db(), c.var.user, id);
 
 const JOIN_LIMIT_PERIOD_SECONDS = 60;
 

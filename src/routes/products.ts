@@ -4,6 +4,7 @@ import { idempotent } from "../lib/idempotent-request";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { MAX_PRICE_CENTS } from "../services/layout";
 import { createTicketType, createVouchers, deleteTicketType, listTicketTypes, listVouchers, updateTicketType } from "../services/products";
+import { TICKET_TYPE_DEFAULTS } from "../../durable-objects/inventory/contract";
 
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-12-01T19:00:00+01:00" });
 const date = (s: string | null | undefined) => (s === undefined ? undefined : s === null ? null : new Date(s));
@@ -111,15 +112,12 @@ export const products = router()
       const { id } = c.req.valid("param");
       const b = c.req.valid("json");
       const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/events/:id/ticket-types", body: { id, ...b } }, async () => {
+        const { name: _name, priceCents: _price, ...defaults } = TICKET_TYPE_DEFAULTS;
         const input = {
-          quota: null,
-          quotaPool: null,
-          minPerOrder: 1,
-          maxPerOrder: null,
+          ...defaults,
+          sections: null,
           salesStartAt: null,
           salesEndAt: null,
-          hidden: false,
-          sections: null,
           ...typeInput(b),
         } as Parameters<typeof createTicketType>[4];
         return { status: 201, body: await createTicketType(c.var.db(), c.env, c.var.user, id, input) };

@@ -3,7 +3,7 @@ import { renderSVG } from "uqr";
 import { requireUser } from "../auth/guards";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { idempotent } from "../lib/idempotent-request";
-import { checkinDesk } from "../services/checkin-desk-client";
+import { checkinDesk } from "../../durable-objects/checkin-desk/client";
 import { getTicket, listTickets, ticketView, transferTicket } from "../services/tickets";
 import { emitWebhook } from "../services/webhooks";
 import { AppError } from "../lib/errors";

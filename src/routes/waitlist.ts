@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireUser } from "../auth/guards";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
-import { inventory } from "../services/inventory-client";
+import { inventory } from "../../durable-objects/inventory/client";
 import { wasPublished } from "../services/published-events";
 
 const Entry = z

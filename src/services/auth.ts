@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { burnOneHash, hashPassword, verifyPassword } from "../auth/passwords";
-import { revokeSession } from "../auth/revocation";
+import { revokeSession } from "../../durable-objects/user-sessions/client";
 import { type Role, signAccessToken } from "../auth/tokens";
 import type { Database } from "../db/client";
 import { refreshTokens, users } from "../db/schema";

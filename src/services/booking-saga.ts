@@ -2,14 +2,14 @@ import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, payments, sagaSteps, seats } from "../db/schema";
-import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable-objects/event-inventory.types";
+import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable-objects/inventory/contract";
 import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
-import { inventoryFor } from "./inventory-client";
+import { inventoryFor } from "../../durable-objects/inventory/client";
 import { issueTickets, ticketCodesOf, ticketKeysFor } from "./tickets";
 import { emitWebhook } from "./webhooks";
 

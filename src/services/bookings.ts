@@ -3,12 +3,13 @@ import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, sagaSteps, seats } from "../db/schema";
 import { audit } from "./audit";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
 import { failBooking } from "./booking-saga";
-import { inventoryFor } from "./inventory-client";
+import { inventoryFor } from "../../durable-objects/inventory/client";
+import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { failureReason } from "./booking-failures";
 import { cancelTicketsOf } from "./tickets";
 import type { BookingStatus } from "./booking-saga.logic";
@@ -57,9 +58,6 @@ export function bookingView(b: Booking): BookingView {
   };
 }
 
-// Mirrors the inventory's hold id format (hld_<event uuid>_<random>): a hold id names its event's object.
-const HOLD_ID = /^hld_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[0-9a-z]+$/;
-export const eventIdOfHold = (holdId: string): string | null => HOLD_ID.exec(holdId)?.[1] ?? null;
 
 const noSuchHold = () => new AppError("NOT_FOUND", "No such hold");
 

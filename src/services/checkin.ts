@@ -1,27 +1,20 @@
 // Check-in: lists, scanners, and scans decided by the event's CheckinDesk object, mirrored to
 // Postgres (docs/tickets.md).
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Env, Config } from "../env";
 import type { Database } from "../db/client";
 import { checkinLists, checkins, events, scanners, tickets } from "../db/schema";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { type ScannerClaims, signScannerToken } from "../auth/scanner-tokens";
 import { AppError } from "../lib/errors";
-import type { Direction, ScanResult, TicketFacts } from "../../durable-objects/checkin-desk.logic";
-import { checkinDesk } from "./checkin-desk-client";
+import { managedEvent } from "./event-access";
+import type { Direction, ScanResult, TicketFacts } from "../../durable-objects/checkin-desk/contract";
+import { checkinDesk } from "../../durable-objects/checkin-desk/client";
 import { eventKeys, verifyTicketCode } from "./ticket-codes";
 import { emitWebhook } from "./webhooks";
 
 type Event = typeof events.$inferSelect;
 type List = typeof checkinLists.$inferSelect;
-
-/** An event the user organizes (or any, for an admin). Events are public: someone else's answers 403. */
-export async function managedEvent(db: Database, user: AuthUser, eventId: string): Promise<Event> {
-  const [e] = await db.select().from(events).where(eq(events.id, eventId));
-  if (!e) throw new AppError("NOT_FOUND", "No such event");
-  if (user.role !== "admin" && e.organizerId !== user.id) throw new AppError("FORBIDDEN", "Only the event's organizer or an admin may do this");
-  return e;
-}
 
 export interface ListView {
   id: string;
@@ -138,4 +131,11 @@ export async function redeemScans(env: Env, db: Database, actor: CheckinActor, l
       ...(o.firstRedeemedAt !== null && o.result !== "invalid" ? { firstRedeemedAt: new Date(o.firstRedeemedAt).toISOString() } : {}),
     };
   });
+}
+
+/** Revokes a scanner of the event: its token stops working on the next request. */
+export async function revokeScanner(db: Database, user: AuthUser, eventId: string, scannerId: string): Promise<void> {
+  await managedEvent(db, user, eventId);
+  const done = await db.update(scanners).set({ revokedAt: new Date() }).where(and(eq(scanners.id, scannerId), eq(scanners.eventId, eventId), isNull(scanners.revokedAt))).returning({ id: scanners.id });
+  if (!done.length) throw new AppError("NOT_FOUND", "No such active scanner");
 }

@@ -3,8 +3,8 @@ import type { Database } from "../db/client";
 import { bookings, eventRefundJobs, events, sagaSteps } from "../db/schema";
 import type { Env } from "../env";
 import type { EventRefundBatch } from "../queues/messages";
-import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
-import { inventoryFor } from "./inventory-client";
+import type { EventInventoryRpc } from "../../durable-objects/inventory/contract";
+import { inventoryFor } from "../../durable-objects/inventory/client";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, type RefundOutcome } from "./payments";
 

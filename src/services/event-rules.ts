@@ -1,11 +1,11 @@
 // Pure rules of the event lifecycle: no database, no bindings, so they are unit-tested in Node.
-import type { InventoryInit } from "../../durable-objects/event-inventory.types";
+import { SALE_LIMIT_DEFAULTS, saleLimitsOf, type InventoryInit, type SaleLimits } from "../../durable-objects/inventory/contract";
 import { type Layout, expandSeats } from "./layout";
 
 export type EventStatus = "draft" | "published" | "cancelled" | "completed";
 export type Seating = "reserved" | "general";
 
-export const EVENT_DEFAULTS = { maxSeatsPerUser: 8, holdTtlSeconds: 600, paymentDeadlineSeconds: 600, waitlistOfferSeconds: 900 } as const;
+export const EVENT_DEFAULTS = SALE_LIMIT_DEFAULTS;
 
 /** Fields a PATCH may change, per state: a published event keeps what its buyers and inventory rely on. */
 export const EDITABLE_FIELDS: Record<EventStatus, ReadonlySet<string>> = {
@@ -60,16 +60,12 @@ export function timeProblems(t: EventTimes, now: Date): { path: string; message:
 }
 
 /** The event fields the inventory needs, as stored in Postgres at publish time. */
-export interface PublishedEvent {
+export interface PublishedEvent extends SaleLimits {
   id: string;
   seating: Seating;
   capacity: number;
   priceCents: number;
   currency: string;
-  maxSeatsPerUser: number;
-  holdTtlSeconds: number;
-  paymentDeadlineSeconds: number;
-  waitlistOfferSeconds: number;
   salesStartAt: Date | null;
   salesEndAt: Date | null;
   startTime: Date;
@@ -88,10 +84,7 @@ export function buildInventoryInit(e: PublishedEvent): InventoryInit {
     capacity: e.seating === "reserved" ? seats.length : e.capacity,
     priceCents: e.priceCents,
     currency: e.currency,
-    maxSeatsPerUser: e.maxSeatsPerUser,
-    holdTtlSeconds: e.holdTtlSeconds,
-    paymentDeadlineSeconds: e.paymentDeadlineSeconds,
-    waitlistOfferSeconds: e.waitlistOfferSeconds,
+    ...saleLimitsOf(e),
     salesStartAt: e.salesStartAt?.toISOString() ?? null,
     salesEndAt: e.salesEndAt?.toISOString() ?? null,
     startsAt: e.startTime.toISOString(),

@@ -1,6 +1,6 @@
 import { type SQL, and, eq, isNull, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, seats, venues, waitlistEntries } from "../db/schema";
@@ -9,8 +9,7 @@ import type { Env } from "../env";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { validateInit } from "../../durable-objects/event-inventory.logic";
-import type { ClosedSales } from "../../durable-objects/event-inventory.types";
+import type { ClosedSales } from "../../durable-objects/inventory/contract";
 import type { NotificationMessage } from "../queues/messages";
 import { failPendingEventBookings } from "./bookings";
 import { openRefundJob, refundJobOf, refundProgress, sendRefundBatch } from "./event-cancellation";
@@ -25,13 +24,13 @@ import {
   refusedFields,
   timeProblems,
 } from "./event-rules";
-import { availabilityFromPostgres, closeInventorySales, initializeInventory, readAvailability } from "./inventory-client";
+import { availabilityFromPostgres, checkInventoryInit, closeInventorySales, initializeInventory, readAvailability } from "../../durable-objects/inventory/client";
 import { type Layout, expandSeats, layoutSeatCount, priceRange } from "./layout";
 import { pushProducts } from "./products";
 import { type Actor, type VenueRow, getVenue } from "./venues";
 import { emitWebhook } from "./webhooks";
 
-export type EventRow = typeof events.$inferSelect;
+import { type EventRow, assertEventManager, assertVisible, getEventRow } from "./event-access";
 
 export interface EventInput {
   venueId: string;
@@ -111,28 +110,6 @@ export async function createEvent(db: Database, actor: Actor, input: EventInput,
     })
     .returning();
   return row;
-}
-
-export async function getEventRow(db: Database, id: string): Promise<EventRow> {
-  const [row] = isUuid(id) ? await db.select().from(events).where(eq(events.id, id)) : [];
-  if (!row) throw new AppError("NOT_FOUND", "No such event");
-  return row;
-}
-
-/** A draft is visible to its owner and admins only; anyone else is told it does not exist. */
-function assertVisible(e: { status: string; organizerId: string }, viewer: Actor | undefined): void {
-  if (e.status === "draft" && (!viewer || (viewer.role !== "admin" && viewer.id !== e.organizerId))) {
-    throw new AppError("NOT_FOUND", "No such event");
-  }
-}
-
-/**
- * Owner or admin only. Another organizer is refused with 403 once the event is public, but a draft
- * answers 404 as it does on GET, so its id cannot be probed through the write routes.
- */
-export function assertEventManager(actor: Actor, e: { status: string; organizerId: string }): void {
-  assertVisible(e, actor);
-  assertManager(actor as AuthUser, e.organizerId);
 }
 
 export async function updateEvent(db: Database, actor: Actor, id: string, patch: Partial<EventInput>, now: Date): Promise<EventRow> {
@@ -218,7 +195,7 @@ export async function publishEvent(db: Database, env: Env, actor: Actor, id: str
     }
     // The object's own check, before anything is committed: an event it would refuse stays a draft
     // instead of being published with no inventory behind it.
-    const init = validateInit(buildInventoryInit({ ...e, layout, capacity }));
+    const init = checkInventoryInit(buildInventoryInit({ ...e, layout, capacity }));
     if (!init.ok) {
       throw new AppError("INVALID_STATE", `The event cannot be published: its seat inventory cannot be built (${init.message})`, { reason: init.message });
     }

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { SeatSpec } from "../../durable-objects/event-inventory.types";
-import { SEAT_LABEL, SEAT_LABEL_HINT, seatIdOf } from "../../durable-objects/seat-ids";
+import type { SeatSpec } from "../../durable-objects/inventory/contract";
+import { SEAT_LABEL, SEAT_LABEL_HINT, seatIdOf } from "../../durable-objects/inventory/contract";
 
 /** Upper bound per venue: a layout above it is refused with a clear 400, not stored. */
 export const MAX_SEATS_PER_VENUE = 100_000;

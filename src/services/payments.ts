@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import { AppError } from "../lib/errors";
-import type { Admission } from "../../durable-objects/circuit-breaker.logic";
+import type { Admission } from "../../durable-objects/circuit-breaker/contract";
 
 /** The payment methods the sandbox understands (API.md). */
 export const PAYMENT_METHODS = ["pm_card_ok", "pm_card_declined", "pm_card_slow", "pm_card_error"] as const;

@@ -9,11 +9,11 @@ import { ticketTypes, vouchers } from "../db/schema";
 import type { Env } from "../env";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { DEFAULT_TYPE_ID } from "../../durable-objects/event-inventory.logic";
-import type { ProductSet, ProductStats, TicketTypeDef, VoucherDef } from "../../durable-objects/event-inventory.types";
+import { DEFAULT_TYPE_ID, TICKET_TYPE_DEFAULTS } from "../../durable-objects/inventory/contract";
+import type { ProductSet, ProductStats, TicketTypeDef, VoucherDef } from "../../durable-objects/inventory/contract";
 import { audit } from "./audit";
-import { assertEventManager, getEventRow, type EventRow } from "./events";
-import { inventory } from "./inventory-client";
+import { type EventRow, assertEventManager, getEventRow, managedEvent as lookUp } from "./event-access";
+import { inventory } from "../../durable-objects/inventory/client";
 import type { Actor } from "./venues";
 
 type TypeRow = typeof ticketTypes.$inferSelect;
@@ -53,16 +53,10 @@ function implicitDefaultRow(e: EventRow): TypeRow {
   return {
     eventId: e.id,
     id: DEFAULT_TYPE_ID,
-    name: "Standard",
-    priceCents: null,
-    quota: null,
-    quotaPool: null,
-    minPerOrder: 1,
-    maxPerOrder: null,
+    ...TICKET_TYPE_DEFAULTS,
+    sections: null,
     salesStartAt: null,
     salesEndAt: null,
-    hidden: false,
-    sections: null,
     position: 0,
     createdAt: e.createdAt,
     updatedAt: e.createdAt,
@@ -130,12 +124,7 @@ async function stats(env: Env, e: EventRow): Promise<ProductStats | null> {
   return onSale(e) ? inventory(env, e.id).productStats() : null;
 }
 
-async function managedEvent(db: Database, actor: Actor, eventId: string): Promise<EventRow> {
-  const e = await getEventRow(db, eventId);
-  assertEventManager(actor, e);
-  if (e.status === "cancelled" || e.status === "completed") throw new AppError("INVALID_STATE", `The event is ${e.status}`);
-  return e;
-}
+const managedEvent = (db: Database, actor: Actor, eventId: string): Promise<EventRow> => lookUp(db, actor, eventId, { open: true });
 
 function checkType(e: EventRow, t: TicketTypeInput): void {
   if (t.sections && e.seating !== "reserved") throw new AppError("VALIDATION_FAILED", "sections are for reserved seating only");

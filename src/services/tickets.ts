@@ -3,7 +3,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { bookings, tickets, users } from "../db/schema";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import { eventKeys, signTicketCode } from "./ticket-codes";

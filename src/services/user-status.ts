@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { setUserStatus } from "../auth/revocation";
+import { setUserStatus } from "../../durable-objects/user-sessions/client";
 import type { Database } from "../db/client";
 import { userStatusOutbox } from "../db/schema";
 import type { Env } from "../env";

@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, venues } from "../db/schema";

@@ -5,7 +5,7 @@ import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
-import type { AuthUser } from "../auth/guards";
+import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { signatureHeader } from "./webhook-signature";
 import { refuseWebhookUrl } from "./webhook-urls";

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { bookings, events, seats, venues } from "../../src/db/schema";
-import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+import { SALE_LIMIT_DEFAULTS, type InventoryInit, type SeatSpec } from "../../durable-objects/inventory/contract";
 import { inventoryFor } from "../../src/services/booking-saga";
 import { makeUser, testEnv, withDb } from "./fixtures";
 
@@ -31,8 +31,8 @@ export async function makeReservedEvent(opts: { rows?: number; perRow?: number; 
     return e.id;
   });
   const init: InventoryInit = {
-    eventId, seating: "reserved", seats: specs, capacity: specs.length, priceCents, currency: "EUR", maxSeatsPerUser: 8,
-    holdTtlSeconds: 600, paymentDeadlineSeconds, waitlistOfferSeconds: 900, salesStartAt: null, salesEndAt: null, startsAt: startsAt.toISOString(),
+    eventId, seating: "reserved", seats: specs, capacity: specs.length, priceCents, currency: "EUR",
+    ...SALE_LIMIT_DEFAULTS, paymentDeadlineSeconds, salesStartAt: null, salesEndAt: null, startsAt: startsAt.toISOString(),
   };
   return { eventId, seatIds: specs.map((s) => s.id), init };
 }

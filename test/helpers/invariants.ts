@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { expect } from "vitest";
 import { bookings, bookingSeats, events, payments } from "../../src/db/schema";
-import type { EventInventoryRpc } from "../../durable-objects/event-inventory.types";
+import type { EventInventoryRpc } from "../../durable-objects/inventory/contract";
 import { testEnv, withDb } from "./fixtures";
 
 const cardNetwork = () => testEnv.PAYMENT_SANDBOX.get(testEnv.PAYMENT_SANDBOX.idFromName("card-network"));

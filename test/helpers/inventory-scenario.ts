@@ -1,9 +1,9 @@
 // A fixed hold/release/expire/confirm/commit/return and waitlist sequence run by the inventory
 // engine over any InventoryStore: the unit tests run it on MemoryStore in Node, the Workers test on
 // the object's SQLite, and both must answer the same.
-import { InventoryEngine } from "../../durable-objects/inventory/engine";
-import type { InventoryStore } from "../../durable-objects/inventory/store";
-import type { InventoryInit } from "../../durable-objects/event-inventory.types";
+import { InventoryEngine } from "../../durable-objects/inventory/engine/engine";
+import type { InventoryStore } from "../../durable-objects/inventory/store/store";
+import type { InventoryInit } from "../../durable-objects/inventory/contract";
 
 export const SCENARIO_EVENT = "6f1c2d3e-4a5b-4c6d-8e7f-001122334455";
 export const T0 = Date.parse("2030-01-01T10:00:00Z");

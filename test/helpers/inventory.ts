@@ -1,6 +1,7 @@
+import { rng } from "./random";
 import { env } from "cloudflare:test";
-import type { EventInventory } from "../../durable-objects/event-inventory";
-import type { InventoryInit, SeatSpec } from "../../durable-objects/event-inventory.types";
+import type { EventInventory } from "../../durable-objects/inventory/object";
+import { SALE_LIMIT_DEFAULTS, type InventoryInit, type SeatSpec } from "../../durable-objects/inventory/contract";
 import { createApp } from "../../src/app";
 import { events, users, venues } from "../../src/db/schema";
 import { signAccessToken } from "../../src/auth/tokens";
@@ -63,10 +64,7 @@ export async function publishedEvent(over: Partial<InventoryInit> & { layout?: [
     capacity: seating === "reserved" ? seats.length : (rest.capacity ?? 100),
     priceCents: 5000,
     currency: "EUR",
-    maxSeatsPerUser: 8,
-    holdTtlSeconds: 600,
-    paymentDeadlineSeconds: 600,
-    waitlistOfferSeconds: 900,
+    ...SALE_LIMIT_DEFAULTS,
     salesStartAt: null,
     salesEndAt: null,
     startsAt: startsAt.toISOString(),
@@ -100,17 +98,7 @@ export async function publishedEvent(over: Partial<InventoryInit> & { layout?: [
   return { id: init.eventId, init, stub };
 }
 
-/** A small seeded PRNG (mulberry32), so a storm that fails can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** `n` users in one insert, each with a minted token: storms need hundreds of them. */
 export async function makeUsers(n: number): Promise<TestUser[]> {

@@ -1,18 +1,10 @@
+import { rng } from "./random";
 import { shardOf } from "../../durable-objects/onsale/order";
 import { afterTick, decideTick, emptyRoomState, HEADS_PER_SHARD, inSession, type RoomConfig, type RoomState } from "../../durable-objects/onsale/room.logic";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 
-/** A seeded [0,1) source (mulberry32) for the waiting room's draws in unit tests. */
-export function rngFor(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded [0,1) source for the waiting room's draws in unit tests. */
+export const rngFor = rng;
 
 export interface Admission {
   userId: string;

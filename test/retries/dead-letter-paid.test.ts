@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { inventoryFor } from "../../src/services/booking-saga";
-import { runScheduled } from "../../src/services/maintenance";
+import { runScheduled } from "../../src/jobs/scheduled";
 import { call, makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { bookingRow, makeReservedEventOnSale, stepsOf } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";

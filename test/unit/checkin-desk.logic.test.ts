@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideScan, decideVoid, scanOrder, type Presence, type Scan, type TicketFacts } from "../../durable-objects/checkin-desk.logic";
+import { decideScan, decideVoid, scanOrder, type Presence, type Scan } from "../../durable-objects/checkin-desk/logic";
+import type { TicketFacts } from "../../durable-objects/checkin-desk/contract";
 
 const valid: TicketFacts = { ticketId: "t1", status: "valid", onList: true };
 const entry = (at: number, nonce = `n${at}`): Scan => ({ nonce, direction: "entry", at });

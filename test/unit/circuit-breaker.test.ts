@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { admit, CLOSED, record, type Breaker, type BreakerPolicy } from "../../durable-objects/circuit-breaker.logic";
+import { admit, CLOSED, record, type Breaker, type BreakerPolicy } from "../../durable-objects/circuit-breaker/logic";
 
 const policy: BreakerPolicy = { failureThreshold: 3, cooldownMs: 1000, probeLeaseMs: 5000 };
 

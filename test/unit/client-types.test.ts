@@ -5,7 +5,7 @@ import { specToTypes } from "../../client/scripts/types";
 
 const file = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");
 
-// test/integration/openapi-client.test.ts checks client/openapi.json against the Worker; this checks
+// test/workers/openapi-client.test.ts checks client/openapi.json against the Worker; this checks
 // the committed types against client/openapi.json. Together: the client matches the API.
 describe("the typed client's generated types", () => {
   it("are what openapi-typescript makes of client/openapi.json (else: npm run client:generate)", async () => {

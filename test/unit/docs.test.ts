@@ -74,6 +74,14 @@ describe("the docs check", () => {
     expect(problems.join("\n")).toMatch(/docs\/a.md: \[nowhere\]\(..\/README.md#gone\)/);
   });
 
+  it("finds a link whose target never closes (a table row cut after `](`)", () => {
+    const root = repo({
+      "README.md": "| area | file |\n|---|---|\n| benchmarks | [docs/a.md](docs/a.md\n| more | [docs/a.md](docs/a.md) |\n",
+      "docs/a.md": "# A\n",
+    });
+    expect(linkProblems(root, readDocs(root))).toEqual(['README.md:3: a link target opened with "](" never closes on its line']);
+  });
+
   it("finds a file in docs/ that the README does not link", () => {
     const docs = [
       { path: "README.md", text: "[a](docs/a.md) and [b](./docs/b.md#x) but `[c](docs/c.md)` is code" },

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { LIVE_MAX_SOCKETS_DEFAULT, SnapshotCache, decideResync, liveSocketCap } from "../../durable-objects/event-inventory.live";
+import { decideResync } from "../../durable-objects/shared/sockets";
+import { SnapshotCache } from "../../durable-objects/inventory/live/snapshot-cache";
+import { LIVE_MAX_SOCKETS_DEFAULT, liveSocketCap } from "../../durable-objects/live-relay/contract";
 
 describe("live seat map rules", () => {
   it("reads LIVE_MAX_SOCKETS as a positive integer and falls back to the default otherwise", () => {

@@ -12,7 +12,6 @@ import {
   flushDelayMs,
   makeHoldId,
   nextAlarmAt,
-  parseClientMessage,
   parseHoldRequest,
   relayBackoffMs,
   relayDueAt,
@@ -23,10 +22,10 @@ import {
   type HoldRow,
   type InventoryConfig,
   type NormalizedHoldRequest,
-  DEFAULT_TYPE_ID,
-} from "../../durable-objects/event-inventory.logic";
-import { EMPTY_PRODUCTS, decideProducts } from "../../durable-objects/inventory/products";
-import type { InventoryInit } from "../../durable-objects/event-inventory.types";
+} from "../../durable-objects/inventory/logic/rules";
+import { parseClientMessage } from "../../durable-objects/shared/sockets";
+import { EMPTY_PRODUCTS, decideProducts } from "../../durable-objects/inventory/engine/products";
+import { DEFAULT_TYPE_ID, type InventoryInit } from "../../durable-objects/inventory/contract";
 
 const EVENT = "6f1c0000-0000-4000-8000-000000000001";
 const NOW = Date.parse("2026-06-01T12:00:00Z");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { HoldRow, InventoryConfig, SeatRow } from "../../durable-objects/event-inventory.logic";
+import type { HoldRow, InventoryConfig, SeatRow } from "../../durable-objects/inventory/logic/rules";
 import {
   decideJoin,
   decideLeave,
@@ -12,7 +12,7 @@ import {
   type JoinContext,
   type OfferContext,
   type WaitlistEntryRow,
-} from "../../durable-objects/event-inventory.waitlist.logic";
+} from "../../durable-objects/inventory/logic/waitlist";
 import { NotificationMessage } from "../../src/queues/messages";
 
 const EVENT = "6f1c0000-0000-4000-8000-000000000001";

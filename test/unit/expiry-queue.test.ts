@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExpiryQueue } from "../../durable-objects/inventory/expiry-queue";
+import { ExpiryQueue } from "../../durable-objects/inventory/engine/expiry-queue";
 
 describe("ExpiryQueue", () => {
   it("answers due holds earliest first, ties by hold id, skipping entries that no longer match their hold", () => {

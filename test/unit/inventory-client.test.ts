@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/lib/errors";
-import { callInventory } from "../../src/services/inventory-client";
+import { callInventory } from "../../durable-objects/inventory/client";
 
 const caught = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
 

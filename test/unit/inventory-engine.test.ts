@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "../../durable-objects/inventory/memory-store";
+import { MemoryStore } from "../../durable-objects/inventory/store/memory-store";
 import { observe, runScenario, scenarioEngine, scenarioInit, T0 } from "../helpers/inventory-scenario";
 
 describe("the inventory engine on the in-memory store", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "../../durable-objects/inventory/memory-store";
-import { implicitDefaultType, unitDiscount, type ProductSet, type TicketTypeDef, type VoucherDef } from "../../durable-objects/inventory/products";
-import type { InventoryInit } from "../../durable-objects/event-inventory.types";
+import { MemoryStore } from "../../durable-objects/inventory/store/memory-store";
+import { implicitDefaultType, unitDiscount } from "../../durable-objects/inventory/engine/products";
+import type { ProductSet, TicketTypeDef, VoucherDef } from "../../durable-objects/inventory/contract";
+import type { InventoryInit } from "../../durable-objects/inventory/contract";
 import { scenarioEngine, scenarioInit, T0 } from "../helpers/inventory-scenario";
 
 const user = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideDelivery, eventOfRelay, liveLayout, relayIndex, relayName } from "../../durable-objects/live-relay.logic";
+import { decideDelivery } from "../../durable-objects/live-relay/logic";
+import { eventOfRelay, liveLayout, relayIndex, relayName } from "../../durable-objects/live-relay/contract";
 
 describe("live seat map fan-out rules", () => {
   it("an event's relays cover LIVE_MAX_SOCKETS beyond the sockets its inventory serves itself", () => {

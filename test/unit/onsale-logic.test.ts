@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AdmissionGate } from "../../durable-objects/onsale/admission-gate";
-import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/admission-token";
+import { AdmissionGate } from "../../durable-objects/inventory/admission-gate";
+import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/contract";
 import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
 import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
 import { afterTick, decideConfigure, decideTick, emptyRoomState, FIRST_HOLD_GRACE_MS, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideRestore, type HoldRow } from "../../durable-objects/event-inventory.logic";
+import { decideRestore, type HoldRow } from "../../durable-objects/inventory/logic/rules";
 
 const hold = (over: Partial<HoldRow> = {}): HoldRow => ({
   id: "h1", userId: "u1", status: "released", seats: [{ id: "A-1-1", priceCents: 5000 }, { id: "A-1-2", priceCents: 5000 }], quantity: 2, totalCents: 10_000,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { validateInit } from "../../durable-objects/event-inventory.logic";
+import { validateInit } from "../../durable-objects/inventory/logic/rules";
 import { LayoutSchema, expandSeats } from "../../src/services/layout";
 
 const EVENT = "6f1c2b7e-3d4a-4b5c-8d9e-0f1a2b3c4d5e";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyStatus, decideAccess, emptyState, expiredRevocations } from "../../durable-objects/user-sessions.logic";
+import { applyStatus, decideAccess, emptyState, expiredRevocations } from "../../durable-objects/user-sessions/logic";
 
 const token = (over: Partial<{ sid: string; role: "user" | "organizer" | "admin"; iat: number }> = {}) => ({ sid: "s1", role: "user" as const, iat: 1_000, ...over });
 

@@ -5,7 +5,7 @@
  * the holds each time. It predicts every answer and every row; ids it cannot know (new holds and
  * entries) it takes from the engine's answer and then holds the engine to them.
  */
-import type { HoldStatus, InventoryErrorCode } from "../../../durable-objects/event-inventory.types";
+import type { HoldStatus, InventoryErrorCode } from "../../../durable-objects/inventory/contract";
 
 export interface ModelConfig {
   seating: "reserved" | "general";

@@ -1,16 +1,16 @@
 /**
- * The object under simulation: the real InventoryEngine (durable-objects/inventory/engine.ts) over
+ * The object under simulation: the real InventoryEngine (durable-objects/inventory/engine/engine.ts) over
  * MemoryStore, wired as the EventInventory class wires it, with what the checker needs to look at
  * its rows. A restart is a new engine over the same store, as the object after an eviction rebuilds
  * its memory from SQLite; the alarm expires holds and drains the outbox, as the class's alarm does.
  */
-import type { HoldRow, InventoryConfig } from "../../../durable-objects/event-inventory.logic";
-import type { WaitlistEntryRow } from "../../../durable-objects/event-inventory.waitlist.logic";
-import type { InventoryInit } from "../../../durable-objects/event-inventory.types";
-import { InventoryEngine, type EngineDeps } from "../../../durable-objects/inventory/engine";
-import { MemoryStore } from "../../../durable-objects/inventory/memory-store";
-import type { HoldHistoryItem, OutboxSinks } from "../../../durable-objects/inventory/outbox";
-import type { SeatRecord } from "../../../durable-objects/inventory/store";
+import type { HoldRow, InventoryConfig } from "../../../durable-objects/inventory/logic/rules";
+import type { WaitlistEntryRow } from "../../../durable-objects/inventory/logic/waitlist";
+import type { InventoryInit } from "../../../durable-objects/inventory/contract";
+import { InventoryEngine, type EngineDeps } from "../../../durable-objects/inventory/engine/engine";
+import { MemoryStore } from "../../../durable-objects/inventory/store/memory-store";
+import type { HoldHistoryItem, OutboxSinks } from "../../../durable-objects/inventory/engine/outbox";
+import type { SeatRecord } from "../../../durable-objects/inventory/store/store";
 
 /** How the simulation builds an engine: the real one, or (in the harness's own test) one with a planted defect. */
 export type MakeEngine = (deps: EngineDeps) => InventoryEngine;
@@ -18,7 +18,7 @@ export type MakeEngine = (deps: EngineDeps) => InventoryEngine;
 /**
  * MemoryStore, watched: remembers which holds and entries exist (the store has no listing of them)
  * and which hold rows were written since the last look, and enforces the waitlist's and holds'
- * SQLite CHECKs and unique indexes that MemoryStore leaves out (event-inventory.sql.ts), so a write
+ * SQLite CHECKs and unique indexes that MemoryStore leaves out (inventory/store/schema.sql.ts), so a write
  * SQLite would refuse fails here too.
  */
 export class WatchedStore extends MemoryStore {

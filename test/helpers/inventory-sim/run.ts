@@ -1,3 +1,4 @@
+import { rng } from "../random";
 /**
  * The oversell simulation: a seed gives an event and a sequence of steps (holds, releases, time
  * jumps, confirm/commit/return, waitlist joins and leaves, restarts, a rare cancellation); the
@@ -5,11 +6,12 @@
  * and every step is checked. A failing sequence is shrunk by removing steps while it still fails
  * the same check.
  */
-import type { HoldRow, InventoryConfig } from "../../../durable-objects/event-inventory.logic";
-import type { InventoryInit, InventoryResult } from "../../../durable-objects/event-inventory.types";
+import type { HoldRow, InventoryConfig } from "../../../durable-objects/inventory/logic/rules";
+import type { InventoryInit, InventoryResult } from "../../../durable-objects/inventory/contract";
 import { DEFAULT_TYPE, Mismatch, ReferenceModel, type Answer, type ModelHold, type ModelProducts } from "./model";
 import { isConstraint, SimObject, type MakeEngine } from "./object";
-import { implicitDefaultType, type ProductSet, type TicketTypeDef } from "../../../durable-objects/inventory/products";
+import { implicitDefaultType } from "../../../durable-objects/inventory/engine/products";
+import type { ProductSet, TicketTypeDef } from "../../../durable-objects/inventory/contract";
 
 export type Step =
   /** `ty`: index of a ticket type of the scenario's products (null = the default type); `v`: with the voucher. */
@@ -47,17 +49,7 @@ export interface Failure {
 const T0 = Date.parse("2026-06-01T12:00:00Z");
 const EVENT = "6f1c0000-0000-4000-8000-00000000e5e5";
 
-/** mulberry32, as test/helpers/inventory.ts. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function scenario(seed: number, length: number): Scenario {
   const r = rng(seed);

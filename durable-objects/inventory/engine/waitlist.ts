@@ -1,0 +1,189 @@
+/**
+ * The event's waitlist (DESIGN.md step 6): strict arrival order, offers made inside the transaction
+ * that frees the seats, its Postgres mirror and offer notifications through the one outbox. Its
+ * counts live in memory so the hold path pays nothing while nobody waits.
+ */
+import { counterDelta, decideRelease, fail, ok, type HoldRow, type SeatChange } from "../logic/rules";
+import {
+  decideJoin,
+  decideLeave,
+  decideOffer,
+  entryAfterHold,
+  entryView,
+  mirrorOf,
+  offerNotification,
+  type WaitlistEntryRow,
+} from "../logic/waitlist";
+import type { InventoryResult, WaitlistEntryView } from "../contract";
+import type { Metric } from "../../../src/lib/metrics";
+import { notInitialized, type Holds } from "./holds";
+import type { Outbox } from "./outbox";
+import type { InventoryStore } from "../store/store";
+
+export interface WaitlistDeps {
+  store: InventoryStore;
+  outbox: Outbox;
+  holds: Holds;
+  now: () => number;
+  newId: (prefix: string) => string;
+  announce: (changes: SeatChange[]) => void;
+  metric: (m: Metric) => void;
+}
+
+export class Waitlist {
+  private waitingCount = 0;
+  private readonly offeredHolds = new Set<string>();
+
+  constructor(private readonly d: WaitlistDeps) {}
+
+  load(): void {
+    this.waitingCount = this.d.store.waitingCount();
+    this.offeredHolds.clear();
+    for (const id of this.d.store.offeredHoldIds()) this.offeredHolds.add(id);
+  }
+
+  join(userId: string, quantity: number): InventoryResult<{ entry: WaitlistEntryView; created: boolean }> {
+    const { holds } = this.d;
+    const config = holds.config;
+    if (!config) return notInitialized();
+    if (typeof userId !== "string" || userId.length === 0) return fail("VALIDATION_FAILED", "userId is required");
+    const now = this.d.now();
+    holds.expireDue(now);
+    const d = decideJoin({
+      config,
+      now,
+      userId,
+      quantity,
+      existing: this.d.store.activeEntry(userId),
+      userQuantity: holds.userQuantity(userId),
+      available: holds.available(),
+      newEntryId: this.d.newId("wl"),
+    });
+    if (!d.ok) return d;
+    if (d.value.kind === "existing") return ok({ entry: this.viewOf(d.value.entry), created: false });
+    let entry = d.value.entry;
+    holds.tx(() => {
+      entry = { ...entry, seq: this.d.store.insertEntry(entry) };
+      this.mirror(entry);
+    });
+    this.waitingCount++;
+    this.d.metric({ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "joined", quantity: entry.quantity });
+    return ok({ entry: this.viewOf(entry), created: true });
+  }
+
+  leave(userId: string): InventoryResult<WaitlistEntryView> {
+    const { holds } = this.d;
+    const config = holds.config;
+    if (!config) return notInitialized();
+    const now = this.d.now();
+    holds.expireDue(now);
+    const entry = this.d.store.latestEntry(userId);
+    if (!entry) return fail("NOT_FOUND", "You are not on this event's waitlist");
+    const d = decideLeave(entry, now);
+    if (d.kind === "left") {
+      const changes: SeatChange[] = [];
+      const metrics: Metric[] = [{ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "left", quantity: entry.quantity }];
+      holds.tx(() => {
+        this.writeEntry(d.entry);
+        this.waitingCount--;
+        // The line moved up: a new head may fit the seats that are free now (they would otherwise
+        // wait for the next seat to come back while any public hold could take them).
+        this.offerToQueue(now, changes, metrics);
+      });
+      this.afterCommit(changes, metrics)();
+    } else if (d.kind === "release-offer") {
+      // Releasing the offered hold marks the entry left and offers the seats to the next in line.
+      const r = holds.transition(d.holdId, (h) => decideRelease(h, userId));
+      if (!r.ok) return r;
+    }
+    return ok(this.viewOf(this.d.store.entryById(entry.id)!));
+  }
+
+  entry(userId: string): InventoryResult<WaitlistEntryView> {
+    if (!this.d.holds.config) return notInitialized();
+    this.d.holds.expireDue(this.d.now());
+    const entry = this.d.store.latestEntry(userId);
+    return entry ? ok(this.viewOf(entry)) : fail("NOT_FOUND", "You are not on this event's waitlist");
+  }
+
+  /**
+   * Runs inside the transaction of every hold transition: an offered entry follows its hold
+   * (converted, expired, left), and when seats came back the queue's head gets them if enough are
+   * free, then the next, and so on; the first entry that does not fit stops the queue (nobody is
+   * skipped). Answers what to do once the transaction committed.
+   */
+  afterTransition(before: HoldRow, after: HoldRow, now: number): (() => void) | null {
+    if (this.waitingCount === 0 && this.offeredHolds.size === 0) return null;
+    const changes: SeatChange[] = [];
+    const metrics: Metric[] = [];
+    const eventId = this.d.holds.config!.eventId;
+    if (this.offeredHolds.has(after.id)) {
+      const entry = this.d.store.entryByHold(after.id);
+      const next = entry && entryAfterHold(entry, before.status, after.status, now);
+      if (next) {
+        this.writeEntry(next);
+        this.offeredHolds.delete(after.id);
+        if (next.status === "converted" || next.status === "left") {
+          metrics.push({ kind: "waitlist", eventId, outcome: "ok", action: next.status, quantity: next.quantity });
+        }
+      }
+    }
+    const d = counterDelta(before.status, after.status, after.quantity);
+    if (d.held + d.booked < 0) this.offerToQueue(now, changes, metrics);
+    if (changes.length === 0 && metrics.length === 0) return null;
+    return this.afterCommit(changes, metrics);
+  }
+
+  private afterCommit(changes: SeatChange[], metrics: Metric[]): () => void {
+    return () => {
+      // The offered seats are announced as held after the release's own delta, so held wins.
+      if (metrics.some((m) => m.action === "offered")) this.d.announce(changes);
+      for (const m of metrics) this.d.metric(m);
+    };
+  }
+
+  private offerToQueue(now: number, changes: SeatChange[], metrics: Metric[]): void {
+    const { holds } = this.d;
+    const config = holds.config!;
+    while (this.waitingCount > 0) {
+      const head = this.d.store.firstWaiting();
+      if (!head) {
+        this.waitingCount = 0;
+        return;
+      }
+      const available = holds.available();
+      const d = decideOffer({
+        config,
+        now,
+        head,
+        available,
+        seats: config.seating === "reserved" && head.quantity <= available ? holds.firstAvailableSeats(head.quantity) : [],
+        userQuantity: holds.userQuantity(head.userId),
+        newHoldId: holds.newHoldId(),
+      });
+      if (d.kind === "wait") return;
+      this.waitingCount--;
+      this.writeEntry(d.entry);
+      if (d.kind === "close") continue;
+      holds.insertHold(d.hold, d.changes, now);
+      this.d.outbox.add({ kind: "notify", body: offerNotification(d.entry, d.hold, config) });
+      this.offeredHolds.add(d.hold.id);
+      changes.push(...d.changes);
+      metrics.push({ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "offered", quantity: d.hold.quantity });
+    }
+  }
+
+  private writeEntry(e: WaitlistEntryRow): void {
+    this.d.store.updateEntry(e);
+    this.mirror(e);
+  }
+
+  private mirror(e: WaitlistEntryRow): void {
+    this.d.outbox.add({ kind: "mirror", body: mirrorOf(e, this.d.holds.config!.eventId) });
+  }
+
+  private viewOf(e: WaitlistEntryRow): WaitlistEntryView {
+    const position = e.status === "waiting" ? this.d.store.waitingUpTo(e.seq) : null;
+    return entryView(e, this.d.holds.config!.eventId, position);
+  }
+}

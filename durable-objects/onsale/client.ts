@@ -1,0 +1,90 @@
+// The only door to an event's waiting room (docs/onsale.md): the WaitingRoom coordinator and its
+// QueueShard objects. Stubs, typed calls, one mapping of their results to AppError, and a short
+// per-isolate cache of each room's settings so a join costs one call to its shard only.
+import type { QueueShard, ShardResult } from "./shard-object";
+import type { WaitingRoom, RoomStats } from "./room-object";
+import { shardOf } from "./order";
+import { shardName, type OnSaleInput } from "./contract";
+import type { RoomConfigView, RoomResult } from "./room.logic";
+import type { VisitorView } from "./shard.logic";
+import type { Env } from "../../src/env";
+import { AppError } from "../../src/lib/errors";
+
+export type { OnSaleInput, RoomConfigView, RoomStats, VisitorView };
+
+/** How long an isolate trusts a room's settings (shard count); a room changes them only before anyone joined. */
+const SETTINGS_TTL_MS = 2_000;
+const SETTINGS_MAX = 1_000;
+const settingsCache = new Map<string, { at: number; value: Promise<RoomConfigView> }>();
+
+function roomFor(env: Env, eventId: string): DurableObjectStub<WaitingRoom> {
+  return env.WAITING_ROOM.get(env.WAITING_ROOM.idFromName(eventId));
+}
+
+function shardFor(env: Env, eventId: string, n: number): DurableObjectStub<QueueShard> {
+  return env.QUEUE_SHARD.get(env.QUEUE_SHARD.idFromName(shardName(eventId, n)));
+}
+
+function unwrap<T>(res: RoomResult<T> | ShardResult<T>): T {
+  if (res.ok) return res.value;
+  throw new AppError(res.code, res.message);
+}
+
+/** The room's settings, through the isolate's cache (a NO_QUEUE answer is not cached). */
+function settings(env: Env, eventId: string): Promise<RoomConfigView> {
+  const now = Date.now();
+  const hit = settingsCache.get(eventId);
+  if (hit && now - hit.at < SETTINGS_TTL_MS) return hit.value;
+  if (settingsCache.size >= SETTINGS_MAX) settingsCache.clear();
+  const value = roomFor(env, eventId)
+    .settings()
+    .then((r) => unwrap(r as RoomResult<RoomConfigView>));
+  settingsCache.set(eventId, { at: now, value });
+  value.catch(() => settingsCache.delete(eventId));
+  return value;
+}
+
+/** The shard holding this user's place, or NO_QUEUE when the event is not in on-sale mode. */
+async function openShard(env: Env, eventId: string, userId: string) {
+  const s = await settings(env, eventId);
+  if (s.status === "off") throw new AppError("NO_QUEUE", "This event has no waiting room open");
+  return shardFor(env, eventId, shardOf(userId, s.shards));
+}
+
+export function waitingRoom(env: Env, eventId: string) {
+  return {
+    configure: async (input: OnSaleInput): Promise<RoomConfigView> => {
+      settingsCache.delete(eventId);
+      return unwrap((await roomFor(env, eventId).configure(eventId, input)) as RoomResult<RoomConfigView>);
+    },
+    /** Ends on-sale mode; a room that was never configured is fine too (holds are open to all either way). */
+    end: async (): Promise<void> => {
+      settingsCache.delete(eventId);
+      const res = (await roomFor(env, eventId).end()) as RoomResult<null>;
+      if (!res.ok && res.code !== "NO_QUEUE") unwrap(res);
+    },
+    settings: (): Promise<RoomConfigView> => settings(env, eventId),
+    stats: async (): Promise<RoomStats> => unwrap((await roomFor(env, eventId).stats()) as RoomResult<RoomStats>),
+    /** A challenge from any shard (anonymous callers are spread at random). */
+    challenge: async (): Promise<{ challenge: string; difficulty: number; expiresAt: string }> => {
+      const s = await settings(env, eventId);
+      if (s.status === "off") throw new AppError("NO_QUEUE", "This event has no waiting room open");
+      const res = await shardFor(env, eventId, Math.floor(Math.random() * s.shards)).challenge();
+      return unwrap(res as ShardResult<{ challenge: string; difficulty: number; expiresAt: string }>);
+    },
+    join: async (userId: string, pow: { challenge?: string; nonce?: string }): Promise<{ view: VisitorView; created: boolean }> => {
+      const shard = await openShard(env, eventId, userId);
+      return unwrap((await shard.join(userId, pow)) as ShardResult<{ view: VisitorView; created: boolean }>);
+    },
+    me: async (userId: string): Promise<VisitorView> => {
+      const s = await settings(env, eventId).catch((e) => {
+        throw e instanceof AppError && e.code === "NO_QUEUE" ? new AppError("NOT_FOUND", "You are not in this event's queue") : e;
+      });
+      return unwrap((await shardFor(env, eventId, shardOf(userId, s.shards)).me(userId)) as ShardResult<VisitorView>);
+    },
+    /** Forwards a WebSocket upgrade to the shard of `userId` (the socket's auth frame must prove it). */
+    openLive: async (userId: string, request: Request): Promise<Response> => (await openShard(env, eventId, userId)).fetch(request),
+    /** Runs one admission round now (the alarm runs them on its own; tests and the bench call it). */
+    tick: async (): Promise<RoomStats | null> => (await roomFor(env, eventId).tick()) as RoomStats | null,
+  };
+}

@@ -1,0 +1,252 @@
+import { DurableObject } from "cloudflare:workers";
+import { checkAccess } from "../user-sessions/client";
+import { verifyAccessToken } from "../../src/auth/tokens";
+import { parseConfig, type Env } from "../../src/env";
+import { closeBack, closeOnError } from "../shared/sockets";
+import { admissionKey, signAdmission } from "./contract";
+import { shardOf } from "./order";
+import { checkSolution, makeChallenge } from "./pow";
+import { ShardEngine, type ShardConfig, type TickOrder, type TickReport, type Visitor, type VisitorView } from "./shard.logic";
+import { HEADS_PER_SHARD } from "./room.logic";
+
+export type ShardResult<T> = { ok: true; value: T } | { ok: false; code: "NO_QUEUE" | "POW_REQUIRED" | "NOT_FOUND"; message: string };
+
+const CONFIG = "config";
+const OPENED = "opened";
+const POW_DIFFICULTY = "powDifficulty";
+const MAX_FRAME = 8_192;
+
+/** A uniform [0,1) from the platform's CSPRNG (the opening's draw must not be guessable). */
+function secureRandom(): number {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  return (hi * 2 ** 21 + (lo >>> 11)) / 2 ** 53;
+}
+
+interface SocketState {
+  userId: string | null;
+}
+
+/**
+ * One shard of an event's waiting room (docs/onsale.md), named `<eventId>:<n>`: the places of the
+ * visitors whose user id hashes here, their sockets, and their admission tokens. A thin shell over
+ * ./onsale/shard.logic.ts; the WaitingRoom coordinator drives it with `tick`.
+ */
+export class QueueShard extends DurableObject<Env> {
+  /** Replaced in tests through runInDurableObject. */
+  now: () => number = () => Date.now();
+  readonly engine = new ShardEngine();
+  private powDifficulty = 0;
+  /** The last frame each socket was sent, so a tick only sends what changed (lost on hibernation: then sent again). */
+  private readonly lastFrame = new WeakMap<WebSocket, string>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    const sql = ctx.storage.sql;
+    // This object's own SQLite schema, version 1.
+    sql.exec(`CREATE TABLE IF NOT EXISTS visitors (
+      user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, joined_at INTEGER NOT NULL, early INTEGER NOT NULL,
+      key INTEGER, status TEXT NOT NULL, admitted_at INTEGER, expires_at INTEGER, token TEXT)`);
+    const visitors = sql
+      .exec<{ user_id: string; seq: number; joined_at: number; early: number; key: number | null; status: string; admitted_at: number | null; expires_at: number | null; token: string | null }>(`SELECT * FROM visitors`)
+      .toArray()
+      .map(
+        (r): Visitor => ({ userId: r.user_id, seq: r.seq, joinedAt: r.joined_at, early: r.early === 1, key: r.key, status: r.status as Visitor["status"], admittedAt: r.admitted_at, expiresAt: r.expires_at, token: r.token }),
+      );
+    this.engine.load(ctx.storage.kv.get<ShardConfig>(CONFIG) ?? null, ctx.storage.kv.get<boolean>(OPENED) === true, visitors);
+    this.powDifficulty = ctx.storage.kv.get<number>(POW_DIFFICULTY) ?? 0;
+  }
+
+  private write(v: Visitor): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO visitors (user_id, seq, joined_at, early, key, status, admitted_at, expires_at, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET key = excluded.key, status = excluded.status, admitted_at = excluded.admitted_at, expires_at = excluded.expires_at, token = excluded.token`,
+      v.userId, v.seq, v.joinedAt, v.early ? 1 : 0, v.key, v.status, v.admittedAt, v.expiresAt, v.token,
+    );
+  }
+
+  // RPC (the contract with the WaitingRoom and durable-objects/onsale/client.ts)
+
+  async configure(config: ShardConfig, powDifficulty: number): Promise<void> {
+    this.engine.config = config;
+    this.powDifficulty = powDifficulty;
+    this.ctx.storage.kv.put(CONFIG, config);
+    this.ctx.storage.kv.put(POW_DIFFICULTY, powDifficulty);
+    if (!config.enabled) this.broadcast({ type: "closed" });
+  }
+
+  /** Visitors who ever joined here (the room keeps its shard count once anyone has). */
+  async count(): Promise<number> {
+    return this.engine.visitorCount;
+  }
+
+  /** A proof-of-work challenge for joining (stateless: signed and expiring). */
+  async challenge(): Promise<ShardResult<{ challenge: string; difficulty: number; expiresAt: string }>> {
+    const c = this.engine.config;
+    if (!c?.enabled) return { ok: false, code: "NO_QUEUE", message: "This event has no waiting room open" };
+    const made = await makeChallenge(await admissionKey(this.env), c.eventId, this.now());
+    return { ok: true, value: { challenge: made.challenge, difficulty: this.powDifficulty, expiresAt: new Date(made.expiresAt).toISOString() } };
+  }
+
+  async join(userId: string, pow: { challenge?: string; nonce?: string }): Promise<ShardResult<{ view: VisitorView; created: boolean }>> {
+    const now = this.now();
+    const known = this.engine.visitor(userId);
+    const config = this.engine.config;
+    if (!known && config?.enabled && this.powDifficulty > 0) {
+      const solved = await checkSolution(await admissionKey(this.env), config.eventId, userId, this.powDifficulty, pow.challenge, pow.nonce, now);
+      if (!solved.ok) return { ok: false, code: "POW_REQUIRED", message: solved.reason };
+    }
+    const wasIdle = this.engine.waitingCount === 0;
+    const res = this.engine.join(userId, now);
+    if (!res.ok) return res;
+    if (res.created) {
+      this.write(res.visitor);
+      // The coordinator stops ticking when nobody waits or shops; the first newcomer wakes it.
+      if (wasIdle) {
+        try {
+          await this.room().wake();
+        } catch (e) {
+          // The place is kept; the room's next alarm (or the next newcomer) picks it up.
+          console.warn(JSON.stringify({ level: "warn", msg: "waking the waiting room failed", eventId: config!.eventId, error: String(e) }));
+        }
+      }
+    }
+    return { ok: true, value: { view: this.engine.view(res.visitor, now), created: res.created } };
+  }
+
+  async me(userId: string): Promise<ShardResult<VisitorView>> {
+    const v = this.engine.visitor(userId);
+    if (!v) return { ok: false, code: "NOT_FOUND", message: "You are not in this event's queue" };
+    return { ok: true, value: this.engine.view(v, this.now()) };
+  }
+
+  async tick(order: TickOrder): Promise<TickReport> {
+    const now = this.now();
+    const wasOpened = this.engine.opened;
+    const { drawn, toAdmit } = this.engine.takeOrder(order, secureRandom);
+    const key = toAdmit.length ? await admissionKey(this.env) : null;
+    const signed: { v: Visitor; token: string; expiresAt: number }[] = [];
+    for (const v of toAdmit) {
+      const expiresAt = this.engine.sessionEnd(now);
+      const token = await signAdmission(key!, { userId: v.userId, eventId: this.engine.config!.eventId, expiresAt, jti: crypto.randomUUID() });
+      signed.push({ v, token, expiresAt });
+    }
+    this.ctx.storage.transactionSync(() => {
+      // Once drawn, never again: a shard woken after the opening must not take later joiners as early.
+      if (!wasOpened && this.engine.opened) this.ctx.storage.kv.put(OPENED, true);
+      for (const v of drawn) this.write(v);
+      for (const s of signed) {
+        this.engine.admit(s.v, s.token, order.at ?? now, s.expiresAt);
+        this.write(s.v);
+      }
+    });
+    this.push(now, toAdmit);
+    return this.engine.report(toAdmit, HEADS_PER_SHARD, now);
+  }
+
+  private room() {
+    return this.env.WAITING_ROOM.get(this.env.WAITING_ROOM.idFromName(this.engine.config!.eventId));
+  }
+
+  // Live queue (hibernatable WebSockets): an `auth` frame names the visitor, then the shard pushes.
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return Response.json({ code: "UPGRADE_REQUIRED", message: "Expected a WebSocket upgrade" }, { status: 426 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ userId: null } satisfies SocketState);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message !== "string" || message.length > MAX_FRAME) return;
+    let frame: { type?: unknown; token?: unknown };
+    try {
+      frame = JSON.parse(message);
+    } catch {
+      ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: "Frames are JSON" }));
+      return;
+    }
+    if (frame?.type !== "auth" || typeof frame.token !== "string") {
+      ws.send(JSON.stringify({ type: "error", code: "BAD_MESSAGE", message: 'Send {"type":"auth","token":…}' }));
+      return;
+    }
+    const denied = (message: string) => ws.send(JSON.stringify({ type: "auth", ok: false, code: "UNAUTHENTICATED", message }));
+    let userId: string;
+    let exp: number;
+    try {
+      const claims = await verifyAccessToken(this.env, parseConfig(this.env), frame.token);
+      const access = await checkAccess(this.env, claims);
+      if (!access.ok) return denied(access.message);
+      ({ sub: userId, exp } = claims);
+    } catch (e) {
+      return denied(e instanceof Error ? e.message : "The access token is not valid");
+    }
+    const config = this.engine.config;
+    if (!config || shardOf(userId, config.shards) !== config.shard) return denied("This socket was opened for another user (the `user` of the URL)");
+    ws.serializeAttachment({ userId } satisfies SocketState);
+    ws.send(JSON.stringify({ type: "auth", ok: true, userId, expiresAt: new Date(exp * 1000).toISOString() }));
+    this.lastFrame.delete(ws);
+    this.pushTo(ws, userId, this.now());
+  }
+
+  async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    closeBack(ws, code, reason);
+  }
+
+  async webSocketError(ws: WebSocket): Promise<void> {
+    closeOnError(ws);
+  }
+
+  /**
+   * Each authenticated socket gets its visitor's frame when it changed; those just admitted first,
+   * in admission order (the sockets' own order is when they connected, which the draw ignores).
+   */
+  private push(now: number, admitted: Visitor[] = []): void {
+    const rank = new Map(admitted.map((v, i) => [v.userId, i]));
+    const sockets = this.ctx.getWebSockets().flatMap((ws) => {
+      const { userId } = (ws.deserializeAttachment() ?? { userId: null }) as SocketState;
+      return userId ? [{ ws, userId, rank: rank.get(userId) ?? admitted.length }] : [];
+    });
+    if (rank.size) sockets.sort((a, b) => a.rank - b.rank);
+    for (const s of sockets) this.pushTo(s.ws, s.userId, now);
+  }
+
+  private pushTo(ws: WebSocket, userId: string, now: number): void {
+    const v = this.engine.visitor(userId);
+    if (!v) return;
+    const frame = JSON.stringify(toFrame(this.engine.view(v, now)));
+    if (this.lastFrame.get(ws) === frame) return;
+    this.lastFrame.set(ws, frame);
+    try {
+      ws.send(frame);
+    } catch {
+      // closing; the client reconnects and authenticates again
+    }
+  }
+
+  private broadcast(frame: object): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(text);
+      } catch {
+        // closing
+      }
+    }
+  }
+}
+
+/** The socket frames of API.md "On-sale mode". */
+export function toFrame(view: VisitorView): object {
+  switch (view.status) {
+    case "waiting":
+      return { type: "position", position: view.position, estimatedWaitSeconds: view.estimatedWaitSeconds };
+    case "admitted":
+      return { type: "admitted", admission: view.admission };
+    case "sold_out":
+      return { type: "sold_out", ...(view.waitlist ? { waitlist: view.waitlist } : {}) };
+    case "expired":
+      return { type: "expired" };
+  }
+}
