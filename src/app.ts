@@ -41,6 +41,8 @@ export function createApp() {
     c.header("X-Request-Id", requestId);
     const db = lazyDb(c.env);
     c.set("db", db.get);
+    // The Pool's close (below, in waitUntil) waits for kept work, so the request's waitUntil covers it.
+    c.set("keep", db.keep);
     let thrown: unknown;
     try {
       c.set("config", parseConfig(c.env));

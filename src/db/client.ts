@@ -24,19 +24,117 @@ function configureDriver(env: DbEnv): void {
   configuredProxy = env.DB_WS_PROXY;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Connections per isolate. A Pool cannot outlive its request in workerd, so the isolate bounds how
+// many Pools are open at once (each with at most POOL_MAX connections): a burst of buyers queues
+// here for a moment instead of running Postgres out of connections ("sorry, too many clients
+// already", a 500 before), and past DB_SLOT_WAIT_MS the request answers 503 with Retry-After.
+
+/** Connections one Pool opens at most: a request runs its statements one after another. */
+const POOL_MAX = 2;
+/** Pools open at once in one isolate (so at most POOLS_PER_ISOLATE * POOL_MAX connections). */
+export const POOLS_PER_ISOLATE = 24;
+/** How long a request waits for a Pool slot before it answers 503. */
+export const DB_SLOT_WAIT_MS = 3_000;
+
+let slotsInUse = 0;
+const slotWaiters: (() => void)[] = [];
+
+function acquireSlot(limit: number, waitMs: number): Promise<void> {
+  if (slotsInUse < limit) {
+    slotsInUse++;
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const grant = () => {
+      clearTimeout(timer);
+      slotsInUse++;
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      const i = slotWaiters.indexOf(grant);
+      if (i >= 0) slotWaiters.splice(i, 1);
+      reject(saturated());
+    }, waitMs);
+    slotWaiters.push(grant);
+  });
+}
+
+function releaseSlot(): void {
+  slotsInUse--;
+  slotWaiters.shift()?.();
+}
+
+/** Pools open in this isolate right now (for tests and metrics). */
+export const openPools = () => slotsInUse;
+
+const saturated = () => new AppError("DEPENDENCY_UNAVAILABLE", "The database is busy, try again in a moment", undefined, { "Retry-After": "1" });
+
+// ---------------------------------------------------------------------------------------------
+// Statements, counted by what sent them (a request, a saga run, a queue batch): the checkout's
+// statement budget is a test (test/workers/checkout-statements.test.ts), not a hope.
+
+/** Who opened a Pool: "request", "saga" (the booking-saga queue), "queue" (other queues), "job", "export"; tests use their own. */
+export type DbLabel = string;
+type StatementListener = (label: DbLabel, sql: string) => void;
+let statementListener: StatementListener | null = null;
+
+/** Tests only: every statement any Pool of this isolate sends, with its label; null stops listening. */
+export function onStatement(listener: StatementListener | null): void {
+  statementListener = listener;
+}
+
+function countStatements(label: DbLabel, target: { query: (...args: any[]) => any }): void {
+  const query = target.query.bind(target);
+  target.query = (...args: any[]) => {
+    const text = typeof args[0] === "string" ? args[0] : args[0]?.text;
+    statementListener?.(label, String(text ?? ""));
+    return query(...args);
+  };
+}
+
 /**
  * A Pool lives for one request (or one queue batch): workerd refuses I/O on a socket opened by
- * another request. The caller closes it with `waitUntil(pool.end())`.
+ * another request. Its first statement waits for a slot of the isolate (503 past DB_SLOT_WAIT_MS);
+ * `closeDb` gives the slot back. The caller closes it with `waitUntil(closeDb(db))`.
  */
-export function createDb(env: DbEnv): Database {
+export function createDb(env: DbEnv, label: DbLabel = "request", opts: { max?: number } = {}): Database {
   if (!env.DATABASE_URL) {
     console.error(JSON.stringify({ level: "error", msg: "DATABASE_URL is empty: Postgres is not configured" }));
     throw new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
   }
   configureDriver(env);
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 3_000 });
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: opts.max ?? POOL_MAX, connectionTimeoutMillis: 3_000 });
   // An idle client's socket can fail after the request moved on; it must not crash the isolate.
   pool.on("error", (err: unknown) => console.warn(JSON.stringify({ level: "warn", msg: "pg pool error", error: String(err) })));
+  pool.on("connect", (client: { query: (...args: any[]) => any }) => countStatements(label, client));
+  // The slot is taken by the first statement (many requests never touch Postgres) and kept until
+  // the Pool ends. Statements on a client checked out for a transaction are counted on the client.
+  let slot: Promise<void> | null = null;
+  let released = false;
+  const ready = () => (slot ??= acquireSlot(POOLS_PER_ISOLATE, DB_SLOT_WAIT_MS));
+  const query = pool.query.bind(pool);
+  const connect = pool.connect.bind(pool);
+  const end = pool.end.bind(pool);
+  (pool as any).query = async (...args: any[]) => {
+    await ready();
+    return (query as any)(...args);
+  };
+  (pool as any).connect = async (...args: any[]) => {
+    await ready();
+    return (connect as any)(...args);
+  };
+  (pool as any).end = async (...args: any[]) => {
+    try {
+      return await (end as any)(...args);
+    } finally {
+      if (slot && !released) {
+        released = true;
+        // A slot still being waited for is given back once granted.
+        slot.then(releaseSlot, () => undefined);
+      }
+    }
+  };
   return drizzle({ client: pool, schema }) as Database;
 }
 
@@ -53,24 +151,31 @@ export async function closeDb(db: Database, ms = 2_000): Promise<void> {
   if (outcome === "late") console.warn(JSON.stringify({ level: "warn", msg: "pg pool did not close in time; moving on", ms }));
 }
 
-/** A per-request database handle: opens its Pool on first use; `close()` ends it if it was opened. */
-export function lazyDb(env: DbEnv): { get: () => Database; close: () => Promise<void> } {
+/**
+ * A per-request database handle: opens its Pool on first use; `close()` ends it if it was opened,
+ * once the work handed to `keep` (a booking's first saga run, in the request's waitUntil) is done.
+ */
+export function lazyDb(env: DbEnv): { get: () => Database; keep: (work: Promise<unknown>) => void; close: () => Promise<void> } {
   let db: Database | undefined;
+  const kept: Promise<unknown>[] = [];
   return {
     get: () => (db ??= createDb(env)),
+    keep: (work) => void kept.push(work.catch(() => undefined)),
     close: async () => {
+      await Promise.all(kept);
       if (db) await closeDb(db);
     },
   };
 }
 
-const CONNECTION_ERRORS = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|timeout|Connection terminated|WebSocket|Network connection lost|connect|socket/i;
+const CONNECTION_ERRORS = /too many clients|ECONNREFUSED|ECONNRESET|ETIMEDOUT|timeout|Connection terminated|WebSocket|Network connection lost|connect|socket/i;
 
 /** True for failures that mean "Postgres is not reachable", as opposed to a bad query. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
-  if (code && /^(08|57P)/.test(code)) return true;
+  // 08: connection exceptions; 57P: shutdown; 53300: too many connections ("sorry, too many clients already").
+  if (code && /^(08|57P|53300)/.test(code)) return true;
   if (code && /^[0-9A-Z]{5}$/.test(code)) return false;
   const cause = (err as { cause?: unknown }).cause;
   return CONNECTION_ERRORS.test(err.message) || (cause !== undefined && cause !== err && isConnectionError(cause));

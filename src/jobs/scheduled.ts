@@ -43,7 +43,7 @@ export const STAGES: Record<string, Stage> = {
 
 /** Runs every stage on its own; the result has one entry per stage: `ok` and its figures, or the error. */
 export async function runScheduled(env: Env, now: Date, stages: Record<string, Stage> = STAGES): Promise<Record<string, StageResult>> {
-  const db = createDb(env);
+  const db = createDb(env, "job");
   const result: Record<string, StageResult> = {};
   try {
     for (const [name, stage] of Object.entries(stages)) {

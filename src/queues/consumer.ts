@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { createDb, isConnectionError, type Database } from "../db/client";
+import { closeDb, createDb, isConnectionError, type Database } from "../db/client";
 import { and, eq } from "drizzle-orm";
 import { auditLog, bookings, notifications, sagaSteps } from "../db/schema";
 import { advanceBooking, failBooking, recordStep, sagaDeps } from "../services/booking-saga";
@@ -21,20 +21,25 @@ const log = (level: string, msg: string, extra: Record<string, unknown>) =>
 
 export const DEAD_LETTER_REASON = failureReason("PROCESSING_FAILED");
 
+/** Messages of one batch handled at once: a saga message mostly waits (on the object, the card network, Postgres). */
+export const BATCH_CONCURRENCY = 5;
+
 /**
- * One Pool per batch; every message is acked or retried on its own, because a thrown batch
- * retries the messages that already succeeded too.
+ * One Pool per batch (up to BATCH_CONCURRENCY connections); the messages run concurrently, and
+ * every message is acked or retried on its own, because a thrown batch retries the messages that
+ * already succeeded too.
  */
 export async function handleBatch(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  const db = createDb(env);
+  const saga = batch.queue === "booking-saga" || batch.queue === "booking-saga-dlq";
+  const db = createDb(env, saga ? "saga" : "queue", { max: BATCH_CONCURRENCY });
   try {
-    for (const msg of batch.messages) {
+    await eachBounded(batch.messages, BATCH_CONCURRENCY, async (msg) => {
       const parsed = QueueMessage.safeParse(msg.body);
       if (!parsed.success) {
         // A malformed message never becomes valid by retrying: record it and drop it.
         log("error", "invalid queue message dropped", { queue: batch.queue, id: msg.id, issues: parsed.error.issues });
         msg.ack();
-        continue;
+        return;
       }
       try {
         const outcome = await handle(batch.queue, parsed.data, msg.attempts, env, db);
@@ -44,10 +49,19 @@ export async function handleBatch(batch: MessageBatch<unknown>, env: Env, ctx: E
         log(isConnectionError(e) ? "warn" : "error", "queue message failed, retrying", { queue: batch.queue, id: msg.id, attempts: msg.attempts, error: String(e) });
         msg.retry({ delaySeconds: Math.min(backoffSeconds(msg.attempts), maxRetryDelay(env)) });
       }
-    }
+    });
   } finally {
-    ctx.waitUntil(db.$client.end().catch(() => undefined));
+    ctx.waitUntil(closeDb(db));
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; resolves when all have settled (`fn` handles its own errors). */
+export async function eachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 type Outcome = { kind: "done" } | { kind: "retry"; delaySeconds: number };

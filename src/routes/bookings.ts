@@ -64,7 +64,7 @@ export const bookingRoutes = router()
         { kind: "booking", eventId: eventIdOfHold(input.holdId) ?? "", action: "requested", colo: coloOf(c.req.raw) },
         () =>
           idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/bookings", body: input }, async () => {
-            const r = await requestBooking(c.env, c.var.db(), user, input, new Date());
+            const r = await requestBooking(c.env, c.var.db(), user, input, new Date(), c.var.keep);
             return { status: r.status, body: r.booking };
           }),
         (r) => ({ quantity: (r.body as BookingView).quantity, amountCents: (r.body as BookingView).totalCents }),

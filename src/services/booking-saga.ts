@@ -1,7 +1,7 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
-import { bookings, bookingSeats, events, payments, sagaSteps, seats } from "../db/schema";
+import { bookings, bookingSeats, events, payments, sagaSteps, seats, tickets as ticketsTable, users, webhookDeliveries, webhooks } from "../db/schema";
 import type { EventInventoryRpc, HoldView, InventoryResult } from "../../durable-objects/inventory/contract";
 import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
@@ -10,8 +10,8 @@ import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./pa
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
 import { inventoryFor } from "../../durable-objects/inventory/client";
-import { issueTickets, ticketCodesOf, ticketKeysFor } from "./tickets";
-import { emitWebhook } from "./webhooks";
+import { ticketCodesOf, ticketKeysFor, ticketsFor } from "./tickets";
+import { emitWebhook, sendDeliveries } from "./webhooks";
 
 /** Kept here for callers that build saga dependencies; the stub itself comes from the inventory client. */
 export { inventoryFor };
@@ -25,6 +25,8 @@ export interface SagaDeps {
   notify: (m: NotificationMessage) => Promise<void>;
   /** Organizers' webhooks (src/services/webhooks.ts); absent where none are sent. */
   webhook?: (m: Parameters<typeof emitWebhook>[2]) => Promise<void>;
+  /** Queues deliveries already written in Postgres (the confirm writes them with the sale). */
+  sendWebhooks?: (deliveryIds: string[]) => Promise<void>;
   /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
   ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
@@ -41,6 +43,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     webhook: async (m) => {
       await emitWebhook(env, db, m);
     },
+    sendWebhooks: (ids) => sendDeliveries(env, ids),
     ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
   };
@@ -51,7 +54,8 @@ type Booking = typeof bookings.$inferSelect;
 export type SagaOutcome = { kind: "finished"; status: Booking["status"] } | { kind: "retry"; delaySeconds: number; reason: string };
 
 type StepResult =
-  | { kind: "done"; detail?: Record<string, unknown>; recorded?: boolean }
+  /** `recorded`: the step wrote its own record, and the run's unrecorded ones, in its statement. `status`: the booking's new status. */
+  | { kind: "done"; detail?: Record<string, unknown>; recorded?: boolean; status?: Booking["status"] }
   | { kind: "retry"; reason: string; hintMs?: number }
   | { kind: "compensate"; reason: string }
   /** Someone else moved the booking on (a concurrent run): look again. */
@@ -62,46 +66,93 @@ const chargeKey = (bookingId: string) => `booking:${bookingId}:charge`;
 const PROVIDER_TIMEOUT_MS = 10_000;
 const MAX_STEPS_PER_RUN = 24;
 
+type EventStatus = (typeof events.$inferSelect)["status"];
+
+/**
+ * What one run knows about its booking: read once (one statement) at the start, then kept up to
+ * date in memory as its own steps succeed. Step records of idempotent steps (begin-confirm, commit)
+ * wait in `unrecorded` and are written with the next statement the run sends anyway; if the run
+ * dies first, the next run repeats those steps (idempotent) and records them then.
+ */
+export interface SagaRun {
+  booking: Booking;
+  state: SagaState;
+  eventStatus: EventStatus;
+  unrecorded: { step: SagaStep; detail: Record<string, unknown> | null }[];
+  /** Ticket codes issued by this run's confirm, for the confirmation message (no read back). */
+  tickets?: { id: string; seatId: string | null; code: string }[];
+  /** Webhook deliveries created by this run's confirm, sent after its commit. */
+  deliveries?: string[];
+}
+
+/** A booking just written by POST /v1/bookings, whose hold the request already marked confirming. */
+export function freshRun(booking: Booking, beganConfirm: boolean): SagaRun {
+  const done = new Map<SagaStep, Record<string, unknown> | null>();
+  if (beganConfirm) done.set("begin-confirm", null);
+  return {
+    booking,
+    state: { status: booking.status, paymentDeadline: booking.paymentDeadline.getTime(), done, attempted: new Set(done.keys()) },
+    eventStatus: "published",
+    unrecorded: beganConfirm ? [{ step: "begin-confirm", detail: null }] : [],
+  };
+}
+
 /**
  * Moves one booking as far as it can go now. Safe to run for the same booking any number of times,
  * concurrently too: each step is idempotent and recorded per (booking, step), and the booking's
- * status only moves through conditional UPDATEs.
+ * status only moves through conditional UPDATEs. `known`: the state the caller already has (the
+ * booking request), so the run reads nothing before its first step.
  */
-export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise<SagaOutcome> {
+export async function advanceBooking(deps: SagaDeps, bookingId: string, known?: SagaRun): Promise<SagaOutcome> {
+  let run = known ?? (await load(deps.db, bookingId));
+  if (!run) return { kind: "finished", status: "failed" };
   for (let i = 0; i < MAX_STEPS_PER_RUN; i++) {
-    const loaded = await load(deps.db, bookingId);
-    if (!loaded) return { kind: "finished", status: "failed" };
-    const { booking, state } = loaded;
-    if (booking.status === "pending" && (await eventCancelled(deps.db, booking.eventId))) {
+    const { booking, state } = run;
+    if (booking.status === "pending" && run.eventStatus === "cancelled") {
       // Never sold on a cancelled event: compensation releases the hold and refunds any charge.
-      if (await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now())) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
     const decision = decide(state, deps.now());
-    if (decision.kind === "finished") return { kind: "finished", status: booking.status };
+    if (decision.kind === "finished") {
+      if (run.unrecorded.length) await recordSteps(deps.db, booking.id, run.unrecorded);
+      return { kind: "finished", status: booking.status };
+    }
     if (decision.kind === "compensate") {
-      if (await failBooking(deps.db, booking.id, decision.reason, deps.now())) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, decision.reason, deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
     const started = deps.now();
     let result: StepResult;
     try {
-      result = await runStep(deps, booking, state, decision.step);
+      result = await runStep(deps, run, decision.step);
     } catch (e) {
       result = { kind: "retry", reason: e instanceof Error ? e.message : String(e), hintMs: e instanceof PaymentUnavailableError ? e.retryAfterMs : undefined };
     }
-    if (result.kind === "reload") continue;
+    if (result.kind === "reload") {
+      if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
+      continue;
+    }
     writeMetric(deps, { kind: "saga", eventId: booking.eventId, outcome: result.kind === "done" ? "ok" : result.kind.toUpperCase(), action: decision.step, latencyMs: deps.now() - started, quantity: booking.quantity, amountCents: booking.totalAmountCents });
     if (result.kind === "compensate") {
-      if (await failBooking(deps.db, booking.id, result.reason, deps.now())) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, result.reason, deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
     if (result.kind === "done") {
-      if (!result.recorded) await recordStep(deps.db, booking.id, decision.step, "done", result.detail ?? null);
+      const detail = result.detail ?? null;
+      state.done = new Map(state.done).set(decision.step, detail);
+      state.attempted = new Set(state.attempted).add(decision.step);
+      if (result.recorded) run.unrecorded = [];
+      else run.unrecorded.push({ step: decision.step, detail });
+      if (result.status) state.status = booking.status = result.status;
       if (decision.step === "confirm") bookingPoint(deps, booking, "confirmed");
       continue;
     }
-    const attempts = await recordStep(deps.db, booking.id, decision.step, "failed", { error: result.reason }).catch(() => 1);
+    const attempts = await recordSteps(deps.db, booking.id, run.unrecorded, { step: decision.step, detail: { error: result.reason } }).catch(() => 1);
+    run.unrecorded = [];
     const delaySeconds = retryDelaySeconds(state, attempts, result.hintMs, deps.now());
     log("warn", "saga step will be retried", { bookingId, step: decision.step, attempts, delaySeconds, reason: result.reason });
     return { kind: "retry", delaySeconds, reason: `${decision.step}: ${result.reason}` };
@@ -109,61 +160,85 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string): Promise
   throw new Error(`saga for booking ${bookingId} did not settle within ${MAX_STEPS_PER_RUN} steps`);
 }
 
-async function eventCancelled(db: Database, eventId: string): Promise<boolean> {
-  const [e] = await db.select({ status: events.status }).from(events).where(eq(events.id, eventId));
-  return e?.status === "cancelled";
-}
-
 /** Thrown inside confirm's transaction to roll it back: the event was cancelled meanwhile. */
 class EventCancelledMeanwhile extends Error {}
 
-async function load(db: Database, bookingId: string): Promise<{ booking: Booking; state: SagaState } | null> {
-  const [booking] = await db.select().from(bookings).where(eq(bookings.id, bookingId));
-  if (!booking) return null;
-  const steps = await db.select().from(sagaSteps).where(eq(sagaSteps.bookingId, bookingId));
+/** The booking, its step log and its event's status: one statement. */
+async function load(db: Database, bookingId: string): Promise<SagaRun | null> {
+  const [row] = await db
+    .select({
+      booking: bookings,
+      eventStatus: events.status,
+      steps: sql<{ step: SagaStep; status: "done" | "failed"; detail: Record<string, unknown> | null }[]>`coalesce((select json_agg(json_build_object('step', s.step, 'status', s.status, 'detail', s.detail)) from ${sagaSteps} s where s.booking_id = ${bookings.id}), '[]'::json)`,
+    })
+    .from(bookings)
+    .innerJoin(events, eq(events.id, bookings.eventId))
+    .where(eq(bookings.id, bookingId));
+  if (!row) return null;
+  const { booking, steps } = row;
   return {
     booking,
+    eventStatus: row.eventStatus,
+    unrecorded: [],
     state: {
       status: booking.status,
       paymentDeadline: booking.paymentDeadline.getTime(),
-      done: new Map(steps.filter((s) => s.status === "done").map((s) => [s.step as SagaStep, (s.detail as Record<string, unknown>) ?? null])),
-      attempted: new Set(steps.map((s) => s.step as SagaStep)),
+      done: new Map(steps.filter((s) => s.status === "done").map((s) => [s.step, s.detail ?? null])),
+      attempted: new Set(steps.map((s) => s.step)),
     },
   };
 }
 
+type Executor = Pick<Database, "execute">;
+
+/**
+ * Upserts step records in one statement: `done` ones (a done step stays done, with its first
+ * detail), and optionally one `failed` step. Answers how many times the failed step has been tried
+ * (1 when there is none).
+ */
+export async function recordSteps(db: Executor, bookingId: string, done: { step: SagaStep; detail: Record<string, unknown> | null }[], failed?: { step: SagaStep; detail: Record<string, unknown> }): Promise<number> {
+  const rows = [...done.map((d) => ({ step: d.step, status: "done", detail: d.detail })), ...(failed ? [{ step: failed.step, status: "failed", detail: failed.detail }] : [])];
+  if (!rows.length) return 1;
+  const res = await db.execute<{ step: string; attempts: number }>(sql`
+    insert into ${sagaSteps} (booking_id, step, status, detail)
+    select ${bookingId}::uuid, r.step, r.status, r.detail from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(step text, status text, detail jsonb)
+    on conflict (booking_id, step) do update set
+      status = case when ${sagaSteps.status} = 'done' then 'done' else excluded.status end,
+      detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end,
+      attempts = ${sagaSteps.attempts} + 1,
+      updated_at = now()
+    returning step, attempts`);
+  return failed ? (res.rows.find((r) => r.step === failed.step)?.attempts ?? 1) : 1;
+}
+
 /** Upserts the step's row; returns how many times it has been tried. A done step stays done. */
-export async function recordStep(db: Database | Parameters<Parameters<Database["transaction"]>[0]>[0], bookingId: string, step: SagaStep, status: "done" | "failed", detail: Record<string, unknown> | null): Promise<number> {
-  const [row] = await db
-    .insert(sagaSteps)
-    .values({ bookingId, step, status, detail })
-    .onConflictDoUpdate({
-      target: [sagaSteps.bookingId, sagaSteps.step],
-      set: {
-        status: sql`case when ${sagaSteps.status} = 'done' then 'done' else excluded.status end`,
-        detail: sql`case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end`,
-        attempts: sql`${sagaSteps.attempts} + 1`,
-        updatedAt: sql`now()`,
-      },
-    })
-    .returning({ attempts: sagaSteps.attempts });
-  return row.attempts;
+export async function recordStep(db: Executor, bookingId: string, step: SagaStep, status: "done" | "failed", detail: Record<string, unknown> | null): Promise<number> {
+  return status === "done" ? recordSteps(db, bookingId, [{ step, detail }]).then(() => 1) : recordSteps(db, bookingId, [], { step, detail: detail ?? {} });
 }
 
-/** The point of no return: pending -> failed. Only a pending booking can fail; a confirmed one is cancelled instead. */
-export async function failBooking(db: Database, bookingId: string, reason: string, now: number): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const moved = await tx
-      .update(bookings)
-      .set({ status: "failed", failureReason: reason, updatedAt: new Date(now) })
-      .where(and(eq(bookings.id, bookingId), eq(bookings.status, "pending")))
-      .returning({ id: bookings.id });
-    if (moved.length) await recordStep(tx, bookingId, "fail", "done", { reason });
-    return moved.length > 0;
-  });
+/**
+ * The point of no return: pending -> failed, with the step log's `fail` (and the run's unrecorded
+ * steps) in the same statement. Only a pending booking can fail; a confirmed one is cancelled instead.
+ */
+export async function failBooking(db: Database, bookingId: string, reason: string, now: number, unrecorded: { step: SagaStep; detail: Record<string, unknown> | null }[] = []): Promise<boolean> {
+  const rows = [...unrecorded, { step: "fail" as SagaStep, detail: { reason } }];
+  const res = await db.execute<{ id: string }>(sql`
+    with moved as (
+      update ${bookings} set status = 'failed', failure_reason = ${reason}, updated_at = ${new Date(now).toISOString()}::timestamptz
+      where id = ${bookingId} and status = 'pending'
+      returning id
+    ), steps as (
+      insert into ${sagaSteps} (booking_id, step, status, detail)
+      select m.id, r.step, 'done', r.detail from moved m, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(step text, detail jsonb)
+      on conflict (booking_id, step) do update set status = 'done', detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end, attempts = ${sagaSteps.attempts} + 1, updated_at = now()
+    )
+    select id from moved`);
+  return res.rows.length > 0;
 }
 
-async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep): Promise<StepResult> {
+async function runStep(deps: SagaDeps, run: SagaRun, step: SagaStep): Promise<StepResult> {
+  const b = run.booking;
+  const s = run.state;
   const inv = () => deps.inventory(b.eventId);
   switch (step) {
     case "begin-confirm": {
@@ -176,8 +251,20 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       return holdGone(r);
     }
     case "charge": {
-      // Written before the call: a charge that was ever sent is refunded if the saga fails later.
-      await deps.db.insert(sagaSteps).values({ bookingId: b.id, step: "charge", status: "failed", detail: { sent: true }, attempts: 0 }).onConflictDoNothing();
+      // Written before the call, with the run's unrecorded steps: a charge that was ever sent is
+      // refunded if the saga fails later.
+      if (!s.attempted.has("charge")) {
+        await deps.db.execute(sql`
+          with marker as (
+            insert into ${sagaSteps} (booking_id, step, status, detail, attempts) values (${b.id}, 'charge', 'failed', '{"sent":true}'::jsonb, 0)
+            on conflict do nothing
+          )
+          insert into ${sagaSteps} (booking_id, step, status, detail)
+          select ${b.id}::uuid, r.step, 'done', r.detail from jsonb_to_recordset(${JSON.stringify(run.unrecorded)}::jsonb) as r(step text, detail jsonb)
+          on conflict (booking_id, step) do update set status = 'done', detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end, attempts = ${sagaSteps.attempts} + 1, updated_at = now()`);
+        run.unrecorded = [];
+        s.attempted = new Set(s.attempted).add("charge");
+      }
       const timeout = () => Math.min(PROVIDER_TIMEOUT_MS, b.paymentDeadline.getTime() - deps.now());
       if (timeout() <= 0) return { kind: "reload" };
       const out = await deps.payments(timeout).charge({ idempotencyKey: chargeKey(b.id), reference: b.id, amountCents: b.totalAmountCents, currency: b.currency, paymentMethod: b.paymentMethod });
@@ -186,11 +273,21 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
         return { kind: "compensate", reason: failureReason("PAYMENT_DECLINED") };
       }
       if (out.status === "processing") return { kind: "retry", reason: "the payment is still processing", hintMs: 1000 };
-      await deps.db
-        .insert(payments)
-        .values({ bookingId: b.id, kind: "charge", status: "succeeded", amountCents: b.totalAmountCents, currency: b.currency, provider: "sandbox", providerRef: out.providerRef, idempotencyKey: chargeKey(b.id) })
-        .onConflictDoNothing({ target: payments.idempotencyKey });
-      return { kind: "done", detail: { providerRef: out.providerRef } };
+      // The payment row and the step record in one statement.
+      const detail = { providerRef: out.providerRef };
+      await deps.db.execute(sql`
+        with paid as (
+          insert into ${payments} (booking_id, kind, status, amount_cents, currency, provider, provider_ref, idempotency_key)
+          values (${b.id}, 'charge', 'succeeded', ${b.totalAmountCents}, ${b.currency}, 'sandbox', ${out.providerRef}, ${chargeKey(b.id)})
+          on conflict (idempotency_key) do nothing
+        )
+        insert into ${sagaSteps} (booking_id, step, status, detail) values (${b.id}, 'charge', 'done', ${JSON.stringify(detail)}::jsonb)
+        on conflict (booking_id, step) do update set
+          status = 'done',
+          detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end,
+          attempts = ${sagaSteps.attempts} + 1,
+          updated_at = now()`);
+      return { kind: "done", detail, recorded: true };
     }
     case "commit": {
       const r = await inv().commit(b.holdId, b.id);
@@ -199,7 +296,7 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       return holdGone(r);
     }
     case "confirm":
-      return confirm(deps, b);
+      return confirm(deps, run);
     case "release": {
       const r = await inv().release(b.holdId, null);
       if (!r.ok) return r.code === "NOT_FOUND" ? { kind: "done", detail: { note: "no such hold" } } : { kind: "retry", reason: `${r.code}: ${r.message}` };
@@ -232,13 +329,13 @@ async function runStep(deps: SagaDeps, b: Booking, s: SagaState, step: SagaStep)
       return { kind: "done", detail: { outcome: "refunded", providerRef: out.providerRef } };
     }
     case "notify-confirmed":
-      return notify(deps, b, "booking.confirmed");
+      return notify(deps, run, "booking.confirmed");
     case "notify-failed":
-      return notify(deps, b, "booking.failed");
+      return notify(deps, run, "booking.failed");
     case "notify-cancelled":
-      return notify(deps, b, "booking.cancelled");
+      return notify(deps, run, "booking.cancelled");
     case "notify-refunded":
-      return notify(deps, b, "booking.refunded");
+      return notify(deps, run, "booking.refunded");
     case "fail":
     case "cancel":
     case "dead-letter":
@@ -251,36 +348,73 @@ function holdGone(r: InventoryResult<HoldView> & { ok: false }): StepResult {
   return { kind: "retry", reason: `${r.code}: ${r.message}` };
 }
 
-/** Postgres: booking confirmed, its seats active (the partial unique index guards them), counts up. */
-async function confirm(deps: SagaDeps, b: Booking): Promise<StepResult> {
+/**
+ * Postgres: booking confirmed, its seats active (the partial unique index guards them), the
+ * event's count up, its tickets issued, the webhook deliveries of `booking.confirmed` queued in
+ * Postgres, and the step records of this run: one statement, so one round trip and the event's row
+ * lock held for no round trip at all (every confirm of a hot event takes that lock).
+ *
+ * Order inside it: the booking row is locked first (FOR UPDATE: a concurrent confirm of the same
+ * booking waits, then finds it no longer pending and does nothing), then the event's row (which
+ * orders this against the event's cancellation, which counts the bookings to refund under the same
+ * lock): a cancelled event leaves the booking pending and the saga compensates.
+ */
+async function confirm(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
+  const b = run.booking;
+  const now = new Date(deps.now());
+  // Signed outside: signing is JavaScript, and a key made inside a statement that fails would live
+  // on in the isolate's cache.
+  const keys = await ticketKeysFor(deps.db, b.eventId);
+  const tickets = await ticketsFor(keys, b);
+  const steps = [...run.unrecorded, { step: "confirm", detail: null }];
+  const seatsJson = JSON.stringify(b.seats.map((x) => ({ id: x.id, price_cents: x.priceCents })));
+  const hook = { dedupeKey: `booking:${b.id}:booking.confirmed`, data: confirmationData(b) };
   try {
-    // Outside the transaction: a key made inside one that rolls back would live on in the isolate's cache.
-    const ticketKeys = await ticketKeysFor(deps.db, b.eventId);
-    return await deps.db.transaction(async (tx) => {
-      // A consumer never waits long on a lock: it retries later instead.
-      await tx.execute(sql`set local lock_timeout = '3s'`);
-      const moved = await tx
-        .update(bookings)
-        .set({ status: "confirmed", confirmedAt: new Date(deps.now()), updatedAt: new Date(deps.now()) })
-        .where(and(eq(bookings.id, b.id), eq(bookings.status, "pending")))
-        .returning({ id: bookings.id });
-      if (!moved.length) return { kind: "reload" } as const;
-      if (b.seats.length) {
-        await tx.insert(bookingSeats).values(b.seats.map((x) => ({ bookingId: b.id, eventId: b.eventId, seatId: x.id, priceCents: x.priceCents })));
-        await tx.update(seats).set({ status: "booked" }).where(and(eq(seats.eventId, b.eventId), inArray(seats.seatId, b.seats.map((x) => x.id))));
-      }
-      // The event's row lock orders this against its cancellation, which counts the bookings to refund.
-      const open = await tx
-        .update(events)
-        .set({ seatsSold: sql`${events.seatsSold} + ${b.quantity}` })
-        .where(and(eq(events.id, b.eventId), ne(events.status, "cancelled")))
-        .returning({ id: events.id });
-      if (!open.length) throw new EventCancelledMeanwhile();
-      // Tickets exist exactly when the booking is confirmed: same transaction.
-      await issueTickets(tx, ticketKeys, b, new Date(deps.now()));
-      await recordStep(tx, b.id, "confirm", "done", null);
-      return { kind: "done", recorded: true } as const;
-    });
+    const res = await deps.db.execute<{ pending: number; sold: number; deliveries: string[] }>(sql`
+      with b as (
+        select id from ${bookings} where id = ${b.id} and status = 'pending' for update
+      ), ev as (
+        update ${events} set seats_sold = seats_sold + ${b.quantity}
+        where id = ${b.eventId} and status <> 'cancelled' and exists (select 1 from b)
+        returning id, organizer_id
+      ), moved as (
+        update ${bookings} set status = 'confirmed', confirmed_at = ${now.toISOString()}::timestamptz, updated_at = ${now.toISOString()}::timestamptz
+        where id in (select id from b) and exists (select 1 from ev)
+        returning id
+      ), booked_seats as (
+        insert into ${bookingSeats} (booking_id, event_id, seat_id, price_cents)
+        select m.id, ${b.eventId}::uuid, x.id, x.price_cents from moved m, jsonb_to_recordset(${seatsJson}::jsonb) as x(id text, price_cents int)
+      ), seat_rows as (
+        update ${seats} set status = 'booked'
+        where event_id = ${b.eventId} and seat_id in (select x.id from jsonb_to_recordset(${seatsJson}::jsonb) as x(id text)) and exists (select 1 from moved)
+      ), issued as (
+        insert into ${ticketsTable} (id, booking_id, event_id, holder_id, slot, seat_id, ticket_type_id, holder_name, code, created_at, updated_at)
+        select t.id, m.id, ${b.eventId}::uuid, ${b.userId}::uuid, t.slot, t.seat_id, t.ticket_type_id,
+               coalesce((select name from ${users} where id = ${b.userId}), ''), t.code, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+        from moved m, jsonb_to_recordset(${JSON.stringify(tickets.rows)}::jsonb) as t(id uuid, slot int, seat_id text, ticket_type_id text, code text)
+      ), step_rows as (
+        insert into ${sagaSteps} (booking_id, step, status, detail)
+        select m.id, r.step, 'done', r.detail from moved m, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(step text, detail jsonb)
+        on conflict (booking_id, step) do update set status = 'done', detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end, attempts = ${sagaSteps.attempts} + 1, updated_at = now()
+      ), hooks as (
+        insert into ${webhookDeliveries} (webhook_id, dedupe_key, type, payload)
+        select w.id, ${hook.dedupeKey}, 'booking.confirmed', ${JSON.stringify(hook.data)}::jsonb
+        from ${webhooks} w join ${users} u on u.id = w.owner_id, ev
+        where exists (select 1 from moved) and w.deleted_at is null and w.types ? 'booking.confirmed'
+          and (w.event_id = ev.id or (w.event_id is null and (u.role = 'admin' or w.owner_id = ev.organizer_id)))
+        on conflict do nothing
+        returning id
+      )
+      select (select count(*)::int from b) as pending, (select count(*)::int from moved) as sold,
+             coalesce((select json_agg(id) from hooks), '[]'::json) as deliveries`);
+    const row = res.rows[0];
+    if (row.sold === 0) {
+      if (row.pending === 0) return { kind: "reload" };
+      throw new EventCancelledMeanwhile();
+    }
+    run.tickets = tickets.codes;
+    run.deliveries = row.deliveries;
+    return { kind: "done", recorded: true, status: "confirmed" };
   } catch (e) {
     if (e instanceof EventCancelledMeanwhile) return { kind: "compensate", reason: failureReason("EVENT_CANCELLED") };
     const code = pgCode(e);
@@ -298,17 +432,22 @@ function pgCode(e: unknown): string | undefined {
   return undefined;
 }
 
-async function notify(deps: SagaDeps, b: Booking, kind: NotificationKind): Promise<StepResult> {
-  if (kind === "booking.confirmed" || kind === "booking.cancelled") {
-    const data = { bookingId: b.id, eventId: b.eventId, userId: b.userId, seats: b.seats.map((x) => x.id), quantity: b.quantity, amountCents: b.totalAmountCents, currency: b.currency };
-    await deps.webhook?.({ type: kind, eventId: b.eventId, dedupeKey: `booking:${b.id}:${kind}`, data });
+const confirmationData = (b: Booking) => ({ bookingId: b.id, eventId: b.eventId, userId: b.userId, seats: b.seats.map((x) => x.id), quantity: b.quantity, amountCents: b.totalAmountCents, currency: b.currency });
+
+async function notify(deps: SagaDeps, run: SagaRun, kind: NotificationKind): Promise<StepResult> {
+  const b = run.booking;
+  if (kind === "booking.confirmed") {
+    // Deliveries were written by the confirm; a later run (this one died after it) sends the pending ones again.
+    if (run.deliveries) await deps.sendWebhooks?.(run.deliveries);
+    else await deps.webhook?.({ type: kind, eventId: b.eventId, dedupeKey: `booking:${b.id}:${kind}`, data: confirmationData(b) });
   }
+  if (kind === "booking.cancelled") await deps.webhook?.({ type: kind, eventId: b.eventId, dedupeKey: `booking:${b.id}:${kind}`, data: confirmationData(b) });
   await deps.notify({
     type: "notification.send",
     dedupeKey: `${b.id}:${kind}`,
     userId: b.userId,
     kind,
-    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}), ...(kind === "booking.confirmed" ? { tickets: await ticketCodesOf(deps.db, b.id) } : {}) },
+    payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}), ...(kind === "booking.confirmed" ? { tickets: run.tickets ?? (await ticketCodesOf(deps.db, b.id)) } : {}) },
   });
   return { kind: "done" };
 }

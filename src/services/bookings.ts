@@ -7,7 +7,7 @@ import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
-import { failBooking } from "./booking-saga";
+import { advanceBooking, failBooking, freshRun, sagaDeps } from "./booking-saga";
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { failureReason } from "./booking-failures";
@@ -61,27 +61,45 @@ export function bookingView(b: Booking): BookingView {
 
 const noSuchHold = () => new AppError("NOT_FOUND", "No such hold");
 
-async function sendSaga(env: Env, messages: SagaMessage[]): Promise<void> {
+async function sendSaga(env: Env, messages: SagaMessage[], delaySeconds?: number): Promise<void> {
   for (let i = 0; i < messages.length; i += 100) {
-    await env.BOOKING_SAGA.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+    await env.BOOKING_SAGA.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })), delaySeconds ? { delaySeconds } : undefined);
   }
 }
 
 /**
+ * A booking's saga first runs in its request's waitUntil; its queue message is the safety net (the
+ * isolate died, the provider was down), delivered this much later so the two rarely overlap. They
+ * may: every step is idempotent (docs/bookings.md).
+ */
+export const SAGA_SAFETY_NET_DELAY_SECONDS = 2;
+
+/**
  * POST /v1/bookings: a pending booking (one per hold), the hold marked confirming in its event's
- * object, and a booking.requested message. The same hold again answers the same booking (200); a
+ * object, and the saga started at once (`background`: the request's waitUntil), with a
+ * booking.requested message behind it. The same hold again answers the same booking (200); a
  * pending one gets its message sent again, so a client's retry also re-drives a stalled saga.
  */
-export async function requestBooking(env: Env, db: Database, user: AuthUser, input: { holdId: string; paymentMethod: PaymentMethod }, now: Date): Promise<{ status: 200 | 202; booking: BookingView }> {
+export async function requestBooking(
+  env: Env,
+  db: Database,
+  user: AuthUser,
+  input: { holdId: string; paymentMethod: PaymentMethod },
+  now: Date,
+  background?: (work: Promise<unknown>) => void,
+): Promise<{ status: 200 | 202; booking: BookingView }> {
   assertPaymentsConfigured(env);
   const eventId = eventIdOfHold(input.holdId);
   if (!eventId) throw noSuchHold();
-  const again = await existing(env, db, user, input.holdId);
-  if (again) return again;
-
-  const [event] = await db.select({ status: events.status, paymentDeadlineSeconds: events.paymentDeadlineSeconds }).from(events).where(eq(events.id, eventId));
-  if (!event) throw noSuchHold();
-  if (event.status === "cancelled") throw new AppError("EVENT_CANCELLED", "The event was cancelled; nothing can be booked", { eventId });
+  // The event and any booking of this hold: one statement.
+  const [found] = await db
+    .select({ status: events.status, paymentDeadlineSeconds: events.paymentDeadlineSeconds, booking: bookings })
+    .from(events)
+    .leftJoin(bookings, eq(bookings.holdId, input.holdId))
+    .where(eq(events.id, eventId));
+  if (!found) throw noSuchHold();
+  if (found.booking) return again(env, user, found.booking);
+  if (found.status === "cancelled") throw new AppError("EVENT_CANCELLED", "The event was cancelled; nothing can be booked", { eventId });
 
   const inventory = inventoryFor(env, eventId);
   const hold = await inventory.getHold(input.holdId);
@@ -112,7 +130,7 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
       totalAmountCents: h.totalCents,
       currency: h.currency,
       paymentMethod: input.paymentMethod,
-      paymentDeadline: new Date(now.getTime() + event.paymentDeadlineSeconds * 1000),
+      paymentDeadline: new Date(now.getTime() + found.paymentDeadlineSeconds * 1000),
       createdAt: now,
       updatedAt: now,
     })
@@ -124,7 +142,7 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
     throw noSuchHold();
   }
   // The message goes first: if anything below fails, the saga still finishes (or compensates) the booking.
-  await sendSaga(env, [{ type: "booking.requested", bookingId: created.id }]);
+  await sendSaga(env, [{ type: "booking.requested", bookingId: created.id }], background ? SAGA_SAFETY_NET_DELAY_SECONDS : undefined);
   const confirming = await inventory.beginConfirm(h.id, created.id).catch((e: unknown) => {
     console.warn(JSON.stringify({ level: "warn", msg: "beginConfirm failed, the saga will retry it", bookingId: created.id, error: String(e) }));
     return null;
@@ -133,12 +151,22 @@ export async function requestBooking(env: Env, db: Database, user: AuthUser, inp
     await failBooking(db, created.id, failureReason("HOLD_EXPIRED"), now.getTime());
     throw new AppError("HOLD_EXPIRED", "The hold has expired");
   }
+  // The saga's first run, after the answer: it knows the booking already, so it reads nothing first.
+  background?.(
+    advanceBooking(sagaDeps(env, db), created.id, freshRun(created, confirming?.ok === true)).catch((e: unknown) => {
+      console.warn(JSON.stringify({ level: "warn", msg: "first saga run failed, the queue message will re-drive it", bookingId: created.id, error: String(e) }));
+    }),
+  );
   return { status: 202, booking: bookingView(created) };
 }
 
 async function existing(env: Env, db: Database, user: AuthUser, holdId: string): Promise<{ status: 200; booking: BookingView } | null> {
   const [b] = await db.select().from(bookings).where(eq(bookings.holdId, holdId));
-  if (!b) return null;
+  return b ? again(env, user, b) : null;
+}
+
+/** The booking of a hold asked for again: the same answer (200), and a pending one's saga re-driven. */
+async function again(env: Env, user: AuthUser, b: typeof bookings.$inferSelect): Promise<{ status: 200; booking: BookingView }> {
   if (b.userId !== user.id) throw noSuchHold();
   if (b.status === "pending") await sendSaga(env, [{ type: "booking.requested", bookingId: b.id }]);
   return { status: 200, booking: bookingView(b) };

@@ -87,7 +87,7 @@ export function csvStream(env: Env, kind: ExportKind, eventId: string): Readable
     async pull(controller) {
       try {
         if (after === null) {
-          db = createDb(env);
+          db = createDb(env, "export");
           after = START;
           controller.enqueue(enc.encode(csvLine(spec.header)));
           return;

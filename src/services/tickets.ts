@@ -44,21 +44,30 @@ export function ticketView(t: Ticket): TicketView {
 /** The event's signing keys, loaded (or made) before the confirming transaction opens. */
 export const ticketKeysFor = (db: Database, eventId: string) => eventKeys(db, eventId);
 
-/** One ticket per seat (reserved) or per unit (general admission), inside the confirming transaction. */
-export async function issueTickets(tx: Tx, keys: Keys, b: Booking, now: Date): Promise<number> {
-  const [holder] = await tx.select({ name: users.name }).from(users).where(eq(users.id, b.userId));
-  const units: (string | null)[] = b.seats.length ? b.seats.map((s) => s.id) : Array.from({ length: b.quantity }, () => null);
+/**
+ * The tickets of a booking about to be confirmed: one per seat (reserved) or per unit (general
+ * admission), each with its ticket type from the booking's priced lines and a code signed with the
+ * event's key. The confirm writes `rows` in its statement; `codes` go into the confirmation message.
+ */
+export async function ticketsFor(keys: Keys, b: Pick<Booking, "eventId" | "seats" | "quantity" | "lines">): Promise<{ rows: { id: string; slot: number; seat_id: string | null; ticket_type_id: string | null; code: string }[]; codes: { id: string; seatId: string | null; code: string }[] }> {
+  const units = ticketUnits(b);
   const rows = await Promise.all(
-    units.map(async (seatId, i) => {
+    units.map(async (u, i) => {
       const id = crypto.randomUUID();
-      return { id, bookingId: b.id, eventId: b.eventId, holderId: b.userId, slot: i + 1, seatId, holderName: holder?.name ?? "", code: await signTicketCode(keys, { tid: id, eid: b.eventId }), createdAt: now, updatedAt: now };
+      return { id, slot: i + 1, seat_id: u.seatId, ticket_type_id: u.ticketTypeId, code: await signTicketCode(keys, { tid: id, eid: b.eventId }) };
     }),
   );
-  if (rows.length) await tx.insert(tickets).values(rows);
-  return rows.length;
+  return { rows, codes: rows.map((r) => ({ id: r.id, seatId: r.seat_id, code: r.code })) };
 }
 
-/** A cancelled or refunded booking's tickets stop scanning (the check-in answers `cancelled`). */
+/** Seat and ticket type of each ticket: a reserved seat's line names its type; general admission lines give `quantity` units each. */
+export function ticketUnits(b: Pick<Booking, "seats" | "quantity" | "lines">): { seatId: string | null; ticketTypeId: string | null }[] {
+  const lines = b.lines ?? [];
+  if (b.seats.length) return b.seats.map((s) => ({ seatId: s.id, ticketTypeId: lines.find((l) => l.seatId === s.id)?.ticketTypeId ?? null }));
+  const typed = lines.flatMap((l) => Array.from({ length: l.quantity }, () => l.ticketTypeId));
+  return Array.from({ length: b.quantity }, (_, i) => ({ seatId: null, ticketTypeId: typed[i] ?? null }));
+}
+
 export async function cancelTicketsOf(tx: Pick<Database, "update">, bookingIds: string[], now: Date): Promise<void> {
   if (!bookingIds.length) return;
   await tx.update(tickets).set({ status: "cancelled", updatedAt: now }).where(and(inArray(tickets.bookingId, bookingIds), eq(tickets.status, "valid")));

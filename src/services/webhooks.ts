@@ -119,8 +119,15 @@ export async function emitWebhook(env: Env, db: Database, m: { type: WebhookType
     .values(hooks.map((h) => ({ webhookId: h.id, dedupeKey: m.dedupeKey, type: m.type, payload: m.data })))
     .onConflictDoNothing()
     .returning({ id: webhookDeliveries.id });
-  if (created.length) await env.WEBHOOKS.sendBatch(created.map((d) => ({ body: { type: "webhook.deliver", deliveryId: d.id } })));
+  await sendDeliveries(env, created.map((d) => d.id));
   return created.length;
+}
+
+/** Queues deliveries written in Postgres (by `emitWebhook`, or by a booking's confirm with its sale). */
+export async function sendDeliveries(env: Env, deliveryIds: string[]): Promise<void> {
+  for (let i = 0; i < deliveryIds.length; i += 100) {
+    await env.WEBHOOKS.sendBatch(deliveryIds.slice(i, i + 100).map((deliveryId) => ({ body: { type: "webhook.deliver" as const, deliveryId } })));
+  }
 }
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
