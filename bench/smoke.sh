@@ -2,7 +2,7 @@
 # npm run bench:smoke — every benchmark at a tiny size, so none can rot unnoticed. The figures mean
 # nothing; a benchmark that does not start, does not finish within its time box, or fails its own
 # end-of-run checks fails the smoke. Benchmarks that need a PostgreSQL server of their own
-# (listing, analytics, exports) are skipped, and said so, when none answers on 127.0.0.1:5432.
+# (checkout, listing, analytics, exports) are skipped, and said so, when none answers on 127.0.0.1:5432.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # BENCH_RECORD=0: smoke figures mean nothing, so no benchmark writes docs/benchmarks.md here.
@@ -30,6 +30,7 @@ run fanout FANOUT_SOCKETS=20 FANOUT_DIRECT=5 FANOUT_RATE=5 FANOUT_SECONDS=2 FANO
 run auth BENCH_N=20 npx tsx bench/auth.ts
 run onsale ONSALE_BUYERS=40 ONSALE_SEATS=30 ONSALE_SHARDS=4 ONSALE_HEADLESS=200 ONSALE_OPEN_DELAY_MS=1000 ONSALE_LATE_SPREAD_MS=1000 ONSALE_TIMEOUT_MS=20000 ONSALE_RECORD=0 npx tsx bench/onsale.ts
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  run checkout CHECKOUT_SIZES=1,5 npx tsx bench/checkout.ts
   run listing BENCH_SECONDS=1 BENCH_CONCURRENCY=2 npx tsx bench/listing.ts
   run exports EXPORT_ROWS=500 npx tsx bench/exports.ts
   db=evently_bench_smoke

@@ -2,6 +2,7 @@
 // deployed Worker does not have (/__bench/noop, /__bench/init, /__bench/engine, /__bench/minimal).
 import app from "../src/index";
 import { createApp } from "../src/app";
+import { onStatement } from "../src/db/client";
 import { requireUser } from "../src/auth/guards";
 import { EventInventory as RealEventInventory } from "../durable-objects/inventory/object";
 import type { InventoryInit } from "../durable-objects/inventory/contract";
@@ -126,6 +127,24 @@ export class QueueShard extends RealQueueShard {
 
 // Probes for bench/holds' cost breakdown: the same app and middleware, one step at a time.
 const probes = createApp();
+
+// bench/checkout: the statements this isolate's Pools sent, by label, since the last reset.
+const statements = new Map<string, number>();
+onStatement((label) => statements.set(label, (statements.get(label) ?? 0) + 1));
+probes.post("/__bench/statements/reset", (c) => {
+  statements.clear();
+  return c.json({ ok: true });
+});
+probes.get("/__bench/statements", (c) => c.json(Object.fromEntries(statements)));
+// bench/checkout's reference server charges through the same sandbox card network, over HTTP.
+probes.post("/__bench/card/charge", async (c) => {
+  const network = c.env.PAYMENT_SANDBOX.get(c.env.PAYMENT_SANDBOX.idFromName("card-network"));
+  return c.json(await network.charge(await c.req.json()));
+});
+probes.get("/__bench/card/ledger", async (c) => {
+  const network = c.env.PAYMENT_SANDBOX.get(c.env.PAYMENT_SANDBOX.idFromName("card-network"));
+  return c.json(await network.ledger());
+});
 probes.get("/__bench/app-noop", (c) => c.json({ ok: true }));
 probes.get("/__bench/guard", requireUser, (c) => c.json({ sub: c.var.user.id }));
 probes.get("/__bench/touch", async (c) => {

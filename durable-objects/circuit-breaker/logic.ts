@@ -7,7 +7,6 @@
  */
 import type { Admission, BreakerState } from "./contract";
 
-
 export interface Breaker {
   state: BreakerState;
   consecutiveFailures: number;
@@ -24,6 +23,9 @@ export interface BreakerPolicy {
   probeLeaseMs: number;
 }
 
+/** How soon a caller refused while the probe is out asks again. */
+export const HALF_OPEN_RETRY_MS = 1_000;
+
 export const CLOSED: Breaker = { state: "closed", consecutiveFailures: 0, openedAt: 0, probeUntil: 0 };
 
 export function admit(b: Breaker, p: BreakerPolicy, now: number): { breaker: Breaker; admission: Admission } {
@@ -33,7 +35,8 @@ export function admit(b: Breaker, p: BreakerPolicy, now: number): { breaker: Bre
     if (now < reopensAt) return { breaker: b, admission: { allowed: false, state: "open", retryAfterMs: reopensAt - now } };
     return { breaker: { ...b, state: "half-open", probeUntil: now + p.probeLeaseMs }, admission: { allowed: true, probe: true } };
   }
-  if (b.probeUntil > now) return { breaker: b, admission: { allowed: false, state: "half-open", retryAfterMs: b.probeUntil - now } };
+  // The probe usually answers within a second: callers waiting behind it ask again then, not at the end of its lease.
+  if (b.probeUntil > now) return { breaker: b, admission: { allowed: false, state: "half-open", retryAfterMs: Math.min(b.probeUntil - now, HALF_OPEN_RETRY_MS) } };
   return { breaker: { ...b, probeUntil: now + p.probeLeaseMs }, admission: { allowed: true, probe: true } };
 }
 

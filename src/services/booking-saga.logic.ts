@@ -66,6 +66,9 @@ export function decide(s: SagaState, now: number): Decision {
       if (refunded && !has("notify-refunded")) return { kind: "run", step: "notify-refunded" };
       return { kind: "finished" };
     case "cancelled":
+      // A cancelled event's refund job returns the seats, refunds and notifies its bookings in
+      // batches (event-cancellation.ts) and counts them: a late saga message leaves them to it.
+      if (s.done.get("cancel")?.by === "event-cancellation") return { kind: "finished" };
       if (!has("return-seats")) return { kind: "run", step: "return-seats" };
       if (!has("refund")) return { kind: "run", step: "refund" };
       if (!has("notify-cancelled")) return { kind: "run", step: "notify-cancelled" };

@@ -18,6 +18,13 @@ describe("booking saga decisions", () => {
     expect(decide(state("confirmed", ["charge", "commit", "confirm", "notify-confirmed"]), 0)).toEqual({ kind: "finished" });
   });
 
+  it("leaves a booking cancelled by its event's cancellation to the refund job, and runs a buyer's own cancellation", () => {
+    const byEvent = state("cancelled", ["charge", "commit", "confirm", "notify-confirmed"]);
+    byEvent.done = new Map([...byEvent.done, ["cancel", { by: "event-cancellation" }]]);
+    expect(decide(byEvent, 0)).toEqual({ kind: "finished" });
+    expect(decide(state("cancelled", ["charge", "commit", "confirm", "notify-confirmed", "cancel"]), 0)).toEqual({ kind: "run", step: "return-seats" });
+  });
+
   it("compensates an unpaid booking once its payment deadline has passed", () => {
     expect(decide(state("pending", ["begin-confirm"]), 10_000)).toEqual({ kind: "compensate", reason: DEADLINE_PASSED });
   });

@@ -49,7 +49,7 @@ describe("tickets", () => {
     const bookingId = await confirmedBooking(ev, buyer, ["A-1-1", "A-1-2"]);
     const mine = await ticketsOf(buyer);
     expect(mine.map((t) => t.seatId).sort()).toEqual(["A-1-1", "A-1-2"]);
-    for (const t of mine) expect(t).toMatchObject({ bookingId, eventId: ev.eventId, status: "valid", holderName: "Buyer", ticketTypeId: null });
+    for (const t of mine) expect(t).toMatchObject({ bookingId, eventId: ev.eventId, status: "valid", holderName: "Buyer", ticketTypeId: "tt_default" });
     expect(new Set(mine.map((t) => t.code)).size).toBe(2);
 
     const one = await call(`/v1/tickets/${mine[0].id}`, { headers: buyer.auth });
