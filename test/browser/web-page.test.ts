@@ -301,6 +301,37 @@ describe("the buyer's web page in a real browser", () => {
     await b.screenshot({ path: "docs/seat-map.png", fullPage: true });
   });
 
+  it("is told the booking's outcome by a frame on its live socket, without polling the booking", async () => {
+    const buyer = await register(stack.url, "pushed");
+    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    const traffic = watchTraffic(page);
+    const bookingReads: string[] = [];
+    const bookingFrames: any[] = [];
+    let socketClosed = false;
+    page.on("request", (r) => {
+      if (r.method() === "GET" && /^\/v1\/bookings\/[^/]+$/.test(new URL(r.url()).pathname)) bookingReads.push(r.url());
+    });
+    page.on("websocket", (ws) => {
+      ws.on("framereceived", (f) => {
+        const frame = JSON.parse(String(f.payload));
+        if (frame.type === "booking") bookingFrames.push(frame);
+      });
+      ws.on("close", () => (socketClosed = true));
+    });
+    const ev = event("reserved-night");
+    await signIn(page, stack.url, buyer, ev.id);
+    await page.click('[data-seat="A-7-3"]');
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    await page.click("#book");
+    // Well before the page's 10 s safety-net read: only the pushed frame can have told it.
+    await page.waitForSelector('#booking-status[data-status="confirmed"]', { timeout: 8_000 });
+    expect(bookingFrames).toEqual([expect.objectContaining({ type: "booking", status: "confirmed" })]);
+    expect(socketClosed).toBe(false);
+    expect(bookingReads).toEqual([]);
+    expect(traffic.errors).toEqual([]);
+  });
+
   it("shows general admission as remaining capacity with a quantity picker, and holds and releases a quantity over the socket", async () => {
     const carol = await register(stack.url, "carol");
     const page = await (await browser.newContext()).newPage();
