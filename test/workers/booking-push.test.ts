@@ -171,6 +171,24 @@ describe("booking frames on the live socket", () => {
     for (const s of [direct, relayed, theirs, anonymous]) s.ws.close(1000);
   });
 
+  it("reach a buyer who reconnected to a relay that was reset (the inventory's old stub to it is broken)", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 3] });
+    await directSockets(ev, 0);
+    const buyer = await makeSession();
+    const before = await signedIn(ev.id, buyer, 0);
+    expect(await inventory(ev).pushBooking({ userId: buyer.id, id: crypto.randomUUID(), status: "pending" })).toEqual({ sockets: 1 });
+    const relay = (env as any).LIVE_RELAY.get((env as any).LIVE_RELAY.idFromName(`${ev.id}:0`));
+    await expect(runInDurableObject(relay, (_instance, state) => state.abort())).rejects.toThrow(/abort/);
+    expect(await before.closed).toBe(1006);
+
+    const after = await signedIn(ev.id, buyer, 0);
+    const id = crypto.randomUUID();
+    expect(await inventory(ev).pushBooking({ userId: buyer.id, id, status: "confirmed" })).toEqual({ sockets: 1 });
+    await after.drained();
+    expect(after.bookingFrames()).toEqual([{ type: "booking", id, status: "confirmed" }]);
+    after.ws.close(1000);
+  });
+
   it("reach a socket that authenticated again after the object was restarted", async () => {
     const ev = await publishedEvent({ layout: [1, 1, 3] });
     const buyer = await makeSession();
