@@ -207,13 +207,69 @@ async function book(state) {
   }
   say("Booking received: confirming…");
   state.render();
-  while (!state.closed && state.booking.status === "pending") {
-    await new Promise((r) => setTimeout(r, 600));
-    try { state.booking = await api("GET", `/v1/bookings/${state.booking.id}`); } catch { /* keep polling */ }
-  }
+  await settled(state);
+  if (state.closed) return;
   if (state.booking.status !== "confirmed") for (const s of state.hold?.seats ?? []) state.mine.delete(s.id);
   say(state.booking.status === "confirmed" ? "Booking confirmed. Enjoy the show!" : "The booking did not go through.", state.booking.status === "confirmed" ? "info" : "error");
   state.render();
+}
+
+/** While the live socket is signed in, one read of the booking after this long without its `booking` frame (a push may be lost). */
+const SAFETY_NET_MS = 10_000;
+/** How often the booking is read while no socket can tell its outcome. */
+const POLL_MS = 3_000;
+
+/**
+ * Resolves once the booking has left "pending". The outcome comes as a `booking` frame on the
+ * event's live socket (docs/web-client.md); reading the booking over HTTP is only the fallback:
+ * every POLL_MS while the socket is down, once when it is back (a frame may have passed meanwhile),
+ * and once after SAFETY_NET_MS of silence while it is up. A hundred buyers polling every 600 ms
+ * used to starve the saga they waited for.
+ */
+function settled(state) {
+  const id = state.booking.id;
+  return new Promise((resolve) => {
+    let timer = null;
+    let done = false;
+    let offBooking = () => {};
+    let offChannel = () => {};
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
+      offBooking();
+      offChannel();
+      resolve();
+    };
+    const apply = ({ status, failureReason }) => {
+      if (state.booking.id !== id || state.booking.status !== "pending") return;
+      state.booking = { ...state.booking, status, failureReason: failureReason ?? null };
+      if (status !== "pending") finish();
+    };
+    const read = async () => {
+      try { apply(await api("GET", `/v1/bookings/${id}`)); } catch { /* the next read, or a frame, tells */ }
+    };
+    const schedule = () => {
+      clearTimeout(timer);
+      if (done) return;
+      if (state.closed) return finish();
+      timer = setTimeout(async () => {
+        await read();
+        schedule();
+      }, state.live?.pushOpen ? SAFETY_NET_MS : POLL_MS);
+    };
+    if (!state.live) return schedule();
+    offChannel = state.live.watchChannel((open) => {
+      schedule();
+      if (open) read();
+    });
+    // Last: it replays a frame that came before the POST answered, which may finish at once.
+    offBooking = state.live.watchBooking(id, (frame) => {
+      apply(frame);
+      schedule();
+    });
+    if (done) offBooking();
+    else schedule();
+  });
 }
 
 async function takeOffer(state, holdId) {

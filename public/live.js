@@ -1,11 +1,24 @@
 // The event's live socket (docs/inventory.md): a snapshot, then deltas whose version must be exactly
 // the next one (a gap asks for a resync); reconnects with backoff and jitter. Holds and releases go
 // over it after an `auth` frame; each request is named by a ref, which is also its idempotency key,
-// so a request cut off by a reconnect is sent again with the same ref and answered once.
+// so a request cut off by a reconnect is sent again with the same ref and answered once. Once
+// signed in, the socket also tells the buyer their bookings' outcomes (`booking` frames), so the
+// order panel waits for those instead of polling (checkout.js).
 import { refresh, session } from "./api.js";
 
 export function openLive(eventId, { onState, onStatus, onAuthLost }) {
   const live = { version: null, authed: false, closed: false, attempts: 0, pending: new Map(), ws: null, timer: null, renewTimer: null, retriedAuth: false };
+  // The latest `booking` frame per booking: a frame may arrive before the POST that made the booking
+  // has answered, so a watcher that starts late still gets it. A few are enough (one order at a time).
+  const bookings = new Map();
+  const bookingWatchers = new Set();
+  const channelWatchers = new Set();
+  // "The push channel": open and signed in. Watchers hear only when that changes.
+  const setAuthed = (authed) => {
+    if (live.authed === authed) return;
+    live.authed = authed;
+    for (const fn of channelWatchers) fn(authed);
+  };
 
   const authLost = () => {
     for (const p of live.pending.values()) {
@@ -50,8 +63,13 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
         }
         live.version = msg.version;
         onState({ full: false, seats: msg.changes ?? [], availability: msg.availability, version: msg.version });
+      } else if (msg.type === "booking") {
+        bookings.delete(msg.id);
+        bookings.set(msg.id, msg);
+        if (bookings.size > 20) bookings.delete(bookings.keys().next().value);
+        for (const fn of bookingWatchers) fn(msg);
       } else if (msg.type === "auth") {
-        live.authed = msg.ok;
+        setAuthed(msg.ok);
         if (msg.ok) {
           live.retriedAuth = false;
           scheduleRenewal(msg.expiresAt);
@@ -71,7 +89,7 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
       }
     };
     ws.onclose = () => {
-      live.authed = false;
+      setAuthed(false);
       if (live.closed) return;
       // Exponential backoff with jitter, so a restarted object is not hit by every client at once.
       const delay = Math.min(30_000, 500 * 2 ** live.attempts) * (0.5 + Math.random() / 2);
@@ -100,6 +118,22 @@ export function openLive(eventId, { onState, onStatus, onAuthLost }) {
           reject(Object.assign(new Error("Sign in to hold seats."), { code: "UNAUTHENTICATED" }));
         }
       });
+    },
+    /** Whether `booking` frames can reach this page now: the socket is open and signed in. */
+    get pushOpen() {
+      return live.authed && live.ws?.readyState === WebSocket.OPEN;
+    },
+    /** Calls `fn` with each `booking` frame of booking `id` (first with the latest one already received); returns the unsubscribe. */
+    watchBooking(id, fn) {
+      const watcher = (msg) => { if (msg.id === id) fn(msg); };
+      bookingWatchers.add(watcher);
+      if (bookings.has(id)) fn(bookings.get(id));
+      return () => bookingWatchers.delete(watcher);
+    },
+    /** Calls `fn(open)` whenever the push channel opens (signed in) or closes; returns the unsubscribe. */
+    watchChannel(fn) {
+      channelWatchers.add(fn);
+      return () => channelWatchers.delete(fn);
     },
     close() {
       live.closed = true;

@@ -4,12 +4,15 @@
  * gap, holds and releases seats over the socket after an `auth` frame, and reconnects with
  * exponential backoff (and jitter) when the socket drops. Requests still waiting when the socket
  * drops are sent again after the reconnect with the same `ref`, which the server answers once.
+ * With a token, the socket also carries the user's booking outcomes (`booking` frames):
+ * `bookingOutcome(id)` waits for one instead of polling the booking.
  */
 import type { components } from "./api";
 
 export type SeatStatus = "available" | "held" | "booked";
 export type Availability = components["schemas"]["Availability"];
 export type HoldView = components["schemas"]["Hold"];
+export type BookingStatus = components["schemas"]["Booking"]["status"];
 
 export type ServerFrame =
   | { type: "snapshot"; version: number; seats?: { id: string; status: SeatStatus }[]; availability: Availability }
@@ -19,6 +22,7 @@ export type ServerFrame =
   | { type: "auth"; ok: false; code: string; message?: string }
   | { type: "reply"; ref: string; ok: true; hold?: HoldView }
   | { type: "reply"; ref: string; ok: false; error: { code: string; message: string; details?: unknown } }
+  | { type: "booking"; id: string; status: BookingStatus; failureReason?: string }
   | { type: "pong" };
 
 export type ClientFrame =
@@ -29,6 +33,10 @@ export type ClientFrame =
   | { type: "release"; ref: string; holdId: string };
 
 export type Reply = Extract<ServerFrame, { type: "reply" }>;
+export type BookingFrame = Extract<ServerFrame, { type: "booking" }>;
+
+/** Final `booking` frames kept per socket client, so `bookingOutcome` called after the frame came still gets it. */
+const BOOKING_FRAMES_KEPT = 50;
 
 /** The part of the WebSocket interface used here (the browser's, Node 22's global, or the `ws` package's). */
 export interface SocketLike {
@@ -79,6 +87,8 @@ export class LiveSeatMap {
   private readonly snapshotWaiters: (() => void)[] = [];
   private authWaiter: ((f: Extract<ServerFrame, { type: "auth" }>) => void) | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly outcomes = new Map<string, BookingFrame>();
+  private readonly outcomeWaiters = new Map<string, { resolve: (f: BookingFrame) => void; reject: (e: Error) => void }[]>();
 
   constructor(private readonly opts: LiveSeatMapOptions) {
     this.connect();
@@ -107,7 +117,24 @@ export class LiveSeatMap {
     });
   }
 
-  /** Closes the socket for good: no reconnect; waiting requests are rejected. */
+  /**
+   * Resolves with the booking's final `booking` frame (confirmed, failed or cancelled) once the
+   * server pushes it to this user's socket (a token is needed). The push is a courtesy: a frame sent
+   * while the socket was down is not sent again, so after a reconnect also read the booking
+   * (`GET /v1/bookings/{id}`, or its server-sent events) if this has not resolved.
+   */
+  bookingOutcome(bookingId: string): Promise<BookingFrame> {
+    if (this.closed) return Promise.reject(new Error("live seat map closed"));
+    const known = this.outcomes.get(bookingId);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const waiters = this.outcomeWaiters.get(bookingId) ?? [];
+      waiters.push({ resolve, reject });
+      this.outcomeWaiters.set(bookingId, waiters);
+    });
+  }
+
+  /** Closes the socket for good: no reconnect; waiting requests and booking outcomes are rejected. */
   close(): void {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
@@ -116,6 +143,8 @@ export class LiveSeatMap {
       this.pending.delete(ref);
       p.reject(new Error("live seat map closed"));
     }
+    for (const waiters of this.outcomeWaiters.values()) for (const w of waiters) w.reject(new Error("live seat map closed"));
+    this.outcomeWaiters.clear();
   }
 
   private nextRef(): string {
@@ -221,6 +250,14 @@ export class LiveSeatMap {
         const p = this.pending.get(frame.ref);
         this.pending.delete(frame.ref);
         p?.resolve(frame);
+        break;
+      }
+      case "booking": {
+        if (frame.status === "pending") break;
+        this.outcomes.set(frame.id, frame);
+        if (this.outcomes.size > BOOKING_FRAMES_KEPT) this.outcomes.delete(this.outcomes.keys().next().value!);
+        for (const w of this.outcomeWaiters.get(frame.id) ?? []) w.resolve(frame);
+        this.outcomeWaiters.delete(frame.id);
         break;
       }
     }

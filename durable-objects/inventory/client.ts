@@ -3,6 +3,7 @@
 import type {
   AdmissionStats,
   Availability,
+  BookingPush,
   ClosedSales,
   EventInventoryRpc,
   HoldRequest,
@@ -14,9 +15,11 @@ import type {
   Snapshot,
   WaitlistEntryView,
 } from "./contract";
+import { BOOKING_EVENTS_PATH } from "./contract";
 import type { Env } from "../../src/env";
 import { validateInit } from "./logic/rules";
 import { AppError } from "../../src/lib/errors";
+import { withTimeout } from "../../src/lib/timeout";
 
 /** The object's RPC surface plus what only the Worker's plumbing uses (the live upgrade, local fault injection). */
 export interface InventoryStub extends EventInventoryRpc {
@@ -72,12 +75,34 @@ export function inventory(env: Env, eventId: string) {
     productStats: (): Promise<ProductStats> => callInventory(() => stub().productStats()),
     /** Forwards a WebSocket upgrade to the object's live seat map. */
     openLive: (request: Request): Promise<Response> => stub().fetch(request),
+    /**
+     * Opens a booking's server-sent event stream on the object: it starts with `current` (the
+     * status the Worker read from Postgres) and goes on with what `pushBooking` sends.
+     */
+    openBookingEvents: (current: BookingPush): Promise<Response> =>
+      stub().fetch(new Request(`https://inventory${BOOKING_EVENTS_PATH}`, { method: "POST", body: JSON.stringify(current) })),
     /** On-sale mode on or off (the waiting room's client calls it). */
     setOnSale: (on: boolean): Promise<{ onSale: boolean }> => callInventory(() => stub().setOnSale(on)),
     admissionStats: (): Promise<AdmissionStats> => callInventory(() => stub().admissionStats()),
     ping: () => stub().ping(),
     faultAbort: () => stub().faultAbort(),
   };
+}
+
+/** How long a booking push may hold up its caller (the saga): a busy object must not slow a booking down. */
+const PUSH_TIMEOUT_MS = 2_000;
+
+/**
+ * Tells the buyer a booking's status on the channels they have open (live sockets, relays,
+ * server-sent events), through the event's object. Never throws: the push is a courtesy, Postgres
+ * is the truth, and every client falls back to reading the booking; a failure is logged.
+ */
+export async function pushBookingOutcome(env: Env, eventId: string, push: BookingPush): Promise<void> {
+  try {
+    await withTimeout(inventoryFor(env, eventId).pushBooking(push), PUSH_TIMEOUT_MS, "booking push");
+  } catch (e) {
+    console.warn(JSON.stringify({ level: "warn", msg: "booking push failed", eventId, bookingId: push.id, status: push.status, error: String(e) }));
+  }
 }
 
 /** Checks an event's inventory settings exactly as the object will (publishing refuses what the object would). */

@@ -263,7 +263,54 @@ export interface EventInventoryRpc {
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;
   /** A relay's snapshot (the per-version cached frame); from then on that relay is fed every delta (live-relay/contract.ts). */
   relaySnapshot(relay: string): Promise<InventoryResult<{ version: number; frame: string }>>;
+  /**
+   * Tells the buyer a booking's status (API.md "Checkout"): a `booking` frame to each of the user's
+   * authenticated sockets, here and on the event's relays, and an event to the booking's open
+   * server-sent event streams (closed on a final status). Answers how many sockets got the frame.
+   * A courtesy: Postgres is the truth, and a client that misses it reads the booking.
+   */
+  pushBooking(push: BookingPush): Promise<{ sockets: number }>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A booking's outcome, pushed to its buyer (live socket `booking` frames, server-sent events)
+
+export type BookingPushStatus = "pending" | "confirmed" | "failed" | "cancelled";
+
+export interface BookingPush {
+  /** The buyer: only their sockets and streams hear of it. */
+  userId: string;
+  /** The booking id. */
+  id: string;
+  status: BookingPushStatus;
+  failureReason?: string | null;
+}
+
+/** Statuses a booking never leaves: a stream ends with one of them. */
+export function isFinalBookingStatus(status: BookingPushStatus): boolean {
+  return status !== "pending";
+}
+
+/** What the buyer is told: `{id,status,failureReason?}` (the reason only when there is one). */
+function bookingBody(p: BookingPush): { id: string; status: BookingPushStatus; failureReason?: string } {
+  return { id: p.id, status: p.status, ...(typeof p.failureReason === "string" ? { failureReason: p.failureReason } : {}) };
+}
+
+/** The live socket frame: `{"type":"booking","id","status","failureReason"?}`. */
+export function bookingFrame(p: BookingPush): string {
+  return JSON.stringify({ type: "booking", ...bookingBody(p) });
+}
+
+/** One server-sent event of `GET /v1/bookings/:id/events`. */
+export function bookingEvent(p: BookingPush): string {
+  return `event: booking\ndata: ${JSON.stringify(bookingBody(p))}\n\n`;
+}
+
+/** The comment line a booking stream sends between events, so proxies and clients keep it open. */
+export const BOOKING_EVENTS_HEARTBEAT = ": ping\n\n";
+export const BOOKING_EVENTS_HEARTBEAT_MS = 15_000;
+/** Path of the Worker's internal request that opens a booking's stream on the event's object (body: the booking's current BookingPush). */
+export const BOOKING_EVENTS_PATH = "/internal/booking-events";
 
 // ---------------------------------------------------------------------------------------------
 // Limits, id formats and header names shared by the object and the Worker

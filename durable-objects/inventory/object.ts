@@ -8,6 +8,7 @@ import { closeBack, closeOnError } from "../shared/sockets";
 import {
   type AdmissionStats,
   type Availability,
+  type BookingPush,
   type ClosedSales,
   type EventInventoryRpc,
   type HoldRequest,
@@ -18,7 +19,9 @@ import {
   type ProductStats,
   type Snapshot,
   type WaitlistEntryView,
+  BOOKING_EVENTS_PATH,
   LIVE_USE_RELAY_HEADER,
+  bookingFrame,
 } from "./contract";
 import { fail, ok } from "./logic/rules";
 import { InventoryEngine } from "./engine/engine";
@@ -29,6 +32,7 @@ import { SqliteStore } from "./store/sqlite-store";
 import { LiveHolds } from "../shared/socket-holds";
 import { AdmissionGate } from "./admission-gate";
 import { RelayFeed } from "./live/relay-feed";
+import { BookingStreams } from "./live/booking-streams";
 import { eventOfRelay, liveLayout, liveSocketCap } from "../live-relay/contract";
 
 
@@ -53,6 +57,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   readonly live: LiveSeatMap;
   /** `auth`, `hold` and `release` frames of the live socket (API.md "Holds over the live socket"). */
   private readonly liveHolds: LiveHolds;
+  /** Server-sent event streams of this event's bookings, written by `pushBooking`. */
+  readonly bookingStreams: BookingStreams;
   /** On-sale mode: holds need an admission token (docs/onsale.md). */
   private readonly gate: AdmissionGate;
   private schemaVersion = 0;
@@ -79,6 +85,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       useRelay: (sockets, request) => sockets >= this.liveDirectSockets && Number(request.headers.get(LIVE_USE_RELAY_HEADER)) > 0,
       onDelta: (version, frame) => this.relays.feed(version, frame),
     });
+    this.bookingStreams = new BookingStreams(() => this.now());
     this.gate = new AdmissionGate(ctx.storage.kv, env);
     this.liveHolds = new LiveHolds({
       env,
@@ -220,6 +227,16 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return this.run(() => this.engine.waitlistEntry(userId));
   }
 
+  async pushBooking(push: BookingPush): Promise<{ sockets: number }> {
+    this.bookingStreams.send(push);
+    const frame = bookingFrame(push);
+    const [here, onRelays] = await Promise.all([
+      this.liveHolds.sendToUser(this.ctx.getWebSockets(), push.userId, frame),
+      this.relays.pushToUser(push.userId, frame),
+    ]);
+    return { sockets: here + onRelays };
+  }
+
   /**
    * Local-only fault injection (`npm run soak`, EVENTLY_FAULTS=on): resets the object the way a
    * crash or an eviction would. In-memory state is lost; SQLite survives. Throws to the caller.
@@ -254,7 +271,9 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
 
   // Live seat map (hibernatable WebSockets)
 
+  /** The live seat map's upgrade, or (the Worker's internal path) a booking's event stream. */
   async fetch(request: Request): Promise<Response> {
+    if (new URL(request.url).pathname === BOOKING_EVENTS_PATH) return this.bookingStreams.open(request);
     return this.live.upgrade(request);
   }
 

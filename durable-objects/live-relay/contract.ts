@@ -63,7 +63,10 @@ export function relayIndex(key: string, relays: number): number {
   return (h >>> 0) % relays;
 }
 
-/** What the inventory calls on a relay: one delta batch frame for its sockets; answers how many it has left. */
+/** What the inventory calls on a relay. */
 export interface LiveRelayRpc {
+  /** One delta batch frame for every socket; answers how many sockets it has left. */
   deliver(version: number, frame: string): Promise<{ sockets: number }>;
+  /** A frame for the sockets authenticated as `userId` only (a booking's outcome); answers how many got it. */
+  pushToUser(userId: string, frame: string): Promise<{ sockets: number }>;
 }

@@ -98,6 +98,11 @@ export class LiveRelay extends DurableObject<Env> implements LiveRelayRpc {
     return { sockets: sockets.length };
   }
 
+  /** A booking's outcome for one user's sockets here (the inventory's `pushBooking`). */
+  async pushToUser(userId: string, frame: string): Promise<{ sockets: number }> {
+    return { sockets: await this.liveHolds.sendToUser(this.ctx.getWebSockets(), userId, frame) };
+  }
+
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (await this.liveHolds.handle(ws, message)) return;
     const msg = parseClientMessage(message);

@@ -175,6 +175,27 @@ export class LiveHolds {
     return this.remember(auth.userId, frame.ref, reply, now);
   }
 
+  /**
+   * Sends `frame` to those of `sockets` authenticated as `userId` whose authority still stands
+   * (token not expired, session not ended: the same check as a `hold` frame's), and answers how
+   * many got it. The user comes from the attachment, so it works on sockets woken from hibernation.
+   * A session check that fails sends nothing: the frame is a courtesy, the client can read the booking.
+   */
+  async sendToUser(sockets: WebSocket[], userId: string, frame: string): Promise<number> {
+    const now = this.host.now();
+    const mine = sockets
+      .map((ws) => ({ ws, auth: ((ws.deserializeAttachment() ?? {}) as { auth?: SocketAuthority | null }).auth ?? null }))
+      .filter((s): s is { ws: WebSocket; auth: SocketAuthority } => s.auth?.userId === userId && now < s.auth.exp * 1000);
+    const sent = await Promise.all(
+      mine.map(async ({ ws, auth }) => {
+        const access = await this.askSessions(auth, false).catch(() => null);
+        if (!access?.ok) return false;
+        return sendText(ws, frame);
+      }),
+    );
+    return sent.filter(Boolean).length;
+  }
+
   /** The stored reply to this user's ref, if still kept: from memory, else from SQLite while older replies may be current. */
   private seen(userId: string, ref: string, now: number): string | null {
     const mem = this.replies.get(`${userId}\u0000${ref}`);
@@ -298,10 +319,12 @@ function send(ws: WebSocket, frame: object): void {
   sendText(ws, JSON.stringify(frame));
 }
 
-function sendText(ws: WebSocket, text: string): void {
+/** False when the socket is closing (a request's client resends its ref on its next socket). */
+function sendText(ws: WebSocket, text: string): boolean {
   try {
     ws.send(text);
+    return true;
   } catch {
-    // the socket is closing; the client resends the ref on its next socket
+    return false;
   }
 }

@@ -6,6 +6,7 @@ import { coloOf, measured, writeMetric } from "../lib/metrics";
 import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
+import { bookingEventStream } from "../services/booking-events";
 import { PAYMENT_METHODS } from "../services/payments";
 import { HoldLine } from "./holds";
 
@@ -104,6 +105,23 @@ export const bookingRoutes = router()
       responses: { 200: json(Booking), ...errors(401, 404) },
     }),
     async (c) => c.json(await getBooking(c.var.db(), c.var.user, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/bookings/{id}/events",
+      tags: ["bookings"],
+      description:
+        'Server-sent events instead of polling: `event: booking` with `data: {"id","status","failureReason"?}` for the current status at once, then the outcome when the booking reaches `confirmed`, `failed` or `cancelled`, then the stream ends (`: ping` comments every 15 s meanwhile). A stream still pending after 5 minutes ends too: connect again. See docs/bookings.md.',
+      security,
+      middleware: [requireUser] as const,
+      request: { params: Id },
+      responses: {
+        200: { description: "The booking's status events, until a final one", content: { "text/event-stream": { schema: z.string() } } },
+        ...errors(401, 404, 503),
+      },
+    }),
+    async (c) => (await bookingEventStream(c.env, c.var.db(), c.var.user.id, c.req.valid("param").id)) as never,
   )
   .openapi(
     createRoute({

@@ -301,6 +301,68 @@ describe("the buyer's web page in a real browser", () => {
     await b.screenshot({ path: "docs/seat-map.png", fullPage: true });
   });
 
+  it("is told the booking's outcome by a frame on its live socket, without polling the booking", async () => {
+    const buyer = await register(stack.url, "pushed");
+    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    const traffic = watchTraffic(page);
+    const bookingReads: string[] = [];
+    const bookingFrames: any[] = [];
+    let socketClosed = false;
+    page.on("request", (r) => {
+      if (r.method() === "GET" && /^\/v1\/bookings\/[^/]+$/.test(new URL(r.url()).pathname)) bookingReads.push(r.url());
+    });
+    page.on("websocket", (ws) => {
+      ws.on("framereceived", (f) => {
+        const frame = JSON.parse(String(f.payload));
+        if (frame.type === "booking") bookingFrames.push(frame);
+      });
+      ws.on("close", () => (socketClosed = true));
+    });
+    const ev = event("reserved-night");
+    await signIn(page, stack.url, buyer, ev.id);
+    await page.click('[data-seat="A-7-3"]');
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    await page.click("#book");
+    // Well before the page's 10 s safety-net read: only the pushed frame can have told it.
+    await page.waitForSelector('#booking-status[data-status="confirmed"]', { timeout: 8_000 });
+    expect(bookingFrames).toEqual([expect.objectContaining({ type: "booking", status: "confirmed" })]);
+    expect(socketClosed).toBe(false);
+    expect(bookingReads).toEqual([]);
+    expect(traffic.errors).toEqual([]);
+  });
+
+  it("reads the booking at most every 3 s while its live socket is down, until the outcome", async () => {
+    const buyer = await register(stack.url, "unplugged");
+    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    const reads: number[] = [];
+    page.on("request", (r) => {
+      if (r.method() === "GET" && /^\/v1\/bookings\/[^/]+$/.test(new URL(r.url()).pathname)) reads.push(Date.now());
+    });
+    // The live socket goes through the test: passed on to the Worker until `down`, then cut and refused.
+    let down = false;
+    const sockets: { close(): Promise<void> }[] = [];
+    await page.routeWebSocket(/\/live$/, (ws) => {
+      if (down) return void ws.close();
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+    const ev = event("reserved-night");
+    await signIn(page, stack.url, buyer, ev.id);
+    await page.click('[data-seat="A-7-6"]');
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    down = true;
+    for (const ws of sockets) await ws.close();
+    await page.waitForSelector('#live-status:has-text("reconnecting")');
+    const bookedAt = Date.now();
+    await page.click("#book");
+    await page.waitForSelector('#booking-status[data-status="confirmed"]', { timeout: 15_000 });
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads[0] - bookedAt).toBeGreaterThanOrEqual(2_900);
+    for (let i = 1; i < reads.length; i++) expect(reads[i] - reads[i - 1]).toBeGreaterThanOrEqual(2_900);
+  });
+
   it("shows general admission as remaining capacity with a quantity picker, and holds and releases a quantity over the socket", async () => {
     const carol = await register(stack.url, "carol");
     const page = await (await browser.newContext()).newPage();

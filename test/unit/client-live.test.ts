@@ -156,4 +156,23 @@ describe("the live seat map client", () => {
     await expect(waiting).rejects.toThrow(/closed/);
     await expect(map.hold({ quantity: 1 })).rejects.toThrow(/closed/);
   });
+
+  it("resolves a booking's outcome from its final booking frame, one that came before the call included", async () => {
+    const map = new LiveSeatMap({ baseUrl: "http://x", eventId: "e", token: "tok", WebSocket: FakeSocket });
+    latest().open();
+    latest().frame({ type: "auth", ok: true, userId: "u1", expiresAt: "2030-01-01T00:00:00Z" });
+    const waiting = map.bookingOutcome("b1");
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    latest().frame({ type: "booking", id: "b2", status: "confirmed" });
+    latest().frame({ type: "booking", id: "b1", status: "pending" });
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    latest().frame({ type: "booking", id: "b1", status: "failed", failureReason: "Your card was declined." });
+    await expect(waiting).resolves.toEqual({ type: "booking", id: "b1", status: "failed", failureReason: "Your card was declined." });
+    await expect(map.bookingOutcome("b2")).resolves.toMatchObject({ id: "b2", status: "confirmed" });
+    const never = map.bookingOutcome("b3");
+    map.close();
+    await expect(never).rejects.toThrow(/closed/);
+  });
 });

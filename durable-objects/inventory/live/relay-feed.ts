@@ -44,10 +44,37 @@ export class RelayFeed {
     for (const name of this.load()) this.deliver(name, version, frame, true);
   }
 
-  private deliver(name: string, version: number, frame: string, retry: boolean): void {
-    const epoch = this.epochs.get(name);
+  /**
+   * Sends a frame meant for one user's sockets to every relay (a relay knows which of its sockets
+   * are that user's); answers how many sockets got it. A relay that fails is asked once more on a
+   * fresh stub (as `deliver` does), then counted as none.
+   */
+  async pushToUser(userId: string, frame: string): Promise<number> {
+    const counts = await Promise.all(
+      [...this.load()].map(async (name) => {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const stub = this.stub(name);
+          try {
+            return (await stub.pushToUser(userId, frame)).sockets;
+          } catch {
+            if (this.stubs.get(name) === stub) this.stubs.delete(name);
+          }
+        }
+        return 0;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private stub(name: string): LiveRelayRpc {
     let stub = this.stubs.get(name);
     if (!stub) this.stubs.set(name, (stub = this.namespace.get(this.namespace.idFromName(name)) as unknown as LiveRelayRpc));
+    return stub;
+  }
+
+  private deliver(name: string, version: number, frame: string, retry: boolean): void {
+    const epoch = this.epochs.get(name);
+    const stub = this.stub(name);
     stub.deliver(version, frame).then(
       (r) => {
         if (r.sockets === 0 && this.epochs.get(name) === epoch) this.drop(name);
