@@ -156,7 +156,7 @@ export function portError(e: unknown): Error {
     return new PaymentUnavailableError(`Stripe refused our API key: ${e.message}`);
   }
   if (e instanceof Stripe.errors.StripeInvalidRequestError || e instanceof Stripe.errors.StripeIdempotencyError) {
-    return new PaymentInvalidRequestError(e.message, e.code ?? e.type);
+    return new PaymentInvalidRequestError(e.message, e.code ?? e.rawType ?? e.type);
   }
   // Connection failures, timeouts, 429, 5xx.
   const retryAfter = Number(e.headers?.["retry-after"]);
