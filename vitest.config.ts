@@ -2,7 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { defineConfig } from "vitest/config";
-import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature";
+import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature.ts";
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";
@@ -55,7 +55,7 @@ const TEST_BATCH_TIMEOUT_SECONDS = 0.25;
 const PREBUNDLED_DEPS = [
   "drizzle-orm", "drizzle-orm/pg-core", "drizzle-orm/neon-serverless", "@neondatabase/serverless",
   "hono", "hono/factory", "hono/route", "hono/utils/http-status", "hono/secure-headers", "hono/http-exception", "hono/cors",
-  "@hono/zod-openapi", "zod", "jose", "uqr", "@noble/hashes/utils.js", "@noble/hashes/sha2.js", "@noble/hashes/argon2.js",
+  "@hono/zod-openapi", "zod", "jose", "uqr", "stripe", "@noble/hashes/utils.js", "@noble/hashes/sha2.js", "@noble/hashes/argon2.js",
 ];
 
 /** A project running in workerd against real Postgres, queues and objects; `opts` adds bindings or queue settings. */

@@ -26,6 +26,14 @@ export function rawProviderFor(env: Env, config: Config = parseConfig(env)): Int
   return sandboxIntentProvider(env);
 }
 
+/**
+ * What checks Stripe's webhook signatures: there whenever STRIPE_WEBHOOK_SECRET is set, whichever
+ * provider takes new payments, so events of intents created before a switch still arrive.
+ */
+export function stripeWebhookVerifier(config: Config): IntentProvider | null {
+  return config.stripe ? stripeIntentProvider({ ...config.stripe, timeoutMs: STRIPE_TIMEOUT_MS }) : null;
+}
+
 /** The provider the saga calls: PAYMENT_PROVIDER's, behind the breaker `payments:<name>`. */
 export function providerFor(env: Env, config: Config = parseConfig(env), timeoutMs: () => number = () => 10_000): IntentProvider {
   const provider = rawProviderFor(env, config);
