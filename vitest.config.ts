@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { defineConfig } from "vitest/config";
+import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature.ts";
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";
@@ -54,7 +55,7 @@ const TEST_BATCH_TIMEOUT_SECONDS = 0.25;
 const PREBUNDLED_DEPS = [
   "drizzle-orm", "drizzle-orm/pg-core", "drizzle-orm/neon-serverless", "@neondatabase/serverless",
   "hono", "hono/factory", "hono/route", "hono/utils/http-status", "hono/secure-headers", "hono/http-exception", "hono/cors",
-  "@hono/zod-openapi", "zod", "jose", "uqr", "@noble/hashes/utils.js", "@noble/hashes/sha2.js", "@noble/hashes/argon2.js",
+  "@hono/zod-openapi", "zod", "jose", "uqr", "stripe", "@noble/hashes/utils.js", "@noble/hashes/sha2.js", "@noble/hashes/argon2.js",
 ];
 
 /** A project running in workerd against real Postgres, queues and objects; `opts` adds bindings or queue settings. */
@@ -80,6 +81,12 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
             PAYMENT_SANDBOX_SLOW_MS: "5000",
             // Webhook retries within a test's patience (production backs off from 10 s).
             WEBHOOK_RETRY_MAX_DELAY_SECONDS: "1",
+            // Stripe is configured but not chosen (PAYMENT_PROVIDER stays wrangler.toml's "sandbox"):
+            // the webhook route verifies with this secret, and the API is the fake of global-setup.
+            STRIPE_API_BASE: inject("stripeApiBase"),
+            STRIPE_SECRET_KEY: TEST_STRIPE_KEYS.secretKey,
+            STRIPE_WEBHOOK_SECRET: TEST_STRIPE_KEYS.webhookSecret,
+            STRIPE_PUBLISHABLE_KEY: TEST_STRIPE_KEYS.publishableKey,
             ...opts.bindings,
           },
           // wrangler.toml's consumers with the test batch timeout; `opts.queueConsumers` replaces the

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     await worker.ready;
     const base = (await worker.url).toString().replace(/\/$/, "");
     const env = { JWT_SECRET } as Env;
-    const config: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [] };
+    const config: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [], paymentProvider: "sandbox", stripe: null };
     const admin = { authorization: `Bearer ${(await signAccessToken(env, config, { id: data.adminId, role: "admin" }, crypto.randomUUID())).token}` };
     const organizer = { authorization: `Bearer ${(await signAccessToken(env, config, { id: data.organizerId, role: "organizer" }, crypto.randomUUID())).token}` };
     const top = data.topEvent.split(" ")[0];

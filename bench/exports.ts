@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     });
     await worker.ready;
     const base = (await worker.url).toString().replace(/\/$/, "");
-    const config: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [] };
+    const config: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [], paymentProvider: "sandbox", stripe: null };
     const admin = { authorization: `Bearer ${(await signAccessToken({ JWT_SECRET } as Env, config, { id: adminId, role: "admin" }, crypto.randomUUID())).token}` };
     // The first request of a fresh Worker pays for its start and the first Postgres connection.
     const warm = await fetch(`${base}/health/ready`);

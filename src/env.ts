@@ -30,6 +30,14 @@ export interface Env extends Cloudflare.Env {
   ADMISSION_SECRET?: string;
   /** Milliseconds between the waiting room's admission ticks (default 1000; docs/onsale.md). */
   ONSALE_TICK_MS?: string;
+  /** Stripe secret API key (`sk_live_…`/`sk_test_…`, or a restricted `rk_…`); required with PAYMENT_PROVIDER=stripe. */
+  STRIPE_SECRET_KEY?: string;
+  /** Signing secret of the Stripe webhook endpoint (`whsec_…`); required with PAYMENT_PROVIDER=stripe. */
+  STRIPE_WEBHOOK_SECRET?: string;
+  /** Stripe publishable key (`pk_…`) the browser's Payment Element uses; required with PAYMENT_PROVIDER=stripe. */
+  STRIPE_PUBLISHABLE_KEY?: string;
+  /** `protocol://host:port` of Stripe's API (default Stripe's own); tests point it at test/helpers/stripe-api-fake.ts. */
+  STRIPE_API_BASE?: string;
   /** Local only: `on` mounts the fault-injection routes of `npm run soak` (src/routes/faults.ts). Never set in wrangler.toml. */
   EVENTLY_FAULTS?: string;
 }
@@ -57,8 +65,29 @@ const ConfigSchema = z.object({
           return origin;
         }),
     ),
+  /** Which provider takes the money (PAYMENT_PROVIDER): the sandbox card network, or Stripe. */
+  paymentProvider: z.enum(["sandbox", "stripe"], { error: "PAYMENT_PROVIDER must be sandbox or stripe" }).default("sandbox"),
+  /** Stripe's settings, null when no STRIPE_* variable is set. */
+  stripe: z
+    .object({
+      secretKey: z.string({ error: "STRIPE_SECRET_KEY is required with any STRIPE_* setting" }).regex(/^(sk|rk)_(test|live)_\w+$/, "STRIPE_SECRET_KEY is not a Stripe secret key (sk_live_…, sk_test_…, rk_…)"),
+      webhookSecret: z.string({ error: "STRIPE_WEBHOOK_SECRET is required with any STRIPE_* setting" }).regex(/^whsec_\w+$/, "STRIPE_WEBHOOK_SECRET is not a webhook signing secret (whsec_…)"),
+      publishableKey: z.string().regex(/^pk_(test|live)_\w+$/, "STRIPE_PUBLISHABLE_KEY is not a publishable key (pk_…)").optional(),
+      apiBase: z
+        .string()
+        .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).pathname === "/", "STRIPE_API_BASE must be protocol://host[:port] with no path")
+        .optional(),
+    })
+    .nullable(),
+}).superRefine((c, ctx) => {
+  if (c.paymentProvider !== "stripe") return;
+  if (c.stripe === null) ctx.addIssue({ code: "custom", message: "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_PUBLISHABLE_KEY" });
+  else if (c.stripe.publishableKey === undefined) ctx.addIssue({ code: "custom", message: "PAYMENT_PROVIDER=stripe needs STRIPE_PUBLISHABLE_KEY (the browser confirms the payment with it)" });
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** An unset variable and an empty one mean the same (a dashboard field cleared leaves ""). */
+const setting = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
 /** The `JWT_SECRET` value of `.dev.vars.example`: a deployment that copied it signs with a public secret. */
 export const PLACEHOLDER_JWT_SECRET = "change-me-to-32-random-bytes-base64";
@@ -86,6 +115,15 @@ export function parseConfig(env: Env): Config {
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     holdMaxInflight: env.HOLD_MAX_INFLIGHT,
     corsOrigins: env.CORS_ORIGINS,
+    paymentProvider: setting(env.PAYMENT_PROVIDER),
+    stripe: [env.STRIPE_SECRET_KEY, env.STRIPE_WEBHOOK_SECRET, env.STRIPE_PUBLISHABLE_KEY, env.STRIPE_API_BASE].some((v) => setting(v) !== undefined)
+      ? {
+          secretKey: setting(env.STRIPE_SECRET_KEY),
+          webhookSecret: setting(env.STRIPE_WEBHOOK_SECRET),
+          publishableKey: setting(env.STRIPE_PUBLISHABLE_KEY),
+          apiBase: setting(env.STRIPE_API_BASE),
+        }
+      : null,
   });
   if (!parsed.success) throw new ConfigError(`invalid Worker configuration: ${parsed.error.message}`);
   return parsed.data;

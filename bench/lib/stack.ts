@@ -17,7 +17,7 @@ import type { Config, Env } from "../../src/env";
 import type { InventoryInit, SeatSpec } from "../../durable-objects/inventory/contract";
 
 export const JWT_SECRET = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
-const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [] };
+const CONFIG: Config = { rateLimits: "off", jwtIssuer: "https://evently.example", jwtAudience: "evently-api", accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 86_400, holdMaxInflight: 64, corsOrigins: [], paymentProvider: "sandbox", stripe: null };
 
 export interface Stack {
   dbUrl: string;

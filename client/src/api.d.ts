@@ -5009,6 +5009,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payments/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Stripe's webhook endpoint (docs/bookings.md#taking-real-payments). The `Stripe-Signature` is checked over the raw body with STRIPE_WEBHOOK_SECRET, 5 minutes of tolerance. Each event id is processed once; a payment_intent event wakes the saga of the booking in the intent's metadata.bookingId. 404 when Stripe is not configured. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> */
+                    "stripe-signature"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["StripeEvent"];
+                };
+            };
+            responses: {
+                /** @description Recorded (or already recorded) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PaymentEventReceipt"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6050,6 +6120,17 @@ export interface components {
             lastStatusCode: number | null;
             createdAt: string;
             deliveredAt: string | null;
+        };
+        PaymentEventReceipt: {
+            /** @enum {boolean} */
+            received: true;
+            duplicate: boolean;
+        };
+        StripeEvent: {
+            id: string;
+            type: string;
+        } & {
+            [key: string]: unknown;
         };
     };
     responses: never;

@@ -675,3 +675,24 @@ export const webhookAttempts = pgTable(
   },
   (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.id)],
 );
+
+/**
+ * Payment provider webhook events received (src/routes/payments.ts), deduplicated by the provider's
+ * event id: Stripe delivers at least once. `processed_at` is set once the saga has been told; an
+ * event received but not processed (the queue send failed) is processed again on redelivery.
+ */
+export const paymentEvents = pgTable(
+  "payment_events",
+  {
+    id: text("id").primaryKey(),
+    provider: text("provider").notNull(),
+    type: text("type").notNull(),
+    intentId: text("intent_id"),
+    // As the intent's metadata says, unchecked: no foreign key, so an event for a booking this
+    // database does not know (another environment on the same Stripe account) is still recorded.
+    bookingId: text("booking_id"),
+    receivedAt: ts("received_at").notNull().defaultNow(),
+    processedAt: ts("processed_at"),
+  },
+  (t) => [index("payment_events_intent_idx").on(t.intentId)],
+);

@@ -5,6 +5,7 @@ import { dropDatabase, resolveDatabase } from "../../scripts/lib/local-db";
 import { DEFAULT_MIGRATIONS_FOLDER, migrate } from "../../scripts/lib/migrate";
 import { startWsProxy } from "../../scripts/lib/ws-proxy";
 import { startWebhookReceiver } from "./webhook-receiver";
+import { startStripeApiFake } from "./stripe-api-fake";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -17,6 +18,8 @@ declare module "vitest" {
     migrationSql: string;
     /** A real HTTP receiver for webhook deliveries (test/helpers/webhook-receiver.ts). */
     webhookReceiver: string;
+    /** The test double of Stripe's API (test/helpers/stripe-api-fake.ts), the Worker's STRIPE_API_BASE. */
+    stripeApiBase: string;
   }
 }
 
@@ -35,6 +38,7 @@ export default async function setup(project: TestProject) {
   await migrate(db.url, log);
   const proxy = await startWsProxy();
   const receiver = await startWebhookReceiver();
+  const stripe = await startStripeApiFake();
   const isolation = db.kind === "embedded" ? "reset" : "database";
   project.provide("databaseUrl", db.url);
   project.provide("wsProxy", proxy.url);
@@ -42,9 +46,11 @@ export default async function setup(project: TestProject) {
   project.provide("fileDatabasePrefix", prefix);
   project.provide("migrationSql", readMigrationSql());
   project.provide("webhookReceiver", receiver.url);
+  project.provide("stripeApiBase", stripe.url);
   return async () => {
     await proxy.close();
     await receiver.close();
+    await stripe.close();
     if (isolation === "database") await dropRunDatabases(db.url, prefix);
     if (db.kind === "server") await dropDatabase(SERVER_ADMIN, prefix);
     await db.stop();
