@@ -12,6 +12,7 @@ import { audit } from "./audit";
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { ticketCodesOf, ticketKeysFor, ticketsFor } from "./tickets";
 import { emitWebhook, sendDeliveries } from "./webhooks";
+import { announceBookingOutcome, type BookingOutcome } from "./booking-events";
 
 /** Kept here for callers that build saga dependencies; the stub itself comes from the inventory client. */
 export { inventoryFor };
@@ -25,6 +26,8 @@ export interface SagaDeps {
   notify: (m: NotificationMessage) => Promise<void>;
   /** Organizers' webhooks (src/services/webhooks.ts); absent where none are sent. */
   webhook?: (m: Parameters<typeof emitWebhook>[2]) => Promise<void>;
+  /** Tells the buyer's live sockets and event streams a booking settled (after Postgres committed it); never throws. */
+  announce?: (b: BookingOutcome) => Promise<void>;
   /** Queues deliveries already written in Postgres (the confirm writes them with the sale). */
   sendWebhooks?: (deliveryIds: string[]) => Promise<void>;
   /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
@@ -44,6 +47,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
       await emitWebhook(env, db, m);
     },
     sendWebhooks: (ids) => sendDeliveries(env, ids),
+    announce: (b) => announceBookingOutcome(env, b),
     ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
   };
@@ -110,7 +114,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string, known?: 
     const { booking, state } = run;
     if (booking.status === "pending" && run.eventStatus === "cancelled") {
       // Never sold on a cancelled event: compensation releases the hold and refunds any charge.
-      if (await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, failureReason("EVENT_CANCELLED"), deps.now(), run.unrecorded)) await failed(deps, booking, failureReason("EVENT_CANCELLED"));
       if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
@@ -120,7 +124,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string, known?: 
       return { kind: "finished", status: booking.status };
     }
     if (decision.kind === "compensate") {
-      if (await failBooking(deps.db, booking.id, decision.reason, deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, decision.reason, deps.now(), run.unrecorded)) await failed(deps, booking, decision.reason);
       if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
@@ -137,7 +141,7 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string, known?: 
     }
     writeMetric(deps, { kind: "saga", eventId: booking.eventId, outcome: result.kind === "done" ? "ok" : result.kind.toUpperCase(), action: decision.step, latencyMs: deps.now() - started, quantity: booking.quantity, amountCents: booking.totalAmountCents });
     if (result.kind === "compensate") {
-      if (await failBooking(deps.db, booking.id, result.reason, deps.now(), run.unrecorded)) bookingPoint(deps, booking, "failed");
+      if (await failBooking(deps.db, booking.id, result.reason, deps.now(), run.unrecorded)) await failed(deps, booking, result.reason);
       if (!(run = await load(deps.db, bookingId))) return { kind: "finished", status: "failed" };
       continue;
     }
@@ -148,7 +152,10 @@ export async function advanceBooking(deps: SagaDeps, bookingId: string, known?: 
       if (result.recorded) run.unrecorded = [];
       else run.unrecorded.push({ step: decision.step, detail });
       if (result.status) state.status = booking.status = result.status;
-      if (decision.step === "confirm") bookingPoint(deps, booking, "confirmed");
+      if (decision.step === "confirm") {
+        bookingPoint(deps, booking, "confirmed");
+        await deps.announce?.({ id: booking.id, userId: booking.userId, eventId: booking.eventId, status: "confirmed", failureReason: null });
+      }
       continue;
     }
     const attempts = await recordSteps(deps.db, booking.id, run.unrecorded, { step: decision.step, detail: { error: result.reason } }).catch(() => 1);
@@ -450,6 +457,12 @@ async function notify(deps: SagaDeps, run: SagaRun, kind: NotificationKind): Pro
     payload: { bookingId: b.id, eventId: b.eventId, seats: b.seats.map((x) => x.id), quantity: b.quantity, lines: b.lines, amountCents: b.totalAmountCents, currency: b.currency, ...(b.failureReason ? { reason: b.failureReason } : {}), ...(kind === "booking.confirmed" ? { tickets: run.tickets ?? (await ticketCodesOf(deps.db, b.id)) } : {}) },
   });
   return { kind: "done" };
+}
+
+/** The booking just failed (this run moved it): measured, and its buyer told. */
+async function failed(deps: SagaDeps, b: Booking, reason: string): Promise<void> {
+  bookingPoint(deps, b, "failed");
+  await deps.announce?.({ id: b.id, userId: b.userId, eventId: b.eventId, status: "failed", failureReason: reason });
 }
 
 /** A booking reached a final state: latency is from the request to here. */

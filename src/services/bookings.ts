@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
 import { advanceBooking, failBooking, freshRun, sagaDeps } from "./booking-saga";
+import { announceBookingOutcome } from "./booking-events";
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { failureReason } from "./booking-failures";
@@ -243,6 +244,7 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
   // Sent again for an already cancelled booking too: a retried cancel re-drives its saga.
   await sendSaga(env, [{ type: "booking.cancel-requested", bookingId: id }]);
   const [after] = await db.select().from(bookings).where(eq(bookings.id, id));
+  if (b.status !== "cancelled") await announceBookingOutcome(env, { id, userId: after.userId, eventId: after.eventId, status: "cancelled", failureReason: null });
   return bookingView(after);
 }
 
@@ -253,9 +255,13 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
  * Idempotent; `failed` are the bookings this call failed.
  */
 export async function failPendingEventBookings(env: Env, db: Database, eventId: string, now = new Date()): Promise<{ failed: string[] }> {
-  const pending = await db.select({ id: bookings.id }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
+  const pending = await db.select({ id: bookings.id, userId: bookings.userId }).from(bookings).where(and(eq(bookings.eventId, eventId), eq(bookings.status, "pending")));
   const failed: string[] = [];
-  for (const p of pending) if (await failBooking(db, p.id, failureReason("EVENT_CANCELLED"), now.getTime())) failed.push(p.id);
+  for (const p of pending) {
+    if (!(await failBooking(db, p.id, failureReason("EVENT_CANCELLED"), now.getTime()))) continue;
+    failed.push(p.id);
+    await announceBookingOutcome(env, { id: p.id, userId: p.userId, eventId, status: "failed", failureReason: failureReason("EVENT_CANCELLED") });
+  }
   const unfinished = await db
     .select({ id: bookings.id })
     .from(bookings)
