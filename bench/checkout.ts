@@ -17,11 +17,11 @@ import { layout, publishEvent, startStack } from "./lib/stack";
 import pg from "pg";
 
 const SIZES = (process.env.CHECKOUT_SIZES ?? "1,10,100,300").split(",").map(Number);
-const POLL_MS = Number(process.env.CHECKOUT_POLL_MS ?? 600);
 /** `sse`: the buyer follows GET /v1/bookings/:id/events (pushed, as the page's socket is); `poll`: GET /v1/bookings/:id every POLL_MS. */
 const FOLLOW = process.env.CHECKOUT_FOLLOW ?? "sse";
+const POLL_MS = Number(process.env.CHECKOUT_POLL_MS ?? 600);
 const TIMEOUT_MS = Number(process.env.CHECKOUT_TIMEOUT_MS ?? 120_000);
-const report = new BenchReport("checkout", "Checkout: a burst of buyers book at once and follow their booking");
+const report = new BenchReport(FOLLOW === "sse" ? "checkout" : "checkout-poll", `Checkout: a burst of buyers book at once and follow their booking (${FOLLOW === "sse" ? "pushed" : "polling"})`);
 
 interface SizeResult {
   size: number;
@@ -85,18 +85,29 @@ async function main(): Promise<void> {
       let answers4xx = 0;
       let answers5xx = 0;
       let polls = 0;
+      const errorsSeen = new Map<string, number>();
+      const note = (what: string, r: { status: number; body: string }) => {
+        if (r.status < 400) return;
+        const key = `${what} ${r.status} ${r.body.slice(0, 120)}`;
+        errorsSeen.set(key, (errorsSeen.get(key) ?? 0) + 1);
+      };
       const t0 = performance.now();
       const confirmedAt: number[] = [];
       const outcomes = await Promise.all(
         users.map(async (_, i) => {
           const started = performance.now();
           let res = await http.request("POST", "/v1/bookings", { ...auth(i), "idempotency-key": `bench-${holds[i]}` }, { holdId: holds[i], paymentMethod: "pm_card_ok" });
-          // A busy database answers 503 with Retry-After: the buyer's page repeats the same request.
-          while (res.status === 503 && performance.now() - started < TIMEOUT_MS) {
-            answers5xx++;
+          // A busy database answers 503 with Retry-After, a repeat while the first try still runs 409
+          // IDEMPOTENCY_IN_PROGRESS with Retry-After: the buyer's page repeats the same request.
+          const retryable = () => res.status === 503 || (res.status === 409 && res.body.includes("IDEMPOTENCY_IN_PROGRESS"));
+          while (retryable() && performance.now() - started < TIMEOUT_MS) {
+            note("POST /v1/bookings", res);
+            if (res.status === 503) answers5xx++;
+            else answers4xx++;
             await sleep(1000 * Number(res.headers["retry-after"] ?? 1));
             res = await http.request("POST", "/v1/bookings", { ...auth(i), "idempotency-key": `bench-${holds[i]}` }, { holdId: holds[i], paymentMethod: "pm_card_ok" });
           }
+          note("POST /v1/bookings", res);
           if (res.status >= 500) answers5xx++;
           else if (res.status >= 400) answers4xx++;
           if (res.status !== 202 && res.status !== 200) return null;
@@ -104,6 +115,7 @@ async function main(): Promise<void> {
           if (FOLLOW === "sse") {
             // The stream ends once the booking settles; its last event says how.
             const got = await http.request("GET", `/v1/bookings/${id}/events`, auth(i));
+            note("GET …/events", got);
             if (got.status >= 500) answers5xx++;
             else if (got.status >= 400) answers4xx++;
             const last = [...got.body.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { status: string }).at(-1);
@@ -130,6 +142,7 @@ async function main(): Promise<void> {
           }
         }),
       );
+      for (const [what, n] of errorsSeen) console.error(`  ${n} x ${what}`);
       // The safety-net messages of these bookings run 2 s after their request: let them finish before counting.
       await sleep(3_000);
       const statements = JSON.parse((await http.request("GET", "/__bench/statements")).body) as Record<string, number>;

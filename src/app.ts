@@ -166,6 +166,9 @@ export function toAppError(e: unknown): AppError {
     return new AppError("INTERNAL", INTERNAL_MESSAGE);
   }
   if (e instanceof ConfigError) return new AppError("INTERNAL", "Server misconfigured");
+  // drizzle wraps what a query threw (a busy database's 503 included) in its own error: the cause decides.
+  const cause = (e as { cause?: unknown } | null)?.cause;
+  if (cause instanceof AppError && cause.code === "DEPENDENCY_UNAVAILABLE") return cause;
   if (isConnectionError(e)) return new AppError("DEPENDENCY_UNAVAILABLE", "Postgres is unavailable, try again shortly", undefined, { "Retry-After": "2" });
   return new AppError("INTERNAL", INTERNAL_MESSAGE);
 }

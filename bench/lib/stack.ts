@@ -96,7 +96,7 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
     },
   });
   const shared = {
-    log: new Log(LogLevel.WARN),
+    log: new Log(process.env.BENCH_LOG === "info" ? LogLevel.INFO : LogLevel.WARN),
     cf: false, // no network fetch of the Request.cf placeholder
     ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     host: "127.0.0.1",

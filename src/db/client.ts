@@ -33,9 +33,9 @@ function configureDriver(env: DbEnv): void {
 /** Connections one Pool opens at most: a request runs its statements one after another. */
 const POOL_MAX = 2;
 /** Pools open at once in one isolate (so at most POOLS_PER_ISOLATE * POOL_MAX connections). */
-export const POOLS_PER_ISOLATE = 32;
+export const POOLS_PER_ISOLATE = 40;
 /** How long a request waits for a Pool slot before it answers 503. */
-export const DB_SLOT_WAIT_MS = 3_000;
+export const DB_SLOT_WAIT_MS = 10_000;
 
 let slotsInUse = 0;
 
