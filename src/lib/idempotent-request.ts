@@ -15,7 +15,7 @@ const WAIT_FOR_FIRST_MS = 1_000;
  * The lease of the request running under a key. A create takes well under a second; a request
  * that crashed mid-run blocks its key for at most this long, then a retry runs in its place.
  */
-export const KEY_LEASE_MS = 60_000;
+export const KEY_LEASE_MS = 20_000;
 
 /** What a key stands for: the route and its parsed body. */
 export interface KeyedRequest {
@@ -70,7 +70,15 @@ export async function idempotent(
     return { ...reply, replayed: false };
   } catch (e) {
     // A failed attempt stores nothing: the client's retry runs again rather than replaying an error.
-    await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), isNull(idempotencyKeys.responseStatus))).catch(() => undefined);
+    // A busy database may refuse this too: a few tries, else the lease (KEY_LEASE_MS) lets the key go.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const released = await db
+        .delete(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), isNull(idempotencyKeys.responseStatus)))
+        .then(() => true, () => false);
+      if (released) break;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
     throw e;
   }
 }
