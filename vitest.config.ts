@@ -135,6 +135,8 @@ export default defineConfig({
           webhooks: { maxBatchSize: 10, maxBatchTimeout: TEST_BATCH_TIMEOUT_SECONDS, maxRetries: 2, deadLetterQueue: "webhooks-dlq" },
         },
       }),
+      // Real money through Stripe (its wire-format fake): the Worker takes bookings with PAYMENT_PROVIDER=stripe.
+      workersProject("workers-stripe", { include: ["test/stripe/**/*.test.ts"], bindings: { PAYMENT_PROVIDER: "stripe" } }),
       {
         test: {
           name: "e2e",

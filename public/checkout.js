@@ -5,6 +5,7 @@ import { api, session } from "./api.js";
 import { badge, el, money, say } from "./dom.js";
 import { hooks } from "./hooks.js";
 import { current } from "./router.js";
+import { mountPaymentElement, paysWithStripe } from "./stripe-pay.js";
 
 export const CARDS = [
   { value: "pm_card_ok", label: "Visa ending 4242", note: "sandbox: succeeds" },
@@ -23,7 +24,7 @@ function countdownText(expiresAt) {
 export function renderCheckout(state, panel) {
   const key = JSON.stringify([
     !!session.user, state.hold?.id, state.booking?.status, [...state.selected], state.ev.seating === "general" && state.availability?.available,
-    (state.availability?.available ?? 1) <= 0, state.waitlist?.status, state.waitlist?.position, state.busy,
+    (state.availability?.available ?? 1) <= 0, state.waitlist?.status, state.waitlist?.position, state.busy, !!state.stripe,
   ]);
   if (panel.dataset.key === key) return;
   panel.dataset.key = key;
@@ -110,6 +111,15 @@ function holdPanel(state) {
 function bookingResult(state) {
   const b = state.booking;
   const head = el("p", { id: "booking-status", "data-status": b.status, role: "status" }, badge(b.status, STATUS_TEXT[b.status] ?? b.status));
+  if (b.status === "pending" && state.stripe) {
+    // Stripe: the buyer pays in Stripe's Payment Element; the booking settles once Stripe says so.
+    return [
+      head,
+      state.stripe.node,
+      el("button", { type: "button", id: "stripe-pay", class: "primary", disabled: !state.stripe.pay, onclick: (e) => payWithStripe(state, e.currentTarget) }, `Pay ${money(b.totalCents, b.currency)}`),
+      el("p", {}, "Your card is authorized now and charged once your seats are confirmed."),
+    ];
+  }
   if (b.status === "pending") {
     return [
       head,
@@ -199,19 +209,48 @@ function expire(state) {
 }
 
 async function book(state) {
+  let payment;
   try {
-    state.booking = await api("POST", "/v1/bookings", { holdId: state.hold.id, paymentMethod: state.card ?? CARDS[0].value });
+    ({ payment, ...state.booking } = await api("POST", "/v1/bookings", { holdId: state.hold.id, paymentMethod: state.card ?? CARDS[0].value }));
   } catch (err) {
     say(`Booking failed: ${err.message}`, "error");
     return;
   }
-  say("Booking received: confirming…");
+  if (paysWithStripe(payment)) {
+    state.stripe = { node: el("div", { id: "stripe-payment" }), pay: null };
+    say("Enter your card to pay.");
+    mountPaymentElement(payment, state.stripe.node).then(
+      (pay) => {
+        if (!state.stripe) return;
+        state.stripe.pay = pay;
+        const button = document.getElementById("stripe-pay");
+        if (button) button.disabled = false;
+      },
+      (err) => say(`The payment form could not be loaded: ${err.message}`, "error"),
+    );
+  } else {
+    say("Booking received: confirming…");
+  }
   state.render();
   await settled(state);
+  state.stripe = null;
   if (state.closed) return;
   if (state.booking.status !== "confirmed") for (const s of state.hold?.seats ?? []) state.mine.delete(s.id);
   say(state.booking.status === "confirmed" ? "Booking confirmed. Enjoy the show!" : "The booking did not go through.", state.booking.status === "confirmed" ? "info" : "error");
   state.render();
+}
+
+/** Stripe: confirms the payment in the Payment Element; the booking's outcome comes as for the sandbox. */
+async function payWithStripe(state, button) {
+  if (!state.stripe?.pay) return;
+  button.disabled = true;
+  try {
+    await state.stripe.pay();
+    say("Payment authorized: confirming your seats…");
+  } catch (err) {
+    say(`Payment failed: ${err.message}`, "error");
+    button.disabled = false;
+  }
 }
 
 /** While the live socket is signed in, one read of the booking after this long without its `booking` frame (a push may be lost). */

@@ -2170,7 +2170,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** @description 409 codes: EVENT_CANCELLED (the hold's event was cancelled; nothing is charged), INVALID_STATE, IDEMPOTENCY_CONFLICT. 410 HOLD_EXPIRED. */
+        /** @description 409 codes: EVENT_CANCELLED (the hold's event was cancelled; nothing is charged), INVALID_STATE, IDEMPOTENCY_CONFLICT. 410 HOLD_EXPIRED. 503 DEPENDENCY_UNAVAILABLE with Retry-After: (Stripe) the booking is made but its PaymentIntent could not be created; the same request again answers the booking with its `payment`. */
         post: {
             parameters: {
                 query?: never;
@@ -2193,7 +2193,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Booking"];
+                        "application/json": components["schemas"]["BookingAccepted"];
                     };
                 };
                 /** @description Booking accepted; the saga takes it on */
@@ -2202,7 +2202,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Booking"];
+                        "application/json": components["schemas"]["BookingAccepted"];
                     };
                 };
                 /** @description Error */
@@ -5737,6 +5737,17 @@ export interface components {
                 status: "available" | "held" | "booked";
             }[];
             availability: components["schemas"]["Availability"];
+        };
+        BookingAccepted: components["schemas"]["Booking"] & {
+            payment: components["schemas"]["CheckoutPayment"];
+        };
+        CheckoutPayment: {
+            /** @enum {string} */
+            provider: "sandbox" | "stripe";
+            /** @description Stripe: the PaymentIntent's client secret, for the Payment Element (stripe.confirmPayment) */
+            clientSecret?: string;
+            /** @description Stripe: the publishable key Stripe.js is started with */
+            publishableKey?: string;
         };
         Booking: {
             /** Format: uuid */

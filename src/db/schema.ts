@@ -172,6 +172,10 @@ export const bookings = pgTable(
     totalAmountCents: bigint("total_amount_cents", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
     paymentMethod: text("payment_method").notNull(),
+    // Who takes this booking's money (docs/bookings.md#taking-real-payments): the provider
+    // PAYMENT_PROVIDER named when it was requested, and Stripe's PaymentIntent once created.
+    paymentProvider: text("payment_provider", { enum: ["sandbox", "stripe"] }).notNull().default("sandbox"),
+    paymentIntentId: text("payment_intent_id"),
     paymentDeadline: ts("payment_deadline").notNull(),
     // The hold's seats as booked ([{id, priceCents}]; empty for general admission), so a pending
     // booking can show them before booking_seats rows exist.

@@ -150,10 +150,12 @@ async function inFlightBookings(db: Database, eventId: string) {
 export async function redriveStalledSagas(env: Env, db: Database, now: Date, olderThanSeconds = 120): Promise<number> {
   const before = new Date(now.getTime() - olderThanSeconds * 1000);
   const finished = sql`exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.status} = 'done' and ${sagaSteps.step} in ('notify-failed', 'notify-cancelled'))`;
+  // A Stripe sale whose capture never ran (its messages lost): confirmed, but the money is only authorized.
+  const captured = sql`exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.status} = 'done' and ${sagaSteps.step} = 'capture')`;
   const stalled = await db
     .select({ id: bookings.id, status: bookings.status })
     .from(bookings)
-    .where(and(lt(bookings.updatedAt, before), sql`(${bookings.status} = 'pending' or (${inArray(bookings.status, ["failed", "cancelled"])} and not ${finished}))`))
+    .where(and(lt(bookings.updatedAt, before), sql`(${bookings.status} = 'pending' or (${inArray(bookings.status, ["failed", "cancelled"])} and not ${finished}) or (${bookings.status} = 'confirmed' and ${bookings.paymentProvider} = 'stripe' and not ${captured}))`))
     .limit(500);
   const messages: SagaMessage[] = stalled.map((b) => ({ type: b.status === "cancelled" ? "booking.cancel-requested" : "booking.requested", bookingId: b.id }));
   for (let i = 0; i < messages.length; i += 100) await env.BOOKING_SAGA.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));

@@ -5,7 +5,7 @@ import { idempotent } from "../lib/idempotent-request";
 import { coloOf, measured, writeMetric } from "../lib/metrics";
 import { eventIdOfHold } from "../../durable-objects/inventory/contract";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
-import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView } from "../services/bookings";
+import { cancelBooking, cancelCutoffSeconds, getBooking, listBookings, requestBooking, type BookingView, type CheckoutPayment as CheckoutPaymentView } from "../services/bookings";
 import { bookingEventStream } from "../services/booking-events";
 import { PAYMENT_METHODS } from "../services/payments";
 import { HoldLine } from "./holds";
@@ -31,6 +31,17 @@ const Booking = z
   })
   .openapi("Booking");
 
+/** POST /v1/bookings only: how the page pays (docs/bookings.md#taking-real-payments). */
+const CheckoutPayment = z
+  .object({
+    provider: z.enum(["sandbox", "stripe"]),
+    clientSecret: z.string().optional().openapi({ description: "Stripe: the PaymentIntent's client secret, for the Payment Element (stripe.confirmPayment)" }),
+    publishableKey: z.string().optional().openapi({ description: "Stripe: the publishable key Stripe.js is started with" }),
+  })
+  .openapi("CheckoutPayment");
+
+const BookingAccepted = Booking.extend({ payment: CheckoutPayment }).openapi("BookingAccepted");
+
 const BookingRequest = z
   .object({
     holdId: z.string().min(1).max(200),
@@ -47,11 +58,12 @@ export const bookingRoutes = router()
       method: "post",
       path: "/v1/bookings",
       tags: ["bookings"],
-      description: "409 codes: EVENT_CANCELLED (the hold's event was cancelled; nothing is charged), INVALID_STATE, IDEMPOTENCY_CONFLICT. 410 HOLD_EXPIRED.",
+      description:
+        "409 codes: EVENT_CANCELLED (the hold's event was cancelled; nothing is charged), INVALID_STATE, IDEMPOTENCY_CONFLICT. 410 HOLD_EXPIRED. 503 DEPENDENCY_UNAVAILABLE with Retry-After: (Stripe) the booking is made but its PaymentIntent could not be created; the same request again answers the booking with its `payment`.",
       security,
       middleware: [requireUser] as const,
       request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: BookingRequest } }, required: true } },
-      responses: { 202: json(Booking, "Booking accepted; the saga takes it on"), 200: json(Booking, "The booking already made for this hold"), ...errors(400, 401, 404, 409, 410, 429, 503) },
+      responses: { 202: json(BookingAccepted, "Booking accepted; the saga takes it on"), 200: json(BookingAccepted, "The booking already made for this hold"), ...errors(400, 401, 404, 409, 410, 429, 503) },
     }),
     async (c) => {
       const user = c.var.user;
@@ -66,11 +78,11 @@ export const bookingRoutes = router()
         () =>
           idempotent(c.var.db(), user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/bookings", body: input }, async () => {
             const r = await requestBooking(c.env, c.var.db(), user, input, new Date(), c.var.keep);
-            return { status: r.status, body: r.booking };
+            return { status: r.status, body: { ...r.booking, payment: r.payment } };
           }),
         (r) => ({ quantity: (r.body as BookingView).quantity, amountCents: (r.body as BookingView).totalCents }),
       );
-      return c.json(reply.body as BookingView, reply.status as 200 | 202);
+      return c.json(reply.body as BookingView & { payment: CheckoutPaymentView }, reply.status as 200 | 202);
     },
   )
   .openapi(

@@ -14,6 +14,8 @@ export type SagaStep =
   | "charge"
   | "commit"
   | "confirm"
+  // Stripe only: take the authorized money once the sale is in Postgres
+  | "capture"
   | "notify-confirmed"
   // compensation (booking failed)
   | "fail"
@@ -35,6 +37,13 @@ export interface SagaState {
   done: ReadonlyMap<SagaStep, Record<string, unknown> | null>;
   /** Steps tried at least once (done or not): a charge that was ever sent may need a refund. */
   attempted: ReadonlySet<SagaStep>;
+  /**
+   * Who takes the money (bookings.payment_provider; absent: the sandbox). With Stripe, `charge`
+   * means "authorized" (the buyer's browser confirmed the intent), `capture` follows `confirm`, and
+   * a failed booking always settles its intent in `refund` (cancelled, or refunded if captured):
+   * the buyer may authorize at any moment, whether or not the saga ever looked.
+   */
+  provider?: "sandbox" | "stripe";
 }
 
 export type Decision =
@@ -57,11 +66,12 @@ export function decide(s: SagaState, now: number): Decision {
       if (!has("commit")) return { kind: "run", step: "commit" };
       return { kind: "run", step: "confirm" };
     case "confirmed":
+      if (s.provider === "stripe" && !has("capture")) return { kind: "run", step: "capture" };
       return has("notify-confirmed") ? { kind: "finished" } : { kind: "run", step: "notify-confirmed" };
     case "failed":
       // Seats first: they must not wait for a payment provider that may be down.
       if (!has("release")) return { kind: "run", step: "release" };
-      if (!has("refund") && s.attempted.has("charge")) return { kind: "run", step: "refund" };
+      if (!has("refund") && (s.attempted.has("charge") || s.provider === "stripe")) return { kind: "run", step: "refund" };
       if (!has("notify-failed")) return { kind: "run", step: "notify-failed" };
       if (refunded && !has("notify-refunded")) return { kind: "run", step: "notify-refunded" };
       return { kind: "finished" };

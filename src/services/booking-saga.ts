@@ -7,6 +7,7 @@ import type { NotificationKind, NotificationMessage } from "../queues/messages";
 import { decide, retryDelaySeconds, type SagaState, type SagaStep } from "./booking-saga.logic";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, PaymentUnavailableError, type PaymentProvider } from "./payments";
+import { PaymentInvalidRequestError, stripeFor, type Intent, type IntentProvider } from "./payments/index";
 import { writeMetric } from "../lib/metrics";
 import { audit } from "./audit";
 import { inventoryFor } from "../../durable-objects/inventory/client";
@@ -23,6 +24,8 @@ export interface SagaDeps {
   inventory: (eventId: string) => EventInventoryRpc;
   /** The payment port; `timeoutMs` bounds a call (never past the payment deadline). */
   payments: (timeoutMs: () => number) => PaymentProvider;
+  /** Stripe's port (bookings with payment_provider = 'stripe'), behind its breaker; `timeoutMs` as above. */
+  stripe?: (timeoutMs: () => number) => IntentProvider;
   notify: (m: NotificationMessage) => Promise<void>;
   /** Organizers' webhooks (src/services/webhooks.ts); absent where none are sent. */
   webhook?: (m: Parameters<typeof emitWebhook>[2]) => Promise<void>;
@@ -40,6 +43,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     db,
     inventory: (eventId) => inventoryFor(env, eventId),
     payments: (timeoutMs) => paymentsFor(env, timeoutMs),
+    stripe: (timeoutMs) => stripeFor(env, undefined, timeoutMs),
     notify: async (m) => {
       await env.NOTIFICATIONS.send(m);
     },
@@ -66,6 +70,11 @@ type StepResult =
   | { kind: "reload" };
 
 const chargeKey = (bookingId: string) => `booking:${bookingId}:charge`;
+/** Stripe's idempotency keys of a booking: one intent, one capture, one cancel, one refund. */
+export const intentKey = (bookingId: string) => `booking:${bookingId}:intent`;
+const captureKey = (bookingId: string) => `booking:${bookingId}:capture`;
+const cancelKey = (bookingId: string) => `booking:${bookingId}:cancel`;
+const refundKey = (bookingId: string) => `booking:${bookingId}:refund`;
 /** The longest a single provider call may take, even with a far deadline. */
 const PROVIDER_TIMEOUT_MS = 10_000;
 const MAX_STEPS_PER_RUN = 24;
@@ -95,7 +104,7 @@ export function freshRun(booking: Booking, beganConfirm: boolean): SagaRun {
   if (beganConfirm) done.set("begin-confirm", null);
   return {
     booking,
-    state: { status: booking.status, paymentDeadline: booking.paymentDeadline.getTime(), done, attempted: new Set(done.keys()) },
+    state: { status: booking.status, paymentDeadline: booking.paymentDeadline.getTime(), done, attempted: new Set(done.keys()), provider: booking.paymentProvider },
     eventStatus: "published",
     unrecorded: beganConfirm ? [{ step: "begin-confirm", detail: null }] : [],
   };
@@ -192,6 +201,7 @@ async function load(db: Database, bookingId: string): Promise<SagaRun | null> {
       paymentDeadline: booking.paymentDeadline.getTime(),
       done: new Map(steps.filter((s) => s.status === "done").map((s) => [s.step, s.detail ?? null])),
       attempted: new Set(steps.map((s) => s.step)),
+      provider: booking.paymentProvider,
     },
   };
 }
@@ -258,6 +268,7 @@ async function runStep(deps: SagaDeps, run: SagaRun, step: SagaStep): Promise<St
       return holdGone(r);
     }
     case "charge": {
+      if (b.paymentProvider === "stripe") return authorized(deps, run);
       // Written before the call, with the run's unrecorded steps: a charge that was ever sent is
       // refunded if the saga fails later.
       if (!s.attempted.has("charge")) {
@@ -321,7 +332,10 @@ async function runStep(deps: SagaDeps, run: SagaRun, step: SagaStep): Promise<St
       if (r.code === "NOT_FOUND" || r.code === "INVALID_STATE") return { kind: "done", detail: { note: `${r.code}: ${r.message}` } };
       return { kind: "retry", reason: `${r.code}: ${r.message}` };
     }
+    case "capture":
+      return capture(deps, run);
     case "refund": {
+      if (b.paymentProvider === "stripe") return settleIntent(deps, run);
       if (!s.attempted.has("charge")) return { kind: "done", detail: { outcome: "not_charged" } };
       const out = await deps.payments(() => PROVIDER_TIMEOUT_MS).refund(chargeKey(b.id));
       if (out.status === "processing") return { kind: "retry", reason: "the charge has not settled yet", hintMs: 1000 };
@@ -348,6 +362,134 @@ async function runStep(deps: SagaDeps, run: SagaRun, step: SagaStep): Promise<St
     case "dead-letter":
       return { kind: "reload" };
   }
+}
+
+function stripeOf(deps: SagaDeps, timeoutMs: () => number): IntentProvider {
+  if (!deps.stripe) throw new PaymentUnavailableError("no Stripe port in this saga's dependencies");
+  return deps.stripe(timeoutMs);
+}
+
+/**
+ * Stripe's `charge`: has the buyer authorized the money? The intent is read back from Stripe (a
+ * webhook only wakes the saga; its payload is never trusted). Authorized: done, recorded with the
+ * confirm. Declined or cancelled: the booking fails. Not yet: try again no later than the deadline.
+ * A booking whose intent could not be created in its request gets it created here (same key).
+ */
+async function authorized(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
+  const b = run.booking;
+  const timeout = () => Math.min(PROVIDER_TIMEOUT_MS, b.paymentDeadline.getTime() - deps.now());
+  if (timeout() <= 0) return { kind: "reload" };
+  const port = stripeOf(deps, timeout);
+  const intentId = b.paymentIntentId ?? (await createBookingIntent(deps.db, port, b)).id;
+  const pi = await port.readIntent(intentId);
+  if (pi.status === "requires_capture" || pi.status === "succeeded") {
+    if (pi.amountCents !== b.totalAmountCents) {
+      log("error", "the intent's amount is not the booking's: no sale", { bookingId: b.id, intentId, intentAmount: pi.amountCents, bookingAmount: b.totalAmountCents });
+      return { kind: "compensate", reason: failureReason("PAYMENT_DECLINED") };
+    }
+    return { kind: "done", detail: { intentId, amountCents: pi.amountCents } };
+  }
+  if (pi.status === "canceled" || (pi.status === "requires_payment_method" && pi.lastPaymentError)) {
+    log("info", "payment declined", { bookingId: b.id, intentId, status: pi.status, providerReason: pi.lastPaymentError });
+    return { kind: "compensate", reason: failureReason("PAYMENT_DECLINED") };
+  }
+  // The buyer has not confirmed yet (or their bank is still deciding): the webhook wakes us earlier.
+  return { kind: "retry", reason: `waiting for the buyer to authorize (intent ${pi.status})`, hintMs: Math.max(1000, b.paymentDeadline.getTime() - deps.now()) };
+}
+
+/**
+ * The booking's PaymentIntent (manual capture), created under the booking's key: a repeat (the
+ * request, then the saga) answers the same intent. Its id is stored on the booking.
+ */
+export async function createBookingIntent(db: Database, port: IntentProvider, b: Booking): Promise<Intent> {
+  const intent = await port.createIntent({ bookingId: b.id, amountCents: b.totalAmountCents, currency: b.currency, idempotencyKey: intentKey(b.id) });
+  if (b.paymentIntentId !== intent.id) {
+    await db.update(bookings).set({ paymentIntentId: intent.id }).where(and(eq(bookings.id, b.id), sql`${bookings.paymentIntentId} is null`));
+    b.paymentIntentId = intent.id;
+  }
+  return intent;
+}
+
+/** Stripe, after the confirm: take the money. The payment row and the step record in one statement. */
+async function capture(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
+  const b = run.booking;
+  const port = stripeOf(deps, () => PROVIDER_TIMEOUT_MS);
+  const intentId = b.paymentIntentId ?? (run.state.done.get("charge")?.intentId as string | undefined);
+  if (!intentId) throw new Error(`confirmed Stripe booking ${b.id} without an intent`);
+  let pi: Intent;
+  try {
+    pi = await port.capture(intentId, captureKey(b.id));
+  } catch (e) {
+    if (!(e instanceof PaymentInvalidRequestError)) throw e;
+    pi = await port.readIntent(intentId);
+    if (pi.status === "canceled") {
+      // The authorization lapsed (or was released by hand) after the sale: seats sold, no money. A human decides.
+      log("error", "ALERT: a confirmed booking's authorization is gone, nothing was captured", { bookingId: b.id, intentId, error: String(e) });
+      return { kind: "done", detail: { outcome: "authorization_lost", intentId } };
+    }
+    throw e;
+  }
+  if (pi.status !== "succeeded") return { kind: "retry", reason: `capture left the intent ${pi.status}` };
+  const detail = { intentId, amountCents: pi.amountCents };
+  await deps.db.execute(sql`
+    with paid as (
+      insert into ${payments} (booking_id, kind, status, amount_cents, currency, provider, provider_ref, idempotency_key)
+      values (${b.id}, 'charge', 'succeeded', ${pi.amountCents}, ${b.currency}, 'stripe', ${intentId}, ${captureKey(b.id)})
+      on conflict (idempotency_key) do nothing
+    )
+    insert into ${sagaSteps} (booking_id, step, status, detail)
+    select ${b.id}::uuid, r.step, 'done', r.detail from jsonb_to_recordset(${JSON.stringify([...run.unrecorded, { step: "capture", detail }])}::jsonb) as r(step text, detail jsonb)
+    on conflict (booking_id, step) do update set status = 'done', detail = case when ${sagaSteps.status} = 'done' then ${sagaSteps.detail} else excluded.detail end, attempts = ${sagaSteps.attempts} + 1, updated_at = now()`);
+  return { kind: "done", detail, recorded: true };
+}
+
+export type IntentSettlement =
+  | { outcome: "released" | "not_charged"; intentId: string | null }
+  | { outcome: "refunded"; intentId: string; refundId: string }
+  | { outcome: "refund_failed"; intentId: string; refundId: string; failureReason: string }
+  | { outcome: "pending"; intentId: string; refundId: string };
+
+/**
+ * Stripe's `refund` step of a failed or cancelled booking: an intent not captured is cancelled
+ * (the authorization released, nothing to refund); a captured one is refunded under the booking's
+ * refund key and the refund followed: pending is retried, failed is recorded and alerted, and
+ * only a succeeded refund is `refunded`.
+ */
+async function settleIntent(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
+  const b = run.booking;
+  const out = await settleStripeBooking(deps.db, stripeOf(deps, () => PROVIDER_TIMEOUT_MS), b);
+  if (out.outcome === "pending") return { kind: "retry", reason: `refund ${out.refundId} is pending`, hintMs: 30_000 };
+  return { kind: "done", detail: out };
+}
+
+/** Settles a Stripe booking's money as `settleIntent` says; shared with the event's refund job. */
+export async function settleStripeBooking(db: Database, port: IntentProvider, b: Booking): Promise<IntentSettlement> {
+  // No id stored: the create may have reached Stripe without its answer reaching us. The same key
+  // names the same intent (a fresh one if it never did), which is then cancelled.
+  const intentId = b.paymentIntentId ?? (await createBookingIntent(db, port, b)).id;
+  const pi = await port.readIntent(intentId);
+  if (pi.status === "canceled") return { outcome: "not_charged", intentId };
+  if (pi.status !== "succeeded") {
+    const c = await port.cancel(intentId, cancelKey(b.id));
+    if (c.status !== "canceled") throw new Error(`cancelling intent ${intentId} left it ${c.status}`);
+    return { outcome: "released", intentId };
+  }
+  let r = await port.refund({ intentId, amountCents: pi.amountCents, idempotencyKey: refundKey(b.id) });
+  // The same key replays the refund's first answer: its status now is read back.
+  if (r.status === "pending") r = await port.readRefund(r.id);
+  if (r.status === "pending") return { outcome: "pending", intentId, refundId: r.id };
+  const ok = r.status === "succeeded";
+  const recorded = await db
+    .insert(payments)
+    .values({ bookingId: b.id, kind: "refund", status: ok ? "succeeded" : "failed", amountCents: r.amountCents, currency: b.currency, provider: "stripe", providerRef: r.id, idempotencyKey: refundKey(b.id), error: ok ? null : (r.failureReason ?? r.status) })
+    .onConflictDoNothing({ target: payments.idempotencyKey })
+    .returning({ id: payments.id });
+  if (!ok) {
+    log("error", "ALERT: a Stripe refund failed; the buyer still has to be paid back by hand", { bookingId: b.id, intentId, refundId: r.id, status: r.status, failureReason: r.failureReason });
+    return { outcome: "refund_failed", intentId, refundId: r.id, failureReason: r.failureReason ?? r.status };
+  }
+  if (recorded.length) await audit(db, { action: "booking.refunded", subjectId: b.id, detail: { status: b.status, amountCents: r.amountCents, currency: b.currency, providerRef: r.id } });
+  return { outcome: "refunded", intentId, refundId: r.id };
 }
 
 function holdGone(r: InventoryResult<HoldView> & { ok: false }): StepResult {

@@ -7,7 +7,9 @@ import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import type { SagaMessage } from "../queues/messages";
-import { advanceBooking, failBooking, freshRun, sagaDeps } from "./booking-saga";
+import { advanceBooking, createBookingIntent, failBooking, freshRun, sagaDeps } from "./booking-saga";
+import { parseConfig } from "../env";
+import { checkoutPayment, stripeFor } from "./payments/index";
 import { announceBookingOutcome } from "./booking-events";
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { eventIdOfHold } from "../../durable-objects/inventory/contract";
@@ -36,6 +38,13 @@ export interface BookingView {
   createdAt: string;
   confirmedAt: string | null;
   cancelledAt: string | null;
+}
+
+/** What the buyer's page needs to pay (POST /v1/bookings only): the sandbox takes cards by name, Stripe by its Payment Element. */
+export interface CheckoutPayment {
+  provider: "sandbox" | "stripe";
+  clientSecret?: string;
+  publishableKey?: string;
 }
 
 export function bookingView(b: Booking): BookingView {
@@ -88,8 +97,10 @@ export async function requestBooking(
   input: { holdId: string; paymentMethod: PaymentMethod },
   now: Date,
   background?: (work: Promise<unknown>) => void,
-): Promise<{ status: 200 | 202; booking: BookingView }> {
-  assertPaymentsConfigured(env);
+): Promise<{ status: 200 | 202; booking: BookingView; payment: CheckoutPayment }> {
+  const config = parseConfig(env);
+  // Stripe is configured whenever chosen (parseConfig refuses it half set); the sandbox only where it may charge.
+  if (config.paymentProvider === "sandbox") assertPaymentsConfigured(env);
   const eventId = eventIdOfHold(input.holdId);
   if (!eventId) throw noSuchHold();
   // The event and any booking of this hold: one statement.
@@ -99,7 +110,7 @@ export async function requestBooking(
     .leftJoin(bookings, eq(bookings.holdId, input.holdId))
     .where(eq(events.id, eventId));
   if (!found) throw noSuchHold();
-  if (found.booking) return again(env, user, found.booking);
+  if (found.booking) return again(env, db, user, found.booking);
   if (found.status === "cancelled") throw new AppError("EVENT_CANCELLED", "The event was cancelled; nothing can be booked", { eventId });
 
   const inventory = inventoryFor(env, eventId);
@@ -131,6 +142,7 @@ export async function requestBooking(
       totalAmountCents: h.totalCents,
       currency: h.currency,
       paymentMethod: input.paymentMethod,
+      paymentProvider: config.paymentProvider,
       paymentDeadline: new Date(now.getTime() + found.paymentDeadlineSeconds * 1000),
       createdAt: now,
       updatedAt: now,
@@ -152,25 +164,48 @@ export async function requestBooking(
     await failBooking(db, created.id, failureReason("HOLD_EXPIRED"), now.getTime());
     throw new AppError("HOLD_EXPIRED", "The hold has expired");
   }
+  // Stripe: the PaymentIntent the buyer's browser confirms, after the booking row (its metadata names the booking).
+  let payment: CheckoutPayment | Error = { provider: "sandbox" };
+  if (config.paymentProvider === "stripe") payment = await stripePayment(env, db, created);
   // The saga's first run, after the answer: it knows the booking already, so it reads nothing first.
   background?.(
     advanceBooking(sagaDeps(env, db), created.id, freshRun(created, confirming?.ok === true)).catch((e: unknown) => {
       console.warn(JSON.stringify({ level: "warn", msg: "first saga run failed, the queue message will re-drive it", bookingId: created.id, error: String(e) }));
     }),
   );
-  return { status: 202, booking: bookingView(created) };
+  // No intent: the booking stays pending (its saga creates the intent, same key); the client asks again.
+  if (payment instanceof Error) throw paymentUnavailable();
+  return { status: 202, booking: bookingView(created), payment };
 }
 
-async function existing(env: Env, db: Database, user: AuthUser, holdId: string): Promise<{ status: 200; booking: BookingView } | null> {
+const paymentUnavailable = () =>
+  new AppError("DEPENDENCY_UNAVAILABLE", "The booking is made but the payment provider did not answer; repeat the request to pay", undefined, { "Retry-After": "2" });
+
+/** The booking's intent (created, or the one its key already names) as the page needs it; an Error if Stripe did not answer. */
+async function stripePayment(env: Env, db: Database, b: Booking): Promise<CheckoutPayment | Error> {
+  try {
+    const port = stripeFor(env);
+    return checkoutPayment(port, await createBookingIntent(db, port, b));
+  } catch (e) {
+    console.warn(JSON.stringify({ level: "warn", msg: "creating the booking's payment intent failed, the saga will retry it", bookingId: b.id, error: String(e) }));
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+async function existing(env: Env, db: Database, user: AuthUser, holdId: string): Promise<{ status: 200; booking: BookingView; payment: CheckoutPayment } | null> {
   const [b] = await db.select().from(bookings).where(eq(bookings.holdId, holdId));
-  return b ? again(env, user, b) : null;
+  return b ? again(env, db, user, b) : null;
 }
 
 /** The booking of a hold asked for again: the same answer (200), and a pending one's saga re-driven. */
-async function again(env: Env, user: AuthUser, b: typeof bookings.$inferSelect): Promise<{ status: 200; booking: BookingView }> {
+async function again(env: Env, db: Database, user: AuthUser, b: typeof bookings.$inferSelect): Promise<{ status: 200; booking: BookingView; payment: CheckoutPayment }> {
   if (b.userId !== user.id) throw noSuchHold();
   if (b.status === "pending") await sendSaga(env, [{ type: "booking.requested", bookingId: b.id }]);
-  return { status: 200, booking: bookingView(b) };
+  let payment: CheckoutPayment | Error = { provider: b.paymentProvider };
+  // A pending Stripe booking still needs paying: its intent again (or at last).
+  if (b.paymentProvider === "stripe" && b.status === "pending") payment = await stripePayment(env, db, b);
+  if (payment instanceof Error) throw paymentUnavailable();
+  return { status: 200, booking: bookingView(b), payment };
 }
 
 export async function getBooking(db: Database, user: AuthUser, id: string): Promise<BookingView> {

@@ -1,4 +1,4 @@
-import { and, eq, gt, lt, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { bookings, eventRefundJobs, events, sagaSteps } from "../db/schema";
 import type { Env } from "../env";
@@ -7,6 +7,8 @@ import type { EventInventoryRpc } from "../../durable-objects/inventory/contract
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { failureReason } from "./booking-failures";
 import { paymentsFor, type RefundOutcome } from "./payments";
+import { stripeFor } from "./payments/index";
+import { settleStripeBooking } from "./booking-saga";
 
 /**
  * A cancelled event's refunds run as a job, not inside the cancel request: one row per event in
@@ -73,7 +75,7 @@ export async function runRefundJob(env: Env, db: Database, eventId: string, budg
   for (;;) {
     const job = await refundJobOf(db, eventId);
     if (!job || job.status === "done") return { kind: "done" };
-    const step = await refundBatch(db, job, inventoryFor(env, eventId), (keys) => pay.refundBatch(keys), new Date());
+    const step = await refundBatch(db, job, inventoryFor(env, eventId), (keys) => pay.refundBatch(keys), new Date(), (ids) => refundStripeBookings(env, db, ids));
     // Another run moved the job on (a duplicate message): it carries on, this one stops.
     if (step === "finished" || step === "lost") return { kind: "done" };
     if (step === "unsettled") return { kind: "retry", delaySeconds: 2 };
@@ -93,11 +95,13 @@ export async function refundBatch(
   inventory: Pick<EventInventoryRpc, "returnSeatsMany">,
   refund: (chargeKeys: string[]) => Promise<RefundOutcome[]>,
   now: Date,
+  /** Stripe bookings of the batch, by id: refunded one by one through the port (each with its own refund key). */
+  refundStripe: (bookingIds: string[]) => Promise<BatchRefund[]> = async (ids) => ids.map(() => ({ status: "processing" as const })),
 ): Promise<BatchOutcome> {
   const eventId = job.eventId;
   const from = job.cursor ?? START;
   const rows = await db
-    .select({ id: bookings.id, holdId: bookings.holdId, userId: bookings.userId, amountCents: bookings.totalAmountCents, currency: bookings.currency, seats: bookings.seats, quantity: bookings.quantity })
+    .select({ id: bookings.id, holdId: bookings.holdId, userId: bookings.userId, amountCents: bookings.totalAmountCents, currency: bookings.currency, seats: bookings.seats, quantity: bookings.quantity, provider: bookings.paymentProvider })
     .from(bookings)
     .where(and(gt(bookings.id, from), owed(eventId)))
     .orderBy(bookings.id)
@@ -135,13 +139,18 @@ export async function refundBatch(
   const back = await inventory.returnSeatsMany(rows.map((r) => ({ holdId: r.holdId, bookingId: r.id })));
   if (!back.ok && back.code !== "NOT_INITIALIZED") throw new Error(`returning seats of ${eventId}: ${back.code} ${back.message}`);
 
-  const outcomes = await refund(rows.map((r) => chargeKey(r.id)));
-  const settled = rows.map((r, i) => ({ ...r, outcome: outcomes[i] })).filter((r) => r.outcome.status !== "processing");
+  // The sandbox's bookings in one call; Stripe's one by one (they were recorded by settleStripeBooking).
+  const sandboxRows = rows.filter((r) => r.provider !== "stripe");
+  const stripeRows = rows.filter((r) => r.provider === "stripe");
+  const sandboxOutcomes: BatchRefund[] = sandboxRows.length ? await refund(sandboxRows.map((r) => chargeKey(r.id))) : [];
+  const stripeOutcomes = stripeRows.length ? await refundStripe(stripeRows.map((r) => r.id)) : [];
+  const outcomeOf = new Map<string, BatchRefund>([...sandboxRows.map((r, i) => [r.id, sandboxOutcomes[i]] as const), ...stripeRows.map((r, i) => [r.id, stripeOutcomes[i]] as const)]);
+  const settled = rows.map((r) => ({ ...r, outcome: outcomeOf.get(r.id)! })).filter((r) => r.outcome.status !== "processing");
 
   // One statement records the batch, its rows passed as one JSON parameter (cheap to bind for a thousand bookings).
   const settledJson = JSON.stringify(
     settled.map((r) => ({
-      id: r.id, user_id: r.userId, outcome: r.outcome.status, provider_ref: r.outcome.status === "refunded" ? r.outcome.providerRef : null,
+      id: r.id, user_id: r.userId, outcome: r.outcome.status, provider_ref: "providerRef" in r.outcome ? r.outcome.providerRef : null, provider: r.provider,
       amount_cents: r.amountCents, currency: r.currency, quantity: r.quantity, seats: r.seats.map((x) => x.id),
     })),
   );
@@ -152,10 +161,10 @@ export async function refundBatch(
     await tx.execute(sql`
       with r as (
         select * from jsonb_to_recordset(${settledJson}::jsonb)
-          as x(id uuid, user_id uuid, outcome text, provider_ref text, amount_cents int, currency text, quantity int, seats jsonb)),
+          as x(id uuid, user_id uuid, outcome text, provider_ref text, provider text, amount_cents int, currency text, quantity int, seats jsonb)),
       paid as (
         insert into payments (booking_id, kind, status, amount_cents, currency, provider, provider_ref, idempotency_key)
-        select id, 'refund', 'succeeded', amount_cents, currency, 'sandbox', provider_ref, 'booking:' || id || ':refund' from r where outcome = 'refunded'
+        select id, 'refund', 'succeeded', amount_cents, currency, provider, provider_ref, 'booking:' || id || ':refund' from r where outcome = 'refunded' and provider = 'sandbox'
         on conflict (idempotency_key) do nothing),
       later_steps as (
         insert into saga_steps (booking_id, step, status, detail)
@@ -182,6 +191,29 @@ export async function refundBatch(
 }
 
 const chargeKey = (bookingId: string) => `booking:${bookingId}:charge`;
+
+/** A booking's refund in a batch: the sandbox's outcomes, and Stripe's refund that failed (recorded, never told as refunded). */
+export type BatchRefund = RefundOutcome | { status: "refund_failed"; providerRef: string };
+
+/**
+ * Stripe bookings of a cancelled event, one by one through the port as the saga's refund step does
+ * (settleStripeBooking: an intent never captured is cancelled, a captured one refunded under
+ * `booking:<id>:refund` and followed). A pending refund leaves the batch unsettled (retried).
+ */
+async function refundStripeBookings(env: Env, db: Database, ids: string[]): Promise<BatchRefund[]> {
+  const port = stripeFor(env);
+  const rows = await db.select().from(bookings).where(inArray(bookings.id, ids));
+  const byId = new Map(rows.map((b) => [b.id, b]));
+  const out: BatchRefund[] = [];
+  for (const id of ids) {
+    const s = await settleStripeBooking(db, port, byId.get(id)!);
+    if (s.outcome === "refunded") out.push({ status: "refunded", providerRef: s.refundId });
+    else if (s.outcome === "refund_failed") out.push({ status: "refund_failed", providerRef: s.refundId });
+    else if (s.outcome === "pending") out.push({ status: "processing" });
+    else out.push({ status: "nothing_to_refund" });
+  }
+  return out;
+}
 
 /**
  * Cron: a running job whose messages were lost gets a new one; a cancelled event on which a

@@ -63,4 +63,40 @@ describe("booking saga decisions", () => {
     expect(retryDelaySeconds(state("pending", ["charge"]), 6, undefined, 7_000)).toBe(64);
     expect(retryDelaySeconds(state("pending"), 1, undefined, 20_000)).toBe(1);
   });
+
+  describe("a Stripe booking", () => {
+    const stripe = { provider: "stripe" as const };
+    it("authorizes (charge), commits and confirms as the sandbox does, then captures before telling the buyer", () => {
+      expect(decide(state("pending", ["begin-confirm"], stripe), 0)).toEqual({ kind: "run", step: "charge" });
+      expect(decide(state("pending", ["begin-confirm", "charge"], stripe), 0)).toEqual({ kind: "run", step: "commit" });
+      expect(decide(state("confirmed", ["charge", "commit", "confirm"], stripe), 0)).toEqual({ kind: "run", step: "capture" });
+      expect(decide(state("confirmed", ["charge", "commit", "confirm", "capture"], stripe), 0)).toEqual({ kind: "run", step: "notify-confirmed" });
+      expect(decide(state("confirmed", ["charge", "commit", "confirm", "capture", "notify-confirmed"], stripe), 0)).toEqual({ kind: "finished" });
+    });
+
+    it("never captures a sandbox booking", () => {
+      expect(decide(state("confirmed", ["charge", "commit", "confirm"]), 0)).toEqual({ kind: "run", step: "notify-confirmed" });
+    });
+
+    it("compensates an unauthorized intent past its deadline, and keeps going once it was authorized", () => {
+      expect(decide(state("pending", ["begin-confirm"], stripe), 10_000)).toEqual({ kind: "compensate", reason: DEADLINE_PASSED });
+      expect(decide(state("pending", ["begin-confirm", "charge"], stripe), 99_999)).toEqual({ kind: "run", step: "commit" });
+    });
+
+    it("settles the intent of a failed booking (refund step: cancel or refund) even if the saga never looked at it", () => {
+      const failed = state("failed", ["fail", "release"], stripe);
+      expect(failed.attempted.has("charge")).toBe(false);
+      expect(decide(failed, 0)).toEqual({ kind: "run", step: "refund" });
+      expect(decide(state("failed", ["fail", "release", "refund"], stripe), 0)).toEqual({ kind: "run", step: "notify-failed" });
+    });
+
+    it("tells the buyer of a refund only once the refund succeeded", () => {
+      const failedRefund = state("cancelled", ["cancel", "return-seats", "notify-cancelled"], stripe);
+      failedRefund.done = new Map([...failedRefund.done, ["refund", { outcome: "refund_failed" }]]);
+      expect(decide(failedRefund, 0)).toEqual({ kind: "finished" });
+      const refunded = state("cancelled", ["cancel", "return-seats", "notify-cancelled"], stripe);
+      refunded.done = new Map([...refunded.done, ["refund", { outcome: "refunded" }]]);
+      expect(decide(refunded, 0)).toEqual({ kind: "run", step: "notify-refunded" });
+    });
+  });
 });

@@ -41,6 +41,15 @@ export function providerFor(env: Env, config: Config = parseConfig(env), timeout
 }
 
 /**
+ * Stripe behind its breaker, whatever PAYMENT_PROVIDER says now: a booking taken through Stripe is
+ * settled through Stripe (its intent lives there) even after a switch back to the sandbox.
+ */
+export function stripeFor(env: Env, config: Config = parseConfig(env), timeoutMs: () => number = () => 10_000): IntentProvider {
+  if (!config.stripe) throw new PaymentUnavailableError("a Stripe booking, but STRIPE_* is not configured on this server");
+  return guardedIntents(stripeIntentProvider({ ...config.stripe, timeoutMs: STRIPE_TIMEOUT_MS }), breakerFor(env, "stripe"), timeoutMs);
+}
+
+/**
  * Whether a booking may be taken at all: Stripe when configured (parseConfig already refused a
  * half-configured Stripe), the sandbox only where it may charge (not production, unless
  * ALLOW_SANDBOX_PAYMENTS=true). The saga's `assertPaymentsConfigured` counterpart for this port.

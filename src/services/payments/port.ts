@@ -46,6 +46,8 @@ export interface Intent {
   currency: string;
   /** Our booking, as written on the intent when it was created. */
   bookingId?: string;
+  /** Why the last attempt to pay failed (a decline code), when one did: `requires_payment_method` after an attempt. */
+  lastPaymentError?: string;
 }
 
 export interface RefundRequest {

@@ -125,6 +125,7 @@ function intentOf(pi: Stripe.PaymentIntent): Intent {
     amountCents: pi.amount,
     currency: pi.currency,
     ...(pi.metadata?.bookingId && { bookingId: pi.metadata.bookingId }),
+    ...(pi.last_payment_error && { lastPaymentError: pi.last_payment_error.decline_code ?? pi.last_payment_error.code ?? "card_declined" }),
   };
 }
 
