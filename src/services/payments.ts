@@ -107,32 +107,37 @@ export function breakerFor(env: Env, provider: string): BreakerPort {
 }
 
 /**
- * Wraps a provider in a breaker: while it is open, calls fail fast with PaymentUnavailableError
- * (the saga waits and retries); an answer of any kind, a decline included, counts as healthy.
+ * One call through the breaker: while it is open the call fails fast with PaymentUnavailableError
+ * (the saga waits and retries); past `timeoutMs` it counts as no answer. `answered` says which
+ * thrown errors are the provider answering (a decline, a refused request) rather than an outage.
  */
-export function guarded(provider: PaymentProvider, breaker: BreakerPort, timeoutMs: () => number): PaymentProvider {
-  async function through<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const admission = await breaker.acquire();
-    if (!admission.allowed) {
-      throw new PaymentUnavailableError(`payment provider circuit is ${admission.state}`, admission.retryAfterMs);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const ms = Math.max(1, timeoutMs());
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PaymentUnavailableError(`${what} did not answer within ${ms} ms`)), ms);
-      });
-      const value = await Promise.race([fn(), timeout]);
-      await breaker.report(true);
-      return value;
-    } catch (e) {
-      // Answers travel as values; anything thrown means the provider did not answer.
-      await breaker.report(false);
-      throw e instanceof PaymentUnavailableError ? e : new PaymentUnavailableError(String(e));
-    } finally {
-      clearTimeout(timer);
-    }
+export async function throughBreaker<T>(breaker: BreakerPort, timeoutMs: () => number, what: string, fn: () => Promise<T>, answered: (e: unknown) => boolean = () => false): Promise<T> {
+  const admission = await breaker.acquire();
+  if (!admission.allowed) {
+    throw new PaymentUnavailableError(`payment provider circuit is ${admission.state}`, admission.retryAfterMs);
   }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const ms = Math.max(1, timeoutMs());
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PaymentUnavailableError(`${what} did not answer within ${ms} ms`)), ms);
+    });
+    const value = await Promise.race([fn(), timeout]);
+    await breaker.report(true);
+    return value;
+  } catch (e) {
+    const ok = answered(e);
+    await breaker.report(ok);
+    // Anything else thrown means the provider did not answer.
+    throw ok || e instanceof PaymentUnavailableError ? e : new PaymentUnavailableError(String(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Wraps a provider in a breaker; an answer of any kind, a decline included, counts as healthy (answers travel as values). */
+export function guarded(provider: PaymentProvider, breaker: BreakerPort, timeoutMs: () => number): PaymentProvider {
+  const through = <T>(what: string, fn: () => Promise<T>) => throughBreaker(breaker, timeoutMs, what, fn);
   return {
     name: provider.name,
     charge: (req) => through("charge", () => provider.charge(req)),

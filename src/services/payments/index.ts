@@ -4,7 +4,7 @@
  * The one-step `paymentsFor` of ../payments.ts stays as it is for the saga of today.
  */
 import { parseConfig, type Config, type Env } from "../../env";
-import { breakerFor, sandboxPaymentsAllowed, type BreakerPort } from "../payments";
+import { breakerFor, sandboxPaymentsAllowed, throughBreaker, type BreakerPort } from "../payments";
 import { PaymentDeclinedError, PaymentInvalidRequestError, PaymentUnavailableError, type IntentProvider } from "./port";
 import { sandboxIntentProvider } from "./sandbox";
 import { stripeIntentProvider } from "./stripe";
@@ -72,27 +72,8 @@ export function checkoutPayment(provider: IntentProvider, intent: { clientSecret
  * outage counts as a failure; a decline or a refused request is the provider answering.
  */
 export function guardedIntents(provider: IntentProvider, breaker: BreakerPort, timeoutMs: () => number): IntentProvider {
-  async function through<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const admission = await breaker.acquire();
-    if (!admission.allowed) throw new PaymentUnavailableError(`payment provider circuit is ${admission.state}`, admission.retryAfterMs);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const ms = Math.max(1, timeoutMs());
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PaymentUnavailableError(`${what} did not answer within ${ms} ms`)), ms);
-      });
-      const value = await Promise.race([fn(), timeout]);
-      await breaker.report(true);
-      return value;
-    } catch (e) {
-      const answered = e instanceof PaymentDeclinedError || e instanceof PaymentInvalidRequestError;
-      await breaker.report(answered);
-      // Anything else thrown means the provider did not answer (as in ../payments.ts `guarded`).
-      throw answered || e instanceof PaymentUnavailableError ? e : new PaymentUnavailableError(String(e));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const answered = (e: unknown) => e instanceof PaymentDeclinedError || e instanceof PaymentInvalidRequestError;
+  const through = <T>(what: string, fn: () => Promise<T>) => throughBreaker(breaker, timeoutMs, what, fn, answered);
   return {
     name: provider.name,
     publishableKey: provider.publishableKey,
