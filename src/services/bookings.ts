@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
-import { bookings, bookingSeats, events, sagaSteps, seats } from "../db/schema";
+import { bookings, bookingSeats, checkins, events, sagaSteps, seats, tickets } from "../db/schema";
 import { audit } from "./audit";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
@@ -232,12 +232,25 @@ export async function listBookings(db: Database, userId: string, q: { status?: B
  * the seats can then be given back to the event's object without ever being sold twice. The saga
  * returns them, refunds and notifies.
  */
-async function cancelConfirmed(db: Database, where: { bookingId: string }, by: string, now: Date): Promise<string[]> {
+/** Tickets of a booking that left its buyer (transferred away) and entries made with its tickets. */
+async function ticketsInUse(db: Database, bookingId: string): Promise<{ transferred: number; checkedIn: number }> {
+  const res = await db.execute<{ transferred: number; checked_in: number }>(sql`
+    select (select count(*)::int from ${tickets} where booking_id = ${bookingId} and status = 'transferred') as transferred,
+           (select count(*)::int from ${checkins} c join ${tickets} t on t.id = c.ticket_id where t.booking_id = ${bookingId} and c.direction = 'entry') as checked_in`);
+  return { transferred: res.rows[0].transferred, checkedIn: res.rows[0].checked_in };
+}
+
+async function cancelConfirmed(db: Database, where: { bookingId: string }, by: string, now: Date, opts: { refuseInUse?: boolean } = {}): Promise<string[]> {
   return db.transaction(async (tx) => {
+    // Refusing: the check again inside the update, so a transfer or entry that landed after the
+    // check above still stops it (a transfer locks the booking row: tickets.ts).
+    const inUse = opts.refuseInUse
+      ? sql`not exists (select 1 from ${tickets} where booking_id = ${bookings.id} and status = 'transferred') and not exists (select 1 from ${checkins} c join ${tickets} t on t.id = c.ticket_id where t.booking_id = ${bookings.id} and c.direction = 'entry')`
+      : sql`true`;
     const moved = await tx
       .update(bookings)
       .set({ status: "cancelled", cancelledAt: now, updatedAt: now })
-      .where(and(eq(bookings.id, where.bookingId), eq(bookings.status, "confirmed")))
+      .where(and(eq(bookings.id, where.bookingId), eq(bookings.status, "confirmed"), inUse))
       .returning({ id: bookings.id, eventId: bookings.eventId, quantity: bookings.quantity });
     if (!moved.length) return [];
     const ids = moved.map((m) => m.id);
@@ -272,7 +285,16 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
     if (now.getTime() >= closesAt) {
       throw new AppError("CANCELLATION_CLOSED", "This booking can no longer be cancelled", { closedAt: new Date(closesAt).toISOString() });
     }
-    const moved = await cancelConfirmed(db, { bookingId: id }, user.id, now);
+    // The buyer cannot take a refund for tickets someone else now holds or that got someone in
+    // (docs/seams.md); an admin's cancellation cancels every ticket of the booking, said in the audit.
+    const byBuyer = user.id === b.userId;
+    if (byBuyer) {
+      const inUse = await ticketsInUse(db, id);
+      if (inUse.transferred || inUse.checkedIn) {
+        throw new AppError("TICKETS_IN_USE", "A ticket of this booking was transferred or used at the door, so it cannot be cancelled", inUse);
+      }
+    }
+    const moved = await cancelConfirmed(db, { bookingId: id }, user.id, now, { refuseInUse: byBuyer });
     if (!moved.length) return cancelBooking(env, db, user, id, cutoffSeconds, now);
     await audit(db, { action: "booking.cancelled", actorId: user.id, subjectId: id, detail: { actorRole: user.role, ownerId: b.userId, amountCents: b.totalAmountCents } });
   }

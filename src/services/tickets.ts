@@ -122,6 +122,10 @@ export async function transferTicket(
   await deps.voidAtDoor(t.eventId, t.id);
   const keys = await eventKeys(db, t.eventId);
   const fresh = await db.transaction(async (tx) => {
+    // The booking's row, shared-locked: its buyer's cancellation (which refuses a booking with a
+    // transferred ticket) and this transfer take turns, so neither misses the other.
+    const [booking] = await tx.select({ status: bookings.status }).from(bookings).where(eq(bookings.id, t.bookingId)).for("share");
+    if (booking?.status !== "confirmed") throw new AppError("INVALID_STATE", "The booking of this ticket is no longer confirmed");
     const moved = await tx
       .update(tickets)
       .set({ status: "transferred", updatedAt: now })

@@ -7,7 +7,7 @@ import { auditLog, checkins, notifications, users, webhooks } from "../../src/db
 import { inventoryFor } from "../../src/services/booking-saga";
 import { createWebhook } from "../../src/services/webhooks";
 import { call, expectError, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
+import { bookingRow, makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
 import { eventually } from "../helpers/wait";
 
 // Tickets and entry end to end: real saga queue, real CheckinDesk object, real Postgres, and a real
@@ -224,6 +224,36 @@ describe("transfer and cancellation", () => {
     const late = await call(`/v1/tickets/${received.id}/transfer`, { method: "POST", headers: friend.auth, json: { toEmail: holder.email } });
     expect(late.status).toBe(409);
     expect((await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: holder.auth, json: { toEmail: friend.email } })).status).toBe(404);
+  });
+
+  it("refuses the buyer a refund once a ticket was transferred away, and keeps the recipient's ticket valid", async () => {
+    const { ev, list, scanAuth } = await setup();
+    const buyer = await makeUser();
+    const friend = await makeUser("user", "Friend");
+    const bookingId = await confirmedBooking(ev, buyer, ["A-1-1", "A-1-2"]);
+    const [give] = await ticketsOf(buyer);
+    expect((await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: buyer.auth, json: { toEmail: friend.email } })).status).toBe(200);
+    const res = await call(`/v1/bookings/${bookingId}/cancel`, { method: "POST", headers: buyer.auth });
+    expect(res.status).toBe(409);
+    const body: any = await res.json();
+    expectError(body, "TICKETS_IN_USE");
+    expect(body.error.details).toEqual({ transferred: 1, checkedIn: 0 });
+    const [received] = await ticketsOf(friend);
+    expect(((await (await redeem(scanAuth, { listId: list.id, code: received.code })).json()) as any).result).toBe("ok");
+    expect((await bookingRow(bookingId)).status).toBe("confirmed");
+  });
+
+  it("refuses the buyer a refund once a ticket got someone in at the door", async () => {
+    const { ev, list, scanAuth } = await setup();
+    const buyer = await makeUser();
+    const bookingId = await confirmedBooking(ev, buyer, ["A-1-3"]);
+    const [t] = await ticketsOf(buyer);
+    expect(((await (await redeem(scanAuth, { listId: list.id, code: t.code })).json()) as any).result).toBe("ok");
+    await eventually(async () => (await withDb((db) => db.select().from(checkins).where(eq(checkins.ticketId, t.id)))).length > 0 || null, 10_000, "the scan mirrored to Postgres");
+    const res = await call(`/v1/bookings/${bookingId}/cancel`, { method: "POST", headers: buyer.auth });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as any).error.details).toEqual({ transferred: 0, checkedIn: 1 });
+    expect((await bookingRow(bookingId)).status).toBe("confirmed");
   });
 
   it("answers cancelled for every code of a cancelled (refunded) booking", async () => {
