@@ -288,15 +288,14 @@ export async function cancelBooking(env: Env, db: Database, user: AuthUser, id: 
     // The buyer cannot take a refund for tickets someone else now holds or that got someone in
     // (docs/seams.md); an admin's cancellation cancels every ticket of the booking, said in the audit.
     const byBuyer = user.id === b.userId;
-    if (byBuyer) {
-      const inUse = await ticketsInUse(db, id);
-      if (inUse.transferred || inUse.checkedIn) {
-        throw new AppError("TICKETS_IN_USE", "A ticket of this booking was transferred or used at the door, so it cannot be cancelled", inUse);
-      }
+    const inUse = await ticketsInUse(db, id);
+    if (byBuyer && (inUse.transferred || inUse.checkedIn)) {
+      throw new AppError("TICKETS_IN_USE", "A ticket of this booking was transferred or used at the door, so it cannot be cancelled", inUse);
     }
     const moved = await cancelConfirmed(db, { bookingId: id }, user.id, now, { refuseInUse: byBuyer });
     if (!moved.length) return cancelBooking(env, db, user, id, cutoffSeconds, now);
-    await audit(db, { action: "booking.cancelled", actorId: user.id, subjectId: id, detail: { actorRole: user.role, ownerId: b.userId, amountCents: b.totalAmountCents } });
+    // An admin's cancellation also cancels tickets transferred away or used: the log says how many.
+    await audit(db, { action: "booking.cancelled", actorId: user.id, subjectId: id, detail: { actorRole: user.role, ownerId: b.userId, amountCents: b.totalAmountCents, ticketsTransferred: inUse.transferred, ticketsCheckedIn: inUse.checkedIn } });
   }
   // Sent again for an already cancelled booking too: a retried cancel re-drives its saga.
   await sendSaga(env, [{ type: "booking.cancel-requested", bookingId: id }]);
