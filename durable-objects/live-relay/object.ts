@@ -50,7 +50,8 @@ export class LiveRelay extends DurableObject<Env> implements LiveRelayRpc {
       // The event's own hold TTL lives in the inventory; refs are kept for the default one.
       holdTtlMs: () => RELAY_REF_TTL_MS,
       // A ref is also the hold's idempotency key in the inventory, so a repeat decided on another relay still finds the same hold.
-      hold: async (userId, req, key) => this.inventory()?.hold(userId, req, key) ?? notFound(),
+      // The admission token travels with the hold: during an on-sale the inventory checks it (docs/onsale.md).
+      hold: async (userId, req, key, admission) => this.inventory()?.hold(userId, req, key, admission) ?? notFound(),
       release: async (holdId, userId) => this.inventory()?.release(holdId, userId) ?? notFound(),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));

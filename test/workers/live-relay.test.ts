@@ -4,6 +4,7 @@ import type { EventInventory } from "../../durable-objects/inventory/object";
 import { LIVE_FULL_CLOSE_CODE } from "../../durable-objects/shared/sockets";
 import type { LiveRelay } from "../../durable-objects/live-relay/object";
 import { liveLayout, relayIndex, relayName } from "../../durable-objects/live-relay/contract";
+import { admissionKey, signAdmission } from "../../durable-objects/onsale/contract";
 import { call, makeSession } from "../helpers/fixtures";
 import { publishedEvent, type FixtureEvent } from "../helpers/inventory";
 
@@ -215,6 +216,28 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     expect(final.seats.get("A-1-2")).toBe("available");
     await until(() => replay(a.frames).version === final.version);
     expect(replay(a.frames).seats).toEqual(final.seats);
+    a.ws.close(1000);
+  });
+
+  it("a watcher on a relay holds during an on-sale with its admission token, and is refused without one", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 5] });
+    await directSockets(ev, 0);
+    expect(await (ev.stub as DurableObjectStub<EventInventory>).setOnSale(true)).toMatchObject({ ok: true });
+    const user = await makeSession();
+    const admission = await signAdmission(await admissionKey(env as never), { userId: user.id, eventId: ev.id, expiresAt: Date.now() + 600_000, jti: crypto.randomUUID() });
+    const a = await connect(ev.id, 0);
+    expect(await a.next()).toMatchObject({ type: "snapshot" });
+    expect(await socketsOn(relayStub(ev.id, 0))).toBe(1);
+    const answer = async (frame: object, type: string) => {
+      const from = a.frames.length;
+      a.ws.send(JSON.stringify(frame));
+      await until(() => a.frames.slice(from).some((f) => f.type === type));
+      return a.frames.slice(from).find((f) => f.type === type);
+    };
+    expect(await answer({ type: "auth", token: user.token }, "auth")).toMatchObject({ ok: true });
+    expect(await answer({ type: "hold", ref: "r-1", seatIds: ["A-1-1"] }, "reply")).toMatchObject({ ok: false, error: { code: "NOT_ADMITTED" } });
+    // Relays passed holds on without the admission (issue 24 item 5): every admitted buyer on a relay was refused.
+    expect(await answer({ type: "hold", ref: "r-2", seatIds: ["A-1-1"], admission }, "reply")).toMatchObject({ ok: true, hold: { seats: [{ id: "A-1-1" }] } });
     a.ws.close(1000);
   });
 });
