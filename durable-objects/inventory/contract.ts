@@ -132,7 +132,8 @@ export type InventoryErrorCode =
   | "QUOTA_EXHAUSTED"
   | "VOUCHER_EXHAUSTED"
   | "VOUCHER_INVALID"
-  | "NOT_ADMITTED";
+  | "NOT_ADMITTED"
+  | "WAITLIST_CLOSED";
 
 export type InventoryResult<T> =
   | { ok: true; value: T }

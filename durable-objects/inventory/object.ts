@@ -79,6 +79,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       announce: (changes) => this.live.announce(changes),
       metric: (m) => writeMetric(this.env, m),
       log,
+      waitlistClosed: () => this.gate.onSale,
     });
     this.live = new LiveSeatMap(ctx, this.engine, () => this.engine.holds.expireDue(this.now()), () => this.liveMaxSockets, {
       // The Worker says whether relays exist for this event (`x-evently-live-use-relay: <count>`).

@@ -388,3 +388,21 @@ describe("leaving the object", () => {
     expect(after[0].offeredAt?.toISOString()).toBe(ea.offeredAt);
   });
 });
+
+describe("the waitlist during an on-sale (issue 24 item 4)", () => {
+  it("is closed while the waiting room is on, and seats that come back go to the pool the room admits to", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 2 });
+    const stub = ev.stub as Stub;
+    const [a, b, c] = (await makeUsers(3)).map((u) => u.id);
+    // Before the on-sale: the event is held out and b waits for a seat.
+    const held = await hold(stub, a, { quantity: 2 });
+    expect((await join(stub, b, 1)).status).toBe("waiting");
+    expect(await stub.setOnSale(true)).toMatchObject({ ok: true });
+    expect(await stub.joinWaitlist(c, 1)).toMatchObject({ ok: false, code: "WAITLIST_CLOSED" });
+    // A released hold no longer jumps the room's queue: the seats are free for admitted buyers.
+    value(await stub.release(held.id, a));
+    expect(await entry(stub, b)).toMatchObject({ status: "waiting" });
+    expect((await stub.stats()).available).toBe(2);
+    await checkInvariants(stub);
+  });
+});

@@ -31,6 +31,8 @@ export interface EngineDeps {
   announce?: (changes: SeatChange[]) => void;
   metric?: (m: Metric) => void;
   log?: (msg: string, extra: Record<string, unknown>) => void;
+  /** True while the waiting room stands in front of the event: the waitlist is closed (docs/onsale.md). */
+  waitlistClosed?: () => boolean;
 }
 
 export class InventoryEngine {
@@ -52,7 +54,7 @@ export class InventoryEngine {
       afterTransition: (before, after, now) => this.waitlist.afterTransition(before, after, now),
       onRollback: () => this.waitlist.load(),
     });
-    this.waitlist = new Waitlist({ store: d.store, outbox: this.outbox, holds: this.holds, now: () => d.now(), newId: d.newId, announce, metric });
+    this.waitlist = new Waitlist({ store: d.store, outbox: this.outbox, holds: this.holds, now: () => d.now(), newId: d.newId, announce, metric, closed: () => d.waitlistClosed?.() ?? false });
     this.load();
   }
 

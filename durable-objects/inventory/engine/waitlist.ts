@@ -28,6 +28,11 @@ export interface WaitlistDeps {
   newId: (prefix: string) => string;
   announce: (changes: SeatChange[]) => void;
   metric: (m: Metric) => void;
+  /**
+   * While the event's on-sale room is on, the waitlist is closed: nobody joins, and seats that come
+   * back go to the pool the room admits buyers to, not to entries ahead of the room's queue.
+   */
+  closed: () => boolean;
 }
 
 export class Waitlist {
@@ -47,6 +52,7 @@ export class Waitlist {
     const config = holds.config;
     if (!config) return notInitialized();
     if (typeof userId !== "string" || userId.length === 0) return fail("VALIDATION_FAILED", "userId is required");
+    if (this.d.closed()) return fail("WAITLIST_CLOSED", "The event is on sale through its waiting room: join the queue instead");
     const now = this.d.now();
     holds.expireDue(now);
     const d = decideJoin({
@@ -129,7 +135,7 @@ export class Waitlist {
       }
     }
     const d = counterDelta(before.status, after.status, after.quantity);
-    if (d.held + d.booked < 0) this.offerToQueue(now, changes, metrics);
+    if (d.held + d.booked < 0 && !this.d.closed()) this.offerToQueue(now, changes, metrics);
     if (changes.length === 0 && metrics.length === 0) return null;
     return this.afterCommit(changes, metrics);
   }
