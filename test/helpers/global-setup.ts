@@ -48,9 +48,12 @@ export default async function setup(project: TestProject) {
   project.provide("webhookReceiver", receiver.url);
   project.provide("stripeApiBase", stripe.url);
   return async () => {
-    await proxy.close();
-    await receiver.close();
-    await stripe.close();
+    // Each bounded: a server that never finishes closing must not keep the whole run from ending.
+    const bounded = (what: string, p: Promise<unknown>) =>
+      Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(console.warn(`teardown: ${what} did not close within 10 s`)), 10_000).unref())]);
+    await bounded("the Postgres proxy", proxy.close());
+    await bounded("the webhook receiver", receiver.close());
+    await bounded("the Stripe fake", stripe.close());
     if (isolation === "database") await dropRunDatabases(db.url, prefix);
     if (db.kind === "server") await dropDatabase(SERVER_ADMIN, prefix);
     await db.stop();
