@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { LIVE_USER_HEADER, MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/inventory/contract";
+import { MAX_SEATS_PER_REQUEST, eventIdOfHold } from "../../durable-objects/inventory/contract";
 import type { HoldRequest } from "../../durable-objects/inventory/contract";
 import { optionalUser, requireUser } from "../auth/guards";
 import type { AppEnv } from "../app-env";

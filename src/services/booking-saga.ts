@@ -1,4 +1,4 @@
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, payments, sagaSteps, seats, tickets as ticketsTable, users, webhookDeliveries, webhooks } from "../db/schema";

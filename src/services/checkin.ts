@@ -3,7 +3,7 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Env, Config } from "../env";
 import type { Database } from "../db/client";
-import { checkinLists, checkins, events, scanners, tickets } from "../db/schema";
+import { checkinLists, checkins, scanners, tickets } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { type ScannerClaims, signScannerToken } from "../auth/scanner-tokens";
 import { AppError } from "../lib/errors";
@@ -13,7 +13,6 @@ import { checkinDesk } from "../../durable-objects/checkin-desk/client";
 import { eventKeys, verifyTicketCode } from "./ticket-codes";
 import { emitWebhook } from "./webhooks";
 
-type Event = typeof events.$inferSelect;
 type List = typeof checkinLists.$inferSelect;
 
 export interface ListView {
