@@ -67,6 +67,14 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
+/** Sends `frame` on the socket and answers the first frame of `type` that comes back after it. */
+async function ask(live: Live, frame: object, type: string): Promise<any> {
+  const from = live.frames.length;
+  live.ws.send(JSON.stringify(frame));
+  await until(() => live.frames.slice(from).some((f) => f.type === type));
+  return live.frames.slice(from).find((f) => f.type === type);
+}
+
 /** The seat statuses a client knows after applying its frames in order, and whether versions ever skipped. */
 function replay(frames: any[]): { version: number; seats: Map<string, string>; gaps: number } {
   const seats = new Map<string, string>();
@@ -199,12 +207,7 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     const a = await connect(ev.id, 0);
     expect(await a.next()).toMatchObject({ type: "snapshot" });
     expect(await socketsOn(relayStub(ev.id, 0))).toBe(1);
-    const answer = async (frame: object, type: string) => {
-      const from = a.frames.length;
-      a.ws.send(JSON.stringify(frame));
-      await until(() => a.frames.slice(from).some((f) => f.type === type));
-      return a.frames.slice(from).find((f) => f.type === type);
-    };
+    const answer = (frame: object, type: string) => ask(a, frame, type);
     expect(await answer({ type: "auth", token: user.token }, "auth")).toMatchObject({ ok: true, userId: user.id });
     const held = await answer({ type: "hold", ref: "r-1", seatIds: ["A-1-2"] }, "reply");
     expect(held).toMatchObject({ ref: "r-1", ok: true, hold: { seats: [{ id: "A-1-2" }] } });
@@ -228,12 +231,7 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     const a = await connect(ev.id, 0);
     expect(await a.next()).toMatchObject({ type: "snapshot" });
     expect(await socketsOn(relayStub(ev.id, 0))).toBe(1);
-    const answer = async (frame: object, type: string) => {
-      const from = a.frames.length;
-      a.ws.send(JSON.stringify(frame));
-      await until(() => a.frames.slice(from).some((f) => f.type === type));
-      return a.frames.slice(from).find((f) => f.type === type);
-    };
+    const answer = (frame: object, type: string) => ask(a, frame, type);
     expect(await answer({ type: "auth", token: user.token }, "auth")).toMatchObject({ ok: true });
     expect(await answer({ type: "hold", ref: "r-1", seatIds: ["A-1-1"] }, "reply")).toMatchObject({ ok: false, error: { code: "NOT_ADMITTED" } });
     // Relays passed holds on without the admission (issue 24 item 5): every admitted buyer on a relay was refused.
