@@ -81,6 +81,8 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
             PAYMENT_SANDBOX_SLOW_MS: "5000",
             // Webhook retries within a test's patience (production backs off from 10 s).
             WEBHOOK_RETRY_MAX_DELAY_SECONDS: "1",
+            // The webhook receiver of global-setup listens on http://127.0.0.1 (docs/tickets.md).
+            WEBHOOK_ALLOW_LOOPBACK: "on",
             // Stripe is configured but not chosen (PAYMENT_PROVIDER stays wrangler.toml's "sandbox"):
             // the webhook route verifies with this secret, and the API is the fake of global-setup.
             STRIPE_API_BASE: inject("stripeApiBase"),

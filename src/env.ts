@@ -26,6 +26,8 @@ export interface Env extends Cloudflare.Env {
   LIVE_RELAY_SOCKETS?: string;
   /** Upper bound of a webhook delivery's retry delay in seconds (default 3600; tests lower it). */
   WEBHOOK_RETRY_MAX_DELAY_SECONDS?: string;
+  /** Local only: `on` accepts http webhook endpoints on loopback (test and dev receivers); ignored in production. */
+  WEBHOOK_ALLOW_LOOPBACK?: string;
   /** HMAC key of the waiting room's admission tokens and join challenges; derived from JWT_SECRET when unset (docs/onsale.md). */
   ADMISSION_SECRET?: string;
   /** Milliseconds between the waiting room's admission ticks (default 1000; docs/onsale.md). */

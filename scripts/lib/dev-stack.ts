@@ -95,6 +95,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       "--var", `RATE_LIMITS:${opts.rateLimits ?? "on"}`,
       // wrangler.toml's default is production, where the sandbox card network refuses to charge.
       "--var", "ENVIRONMENT:development",
+      // A webhook receiver on this machine (http, loopback) is accepted in dev only.
+      "--var", "WEBHOOK_ALLOW_LOOPBACK:on",
     ];
     for (const [name, value] of Object.entries(opts.vars ?? {})) args.push("--var", `${name}:${value}`);
     if (opts.persistState === false) {

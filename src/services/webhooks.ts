@@ -8,7 +8,7 @@ import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { signatureHeader } from "./webhook-signature";
-import { refuseWebhookUrl } from "./webhook-urls";
+import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
 export const WEBHOOK_TYPES = ["booking.confirmed", "booking.cancelled", "event.cancelled", "ticket.transferred", "checkin.redeemed"] as const;
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
@@ -33,7 +33,7 @@ function newSecret(): string {
 
 /** The secret is shown once, in this answer; deliveries are signed with it. */
 export async function createWebhook(env: Env, db: Database, user: AuthUser, input: { url: string; events: WebhookType[]; eventId?: string }): Promise<WebhookView & { secret: string }> {
-  const refused = refuseWebhookUrl(input.url, env.ENVIRONMENT === "production");
+  const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
   if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
   if (input.eventId) {
     const [e] = await db.select({ organizerId: events.organizerId }).from(events).where(eq(events.id, input.eventId));
@@ -79,11 +79,19 @@ export async function listDeliveries(db: Database, user: AuthUser, hookId: strin
     id: d.id,
     type: d.type,
     status: d.status,
-    attempts: attempts.filter((a) => a.deliveryId === d.id).map((a) => ({ at: a.at.toISOString(), statusCode: a.statusCode, error: a.error, durationMs: a.durationMs })),
+    attempts: attempts.filter((a) => a.deliveryId === d.id).map((a) => ({ at: a.at.toISOString(), statusCode: a.statusCode, error: shownError(a), durationMs: a.durationMs })),
     lastStatusCode: d.lastStatusCode,
     createdAt: d.createdAt.toISOString(),
     deliveredAt: d.deliveredAt?.toISOString() ?? null,
   }));
+}
+
+const ERROR_CLASSES = new Set<string>(["http_3xx", "http_4xx", "http_5xx", "http_other", "timeout", "connect_failed", "url_refused"]);
+
+/** Rows written before attempts stored a class may hold a raw error: shown as its class too. */
+function shownError(a: { statusCode: number | null; error: string | null }): string | null {
+  if (a.error === null || ERROR_CLASSES.has(a.error)) return a.error;
+  return deliveryErrorClass({ statusCode: a.statusCode, error: { name: /timeout|timed out/i.test(a.error) ? "TimeoutError" : "Error" } });
 }
 
 /** Sends a delivery again (same id: receivers that dedupe see it once), whatever its status. */
@@ -154,32 +162,41 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
   const body = JSON.stringify({ id: row.d.id, type: row.d.type, createdAt: row.d.createdAt.toISOString(), data: row.d.payload });
   const started = now();
   let statusCode: number | null = null;
-  let error: string | null = null;
-  try {
-    const res = await fetch(row.h.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "Evently-Webhooks/1",
-        "evently-delivery": row.d.id,
-        "evently-event": row.d.type,
-        "evently-signature": await signatureHeader(row.h.secret, body, Math.floor(started / 1000)),
-      },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    statusCode = res.status;
-    await res.body?.cancel();
-  } catch (e) {
-    error = String(e).slice(0, 500);
+  let error: DeliveryErrorClass | null = null;
+  // Checked again at delivery: an endpoint registered under an older, looser rule is never called.
+  const refused = refuseWebhookUrl(row.h.url, webhookUrlPolicy(env));
+  if (refused) {
+    error = "url_refused";
+    console.warn(JSON.stringify({ level: "warn", msg: "webhook endpoint refused at delivery", deliveryId, webhookId: row.h.id, reason: refused }));
+  } else {
+    try {
+      const res = await fetch(row.h.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Evently-Webhooks/1",
+          "evently-delivery": row.d.id,
+          "evently-event": row.d.type,
+          "evently-signature": await signatureHeader(row.h.secret, body, Math.floor(started / 1000)),
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      });
+      statusCode = res.status;
+      await res.body?.cancel();
+    } catch (e) {
+      // The organizer sees the class; the raw error (which could say what answered on a port) only the logs.
+      error = deliveryErrorClass({ error: e });
+      console.warn(JSON.stringify({ level: "warn", msg: "webhook attempt failed", deliveryId, webhookId: row.h.id, error: String(e).slice(0, 500) }));
+    }
   }
   const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
   const [updated] = await db
     .update(webhookDeliveries)
-    .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, lastStatusCode: statusCode, ...(delivered ? { status: "delivered" as const, deliveredAt: new Date(now()) } : {}) })
+    .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, lastStatusCode: statusCode, ...(delivered ? { status: "delivered" as const, deliveredAt: new Date(now()) } : refused ? { status: "failed" as const } : {}) })
     .where(eq(webhookDeliveries.id, deliveryId))
     .returning({ attempts: webhookDeliveries.attempts });
-  await db.insert(webhookAttempts).values({ deliveryId, statusCode, error: error ?? (delivered ? null : `HTTP ${statusCode}`), durationMs: now() - started });
-  return delivered ? { kind: "done" } : { kind: "retry", delaySeconds: webhookRetryDelay(updated.attempts, env) };
+  await db.insert(webhookAttempts).values({ deliveryId, statusCode, error: error ?? (delivered ? null : deliveryErrorClass({ statusCode })), durationMs: now() - started });
+  return delivered || refused ? { kind: "done" } : { kind: "retry", delaySeconds: webhookRetryDelay(updated.attempts, env) };
 }
