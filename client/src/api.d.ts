@@ -4580,7 +4580,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). In production the URL must be https on a public address. */
+        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); an owner who lost access gets no deliveries (status skipped). */
         post: {
             parameters: {
                 query?: never;
@@ -6120,11 +6120,15 @@ export interface components {
             /** Format: uuid */
             id: string;
             type: string;
-            /** @enum {string} */
-            status: "pending" | "delivered" | "failed";
+            /**
+             * @description skipped: not sent, the endpoint's owner lost access (the attempt's error says why)
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed" | "skipped";
             attempts: {
                 at: string;
                 statusCode: number | null;
+                /** @description A class, never the raw error: http_3xx, http_4xx, http_5xx, http_other, timeout, connect_failed, url_refused; owner_disabled, owner_lacks_access for a skipped delivery */
                 error: string | null;
                 durationMs: number;
             }[];

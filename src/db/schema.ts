@@ -656,13 +656,21 @@ export const webhookDeliveries = pgTable(
     dedupeKey: text("dedupe_key").notNull(),
     type: text("type").notNull(),
     payload: jsonb("payload").notNull(),
-    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull().default("pending"),
+    // skipped: not sent, because the endpoint's owner lost access (disabled, or no longer the role that saw it).
+    status: text("status", { enum: ["pending", "delivered", "failed", "skipped"] }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     lastStatusCode: integer("last_status_code"),
     createdAt: createdAt(),
     deliveredAt: ts("delivered_at"),
+    // Last handed to the queue or attempted; null: written (the outbox) but not queued yet. The
+    // cron's sweep queues pending rows left null for seconds, or untouched for long.
+    queuedAt: ts("queued_at"),
   },
-  (t) => [uniqueIndex("webhook_deliveries_dedupe_uq").on(t.webhookId, t.dedupeKey), index("webhook_deliveries_hook_created_idx").on(t.webhookId, t.createdAt, t.id)],
+  (t) => [
+    uniqueIndex("webhook_deliveries_dedupe_uq").on(t.webhookId, t.dedupeKey),
+    index("webhook_deliveries_hook_created_idx").on(t.webhookId, t.createdAt, t.id),
+    index("webhook_deliveries_pending_idx").on(t.createdAt).where(sql`status = 'pending'`),
+  ],
 );
 
 export const webhookAttempts = pgTable(

@@ -7,6 +7,7 @@ import { refreshDailyStats } from "../services/analytics";
 import { redriveStalledSagas, runReconciliation } from "./reconciliation";
 import { drainUserStatusOutbox } from "../services/user-status";
 import { sweepCancelledEvents } from "../services/event-cancellation";
+import { sweepWebhookOutbox } from "../services/webhooks";
 
 /** One cron stage: does its work and returns the figures it reports. */
 export type Stage = (env: Env, db: Database, now: Date) => Promise<Record<string, unknown>>;
@@ -37,6 +38,8 @@ export const STAGES: Record<string, Stage> = {
   },
   reconciliation: async (env, db, now) => ({ ...(await runReconciliation(env, db, now)) }),
   sagaRedrive: async (env, db, now) => ({ redriven: await redriveStalledSagas(env, db, now) }),
+  // Webhook deliveries written with their change whose queue send failed or never ran (the outbox).
+  webhookOutbox: async (env, db, now) => ({ ...(await sweepWebhookOutbox(env, db, now)) }),
   // Refund jobs of cancelled events that stalled, and confirmed bookings left on a cancelled event.
   cancelledEvents: async (env, db, now) => ({ ...(await sweepCancelledEvents(env, db, now)) }),
 };

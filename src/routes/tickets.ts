@@ -5,7 +5,7 @@ import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { idempotent } from "../lib/idempotent-request";
 import { checkinDesk } from "../../durable-objects/checkin-desk/client";
 import { getTicket, listTickets, ticketView, transferTicket } from "../services/tickets";
-import { emitWebhook } from "../services/webhooks";
+import { sendDeliveries } from "../services/webhooks";
 import { AppError } from "../lib/errors";
 
 const Ticket = z
@@ -95,7 +95,7 @@ export const ticketRoutes = router()
         status: 200,
         body: await transferTicket(
           db,
-          { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), webhook: async (m) => void (await emitWebhook(env, db, m)) },
+          { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), sendWebhooks: (ids) => sendDeliveries(env, db, ids) },
           c.var.user,
           id,
           body.toEmail,

@@ -12,8 +12,17 @@ const Delivery = z
   .object({
     id: z.string().uuid(),
     type: z.string(),
-    status: z.enum(["pending", "delivered", "failed"]),
-    attempts: z.array(z.object({ at: z.string(), statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int() })),
+    status: z.enum(["pending", "delivered", "failed", "skipped"]).openapi({ description: "skipped: not sent, the endpoint's owner lost access (the attempt's error says why)" }),
+    attempts: z.array(
+      z.object({
+        at: z.string(),
+        statusCode: z.number().int().nullable(),
+        error: z.string().nullable().openapi({
+          description: "A class, never the raw error: http_3xx, http_4xx, http_5xx, http_other, timeout, connect_failed, url_refused; owner_disabled, owner_lacks_access for a skipped delivery",
+        }),
+        durationMs: z.number().int(),
+      }),
+    ),
     lastStatusCode: z.number().int().nullable(),
     createdAt: z.string(),
     deliveredAt: z.string().nullable(),
@@ -31,7 +40,7 @@ export const webhookRoutes = router()
       path: "/v1/webhooks",
       tags: ["webhooks"],
       description:
-        "Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). In production the URL must be https on a public address.",
+        "Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); an owner who lost access gets no deliveries (status skipped).",
       security,
       middleware: organizer,
       request: {

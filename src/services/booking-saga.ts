@@ -50,7 +50,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     webhook: async (m) => {
       await emitWebhook(env, db, m);
     },
-    sendWebhooks: (ids) => sendDeliveries(env, ids),
+    sendWebhooks: async (ids) => void (await sendDeliveries(env, db, ids)),
     announce: (b) => announceBookingOutcome(env, b),
     ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
@@ -549,7 +549,7 @@ async function confirm(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
         insert into ${webhookDeliveries} (webhook_id, dedupe_key, type, payload)
         select w.id, ${hook.dedupeKey}, 'booking.confirmed', ${JSON.stringify(hook.data)}::jsonb
         from ${webhooks} w join ${users} u on u.id = w.owner_id, ev
-        where exists (select 1 from moved) and w.deleted_at is null and w.types ? 'booking.confirmed'
+        where exists (select 1 from moved) and w.deleted_at is null and u.disabled_at is null and w.types ? 'booking.confirmed'
           and (w.event_id = ev.id or (w.event_id is null and (u.role = 'admin' or w.owner_id = ev.organizer_id)))
         on conflict do nothing
         returning id

@@ -11,7 +11,7 @@ import { managedEvent } from "./event-access";
 import type { Direction, ScanResult, TicketFacts } from "../../durable-objects/checkin-desk/contract";
 import { checkinDesk } from "../../durable-objects/checkin-desk/client";
 import { eventKeys, verifyTicketCode } from "./ticket-codes";
-import { emitWebhook } from "./webhooks";
+import { insertDeliveries, sendDeliveries } from "./webhooks";
 
 type List = typeof checkinLists.$inferSelect;
 
@@ -111,15 +111,21 @@ export async function redeemScans(env: Env, db: Database, actor: CheckinActor, l
   });
   const accepted = outcomes.map((o, i) => ({ o, s: scans[i] })).filter(({ o }) => o.result === "ok" && o.ticketId);
   if (accepted.length) {
-    const mirrored = await db
-      .insert(checkins)
-      .values(accepted.map(({ o, s }) => ({ listId, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(o.at), scannerId: actor.scanner?.scannerId ?? null })))
-      .onConflictDoNothing()
-      .returning({ nonce: checkins.nonce, ticketId: checkins.ticketId, direction: checkins.direction, at: checkins.at });
-    for (const m of mirrored) {
-      if (m.direction !== "entry") continue;
-      await emitWebhook(env, db, { type: "checkin.redeemed", eventId: list.eventId, dedupeKey: `checkin:${listId}:${m.nonce}`, data: { ticketId: m.ticketId, listId, eventId: list.eventId, at: m.at.toISOString() } });
-    }
+    // The mirror and its webhooks commit together (outbox); they are queued after, or by the cron's sweep.
+    const deliveries = await db.transaction(async (tx) => {
+      const mirrored = await tx
+        .insert(checkins)
+        .values(accepted.map(({ o, s }) => ({ listId, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(o.at), scannerId: actor.scanner?.scannerId ?? null })))
+        .onConflictDoNothing()
+        .returning({ nonce: checkins.nonce, ticketId: checkins.ticketId, direction: checkins.direction, at: checkins.at });
+      const ids: string[] = [];
+      for (const m of mirrored) {
+        if (m.direction !== "entry") continue;
+        ids.push(...(await insertDeliveries(tx, { type: "checkin.redeemed", eventId: list.eventId, dedupeKey: `checkin:${listId}:${m.nonce}`, data: { ticketId: m.ticketId, listId, eventId: list.eventId, at: m.at.toISOString() } })));
+      }
+      return ids;
+    });
+    await sendDeliveries(env, db, deliveries);
   }
   return outcomes.map((o, i) => {
     const t = o.ticketId ? byId.get(o.ticketId) : undefined;

@@ -28,7 +28,7 @@ import { availabilityFromPostgres, checkInventoryInit, closeInventorySales, init
 import { type Layout, expandSeats, layoutSeatCount, priceRange } from "./layout";
 import { pushProducts } from "./products";
 import { type Actor, type VenueRow, getVenue } from "./venues";
-import { emitWebhook } from "./webhooks";
+import { insertDeliveries, sendDeliveries } from "./webhooks";
 
 import { type EventRow, assertEventManager, assertVisible, getEventRow } from "./event-access";
 
@@ -255,15 +255,16 @@ export async function cancelEvent(db: Database, env: Env, actor: Actor, id: stri
     const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
     await audit(tx, { action: "event.cancelled", actorId: actor.id, subjectId: e.id, detail: { actorRole: actor.role, from: e.status } });
     await openRefundJob(tx, e.id, now);
-    return row;
+    // Announced once, with the cancellation (outbox): queued below, or by the cron's sweep.
+    const deliveries = await insertDeliveries(tx, { type: "event.cancelled", eventId: e.id, dedupeKey: `event:${e.id}:cancelled`, data: { eventId: e.id, cancelledAt: now.toISOString() } });
+    return { ...row, deliveries };
   });
   if (event.publishedAt) {
     const released = await closeInventorySales(env, event.id);
     await notifyHolders(env, event.id, released);
   }
   await failPendingEventBookings(env, db, event.id, now);
-  // Once per event (deduplicated), so a repeated cancel announces nothing new.
-  await emitWebhook(env, db, { type: "event.cancelled", eventId: event.id, dedupeKey: `event:${event.id}:cancelled`, data: { eventId: event.id, cancelledAt: (event.cancelledAt ?? now).toISOString() } });
+  if ("deliveries" in event) await sendDeliveries(env, db, event.deliveries);
   // An event cancelled before refund jobs existed gets one now.
   await openRefundJob(db, event.id, now);
   const job = await refundJobOf(db, event.id);

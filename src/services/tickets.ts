@@ -7,6 +7,7 @@ import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyset } from "../lib/cursor";
 import { eventKeys, signTicketCode } from "./ticket-codes";
+import { insertDeliveries } from "./webhooks";
 import { audit } from "./audit";
 
 export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
@@ -107,7 +108,7 @@ export async function ticketCodesOf(db: Database, bookingId: string): Promise<{ 
  */
 export async function transferTicket(
   db: Database,
-  deps: { voidAtDoor: (eventId: string, ticketId: string) => Promise<void>; webhook: (m: { type: "ticket.transferred"; eventId: string; dedupeKey: string; data: Record<string, unknown> }) => Promise<void> },
+  deps: { voidAtDoor: (eventId: string, ticketId: string) => Promise<void>; sendWebhooks: (deliveryIds: string[]) => Promise<unknown> },
   user: AuthUser,
   id: string,
   toEmail: string,
@@ -138,9 +139,11 @@ export async function transferTicket(
       .values({ id: newId, bookingId: t.bookingId, eventId: t.eventId, holderId: to.id, slot: t.slot, seatId: t.seatId, ticketTypeId: t.ticketTypeId, holderName: to.name, code: await signTicketCode(keys, { tid: newId, eid: t.eventId }), transferredFrom: t.id, createdAt: now, updatedAt: now })
       .returning();
     await audit(tx, { action: "ticket.transferred", actorId: user.id, subjectId: t.id, detail: { newTicketId: newId, toUserId: to.id, eventId: t.eventId, bookingId: t.bookingId } });
-    return row;
+    // The webhook commits with the transfer (outbox); it is queued after, or by the cron's sweep.
+    const deliveries = await insertDeliveries(tx, { type: "ticket.transferred", eventId: t.eventId, dedupeKey: `ticket:${t.id}:transferred`, data: { ticketId: t.id, newTicketId: newId, eventId: t.eventId, bookingId: t.bookingId, seatId: t.seatId, fromUserId: user.id, toUserId: to.id } });
+    return { ...row, deliveries };
   });
-  await deps.webhook({ type: "ticket.transferred", eventId: t.eventId, dedupeKey: `ticket:${t.id}:transferred`, data: { ticketId: t.id, newTicketId: fresh.id, eventId: t.eventId, bookingId: t.bookingId, seatId: t.seatId, fromUserId: user.id, toUserId: to.id } });
+  await deps.sendWebhooks(fresh.deliveries);
   const [old] = await db.select().from(tickets).where(eq(tickets.id, t.id));
   return { ...ticketView(old), transferredTo: { ticketId: fresh.id, email: to.email } };
 }

@@ -86,7 +86,7 @@ export async function listDeliveries(db: Database, user: AuthUser, hookId: strin
   }));
 }
 
-const ERROR_CLASSES = new Set<string>(["http_3xx", "http_4xx", "http_5xx", "http_other", "timeout", "connect_failed", "url_refused"]);
+const ERROR_CLASSES = new Set<string>(["http_3xx", "http_4xx", "http_5xx", "http_other", "timeout", "connect_failed", "url_refused", "owner_disabled", "owner_lacks_access"]);
 
 /** Rows written before attempts stored a class may hold a raw error: shown as its class too. */
 function shownError(a: { statusCode: number | null; error: string | null }): string | null {
@@ -97,16 +97,26 @@ function shownError(a: { statusCode: number | null; error: string | null }): str
 /** Sends a delivery again (same id: receivers that dedupe see it once), whatever its status. */
 export async function replayDelivery(env: Env, db: Database, user: AuthUser, hookId: string, deliveryId: string): Promise<void> {
   await ownHook(db, user, hookId);
-  const [d] = await db.update(webhookDeliveries).set({ status: "pending" }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.webhookId, hookId))).returning({ id: webhookDeliveries.id });
+  const [d] = await db.update(webhookDeliveries).set({ status: "pending", queuedAt: null }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.webhookId, hookId))).returning({ id: webhookDeliveries.id });
   if (!d) throw new AppError("NOT_FOUND", "No such delivery");
-  await env.WEBHOOKS.send({ type: "webhook.deliver", deliveryId: d.id });
+  await sendDeliveries(env, db, [d.id]);
+}
+
+export interface WebhookHappening {
+  type: WebhookType;
+  eventId: string;
+  dedupeKey: string;
+  data: Record<string, unknown>;
 }
 
 /**
- * One delivery per matching endpoint, once per `dedupeKey` (a repeated emit finds the rows there):
- * endpoints of the event, and endpoints without an event of its organizer or of an admin.
+ * The outbox half: one delivery row per matching endpoint, once per `dedupeKey` (a repeated call
+ * finds the rows there and returns none). Run it in the transaction of the change it announces, so
+ * the change and its webhooks commit together; `sendDeliveries` after the commit, and the cron's
+ * sweep (`sweepWebhookOutbox`) for any send that failed or never ran. Endpoints: those of the
+ * event, and those without an event of its organizer or of an admin.
  */
-export async function emitWebhook(env: Env, db: Database, m: { type: WebhookType; eventId: string; dedupeKey: string; data: Record<string, unknown> }): Promise<number> {
+export async function insertDeliveries(db: Pick<Database, "select" | "insert">, m: WebhookHappening): Promise<string[]> {
   const hooks = await db
     .select({ id: webhooks.id })
     .from(webhooks)
@@ -114,6 +124,7 @@ export async function emitWebhook(env: Env, db: Database, m: { type: WebhookType
     .where(
       and(
         isNull(webhooks.deletedAt),
+        isNull(users.disabledAt),
         sql`${webhooks.types} ? ${m.type}`,
         or(
           eq(webhooks.eventId, m.eventId),
@@ -121,21 +132,90 @@ export async function emitWebhook(env: Env, db: Database, m: { type: WebhookType
         ),
       ),
     );
-  if (!hooks.length) return 0;
+  if (!hooks.length) return [];
   const created = await db
     .insert(webhookDeliveries)
     .values(hooks.map((h) => ({ webhookId: h.id, dedupeKey: m.dedupeKey, type: m.type, payload: m.data })))
     .onConflictDoNothing()
     .returning({ id: webhookDeliveries.id });
-  await sendDeliveries(env, created.map((d) => d.id));
-  return created.length;
+  return created.map((d) => d.id);
 }
 
-/** Queues deliveries written in Postgres (by `emitWebhook`, or by a booking's confirm with its sale). */
-export async function sendDeliveries(env: Env, deliveryIds: string[]): Promise<void> {
+/** Writes the deliveries of one happening and tries to queue them (a failed send is the sweep's). */
+export async function emitWebhook(env: Env, db: Database, m: WebhookHappening): Promise<number> {
+  const ids = await insertDeliveries(db, m);
+  await sendDeliveries(env, db, ids);
+  return ids.length;
+}
+
+/**
+ * Queues deliveries already written in Postgres, and notes when. Never throws: the work they announce
+ * is done, and a delivery that could not be queued stays pending for the cron's sweep.
+ */
+export async function sendDeliveries(env: Env, db: Database, deliveryIds: string[]): Promise<boolean> {
+  if (!deliveryIds.length) return true;
+  try {
+    await queueDeliveries(env, deliveryIds);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "error", msg: "webhook deliveries not queued; the cron's sweep sends them", deliveries: deliveryIds.length, error: String(e) }));
+    return false;
+  }
+  await db.update(webhookDeliveries).set({ queuedAt: new Date() }).where(inArray(webhookDeliveries.id, deliveryIds)).catch((e) => {
+    // Only the note failed: the sweep may queue them once more (same delivery ids; receivers dedupe).
+    console.warn(JSON.stringify({ level: "warn", msg: "webhook deliveries queued but not noted", error: String(e) }));
+  });
+  return true;
+}
+
+async function queueDeliveries(env: Env, deliveryIds: string[]): Promise<void> {
   for (let i = 0; i < deliveryIds.length; i += 100) {
     await env.WEBHOOKS.sendBatch(deliveryIds.slice(i, i + 100).map((deliveryId) => ({ body: { type: "webhook.deliver" as const, deliveryId } })));
   }
+}
+
+/** A pending delivery never queued is swept once this old (its own request normally queues it within milliseconds). */
+export const OUTBOX_SWEEP_AFTER_MS = 5_000;
+/** A queued delivery untouched this long lost its message (the queue retries within 5 minutes): queued again. */
+export const OUTBOX_REQUEUE_AFTER_MS = 15 * 60_000;
+export const OUTBOX_SWEEP_BATCH = 500;
+
+/**
+ * Cron: queues the pending deliveries whose send failed or never ran, oldest first, at most
+ * `limit` per run. Claimed with SKIP LOCKED and stamped before the send, so two sweeps never queue
+ * the same rows; a failed send clears the stamp again and the next run retries.
+ */
+export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limit = OUTBOX_SWEEP_BATCH): Promise<{ queued: number }> {
+  const fresh = new Date(now.getTime() - OUTBOX_SWEEP_AFTER_MS).toISOString();
+  const stale = new Date(now.getTime() - OUTBOX_REQUEUE_AFTER_MS).toISOString();
+  const claimed = await db.execute<{ id: string }>(sql`
+    update ${webhookDeliveries} set queued_at = ${now.toISOString()}::timestamptz
+    where id in (
+      select id from ${webhookDeliveries}
+      where status = 'pending' and ((queued_at is null and created_at < ${fresh}::timestamptz) or queued_at < ${stale}::timestamptz)
+      order by created_at limit ${limit} for update skip locked
+    )
+    returning id`);
+  const ids = claimed.rows.map((r) => r.id);
+  if (!ids.length) return { queued: 0 };
+  try {
+    await queueDeliveries(env, ids);
+  } catch (e) {
+    await db.update(webhookDeliveries).set({ queuedAt: null }).where(and(inArray(webhookDeliveries.id, ids), eq(webhookDeliveries.status, "pending")));
+    throw e;
+  }
+  return { queued: ids.length };
+}
+
+/**
+ * Why the endpoint's owner may no longer receive this event's webhooks, or null: a disabled account;
+ * otherwise an admin sees every event and an organizer only the events they organize (a demoted
+ * admin's endpoint stops at other organizers' events, a user's at all).
+ */
+export function ownerLostAccess(ownerId: string, owner: { role: string; disabledAt: Date | null }, eventOrganizerId: string | null): "owner_disabled" | "owner_lacks_access" | null {
+  if (owner.disabledAt) return "owner_disabled";
+  if (owner.role === "admin") return null;
+  if (owner.role === "organizer" && eventOrganizerId === ownerId) return null;
+  return "owner_lacks_access";
 }
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -152,8 +232,27 @@ export function webhookRetryDelay(attempts: number, env: { WEBHOOK_RETRY_MAX_DEL
  * `dead` (the dead-letter queue) gives up: the delivery is marked failed and can be replayed.
  */
 export async function deliverWebhook(env: Env, db: Database, deliveryId: string, dead: boolean, now = () => Date.now()): Promise<{ kind: "done" } | { kind: "retry"; delaySeconds: number }> {
-  const [row] = await db.select({ d: webhookDeliveries, h: webhooks }).from(webhookDeliveries).innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId)).where(eq(webhookDeliveries.id, deliveryId));
+  const [row] = await db
+    .select({
+      d: webhookDeliveries,
+      h: webhooks,
+      owner: { role: users.role, disabledAt: users.disabledAt },
+      organizerId: sql<string | null>`(select organizer_id from ${events} where id::text = coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text))`,
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .innerJoin(users, eq(users.id, webhooks.ownerId))
+    .where(eq(webhookDeliveries.id, deliveryId));
   if (!row || row.d.status !== "pending" || row.h.deletedAt) return { kind: "done" };
+  const lost = ownerLostAccess(row.h.ownerId, row.owner, row.organizerId);
+  if (lost) {
+    // Checked when sending, not only when the row was written: a disabled account or a demoted
+    // admin stops receiving at once, including deliveries already queued or retrying.
+    const [skipped] = await db.update(webhookDeliveries).set({ status: "skipped" }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending"))).returning({ id: webhookDeliveries.id });
+    if (skipped) await db.insert(webhookAttempts).values({ deliveryId, statusCode: null, error: lost, durationMs: 0 });
+    console.warn(JSON.stringify({ level: "warn", msg: "webhook delivery skipped", deliveryId, webhookId: row.h.id, reason: lost }));
+    return { kind: "done" };
+  }
   if (dead) {
     await db.update(webhookDeliveries).set({ status: "failed" }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending")));
     console.error(JSON.stringify({ level: "error", msg: "webhook delivery dead-lettered", deliveryId, webhookId: row.h.id, attempts: row.d.attempts }));
@@ -194,7 +293,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
   const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
   const [updated] = await db
     .update(webhookDeliveries)
-    .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, lastStatusCode: statusCode, ...(delivered ? { status: "delivered" as const, deliveredAt: new Date(now()) } : refused ? { status: "failed" as const } : {}) })
+    .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, lastStatusCode: statusCode, queuedAt: new Date(now()), ...(delivered ? { status: "delivered" as const, deliveredAt: new Date(now()) } : refused ? { status: "failed" as const } : {}) })
     .where(eq(webhookDeliveries.id, deliveryId))
     .returning({ attempts: webhookDeliveries.attempts });
   await db.insert(webhookAttempts).values({ deliveryId, statusCode, error: error ?? (delivered ? null : deliveryErrorClass({ statusCode })), durationMs: now() - started });

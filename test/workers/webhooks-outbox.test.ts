@@ -1,0 +1,195 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { createApp } from "../../src/app";
+import { events, webhookAttempts, webhookDeliveries, webhooks } from "../../src/db/schema";
+import type { Env } from "../../src/env";
+import { runScheduled, STAGES } from "../../src/jobs/scheduled";
+import { inventoryFor } from "../../src/services/booking-saga";
+import { createWebhook, emitWebhook } from "../../src/services/webhooks";
+import { call, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
+import { makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
+import { eventually } from "../helpers/wait";
+
+// Webhooks as an outbox (issue 24 item 12), checked against their owner's access at delivery (item
+// 13). The one fault injected: a WEBHOOKS queue binding whose sends fail; everything else is real
+// (workerd, Postgres, the queue consumer, an HTTP receiver on a real socket).
+
+const receiver = inject("webhookReceiver");
+const inbox = async (name: string): Promise<any[]> => (await fetch(`${receiver}/control/${name}`)).json() as Promise<any[]>;
+
+const queueDown = {
+  send: async () => {
+    throw new Error("queue unavailable");
+  },
+  sendBatch: async () => {
+    throw new Error("queue unavailable");
+  },
+};
+const brokenQueue = { ...testEnv, WEBHOOKS: queueDown } as unknown as Env;
+
+/** The app with the WEBHOOKS queue down (waits for its waitUntil work too). */
+async function requestWithQueueDown(path: string, init: RequestInit & { json?: unknown }): Promise<Response> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  const ctx = createExecutionContext();
+  const res = await createApp().request(path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body }, brokenQueue, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** The cron's outbox stage alone, run as if a minute had passed (pending rows are swept once a few seconds old). */
+const sweep = async () => {
+  const result = await runScheduled(testEnv, new Date(Date.now() + 60_000), { webhookOutbox: STAGES.webhookOutbox });
+  expect(result.webhookOutbox).toMatchObject({ ok: true });
+  return result.webhookOutbox as Record<string, unknown>;
+};
+
+async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[]): Promise<string> {
+  const h = await inventoryFor(testEnv, ev.eventId).hold(user.id, { seatIds }, null);
+  if (!h.ok) throw new Error(`hold: ${h.code}`);
+  const b: any = await (await call("/v1/bookings", { method: "POST", headers: user.auth, json: { holdId: h.value.id, paymentMethod: "pm_card_ok" } })).json();
+  await eventually(async () => {
+    const now: any = await (await call(`/v1/bookings/${b.id}`, { headers: user.auth })).json();
+    if (now.status === "failed") throw new Error(`booking failed: ${now.failureReason}`);
+    return now.status === "confirmed";
+  }, 20_000, `booking ${b.id} confirmed`);
+  return b.id;
+}
+
+async function eventHook(ev: TestEvent, owner: TestUser, types: string[]) {
+  const name = crypto.randomUUID();
+  const res = await call("/v1/webhooks", { method: "POST", headers: owner.auth, json: { url: `${receiver}/in/${name}`, events: types, eventId: ev.eventId } });
+  expect(res.status).toBe(201);
+  return { name, hook: (await res.json()) as any };
+}
+
+const attemptsOf = (deliveryId: string) => withDb((db) => db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, deliveryId)));
+const deliveriesOf = (hookId: string) => withDb((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, hookId)));
+
+describe("a webhook whose queue send failed", () => {
+  it("is not lost: the emit does not fail, a repeated emit adds nothing, and the cron's sweep delivers it once", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    const { name, hook } = await eventHook(ev, admin, ["checkin.redeemed"]);
+    const m = { type: "checkin.redeemed" as const, eventId: ev.eventId, dedupeKey: `outbox:${crypto.randomUUID()}`, data: { ticketId: "t1", eventId: ev.eventId } };
+    await withDb((db) => emitWebhook(brokenQueue, db, m));
+    // The happening again (a retried request or message): the row is there, no second delivery.
+    expect(await withDb((db) => emitWebhook(testEnv, db, m))).toBe(0);
+    expect(await deliveriesOf(hook.id)).toMatchObject([{ status: "pending", attempts: 0 }]);
+
+    const swept = await sweep();
+    expect(swept.queued).toBeGreaterThanOrEqual(1);
+    const got = await eventually(async () => ((await inbox(name)).length >= 1 ? inbox(name) : null), 10_000, "the swept delivery");
+    await eventually(async () => (await deliveriesOf(hook.id))[0].status === "delivered", 10_000, "delivery marked delivered");
+    // A second sweep finds nothing left to send.
+    await sweep();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await inbox(name)).toHaveLength(1);
+    expect(JSON.parse(got[0].body)).toMatchObject({ type: "checkin.redeemed", data: { ticketId: "t1" } });
+  });
+
+  it("a transfer still answers 200 (the work was done), and the receiver gets ticket.transferred after the sweep", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    const { name } = await eventHook(ev, admin, ["ticket.transferred"]);
+    const buyer = await makeUser();
+    const friend = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-1"]);
+    const [t]: any[] = ((await (await call(`/v1/tickets?eventId=${ev.eventId}`, { headers: buyer.auth })).json()) as any).data;
+    const res = await requestWithQueueDown(`/v1/tickets/${t.id}/transfer`, { method: "POST", headers: buyer.auth, json: { toEmail: friend.email } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).status).toBe("transferred");
+    await sweep();
+    const got = await eventually(async () => ((await inbox(name)).length >= 1 ? inbox(name) : null), 10_000, "ticket.transferred");
+    expect(JSON.parse(got[0].body)).toMatchObject({ type: "ticket.transferred", data: { ticketId: t.id, toUserId: friend.id } });
+  });
+
+  it("a check-in still admits (200, ok), and the receiver gets checkin.redeemed after the sweep", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    const { name } = await eventHook(ev, admin, ["checkin.redeemed"]);
+    const list: any = await (await call(`/v1/events/${ev.eventId}/checkin-lists`, { method: "POST", headers: admin.auth, json: { name: "Main door" } })).json();
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-2"]);
+    const [t]: any[] = ((await (await call(`/v1/tickets?eventId=${ev.eventId}`, { headers: buyer.auth })).json()) as any).data;
+    const res = await requestWithQueueDown("/v1/checkin/redeem", { method: "POST", headers: admin.auth, json: { listId: list.id, code: t.code, nonce: crypto.randomUUID() } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).result).toBe("ok");
+    await sweep();
+    const got = await eventually(async () => ((await inbox(name)).length >= 1 ? inbox(name) : null), 10_000, "checkin.redeemed");
+    expect(JSON.parse(got[0].body)).toMatchObject({ type: "checkin.redeemed", data: { ticketId: t.id, listId: list.id } });
+  });
+});
+
+describe("a webhook whose owner lost access", () => {
+  const organizerOf = async (ev: TestEvent) => (await withDb((db) => db.select({ id: events.organizerId }).from(events).where(eq(events.id, ev.eventId))))[0].id;
+  const asAuthUser = (id: string, role: "organizer" | "admin") => ({ id, role, sid: "s", jti: "j", exp: 0 });
+
+  it("receives nothing once the organizer is disabled: the pending delivery is marked skipped (owner_disabled)", async () => {
+    const ev = await makeReservedEventOnSale();
+    const organizerId = await organizerOf(ev);
+    const name = crypto.randomUUID();
+    const hook = await withDb((db) => createWebhook(testEnv, db, asAuthUser(organizerId, "organizer"), { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"] }));
+    await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `owner:${crypto.randomUUID()}`, data: { ticketId: "t", eventId: ev.eventId } }));
+    const admin = await makeUser("admin");
+    expect((await call(`/v1/admin/users/${organizerId}`, { method: "PATCH", headers: admin.auth, json: { disabled: true } })).status).toBe(200);
+
+    await sweep();
+    const [d] = await eventually(async () => {
+      const rows = await deliveriesOf(hook.id);
+      return rows[0]?.status !== "pending" ? rows : null;
+    }, 10_000, "delivery settled");
+    expect(d.status).toBe("skipped");
+    const log = await attemptsOf(d.id);
+    expect(log.map((r) => r.error)).toEqual(["owner_disabled"]);
+    expect(await inbox(name)).toEqual([]);
+  });
+
+  it("a demoted admin's global webhook stops receiving other organizers' events (skipped, owner_lacks_access)", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    const other = await makeUser("admin");
+    const name = crypto.randomUUID();
+    const created = await call("/v1/webhooks", { method: "POST", headers: admin.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"] } });
+    expect(created.status).toBe(201);
+    const hook: any = await created.json();
+    try {
+      await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `demoted:${crypto.randomUUID()}`, data: { ticketId: "t", eventId: ev.eventId } }));
+      expect((await call(`/v1/admin/users/${admin.id}`, { method: "PATCH", headers: other.auth, json: { role: "organizer" } })).status).toBe(200);
+
+      await sweep();
+      const [d] = await eventually(async () => {
+        const rows = await deliveriesOf(hook.id);
+        return rows.length && rows.every((r) => r.status !== "pending") ? rows : null;
+      }, 10_000, "delivery settled");
+      expect(d.status).toBe("skipped");
+      const log = await attemptsOf(d.id);
+      expect(log.map((r) => r.error)).toEqual(["owner_lacks_access"]);
+      expect(await inbox(name)).toEqual([]);
+      // The owner's delivery log says so.
+      const shown: any = await (await call(`/v1/webhooks/${hook.id}/deliveries`, { headers: other.auth })).json();
+      expect(shown.data[0]).toMatchObject({ id: d.id, status: "skipped", attempts: [{ statusCode: null, error: "owner_lacks_access" }] });
+    } finally {
+      // A global hook of an admin sees every event: retire it, so no other test delivers there.
+      await withDb((db) => db.update(webhooks).set({ deletedAt: new Date() }).where(eq(webhooks.id, hook.id)));
+    }
+  });
+});
+
+describe("what the organizer's delivery log says about a failed attempt", () => {
+  it("is a status class (connect_failed), not the raw connection error", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    // Port 1 on loopback: nothing listens there.
+    const hook: any = await (await call("/v1/webhooks", { method: "POST", headers: admin.auth, json: { url: "http://127.0.0.1:1/hook", events: ["checkin.redeemed"], eventId: ev.eventId } })).json();
+    await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `closed:${crypto.randomUUID()}`, data: { ticketId: "t" } }));
+    const shown = await eventually(async () => {
+      const d: any = await (await call(`/v1/webhooks/${hook.id}/deliveries`, { headers: admin.auth })).json();
+      return d.data[0]?.attempts.length ? d.data[0] : null;
+    }, 10_000, "an attempt logged");
+    expect(shown.attempts[0]).toMatchObject({ statusCode: null, error: "connect_failed" });
+    expect((await call(`/v1/webhooks/${hook.id}`, { method: "DELETE", headers: admin.auth })).status).toBe(204);
+  });
+});
