@@ -5842,7 +5842,7 @@ export interface components {
             estimatedWaitSeconds?: number;
             opensAt?: string;
             admission?: components["schemas"]["Admission"];
-            /** @description Sold out: where to queue for seats that come back */
+            /** @description Sold out: where to queue for seats that come back; absent while the waitlist is closed (always, while the room is on) */
             waitlist?: string;
         };
         /** @description Send as X-Admission-Token (HTTP) or `admission` (socket hold frame) */
