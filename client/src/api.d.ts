@@ -5842,7 +5842,7 @@ export interface components {
             estimatedWaitSeconds?: number;
             opensAt?: string;
             admission?: components["schemas"]["Admission"];
-            /** @description Sold out: where to queue for seats that come back */
+            /** @description Sold out: where to queue for seats that come back; absent while the waitlist is closed (always, while the room is on) */
             waitlist?: string;
         };
         /** @description Send as X-Admission-Token (HTTP) or `admission` (socket hold frame) */
@@ -6076,7 +6076,7 @@ export interface components {
             /** Format: uuid */
             listId: string;
             code: string;
-            /** @description The scanner's id for this scan: the same nonce again answers the first result again */
+            /** @description The device's id for this scan, unique per device (scanner token, or the signed-in account) and list: the same nonce from the same device again answers the first result again */
             nonce: string;
             /**
              * @default entry
@@ -6089,7 +6089,7 @@ export interface components {
             listId: string;
             scans: {
                 code: string;
-                /** @description The scanner's id for this scan: the same nonce again answers the first result again */
+                /** @description The device's id for this scan, unique per device (scanner token, or the signed-in account) and list: the same nonce from the same device again answers the first result again */
                 nonce: string;
                 /** Format: date-time */
                 at: string;

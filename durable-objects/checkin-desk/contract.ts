@@ -22,6 +22,12 @@ export interface RedeemItem {
 
 export interface RedeemBatch {
   listId: string;
+  /**
+   * The scanning device (`scanner:<id>`, or `user:<id>` for an organizer scanning with their own
+   * account). A nonce is the device's own name for one scan: unique per list and device, so two
+   * devices that number their scans the same way never get each other's answers.
+   */
+  device: string;
   allowReentry: boolean;
   items: RedeemItem[];
 }

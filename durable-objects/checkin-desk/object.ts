@@ -12,12 +12,20 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      // This object's own SQLite schema (not Postgres, not wrangler's class migrations); version 1.
+      // This object's own SQLite schema (not Postgres, not wrangler's class migrations).
       const sql = ctx.storage.sql;
       sql.exec(`CREATE TABLE IF NOT EXISTS presence (list_id TEXT NOT NULL, ticket_id TEXT NOT NULL, first_at INTEGER NOT NULL, inside INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (list_id, ticket_id)) WITHOUT ROWID`);
       sql.exec(`CREATE INDEX IF NOT EXISTS presence_ticket_idx ON presence (ticket_id)`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS scans (list_id TEXT NOT NULL, nonce TEXT NOT NULL, ticket_id TEXT, result TEXT NOT NULL, first_at INTEGER, PRIMARY KEY (list_id, nonce)) WITHOUT ROWID`);
       sql.exec(`CREATE TABLE IF NOT EXISTS voided (ticket_id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
+      // Version 2: answers are kept per device (nonces were per list, so two devices shared them).
+      sql.exec(`CREATE TABLE IF NOT EXISTS device_scans (list_id TEXT NOT NULL, device TEXT NOT NULL, nonce TEXT NOT NULL, ticket_id TEXT, result TEXT NOT NULL, first_at INTEGER, PRIMARY KEY (list_id, device, nonce)) WITHOUT ROWID`);
+      if (sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scans'`).toArray().length) {
+        // Answers given before devices were told apart keep the device '' (no device sends it).
+        ctx.storage.transactionSync(() => {
+          sql.exec(`INSERT OR IGNORE INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) SELECT list_id, '', nonce, ticket_id, result, first_at FROM scans`);
+          sql.exec(`DROP TABLE scans`);
+        });
+      }
     });
   }
 
@@ -31,9 +39,9 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
     this.ctx.storage.transactionSync(() => {
       for (const i of scanOrder(items.map((it) => ({ scan: it })))) {
         const item = items[i];
-        const seen = sql.exec<{ ticket_id: string | null; result: string; first_at: number | null }>(`SELECT ticket_id, result, first_at FROM scans WHERE list_id = ? AND nonce = ?`, batch.listId, item.nonce).toArray()[0];
+        const seen = sql.exec<{ ticket_id: string | null; result: string; first_at: number | null }>(`SELECT ticket_id, result, first_at FROM device_scans WHERE list_id = ? AND device = ? AND nonce = ?`, batch.listId, batch.device, item.nonce).toArray()[0];
         if (seen) {
-          // The same nonce is the same scan: answered as the first time, whatever came since.
+          // The same nonce from the same device is the same scan: answered as the first time, whatever came since.
           const same = seen.ticket_id === item.facts.ticketId;
           out[i] = { result: same ? (seen.result as RedeemOutcome["result"]) : "invalid", ticketId: item.facts.ticketId, firstRedeemedAt: same ? seen.first_at : null, at: item.at, fresh: false };
           continue;
@@ -49,7 +57,7 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
             batch.listId, ticketId, d.next.firstAt, d.next.inside ? 1 : 0, d.next.lastAt,
           );
         }
-        sql.exec(`INSERT INTO scans (list_id, nonce, ticket_id, result, first_at) VALUES (?, ?, ?, ?, ?)`, batch.listId, item.nonce, ticketId, d.result, d.firstRedeemedAt ?? null);
+        sql.exec(`INSERT INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) VALUES (?, ?, ?, ?, ?, ?)`, batch.listId, batch.device, item.nonce, ticketId, d.result, d.firstRedeemedAt ?? null);
         out[i] = { result: d.result, ticketId, firstRedeemedAt: d.firstRedeemedAt ?? null, at: item.at, fresh: true };
       }
     });

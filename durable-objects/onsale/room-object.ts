@@ -166,7 +166,9 @@ export class WaitingRoom extends DurableObject<Env> {
     const view: InventoryView = inv.value;
     const decision = decideTick(c, this.state, view, now);
     const sketches = this.state.sketches;
-    const waitlist = `/v1/events/${c.eventId}/waitlist`;
+    // Sold-out visitors are pointed at the waitlist only when joining it works: while the inventory's
+    // gate is on, the waitlist is closed (409 WAITLIST_CLOSED) and the room's queue is the only way in.
+    const waitlist = inv.value.onSale ? undefined : `/v1/events/${c.eventId}/waitlist`;
     const reports: TickReport[] = await Promise.all(
       Array.from({ length: c.shards }, (_, n) =>
         this.shard(c.eventId, n).tick({ open: decision.open, admit: decision.perShard[n] ?? 0, soldOut: decision.soldOut, waitlist, sketches, ratePerSecond: decision.ratePerSecond, at: now }),

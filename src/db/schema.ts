@@ -616,6 +616,9 @@ export const checkins = pgTable(
     listId: uuid("list_id")
       .notNull()
       .references(() => checkinLists.id, { onDelete: "cascade" }),
+    // The scanning device (`scanner:<id>` or `user:<id>`): nonces are unique per device and list.
+    // '' on rows mirrored before devices were told apart.
+    device: text("device").notNull().default(""),
     nonce: text("nonce").notNull(),
     ticketId: uuid("ticket_id")
       .notNull()
@@ -624,7 +627,7 @@ export const checkins = pgTable(
     at: ts("at").notNull(),
     scannerId: uuid("scanner_id"),
   },
-  (t) => [primaryKey({ columns: [t.listId, t.nonce] }), index("checkins_ticket_idx").on(t.ticketId, t.at)],
+  (t) => [primaryKey({ columns: [t.listId, t.device, t.nonce] }), index("checkins_ticket_idx").on(t.ticketId, t.at)],
 );
 
 export const webhooks = pgTable(

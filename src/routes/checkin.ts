@@ -43,7 +43,7 @@ const CheckinList = z
 
 const Direction = z.enum(["entry", "exit"]).default("entry");
 const Code = z.string().min(1).max(MAX_CODE_LENGTH);
-const Nonce = z.string().min(1).max(100).openapi({ description: "The scanner's id for this scan: the same nonce again answers the first result again" });
+const Nonce = z.string().min(1).max(100).openapi({ description: "The device's id for this scan, unique per device (scanner token, or the signed-in account) and list: the same nonce from the same device again answers the first result again" });
 
 const ScanResult = z
   .object({

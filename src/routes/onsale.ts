@@ -35,7 +35,7 @@ const Place = z
     estimatedWaitSeconds: z.number().int().optional(),
     opensAt: z.string().optional(),
     admission: Admission.optional().openapi({ description: "Send as X-Admission-Token (HTTP) or `admission` (socket hold frame)" }),
-    waitlist: z.string().optional().openapi({ description: "Sold out: where to queue for seats that come back" }),
+    waitlist: z.string().optional().openapi({ description: "Sold out: where to queue for seats that come back; absent while the waitlist is closed (always, while the room is on)" }),
   })
   .openapi("QueuePlace");
 const JoinBody = z

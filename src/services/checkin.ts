@@ -74,6 +74,9 @@ export interface ScanReply {
 
 export type CheckinActor = { user: AuthUser; scanner?: undefined } | { scanner: ScannerClaims; user?: undefined };
 
+/** The device a scan comes from: nonces are unique per device and list (a scanner's, or an organizer's own account). */
+export const deviceOf = (actor: CheckinActor): string => (actor.scanner ? `scanner:${actor.scanner.scannerId}` : `user:${actor.user.id}`);
+
 /** Who may scan at a list: a scanner of its event, or the event's organizer or an admin. */
 async function listFor(db: Database, actor: CheckinActor, listId: string): Promise<List> {
   const [list] = await db.select().from(checkinLists).where(eq(checkinLists.id, listId));
@@ -89,10 +92,11 @@ async function listFor(db: Database, actor: CheckinActor, listId: string): Promi
 /**
  * Verifies each code offline-style (signature with the event's key), looks its ticket up, and has
  * the event's desk decide every scan in one call. Accepted scans are mirrored to Postgres and
- * announced to webhooks (checkin.redeemed) once, however often the same nonce is sent.
+ * announced to webhooks (checkin.redeemed) once, however often the same device sends the same nonce.
  */
 export async function redeemScans(env: Env, db: Database, actor: CheckinActor, listId: string, scans: ScanInput[]): Promise<ScanReply[]> {
   const list = await listFor(db, actor, listId);
+  const device = deviceOf(actor);
   const keys = await eventKeys(db, list.eventId);
   const claims = await Promise.all(scans.map((s) => verifyTicketCode(keys.publicKey, s.code)));
   const ids = [...new Set(claims.filter((c) => c && c.eid === list.eventId).map((c) => c!.tid))];
@@ -106,6 +110,7 @@ export async function redeemScans(env: Env, db: Database, actor: CheckinActor, l
   });
   const outcomes = await checkinDesk(env, list.eventId).redeem({
     listId,
+    device,
     allowReentry: list.allowReentry,
     items: scans.map((s, i) => ({ nonce: s.nonce, direction: s.direction, at: s.at, facts: facts[i] })),
   });
@@ -115,13 +120,13 @@ export async function redeemScans(env: Env, db: Database, actor: CheckinActor, l
     const deliveries = await db.transaction(async (tx) => {
       const mirrored = await tx
         .insert(checkins)
-        .values(accepted.map(({ o, s }) => ({ listId, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(o.at), scannerId: actor.scanner?.scannerId ?? null })))
+        .values(accepted.map(({ o, s }) => ({ listId, device, nonce: s.nonce, ticketId: o.ticketId!, direction: s.direction, at: new Date(o.at), scannerId: actor.scanner?.scannerId ?? null })))
         .onConflictDoNothing()
         .returning({ nonce: checkins.nonce, ticketId: checkins.ticketId, direction: checkins.direction, at: checkins.at });
       const ids: string[] = [];
       for (const m of mirrored) {
         if (m.direction !== "entry") continue;
-        ids.push(...(await insertDeliveries(tx, { type: "checkin.redeemed", eventId: list.eventId, dedupeKey: `checkin:${listId}:${m.nonce}`, data: { ticketId: m.ticketId, listId, eventId: list.eventId, at: m.at.toISOString() } })));
+        ids.push(...(await insertDeliveries(tx, { type: "checkin.redeemed", eventId: list.eventId, dedupeKey: `checkin:${listId}:${device}:${m.nonce}`, data: { ticketId: m.ticketId, listId, eventId: list.eventId, at: m.at.toISOString() } })));
       }
       return ids;
     });

@@ -14,6 +14,8 @@ import {
   type WaitlistEntryRow,
 } from "../../durable-objects/inventory/logic/waitlist";
 import { NotificationMessage } from "../../src/queues/messages";
+import { EMPTY_PRODUCTS, decideProducts, implicitDefaultType } from "../../durable-objects/inventory/engine/products";
+import type { ProductSet, TicketTypeDef } from "../../durable-objects/inventory/contract";
 
 const EVENT = "6f1c0000-0000-4000-8000-000000000001";
 const USER = "6f1c0000-0000-4000-8000-0000000000aa";
@@ -54,9 +56,16 @@ function join(over: Partial<JoinContext> = {}): JoinContext {
 
 const seat = (id: string, priceCents = 5000, status: SeatRow["status"] = "available"): SeatRow => ({ id, priceCents, status });
 
+/** Prices offers as the object does, against a product set (the implicit default type when none). */
+const pricer = (config: InventoryConfig, products: ProductSet = EMPTY_PRODUCTS): OfferContext["price"] => (wanted, voucher) =>
+  decideProducts({ config, products, usage: { byType: new Map(), byVoucher: new Map() }, now: NOW, wanted, voucherCode: voucher });
+
 function offer(over: Partial<OfferContext> = {}): OfferContext {
-  return { config: ga, now: NOW, head: waiting(), available: 2, seats: [], userQuantity: 0, newHoldId: "hld_offer", ...over };
+  const config = over.config ?? ga;
+  return { config, now: NOW, head: waiting(), available: 2, seats: [], userQuantity: 0, newHoldId: "hld_offer", price: pricer(config), ...over };
 }
+
+const defaultType = (over: Partial<TicketTypeDef>): ProductSet => ({ revision: 1, types: [{ ...implicitDefaultType(), ...over }], vouchers: [] });
 
 describe("joining the waitlist", () => {
   it("creates a waiting entry when the quantity cannot be held now", () => {
@@ -121,6 +130,22 @@ describe("offering seats to the head of the queue", () => {
 
   it("ends the head's entry as expired when an offer would break the per-user cap", () => {
     expect(decideOffer(offer({ userQuantity: 3, available: 5 }))).toEqual({ kind: "close", entry: { ...waiting(), status: "expired", updatedAt: NOW } });
+  });
+
+  it("prices an offer as a hold of the default type: its price, with lines", () => {
+    const d = decideOffer(offer({ available: 3, price: pricer(ga, defaultType({ priceCents: 7500 })) }));
+    if (d.kind !== "offer") throw new Error(d.kind);
+    expect(d.hold).toMatchObject({ totalCents: 15_000, lines: [{ ticketTypeId: "tt_default", quantity: 2, unitCents: 7500, discountCents: 0 }], voucherId: null });
+    const r = decideOffer(offer({ config: reserved, available: 3, seats: [seat("A-1-3", 4000), seat("A-1-5", 6000)], price: pricer(reserved, defaultType({ priceCents: 100 })) }));
+    if (r.kind !== "offer") throw new Error(r.kind);
+    expect(r.hold.seats).toEqual([{ id: "A-1-3", priceCents: 100 }, { id: "A-1-5", priceCents: 100 }]);
+  });
+
+  it("waits while the default type is off sale, hidden or out of quota, and ends a head its per-order limit can never serve", () => {
+    for (const over of [{ salesEndMs: NOW }, { salesStartMs: NOW + 1 }, { hidden: true }, { quota: 1 }]) {
+      expect(decideOffer(offer({ available: 5, price: pricer(ga, defaultType(over)) })), JSON.stringify(over)).toEqual({ kind: "wait" });
+    }
+    expect(decideOffer(offer({ available: 5, price: pricer(ga, defaultType({ maxPerOrder: 1 })) }))).toEqual({ kind: "close", entry: { ...waiting(), status: "expired", updatedAt: NOW } });
   });
 
   it("makes offered holds that no client idempotency key can replay", () => {

@@ -175,7 +175,7 @@ describe("on-sale mode", () => {
     expect(positions.slice(6)).toEqual([6, 7, 8]);
   });
 
-  it("says sold_out to everyone waiting (socket and poll) when nothing can sell, and admits again when seats come back", async () => {
+  it("says sold_out to everyone waiting (socket and poll) when nothing can sell, pointing at no waitlist while the waitlist is closed, and admits again when seats come back", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 2 });
     const [a, b, c] = await makeUsers(3);
     await onSale(ev, { opensAt: iso(Date.now() - 1_000), shards: 2 });
@@ -195,8 +195,11 @@ describe("on-sale mode", () => {
     expect((await ev.stub.beginConfirm(h.body.id, bookingId)).ok).toBe(true);
     expect((await ev.stub.commit(h.body.id, bookingId)).ok).toBe(true);
     await tick(ev.id);
-    expect(await me(ev, b)).toEqual({ status: 200, body: { status: "sold_out", waitlist: `/v1/events/${ev.id}/waitlist` } });
-    await expect.poll(() => sock.last()).toEqual({ type: "sold_out", waitlist: `/v1/events/${ev.id}/waitlist` });
+    // The room's queue is the only way in while it is on (joining the waitlist answers 409): no frame sends anyone there.
+    expect(await me(ev, b)).toEqual({ status: 200, body: { status: "sold_out" } });
+    await expect.poll(() => sock.last()).toEqual({ type: "sold_out" });
+    const joinWaitlist = await callApp(`/v1/events/${ev.id}/waitlist`, { method: "POST", headers: b.auth, json: { quantity: 1 } }).then(json);
+    expect(joinWaitlist).toMatchObject({ status: 409, body: { error: { code: "WAITLIST_CLOSED" } } });
     expect((await json(await call(`/v1/events/${ev.id}/queue/stats`, { headers: admin.auth }))).body.soldOut).toBe(true);
 
     // A cancellation gives the seats back: the room admits again.

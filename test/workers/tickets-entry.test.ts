@@ -141,6 +141,28 @@ describe("check-in", () => {
     expect(cross.status).toBe(403);
   });
 
+  it("gives two scanners that happen to use the same nonce each their own answer", async () => {
+    const { ev, admin, list, scanAuth } = await setup();
+    const second: any = await (await call(`/v1/events/${ev.eventId}/scanners`, { method: "POST", headers: admin.auth, json: { name: "Door 2" } })).json();
+    const door2 = { authorization: `Bearer ${second.token}` };
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-4", "A-1-5"]);
+    const [a, b] = await ticketsOf(buyer);
+    // Each device numbers its own scans: both start at "scan-1".
+    const one: any = await (await redeem(scanAuth, { listId: list.id, code: a.code, nonce: "scan-1" })).json();
+    const two: any = await (await redeem(door2, { listId: list.id, code: b.code, nonce: "scan-1" })).json();
+    expect(one).toMatchObject({ result: "ok", ticket: { id: a.id } });
+    expect(two).toMatchObject({ result: "ok", ticket: { id: b.id } });
+    // A retry from either device still answers that device's first answer.
+    expect(await (await redeem(scanAuth, { listId: list.id, code: a.code, nonce: "scan-1" })).json()).toEqual(one);
+    expect(await (await redeem(door2, { listId: list.id, code: b.code, nonce: "scan-1" })).json()).toEqual(two);
+    // An offline upload from a third device (the organizer's phone) with the same nonce is its own scan too.
+    const synced: any = await (await call("/v1/checkin/sync", { method: "POST", headers: admin.auth, json: { listId: list.id, scans: [{ code: a.code, nonce: "scan-1", at: new Date(Date.now() - 1000).toISOString(), direction: "entry" }] } })).json();
+    expect(synced.results[0]).toMatchObject({ result: "ok", ticket: { id: a.id } });
+    const rows = await withDb((db) => db.select().from(checkins).where(eq(checkins.listId, list.id)));
+    expect(rows.map((r) => r.ticketId).sort()).toEqual([a.id, a.id, b.id].sort());
+  });
+
   it("keeps scanner tokens to check-in: no other route accepts them, and a revoked scanner stops at once", async () => {
     const { ev, admin, list, scanner, scanAuth } = await setup();
     expect((await call("/v1/me", { headers: scanAuth })).status).toBe(401);
@@ -224,6 +246,22 @@ describe("transfer and cancellation", () => {
     const late = await call(`/v1/tickets/${received.id}/transfer`, { method: "POST", headers: friend.auth, json: { toEmail: holder.email } });
     expect(late.status).toBe(409);
     expect((await call(`/v1/tickets/${give.id}/transfer`, { method: "POST", headers: holder.auth, json: { toEmail: friend.email } })).status).toBe(404);
+  });
+
+  it("lets a ticket scanned offline be transferred before the sync, and answers that scan invalid at the sync (as docs/tickets.md says)", async () => {
+    const { ev, list, scanAuth } = await setup();
+    const holder = await makeUser();
+    const friend = await makeUser();
+    await confirmedBooking(ev, holder, ["A-2-1"]);
+    const [t] = await ticketsOf(holder);
+    const scannedAt = new Date(Date.now() - 30_000).toISOString();
+    // The desk has not seen the offline entry: the transfer goes through.
+    expect((await call(`/v1/tickets/${t.id}/transfer`, { method: "POST", headers: holder.auth, json: { toEmail: friend.email } })).status).toBe(200);
+    const synced: any = await (await call("/v1/checkin/sync", { method: "POST", headers: scanAuth, json: { listId: list.id, scans: [{ code: t.code, nonce: "offline-1", at: scannedAt, direction: "entry" }] } })).json();
+    expect(synced.results).toEqual([{ nonce: "offline-1", result: "invalid" }]);
+    expect(await withDb((db) => db.select().from(checkins).where(eq(checkins.listId, list.id)))).toEqual([]);
+    const [received] = await ticketsOf(friend);
+    expect(((await (await redeem(scanAuth, { listId: list.id, code: received.code })).json()) as any).result).toBe("ok");
   });
 
   it("refuses the buyer a refund once a ticket was transferred away, and keeps the recipient's ticket valid", async () => {

@@ -288,6 +288,54 @@ describe("offers when seats come back", () => {
   });
 });
 
+describe("offers follow the default ticket type (issue 24 item 4)", () => {
+  const defaultType = (over: Record<string, unknown>) => ({
+    revision: 1,
+    types: [{ id: "tt_default", name: "Standard", priceCents: null, quota: null, quotaPool: null, minPerOrder: 1, maxPerOrder: null, salesStartMs: null, salesEndMs: null, hidden: false, sections: null, ...over }],
+    vouchers: [],
+  });
+
+  it("charges a waitlist offer the default type's price, as a hold of that type would cost", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 2 });
+    const [x, a, buyer] = await makeUsers(3);
+    value(await ev.stub.setProducts(defaultType({ priceCents: 7500 })));
+    const xh = await hold(ev.stub, x.id, { quantity: 2 });
+    expect(xh.totalCents).toBe(15_000);
+    await join(ev.stub, a.id, 2);
+    value(await ev.stub.release(xh.id, x.id));
+    const offered = await entry(ev.stub, a.id);
+    expect(offered.status).toBe("offered");
+    const offer = value(await ev.stub.getHold(offered.holdId!));
+    expect(offer).toMatchObject({ totalCents: 15_000, lines: [{ ticketTypeId: "tt_default", quantity: 2, unitCents: 7500, discountCents: 0 }] });
+    // The same seats bought publicly cost the same.
+    value(await ev.stub.release(offered.holdId!, a.id));
+    expect((await hold(ev.stub, buyer.id, { quantity: 2 })).totalCents).toBe(15_000);
+  });
+
+  it("makes no offer while the default type is off sale or hidden, and offers once it is back on sale", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 1 });
+    const [x, a] = await makeUsers(2);
+    const xh = await hold(ev.stub, x.id, { quantity: 1 });
+    await join(ev.stub, a.id, 1);
+    value(await ev.stub.setProducts(defaultType({ salesEndMs: Date.now() - 1000 })));
+    value(await ev.stub.release(xh.id, x.id));
+    expect(await entry(ev.stub, a.id)).toMatchObject({ status: "waiting" });
+    expect((await ev.stub.stats()).available).toBe(1);
+    // Back on sale: the line gets the free seat before the public does.
+    value(await ev.stub.setProducts({ ...defaultType({}), revision: 2 }));
+    const offered = await entry(ev.stub, a.id);
+    expect(offered.status).toBe("offered");
+    // Hidden: a public hold of the type is refused, so is an offer.
+    const [b] = await makeUsers(1);
+    await join(ev.stub, b.id, 1);
+    value(await ev.stub.setProducts({ ...defaultType({ hidden: true }), revision: 3 }));
+    value(await ev.stub.release(offered.holdId!, a.id));
+    expect(await entry(ev.stub, b.id)).toMatchObject({ status: "waiting" });
+    expect((await ev.stub.stats()).available).toBe(1);
+    await checkInvariants(ev.stub);
+  });
+});
+
 describe("under concurrency", () => {
   for (const seed of [1, 2, 3]) {
     it(`keeps arrival order with joins and releases racing (seed ${seed}): no seat offered twice, nobody skipped`, async () => {
@@ -390,18 +438,23 @@ describe("leaving the object", () => {
 });
 
 describe("the waitlist during an on-sale (issue 24 item 4)", () => {
-  it("is closed while the waiting room is on, and seats that come back go to the pool the room admits to", async () => {
+  it("is closed while the waiting room is on, and seats that come back (or a place someone leaves) go to the pool the room admits to", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 2 });
     const stub = ev.stub as Stub;
-    const [a, b, c] = (await makeUsers(3)).map((u) => u.id);
-    // Before the on-sale: the event is held out and b waits for a seat.
+    const [a, b, c, d] = (await makeUsers(4)).map((u) => u.id);
+    // Before the on-sale: the event is held out and b, then d, wait for a seat.
     const held = await hold(stub, a, { quantity: 2 });
     expect((await join(stub, b, 1)).status).toBe("waiting");
+    expect((await join(stub, d, 1)).status).toBe("waiting");
     expect(await stub.setOnSale(true)).toMatchObject({ ok: true });
     expect(await stub.joinWaitlist(c, 1)).toMatchObject({ ok: false, code: "WAITLIST_CLOSED" });
     // A released hold no longer jumps the room's queue: the seats are free for admitted buyers.
     value(await stub.release(held.id, a));
     expect(await entry(stub, b)).toMatchObject({ status: "waiting" });
+    expect((await stub.stats()).available).toBe(2);
+    // Nor does the line move up when someone leaves it.
+    value(await stub.leaveWaitlist(b));
+    expect(await entry(stub, d)).toMatchObject({ status: "waiting", position: 1 });
     expect((await stub.stats()).available).toBe(2);
     await checkInvariants(stub);
   });

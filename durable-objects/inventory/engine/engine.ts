@@ -138,7 +138,10 @@ export class InventoryEngine {
 
   /** The catalogue's ticket types and vouchers (products.ts); an older revision than the stored one is ignored. */
   setProducts(set: ProductSet) {
-    return this.holds.setProducts(set);
+    const r = this.holds.setProducts(set);
+    // The default type may have come back on sale: the line gets the free seats before the public.
+    if (r.ok && r.value.applied) this.waitlist.offerFree();
+    return r;
   }
 
   productStats(now: number): InventoryResult<ProductStats> {

@@ -15,18 +15,19 @@ import {
   parseHoldRequest,
   toView,
   validateInit,
+  type HoldContext,
   type HoldRow,
   type InventoryConfig,
   type SeatChange,
   type SeatRow,
   type Transition,
 } from "../logic/rules";
-import type { Availability, HoldRequest, HoldView, InventoryInit, InventoryResult, ProductSet, ProductStats } from "../contract";
+import { DEFAULT_TYPE_ID, type Availability, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
-import { EMPTY_PRODUCTS, decideProducts, moveUsage, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
+import { EMPTY_PRODUCTS, decideProducts, moveUsage, seatAllowed, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
 import type { InventoryStore } from "../store/store";
 
 const EXPIRE_BATCH = 500;
@@ -168,9 +169,16 @@ export class Holds {
     return this.seats.rows(ids);
   }
 
-  /** Reserved seating: the best seats to offer are simply the first free ones in seat order. */
+  /** Reserved seating: the best seats to offer are the first free ones in seat order that the default type sells. */
   firstAvailableSeats(n: number): SeatRow[] {
-    return this.seats.firstAvailable(n);
+    const t = typesOf(this.products).get(DEFAULT_TYPE_ID)!;
+    return this.seats.firstAvailable(n, (id) => seatAllowed(t, id));
+  }
+
+  /** Prices and gates wanted lines as a hold would be, against the current products and usage (the waitlist's offers use it). */
+  pricer(now: number): HoldContext["price"] {
+    const config = this.config!;
+    return (wanted, voucher) => decideProducts({ config, products: this.products, usage: this.usage, now, wanted, voucherCode: voucher });
   }
 
   activeHolds(): HoldRow[] {
@@ -225,7 +233,7 @@ export class Holds {
       userQuantity: previous ? 0 : this.userQuantity(userId),
       available: this.available(),
       newHoldId: this.newHoldId(),
-      price: (wanted, voucher) => decideProducts({ config, products: this.products, usage: this.usage, now, wanted, voucherCode: voucher }),
+      price: this.pricer(now),
     });
     if (!decision.ok) return decision;
     if (decision.value.kind === "create") {

@@ -95,7 +95,7 @@ const sectionOfSeat = (seatId: string) => {
   return { section, row };
 };
 
-function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
+export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
   if (!t.sections) return true;
   const { section, row } = sectionOfSeat(seatId);
   return t.sections.some((s) => s === section || s === `${section}-${row}`);

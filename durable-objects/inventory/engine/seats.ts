@@ -41,12 +41,12 @@ export class Seats {
     return out;
   }
 
-  /** The first `n` free seats in seat order (the best seats to offer the waitlist). */
-  firstAvailable(n: number): SeatRow[] {
+  /** The first `n` free seats in seat order that `allowed` lets through (the best seats to offer the waitlist). */
+  firstAvailable(n: number, allowed: (seatId: string) => boolean = () => true): SeatRow[] {
     const out: SeatRow[] = [];
     for (const s of this.list) {
       if (out.length >= n) break;
-      if (s.status === "available") out.push({ id: s.id, priceCents: s.priceCents, status: s.status });
+      if (s.status === "available" && allowed(s.id)) out.push({ id: s.id, priceCents: s.priceCents, status: s.status });
     }
     return out;
   }

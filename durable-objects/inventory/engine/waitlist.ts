@@ -94,7 +94,7 @@ export class Waitlist {
         this.waitingCount--;
         // The line moved up: a new head may fit the seats that are free now (they would otherwise
         // wait for the next seat to come back while any public hold could take them).
-        this.offerToQueue(now, changes, metrics);
+        if (!this.d.closed()) this.offerToQueue(now, changes, metrics);
       });
       this.afterCommit(changes, metrics)();
     } else if (d.kind === "release-offer") {
@@ -110,6 +110,20 @@ export class Waitlist {
     this.d.holds.expireDue(this.d.now());
     const entry = this.d.store.latestEntry(userId);
     return entry ? ok(this.viewOf(entry)) : fail("NOT_FOUND", "You are not on this event's waitlist");
+  }
+
+  /**
+   * Offers the seats free now to the line (after the ticket catalogue changed: the default type
+   * back on sale, a quota raised), as when seats come back. Nothing while the waitlist is closed.
+   */
+  offerFree(): void {
+    const { holds } = this.d;
+    if (!holds.config || this.waitingCount === 0 || this.d.closed()) return;
+    const now = this.d.now();
+    const changes: SeatChange[] = [];
+    const metrics: Metric[] = [];
+    holds.tx(() => this.offerToQueue(now, changes, metrics));
+    this.afterCommit(changes, metrics)();
   }
 
   /**
@@ -166,6 +180,7 @@ export class Waitlist {
         seats: config.seating === "reserved" && head.quantity <= available ? holds.firstAvailableSeats(head.quantity) : [],
         userQuantity: holds.userQuantity(head.userId),
         newHoldId: holds.newHoldId(),
+        price: holds.pricer(now),
       });
       if (d.kind === "wait") return;
       this.waitingCount--;

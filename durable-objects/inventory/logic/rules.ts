@@ -118,7 +118,7 @@ export interface HoldRow {
   bookingId: string | null;
   idempotencyKey: string | null;
   requestHash: string;
-  /** Priced lines (docs/products.md); absent on holds made before ticket types and on waitlist offers (the default type). */
+  /** Priced lines (docs/products.md); absent on holds made before ticket types (and on waitlist offers made before offers were priced): the default type. */
   lines?: HoldLine[] | null;
   /** The voucher whose usage this hold takes while it counts. */
   voucherId?: string | null;
@@ -392,7 +392,7 @@ export function availability(capacity: number, held: number, booked: number): Av
   return { capacity, available: capacity - held - booked, held, booked };
 }
 
-/** Lines of a hold made before ticket types existed (or a waitlist offer): the default type. */
+/** Lines of a hold made before ticket types existed (or an offer made before offers were priced): the default type. */
 export function linesOf(hold: Pick<HoldRow, "lines" | "seats" | "quantity" | "totalCents">): HoldLine[] {
   if (hold.lines && hold.lines.length) return hold.lines;
   if (hold.seats.length) return hold.seats.map((s) => ({ ticketTypeId: DEFAULT_TYPE_ID, seatId: s.id, quantity: 1, unitCents: s.priceCents, discountCents: 0 }));

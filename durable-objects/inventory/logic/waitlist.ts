@@ -4,8 +4,8 @@
  * transaction as the seats coming back, so no public hold can take them in between.
  * Kept beside inventory/logic/rules.ts rather than in it: the hold path lives there.
  */
-import { fail, ok, type HoldRow, type InventoryConfig, type SeatChange, type SeatRow } from "./rules";
-import { MAX_SEATS_PER_REQUEST, type HoldStatus, type InventoryResult, type WaitlistEntryView, type WaitlistStatus } from "../contract";
+import { fail, ok, type HoldContext, type HoldRow, type InventoryConfig, type SeatChange, type SeatRow } from "./rules";
+import { DEFAULT_TYPE_ID, MAX_SEATS_PER_REQUEST, type HoldStatus, type InventoryResult, type WaitlistEntryView, type WaitlistStatus } from "../contract";
 
 export interface WaitlistEntryRow {
   /** Arrival order: the queue is served strictly by it. */
@@ -94,6 +94,11 @@ export interface OfferContext {
   /** Quantity the head's user holds or bought in this event. */
   userQuantity: number;
   newHoldId: string;
+  /**
+   * Prices and gates the offer as a public hold of the default ticket type (inventory/engine/products.ts):
+   * its price, its sales window, its hidden flag, its sections, its quota and per-order limits.
+   */
+  price: HoldContext["price"];
 }
 
 export type OfferDecision =
@@ -111,14 +116,21 @@ export function decideOffer(x: OfferContext): OfferDecision {
     return { kind: "close", entry: { ...head, status: "expired", updatedAt: now } };
   }
   if (head.quantity > x.available) return { kind: "wait" };
-  let seats: { id: string; priceCents: number }[] = [];
-  let totalCents = head.quantity * config.priceCents;
+  let wanted: Parameters<OfferContext["price"]>[0] = [{ ticketTypeId: DEFAULT_TYPE_ID, quantity: head.quantity }];
   if (config.seating === "reserved") {
     const free = x.seats.filter((s) => s.status === "available").slice(0, head.quantity);
     if (free.length < head.quantity) return { kind: "wait" };
-    seats = free.map((s) => ({ id: s.id, priceCents: s.priceCents }));
-    totalCents = seats.reduce((sum, s) => sum + s.priceCents, 0);
+    wanted = free.map((s) => ({ ticketTypeId: DEFAULT_TYPE_ID, quantity: 1, seatId: s.id, seatPriceCents: s.priceCents }));
   }
+  const priced = x.price(wanted, null);
+  if (!priced.ok) {
+    // The head's quantity breaks the type's per-order limits: it could never be offered, and the
+    // line is served strictly in order, so it ends (as for the per-user cap). Anything else (off
+    // sale, hidden, quota used up) may pass: everyone waits, as the public cannot buy either.
+    if (priced.code === "LIMIT_EXCEEDED") return { kind: "close", entry: { ...head, status: "expired", updatedAt: now } };
+    return { kind: "wait" };
+  }
+  const { seats, totalCents, lines } = priced.value;
   const expiresAt = now + config.waitlistOfferSeconds * 1000;
   return {
     kind: "offer",
@@ -136,6 +148,8 @@ export function decideOffer(x: OfferContext): OfferDecision {
       idempotencyKey: null,
       // Never matches a client's request hash: an offered hold is not replayed by an Idempotency-Key.
       requestHash: `w:${head.id}`,
+      lines,
+      voucherId: null,
     },
     entry: { ...head, status: "offered", holdId: x.newHoldId, offeredAt: now, offerExpiresAt: expiresAt, updatedAt: now },
   };
