@@ -1,4 +1,4 @@
-import { abortAllDurableObjects } from "cloudflare:test";
+import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { and, eq } from "drizzle-orm";
@@ -162,6 +162,24 @@ describe("check-in", () => {
     expect(synced.results[0]).toMatchObject({ result: "ok", ticket: { id: a.id } });
     const rows = await withDb((db) => db.select().from(checkins).where(eq(checkins.listId, list.id)));
     expect(rows.map((r) => r.ticketId).sort()).toEqual([a.id, a.id, b.id].sort());
+  });
+
+  it("keeps nothing of a flood of junk codes at the desk, and still answers each of them invalid, retries too", async () => {
+    const { ev, list, scanAuth } = await setup();
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-1"]);
+    const [ticket] = await ticketsOf(buyer);
+    const at = new Date(Date.now() - 5_000).toISOString();
+    const junk = Array.from({ length: 500 }, (_, i) => ({ code: `junk-${i}-${crypto.randomUUID()}`, nonce: `j-${i}`, at, direction: "entry" }));
+    const sync = async (scans: object[]) => ((await (await call("/v1/checkin/sync", { method: "POST", headers: scanAuth, json: { listId: list.id, scans } })).json()) as any).results;
+    for (let round = 0; round < 2; round++) expect((await sync(junk)).every((r: any) => r.result === "invalid")).toBe(true);
+    const ok: any = await (await redeem(scanAuth, { listId: list.id, code: ticket.code, nonce: "real-1" })).json();
+    expect(ok.result).toBe("ok");
+    const desks = (env as unknown as { CHECKIN_DESK: DurableObjectNamespace }).CHECKIN_DESK;
+    const stored = await runInDurableObject(desks.get(desks.idFromName(ev.eventId)), (_o, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM device_scans`).one().n);
+    // The genuine scan's answer is kept (its retry answers the same); the 1,000 junk scans left nothing.
+    expect(stored).toBe(1);
+    expect(await (await redeem(scanAuth, { listId: list.id, code: ticket.code, nonce: "real-1" })).json()).toEqual(ok);
   });
 
   it("keeps scanner tokens to check-in: no other route accepts them, and a revoked scanner stops at once", async () => {
