@@ -20,9 +20,10 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
       // Version 2: answers are kept per device (nonces were per list, so two devices shared them).
       sql.exec(`CREATE TABLE IF NOT EXISTS device_scans (list_id TEXT NOT NULL, device TEXT NOT NULL, nonce TEXT NOT NULL, ticket_id TEXT, result TEXT NOT NULL, first_at INTEGER, PRIMARY KEY (list_id, device, nonce)) WITHOUT ROWID`);
       if (sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scans'`).toArray().length) {
-        // Answers given before devices were told apart keep the device '' (no device sends it).
+        // Answers given before devices were told apart keep the device '' (no device sends it);
+        // junk scans' answers are dropped (never kept since, see redeem).
         ctx.storage.transactionSync(() => {
-          sql.exec(`INSERT OR IGNORE INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) SELECT list_id, '', nonce, ticket_id, result, first_at FROM scans`);
+          sql.exec(`INSERT OR IGNORE INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) SELECT list_id, '', nonce, ticket_id, result, first_at FROM scans WHERE ticket_id IS NOT NULL`);
           sql.exec(`DROP TABLE scans`);
         });
       }
@@ -57,7 +58,9 @@ export class CheckinDesk extends DurableObject<Env> implements CheckinDeskRpc {
             batch.listId, ticketId, d.next.firstAt, d.next.inside ? 1 : 0, d.next.lastAt,
           );
         }
-        sql.exec(`INSERT INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) VALUES (?, ?, ?, ?, ?, ?)`, batch.listId, batch.device, item.nonce, ticketId, d.result, d.firstRedeemedAt ?? null);
+        // A code that names no ticket of this event (junk, forged, another event's) is answered
+        // `invalid` however often it comes, so its answer is not kept: a flood of junk leaves nothing.
+        if (ticketId) sql.exec(`INSERT INTO device_scans (list_id, device, nonce, ticket_id, result, first_at) VALUES (?, ?, ?, ?, ?, ?)`, batch.listId, batch.device, item.nonce, ticketId, d.result, d.firstRedeemedAt ?? null);
         out[i] = { result: d.result, ticketId, firstRedeemedAt: d.firstRedeemedAt ?? null, at: item.at, fresh: true };
       }
     });

@@ -1,4 +1,4 @@
-// The soak's ledger: after the run has drained, money, seats and memory are checked against
+// The soak's ledger: after the run has drained, money, seats, tickets and memory are checked against
 // Postgres (read directly with `pg`), the card network's own ledger and the objects' seat maps.
 import pg from "pg";
 
@@ -74,6 +74,60 @@ async function drain(input: LedgerInput): Promise<{ settled: boolean; pending: n
 }
 
 const sample = (xs: string[], n = 5) => (xs.length ? ` e.g. ${xs.slice(0, n).join("; ")}` : "");
+
+export interface TicketRow {
+  id: string;
+  bookingId: string;
+  eventId: string;
+  seatId: string | null;
+  slot: number;
+  status: "valid" | "cancelled" | "transferred";
+}
+
+export interface TicketBookingRow {
+  id: string;
+  status: string;
+  quantity: number;
+}
+
+/**
+ * The tickets against their bookings (pure, so a seeded violation is unit-tested): a code that
+ * scans must belong to a sale that stands, one seat admits one person, and a paid booking has its
+ * tickets. A transfer leaves its old row `transferred` and a new `valid` one for the same slot.
+ */
+export function ticketLedger(tickets: TicketRow[], bookings: TicketBookingRow[]): LedgerRow[] {
+  const bookingById = new Map(bookings.map((b) => [b.id, b]));
+  const valid = tickets.filter((t) => t.status === "valid");
+  const onDeadSale = valid.filter((t) => bookingById.get(t.bookingId)?.status !== "confirmed");
+  const bySeat = new Map<string, string[]>();
+  for (const t of valid) {
+    // Reserved seating: one per seat of the event; general admission: one per unit (slot) of the booking.
+    const key = t.seatId !== null ? `${t.eventId}/${t.seatId}` : `${t.bookingId}#${t.slot}`;
+    bySeat.set(key, [...(bySeat.get(key) ?? []), t.id]);
+  }
+  const doubles = [...bySeat].filter(([, ids]) => ids.length > 1);
+  const validPerBooking = new Map<string, number>();
+  for (const t of valid) validPerBooking.set(t.bookingId, (validPerBooking.get(t.bookingId) ?? 0) + 1);
+  const confirmed = bookings.filter((b) => b.status === "confirmed");
+  const short = confirmed.filter((b) => (validPerBooking.get(b.id) ?? 0) !== b.quantity);
+  return [
+    {
+      check: "no ticket is valid on a booking that is not confirmed (refunded, cancelled, failed)",
+      ok: onDeadSale.length === 0,
+      evidence: `${valid.length} valid tickets of ${tickets.length}, ${onDeadSale.length} on a booking not confirmed${sample(onDeadSale.map((t) => `${t.id} on ${t.bookingId} (${bookingById.get(t.bookingId)?.status ?? "missing"})`))}`,
+    },
+    {
+      check: "no seat (or general admission unit) has two valid tickets",
+      ok: doubles.length === 0,
+      evidence: `${bySeat.size} seats or units with a valid ticket, ${doubles.length} with two or more${sample(doubles.map(([k, ids]) => `${k} x${ids.length}`))}`,
+    },
+    {
+      check: "every confirmed booking has one valid ticket per seat or unit",
+      ok: short.length === 0,
+      evidence: `${confirmed.length} confirmed bookings, ${short.length} with another count${sample(short.map((b) => `${b.id}: ${validPerBooking.get(b.id) ?? 0} of ${b.quantity}`))}`,
+    },
+  ];
+}
 
 /** Checks the ledger; `requests` counts the HTTP requests it sent to the Worker. */
 export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow[]; requests: number }> {
@@ -199,7 +253,20 @@ export async function checkLedger(input: LedgerInput): Promise<{ rows: LedgerRow
   }
   rows.push({ check: "every object's seat map agrees with Postgres", ok: drift.length === 0, evidence: drift.length ? drift.join("; ") : summary.join("; ") });
 
-  // 4. Nothing pending past its payment deadline plus one minute.
+  // 4. Tickets: none valid on a sale that does not stand, none twice for a seat, none missing.
+  const ticketRows = await query<{ id: string; booking_id: string; event_id: string; seat_id: string | null; slot: number; status: TicketRow["status"] }>(
+    db,
+    `select id, booking_id, event_id, seat_id, slot, status from tickets`,
+  );
+  const ticketBookings = await query<{ id: string; status: string; quantity: number }>(db, `select id, status, quantity from bookings`);
+  rows.push(
+    ...ticketLedger(
+      ticketRows.map((t) => ({ id: t.id, bookingId: t.booking_id, eventId: t.event_id, seatId: t.seat_id, slot: t.slot, status: t.status })),
+      ticketBookings,
+    ),
+  );
+
+  // 5. Nothing pending past its payment deadline plus one minute.
   const stale = await query<{ id: string; payment_deadline: Date; payment_method: string }>(
     db,
     `select id, payment_deadline, payment_method from bookings where status = 'pending' and payment_deadline + interval '1 minute' < now()`,

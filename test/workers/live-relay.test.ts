@@ -222,6 +222,55 @@ describe("live seat map watchers beyond the event's direct sockets are served by
     a.ws.close(1000);
   });
 
+  it("a relay evicted while its sockets hold seats loses no hold and makes none twice: sockets reconnect, sign in again and resend their unanswered refs", async () => {
+    const ev = await publishedEvent({ layout: [1, 1, 6] });
+    await directSockets(ev, 0);
+    const [alice, bob] = [await makeSession(), await makeSession()];
+    /** A socket on relay 0, signed in: what the client does on every (re)connect. */
+    const signedIn = async (token: string) => {
+      const live = await connect(ev.id, 0);
+      expect(await live.next()).toMatchObject({ type: "snapshot" });
+      expect(await ask(live, { type: "auth", token }, "auth")).toMatchObject({ ok: true });
+      return live;
+    };
+    const a = await signedIn(alice.token);
+    const b = await signedIn(bob.token);
+    // Both clients name their first request "r-1": refs are per user.
+    const heldA = await ask(a, { type: "hold", ref: "r-1", seatIds: ["A-1-1"] }, "reply");
+    const heldB = await ask(b, { type: "hold", ref: "r-1", seatIds: ["A-1-2"] }, "reply");
+    expect([heldA.ok, heldB.ok]).toEqual([true, true]);
+    // Alice's next hold is on its way when the relay goes: she never sees its reply.
+    a.ws.send(JSON.stringify({ type: "hold", ref: "r-2", seatIds: ["A-1-3"] }));
+    await expect(runInDurableObject(relayStub(ev.id, 0), (_instance, state) => state.abort())).rejects.toThrow(/abort/);
+    expect((await a.closed).code).toBe(1006);
+    expect((await b.closed).code).toBe(1006);
+
+    // The client reconnects, signs in and sends what was unanswered again, with the same ref.
+    const a2 = await signedIn(alice.token);
+    const b2 = await signedIn(bob.token);
+    const r2 = await ask(a2, { type: "hold", ref: "r-2", seatIds: ["A-1-3"] }, "reply");
+    expect(r2).toMatchObject({ ok: true, hold: { seats: [{ id: "A-1-3" }] } });
+    // A repeat of an answered ref answers the same hold, on the new relay instance too.
+    expect((await ask(b2, { type: "hold", ref: "r-1", seatIds: ["A-1-2"] }, "reply")).hold.id).toBe(heldB.hold.id);
+    expect((await ask(a2, { type: "hold", ref: "r-1", seatIds: ["A-1-1"] }, "reply")).hold.id).toBe(heldA.hold.id);
+
+    // Exactly three holds in the inventory, each seat in one: none lost, none twice.
+    const holds = await runInDurableObject(ev.stub as DurableObjectStub<EventInventory>, (_o, state) =>
+      state.storage.sql.exec(`SELECT id, user_id, seats FROM holds WHERE status = 'active'`).toArray().map((r) => ({ id: r.id, userId: r.user_id, seats: JSON.parse(r.seats as string).map((x: { id: string }) => x.id) })),
+    );
+    expect(holds.map((h) => h.id).sort()).toEqual([heldA.hold.id, heldB.hold.id, r2.hold.id].sort());
+    expect(holds.find((h) => h.id === r2.hold.id)).toMatchObject({ userId: alice.id, seats: ["A-1-3"] });
+    const final = await seatMap(ev.id);
+    expect([1, 2, 3, 4].map((n) => final.seats.get(`A-1-${n}`))).toEqual(["held", "held", "held", "available"]);
+    // The reconnected sockets follow the map again, and still act on their holds.
+    expect(await ask(a2, { type: "release", ref: "r-3", holdId: heldA.hold.id }, "reply")).toMatchObject({ ok: true });
+    const after = await seatMap(ev.id);
+    await until(() => replay(b2.frames).version === after.version);
+    expect(replay(b2.frames).seats).toEqual(after.seats);
+    a2.ws.close(1000);
+    b2.ws.close(1000);
+  });
+
   it("a watcher on a relay holds during an on-sale with its admission token, and is refused without one", async () => {
     const ev = await publishedEvent({ layout: [1, 1, 5] });
     await directSockets(ev, 0);

@@ -1,3 +1,4 @@
+import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { and, eq } from "drizzle-orm";
@@ -163,6 +164,24 @@ describe("check-in", () => {
     expect(rows.map((r) => r.ticketId).sort()).toEqual([a.id, a.id, b.id].sort());
   });
 
+  it("keeps nothing of a flood of junk codes at the desk, and still answers each of them invalid, retries too", async () => {
+    const { ev, list, scanAuth } = await setup();
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-1"]);
+    const [ticket] = await ticketsOf(buyer);
+    const at = new Date(Date.now() - 5_000).toISOString();
+    const junk = Array.from({ length: 500 }, (_, i) => ({ code: `junk-${i}-${crypto.randomUUID()}`, nonce: `j-${i}`, at, direction: "entry" }));
+    const sync = async (scans: object[]) => ((await (await call("/v1/checkin/sync", { method: "POST", headers: scanAuth, json: { listId: list.id, scans } })).json()) as any).results;
+    for (let round = 0; round < 2; round++) expect((await sync(junk)).every((r: any) => r.result === "invalid")).toBe(true);
+    const ok: any = await (await redeem(scanAuth, { listId: list.id, code: ticket.code, nonce: "real-1" })).json();
+    expect(ok.result).toBe("ok");
+    const desks = (env as unknown as { CHECKIN_DESK: DurableObjectNamespace }).CHECKIN_DESK;
+    const stored = await runInDurableObject(desks.get(desks.idFromName(ev.eventId)), (_o, state) => state.storage.sql.exec(`SELECT count(*) AS n FROM device_scans`).one().n);
+    // The genuine scan's answer is kept (its retry answers the same); the 1,000 junk scans left nothing.
+    expect(stored).toBe(1);
+    expect(await (await redeem(scanAuth, { listId: list.id, code: ticket.code, nonce: "real-1" })).json()).toEqual(ok);
+  });
+
   it("keeps scanner tokens to check-in: no other route accepts them, and a revoked scanner stops at once", async () => {
     const { ev, admin, list, scanner, scanAuth } = await setup();
     expect((await call("/v1/me", { headers: scanAuth })).status).toBe(401);
@@ -213,6 +232,46 @@ describe("check-in", () => {
     // An online scan afterwards sees the offline entry as the first.
     const online: any = await (await redeem(scanAuth, { listId: list.id, code: ticket.code })).json();
     expect(online).toMatchObject({ result: "already_redeemed", firstRedeemedAt: new Date(t0).toISOString() });
+  });
+});
+
+describe("a desk restarted mid-scan", () => {
+  it("lets no ticket in twice and loses no entry when the desk object is evicted between scans and syncs", async () => {
+    const { ev, admin, list, scanAuth } = await setup();
+    const door2: any = await (await call(`/v1/events/${ev.eventId}/scanners`, { method: "POST", headers: admin.auth, json: { name: "Door 2" } })).json();
+    const offline = { authorization: `Bearer ${door2.token}` };
+    const buyer = await makeUser();
+    await confirmedBooking(ev, buyer, ["A-1-1", "A-1-2", "A-1-3"]);
+    const [t1, t2, t3] = await ticketsOf(buyer);
+    const result = async (res: Response) => ((await res.json()) as any).result;
+    const sync = async (scans: object[]) => ((await (await call("/v1/checkin/sync", { method: "POST", headers: offline, json: { listId: list.id, scans } })).json()) as any).results;
+
+    const first: any = await (await redeem(scanAuth, { listId: list.id, code: t1.code, nonce: "d1-1" })).json();
+    expect(first.result).toBe("ok");
+    const t0 = Date.now();
+    const batch = [
+      { code: t2.code, nonce: "d2-1", at: new Date(t0 - 1_000).toISOString(), direction: "entry" },
+      { code: t1.code, nonce: "d2-2", at: new Date(t0 + 1_000).toISOString(), direction: "entry" },
+    ];
+    const synced = await sync(batch);
+    expect(synced.map((r: any) => r.result)).toEqual(["ok", "already_redeemed"]);
+
+    await abortAllDurableObjects();
+
+    // After the restart: the same retries answer the same, a new scan of an entered ticket is refused, a fresh ticket gets in.
+    expect(await (await redeem(scanAuth, { listId: list.id, code: t1.code, nonce: "d1-1" })).json()).toEqual(first);
+    expect(await sync(batch)).toEqual(synced);
+    expect(await result(await redeem(scanAuth, { listId: list.id, code: t1.code, nonce: "d1-2" }))).toBe("already_redeemed");
+    expect(await result(await redeem(scanAuth, { listId: list.id, code: t2.code, nonce: "d1-3" }))).toBe("already_redeemed");
+    expect(await result(await redeem(scanAuth, { listId: list.id, code: t3.code, nonce: "d1-4" }))).toBe("ok");
+    // An entered ticket stays untransferable after the restart.
+    expect((await call(`/v1/tickets/${t2.id}/transfer`, { method: "POST", headers: buyer.auth, json: { toEmail: admin.email } })).status).toBe(409);
+
+    await abortAllDurableObjects();
+    expect(await result(await redeem(scanAuth, { listId: list.id, code: t3.code, nonce: "d1-5" }))).toBe("already_redeemed");
+    // One entry per ticket, each mirrored once.
+    const rows = await withDb((db) => db.select().from(checkins).where(eq(checkins.listId, list.id)));
+    expect(rows.map((r) => r.ticketId).sort()).toEqual([t1.id, t2.id, t3.id].sort());
   });
 });
 
