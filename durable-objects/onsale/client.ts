@@ -4,7 +4,7 @@
 import type { QueueShard, ShardResult } from "./shard-object";
 import type { WaitingRoom, RoomStats } from "./room-object";
 import { shardOf } from "./order";
-import { shardName, type OnSaleInput } from "./contract";
+import { QUEUE_LIVE_USER_HEADER, shardName, type OnSaleInput } from "./contract";
 import type { RoomConfigView, RoomResult } from "./room.logic";
 import type { VisitorView } from "./shard.logic";
 import type { Env } from "../../src/env";
@@ -60,7 +60,7 @@ export function waitingRoom(env: Env, eventId: string) {
     /** Ends on-sale mode; a room that was never configured is fine too (holds are open to all either way). */
     end: async (): Promise<void> => {
       settingsCache.delete(eventId);
-      const res = (await roomFor(env, eventId).end()) as RoomResult<null>;
+      const res = (await roomFor(env, eventId).end(eventId)) as RoomResult<null>;
       if (!res.ok && res.code !== "NO_QUEUE") unwrap(res);
     },
     settings: (): Promise<RoomConfigView> => settings(env, eventId),
@@ -83,7 +83,11 @@ export function waitingRoom(env: Env, eventId: string) {
       return unwrap((await shardFor(env, eventId, shardOf(userId, s.shards)).me(userId)) as ShardResult<VisitorView>);
     },
     /** Forwards a WebSocket upgrade to the shard of `userId` (the socket's auth frame must prove it). */
-    openLive: async (userId: string, request: Request): Promise<Response> => (await openShard(env, eventId, userId)).fetch(request),
+    openLive: async (userId: string, request: Request): Promise<Response> => {
+      const headers = new Headers(request.headers);
+      headers.set(QUEUE_LIVE_USER_HEADER, userId);
+      return (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+    },
     /** Runs one admission round now (the alarm runs them on its own; tests and the bench call it). */
     tick: async (): Promise<RoomStats | null> => (await roomFor(env, eventId).tick()) as RoomStats | null,
   };

@@ -292,10 +292,12 @@ describe("the coordinator's admission rules", () => {
     expect(chiSquareUniform(counts).pass).toBe(true);
   });
 
-  it("changes nothing once open, and keeps the shard count once anyone joined", () => {
+  it("changes nothing once open (the same PUT again is a retry), and keeps the shard count once anyone joined", () => {
     const c = config();
     const opened = { ...emptyRoomState(), opened: true };
-    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0 + 1).toISOString() }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString(), maxActiveShoppers: 5 }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toEqual({ ok: true, value: c });
     expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 3)).toMatchObject({ ok: false, code: "CONFLICT" });
     expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 0)).toMatchObject({ ok: true, value: { shards: 8 } });
     expect(decideConfigure(null, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({
@@ -324,9 +326,10 @@ describe("admission tokens and the inventory's gate", () => {
     const store = new Map<string, unknown>();
     const storage = {
       get: <T>(k: string) => store.get(k) as T | undefined,
-      put: <T>(k: string, v: T) => void store.set(k, v),
+      put: <T>(k: string, v: T) => void store.set(k, structuredClone(v)),
       delete: (k: string) => store.delete(k),
-      list: <T>({ prefix }: { prefix: string }) => [...store.entries()].filter(([k]) => k.startsWith(prefix)) as [string, T][],
+      list: <T>({ prefix = "", start = "", end, limit = Infinity }: { prefix?: string; start?: string; end?: string; limit?: number }) =>
+        ([...store.entries()].filter(([k]) => k.startsWith(prefix) && k >= start && (end === undefined || k < end)).sort(([a], [b]) => (a < b ? -1 : 1)) as [string, T][]).slice(0, limit),
     };
     const gate = new AdmissionGate(storage, SECRET);
     expect(gate.onSale).toBe(false);
@@ -337,13 +340,48 @@ describe("admission tokens and the inventory's gate", () => {
     expect(ok.ok).toBe(true);
     expect((await gate.check("u2", EVENT, token, T0)).ok).toBe(false);
     expect((await gate.check("u1", EVENT, token, T0 + 60_000)).ok).toBe(false);
-    if (ok.ok) gate.recordHold(ok.claims, 3);
+    if (ok.ok) gate.recordHold(ok.claims, 3, T0);
     expect(gate.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
-    expect(gate.stats(T0 + 60_000)).toEqual({ admissionsUsed: 0, seatsPerBuyer: 3 });
     // A restarted object reads the flag and the counts back.
     const again = new AdmissionGate(storage, SECRET);
     expect(again.onSale).toBe(true);
     expect(again.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
+    expect(again.stats(T0 + 60_000)).toEqual({ admissionsUsed: 0, seatsPerBuyer: 3 });
+  });
+
+  it("keeps an admission's entry only until its session is over, and reads no entry back at start", async () => {
+    const store = new Map<string, unknown>();
+    let listed = 0;
+    const storage = {
+      get: <T>(k: string) => store.get(k) as T | undefined,
+      put: <T>(k: string, v: T) => void store.set(k, structuredClone(v)),
+      delete: (k: string) => store.delete(k),
+      list: <T>({ prefix = "", start = "", end, limit = Infinity }: { prefix?: string; start?: string; end?: string; limit?: number }) => {
+        const hits = ([...store.entries()].filter(([k]) => k.startsWith(prefix) && k >= start && (end === undefined || k < end)).sort(([a], [b]) => (a < b ? -1 : 1)) as [string, T][]).slice(0, limit);
+        listed += hits.length;
+        return hits;
+      },
+    };
+    // Entries of the old, unbounded kind are dropped once.
+    store.set("onsale:used:old-jti", [T0 + 60_000, 2]);
+    const gate = new AdmissionGate(storage, SECRET);
+    expect(store.has("onsale:used:old-jti")).toBe(false);
+    gate.setOnSale(true, 1);
+    const key = await admissionKey(SECRET);
+    for (let i = 0; i < 50; i++) {
+      const token = await signAdmission(key, { userId: `u${i}`, eventId: EVENT, expiresAt: T0 + 60_000 + (i % 5) * 1_000, jti: `j${i}`, generation: 1 });
+      const res = await gate.check(`u${i}`, EVENT, token, T0);
+      if (res.ok) gate.recordHold(res.claims, 2, T0);
+    }
+    expect(gate.stats(T0)).toEqual({ admissionsUsed: 50, seatsPerBuyer: 2 });
+    expect(gate.entries()).toBe(50);
+    listed = 0;
+    const restarted = new AdmissionGate(storage, SECRET);
+    expect(listed).toBe(0);
+    expect(restarted.stats(T0 + 62_500)).toEqual({ admissionsUsed: 20, seatsPerBuyer: 2 });
+    expect(restarted.entries()).toBe(20);
+    expect(restarted.stats(T0 + 70_000).admissionsUsed).toBe(0);
+    expect(restarted.entries()).toBe(0);
   });
 });
 
