@@ -3,7 +3,22 @@ import { AdmissionGate } from "../../durable-objects/inventory/admission-gate";
 import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/contract";
 import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
 import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
-import { afterTick, decideConfigure, decideTick, emptyRoomState, FIRST_HOLD_GRACE_MS, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
+import {
+  afterTick,
+  beginTick,
+  decideConfigure,
+  decideTick,
+  emptyRoomState,
+  FIRST_HOLD_GRACE_MS,
+  nextTickAt,
+  PACE_GROWTH,
+  PACE_START_PER_SECOND,
+  recoverInflight,
+  SOLD_OUT_TICK_FACTOR,
+  type InventoryView,
+  type RoomConfig,
+} from "../../durable-objects/onsale/room.logic";
+import { makeSketch } from "../../durable-objects/onsale/order";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 import { chiSquareUniform, kendallTau } from "../../bench/lib/fairness";
 import { rngFor } from "../helpers/onsale-sim";
@@ -53,6 +68,67 @@ describe("admitted buyers who never hold", () => {
     const later = decideTick(c, { ...state, heads: [[1, 2, 3], [4, 5, 6]], waiting: [3, 3], lastTickAt: T0 + FIRST_HOLD_GRACE_MS }, inv, T0 + FIRST_HOLD_GRACE_MS + 1_000);
     expect(later.activeShoppers).toBe(0);
     expect(later.quota).toBe(6);
+  });
+});
+
+describe("a tick that fails in part, or is never recorded", () => {
+  const c = config({ opensAt: T0 - 60_000 });
+  // 4 seats, at most 2 per buyer: two buyers on the way at a time; one waiting on each shard first.
+  const inv = inventory({ capacity: 4, available: 4, maxSeatsPerUser: 2 });
+  const start = { ...emptyRoomState(), opened: true, lastTickAt: T0, usedAtLastTick: 0, heads: [[1, 3], [2, 4]], waiting: [2, 2], sketches: [makeSketch(0, [1, 3]), makeSketch(1, [2, 4])] };
+  const report = (shard: number, admittedExpiries: number[], heads: number[], earlier?: [number, number][]): TickReport => ({
+    shard, at: T0, waiting: heads.length, admitted: admittedExpiries.length, admittedExpiries, heads, sketch: makeSketch(shard, heads), ...(earlier ? { earlier } : {}),
+  });
+
+  it("presumes a shard that did not answer admitted its whole grant, until its report says what it did", () => {
+    const now = T0 + 1_000;
+    const d = decideTick(c, start, inv, now);
+    expect(d.perShard).toEqual([1, 1]);
+    const running = beginTick(start, d, now);
+    const after = afterTick(running, d, [report(0, [d.sessionEnd], [3]), null], now);
+    // The next tick admits nobody: two buyers are on the way, one of them presumed.
+    const next = decideTick(c, after, inv, now + 1_000);
+    expect(next.quota).toBe(0);
+    expect(after.admittedTotal).toBe(1);
+    expect(after.heads[1]).toEqual([4]);
+    // Shard 1 answers the next tick with the admission it made in the lost one: recorded once.
+    const later = afterTick(beginTick(after, next, now + 1_000), next, [report(0, [], [3]), report(1, [], [4], [[running.seq!, d.sessionEnd]])], now + 1_000);
+    expect(later.presumed).toEqual([]);
+    expect(later.admittedTotal).toBe(2);
+    expect(later.sessions).toEqual([[d.sessionEnd, 2]]);
+    expect(decideTick(c, later, inv, now + 2_000).quota).toBe(0);
+  });
+
+  it("presumes every grant of a tick the object did not live to record", () => {
+    const now = T0 + 1_000;
+    const d = decideTick(c, start, inv, now);
+    const recovered = recoverInflight(beginTick(start, d, now));
+    expect(recovered.inflight).toBeNull();
+    expect(recovered.presumed).toHaveLength(2);
+    expect(decideTick(c, recovered, inv, now + 1_000).quota).toBe(0);
+  });
+});
+
+describe("when the room ticks", () => {
+  it("ticks after a wake even if the last tick found nobody, and slower while sold out", () => {
+    const c = config({ opensAt: T0 - 60_000 });
+    const idle = { ...emptyRoomState(), opened: true, waiting: [0, 0] };
+    expect(nextTickAt(c, idle, T0, 1_000)).toBeNull();
+    expect(nextTickAt(c, idle, T0, 1_000, true)).toBe(T0 + 1_000);
+    expect(nextTickAt(c, { ...idle, waiting: [3, 0] }, T0, 1_000)).toBe(T0 + 1_000);
+    expect(nextTickAt(c, { ...idle, waiting: [3, 0], soldOut: true }, T0, 1_000)).toBe(T0 + 1_000 * SOLD_OUT_TICK_FACTOR);
+    expect(nextTickAt({ ...c, enabled: false }, idle, T0, 1_000, true)).toBeNull();
+  });
+});
+
+describe("a second on-sale", () => {
+  it("is a new generation after the room was ended; a change before the opening keeps the generation", () => {
+    const first = decideConfigure(null, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString() }, 0);
+    expect(first).toMatchObject({ ok: true, value: { generation: 1 } });
+    const c = first.ok ? first.value : config();
+    expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0 + 5).toISOString() }, 0)).toMatchObject({ ok: true, value: { generation: 1 } });
+    const ended = { ...c, enabled: false };
+    expect(decideConfigure(ended, { ...emptyRoomState(), opened: true }, EVENT, { opensAt: new Date(T0 + 5).toISOString(), shards: 8 }, 5)).toMatchObject({ ok: true, value: { generation: 2, shards: 8 } });
   });
 });
 
