@@ -86,7 +86,13 @@ export function waitingRoom(env: Env, eventId: string) {
     openLive: async (userId: string, request: Request): Promise<Response> => {
       const headers = new Headers(request.headers);
       headers.set(QUEUE_LIVE_USER_HEADER, userId);
-      return (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+      const res = await (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+      if (res.status === 101) return res;
+      // The shard refused (no place, or no room for more sockets): the API's one error shape.
+      const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      if (res.status === 404) throw new AppError("NOT_FOUND", body.message ?? "You are not in this event's queue");
+      if (res.status === 503) throw new AppError("OVERLOADED", body.message ?? "Too many queue sockets", undefined, { "Retry-After": res.headers.get("retry-after") ?? "5" });
+      throw new AppError("INTERNAL", `queue shard answered ${res.status}`);
     },
     /** Runs one admission round now (the alarm runs them on its own; tests and the bench call it). */
     tick: async (): Promise<RoomStats | null> => (await roomFor(env, eventId).tick()) as RoomStats | null,

@@ -234,7 +234,7 @@ describe("bounds and the end of a room (item 10)", () => {
     const [a, stranger] = await makeUsers(2);
     expect((await putOnSale(ev, { opensAt: iso(Date.now() + 3_600_000), shards: 1 })).status).toBe(200);
     const nobody = await call(`/v1/events/${ev.id}/queue/live?user=${stranger.id}`, { headers: { upgrade: "websocket" } });
-    expect(nobody.status).toBe(404);
+    expect(await json(nobody)).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND", requestId: expect.any(String) } } });
     await join(ev, a);
     const sockets = await Promise.all([1, 2, 3].map(() => call(`/v1/events/${ev.id}/queue/live?user=${a.id}`, { headers: { upgrade: "websocket" } })));
     const closed: number[] = [];
