@@ -57,8 +57,8 @@ export class QueueShard extends DurableObject<Env> {
   private powDifficulty = 0;
   /** The last frame each socket was sent, so a tick only sends what changed (lost on hibernation: then sent again). */
   private readonly lastFrame = new WeakMap<WebSocket, string>();
-  /** When the room last ordered a tick here (0: not since this instance started). */
-  private lastOrderAt = 0;
+  /** When the room last ordered a tick here or took a wake (0: not since this instance started). */
+  private lastContactAt = 0;
   /** The last report said nobody waits here: the room may go to sleep, so a newcomer wakes it. */
   private reportedIdle = true;
   private wakeRetryMs = WAKE_RETRY_MS;
@@ -145,7 +145,7 @@ export class QueueShard extends DurableObject<Env> {
     if (res.created) {
       this.write(res.visitor);
       // The coordinator stops ticking when nobody waits or shops: a newcomer it may not know of wakes it.
-      if (this.reportedIdle || now - this.lastOrderAt > 2 * tickInterval(this.env.ONSALE_TICK_MS)) await this.wake();
+      if (this.reportedIdle || now - this.lastContactAt > 2 * tickInterval(this.env.ONSALE_TICK_MS)) await this.wake();
     }
     return { ok: true, value: { view: this.engine.view(res.visitor, now), created: res.created } };
   }
@@ -164,6 +164,7 @@ export class QueueShard extends DurableObject<Env> {
     try {
       await this.wakeRoom();
       this.reportedIdle = false;
+      this.lastContactAt = this.now();
       this.wakeRetryMs = WAKE_RETRY_MS;
     } catch (e) {
       console.warn(JSON.stringify({ level: "warn", msg: "waking the waiting room failed; retrying", eventId: this.engine.config?.eventId, error: String(e) }));
@@ -175,7 +176,7 @@ export class QueueShard extends DurableObject<Env> {
   async alarm(): Promise<void> {
     if (!this.engine.config?.enabled || this.engine.waitingCount === 0) return;
     // The room ordered a tick since the failed wake: it knows of the waiting.
-    if (!this.reportedIdle && this.now() - this.lastOrderAt <= 2 * tickInterval(this.env.ONSALE_TICK_MS)) return;
+    if (!this.reportedIdle && this.now() - this.lastContactAt <= 2 * tickInterval(this.env.ONSALE_TICK_MS)) return;
     await this.wake();
   }
 
@@ -183,9 +184,9 @@ export class QueueShard extends DurableObject<Env> {
     const now = this.now();
     const config = this.engine.config;
     if ((config?.generation ?? 0) !== (order.generation ?? 0)) {
-      throw new Error(`queue shard ${config?.shard} is configured for on-sale ${config?.generation ?? 0}, not ${order.generation ?? 0}`);
+      throw new Error(`this queue shard is configured for on-sale ${config?.generation ?? 0}, not ${order.generation ?? 0}`);
     }
-    this.lastOrderAt = now;
+    this.lastContactAt = now;
     // Admissions the room has not recorded yet (its object stopped, or an answer was lost).
     const earlier = this.ctx.storage.sql
       .exec<{ t: number; e: number }>(`SELECT admit_tick AS t, expires_at AS e FROM visitors WHERE admit_tick > ?`, order.ackedThrough ?? 0)
@@ -230,7 +231,6 @@ export class QueueShard extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return Response.json({ code: "UPGRADE_REQUIRED", message: "Expected a WebSocket upgrade" }, { status: 426 });
     const userId = request.headers.get(QUEUE_LIVE_USER_HEADER) ?? "";
     if (!userId || !this.engine.visitor(userId)) return Response.json({ code: "NOT_FOUND", message: "You are not in this event's queue: join it first" }, { status: 404 });
-    this.closeUnauthenticated(this.now());
     if (this.ctx.getWebSockets().length >= QUEUE_SOCKETS_PER_SHARD) {
       return Response.json({ code: "OVERLOADED", message: "Too many queue sockets: follow your place with GET …/queue/me" }, { status: 503, headers: { "Retry-After": "5" } });
     }
@@ -242,13 +242,7 @@ export class QueueShard extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Closes sockets that never authenticated within QUEUE_SOCKET_AUTH_MS. */
-  private closeUnauthenticated(now: number): void {
-    for (const ws of this.ctx.getWebSockets()) {
-      const s = (ws.deserializeAttachment() ?? { userId: null }) as SocketState;
-      if (!s.userId && s.openedAt !== undefined && now - s.openedAt > QUEUE_SOCKET_AUTH_MS) closeBack(ws, 4001, "Not authenticated in time");
-    }
-  }
+
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message !== "string" || message.length > MAX_FRAME) return;
@@ -295,10 +289,11 @@ export class QueueShard extends DurableObject<Env> {
    * in admission order (the sockets' own order is when they connected, which the draw ignores).
    */
   private push(now: number, admitted: Visitor[] = []): void {
-    this.closeUnauthenticated(now);
     const rank = new Map(admitted.map((v, i) => [v.userId, i]));
     const sockets = this.ctx.getWebSockets().flatMap((ws) => {
-      const { userId } = (ws.deserializeAttachment() ?? { userId: null }) as SocketState;
+      const { userId, openedAt } = (ws.deserializeAttachment() ?? { userId: null }) as SocketState;
+      // Sockets that never authenticated within QUEUE_SOCKET_AUTH_MS are closed at a tick.
+      if (!userId && openedAt !== undefined && now - openedAt > QUEUE_SOCKET_AUTH_MS) closeBack(ws, 4001, "Not authenticated in time");
       return userId ? [{ ws, userId, rank: rank.get(userId) ?? admitted.length }] : [];
     });
     if (rank.size) sockets.sort((a, b) => a.rank - b.rank);

@@ -229,9 +229,9 @@ describe("bounds and the end of a room (item 10)", () => {
     expect(await hold(ev, users[2], { quantity: 1 })).toMatchObject({ status: 409, body: { error: { code: "SALES_CLOSED" } } });
   });
 
-  it("opens a queue socket only for a visitor with a place, at most two per visitor", async () => {
+  it("opens a queue socket only for a visitor with a place, at most two per visitor, and closes one that never authenticates", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 10 });
-    const [a, stranger] = await makeUsers(2);
+    const [a, stranger, b] = await makeUsers(3);
     expect((await putOnSale(ev, { opensAt: iso(Date.now() + 3_600_000), shards: 1 })).status).toBe(200);
     const nobody = await call(`/v1/events/${ev.id}/queue/live?user=${stranger.id}`, { headers: { upgrade: "websocket" } });
     expect(await json(nobody)).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND", requestId: expect.any(String) } } });
@@ -245,6 +245,18 @@ describe("bounds and the end of a room (item 10)", () => {
     });
     await expect.poll(() => closed.length, { timeout: 3_000 }).toBe(1);
     for (const s of sockets) s.webSocket!.close(1000);
+
+    await join(ev, b);
+    const silent = await call(`/v1/events/${ev.id}/queue/live?user=${b.id}`, { headers: { upgrade: "websocket" } });
+    silent.webSocket!.accept();
+    let silentClosed = false;
+    silent.webSocket!.addEventListener("close", () => (silentClosed = true));
+    const later = Date.now() + 11_000;
+    await runInDurableObject(shardStub(ev.id, 0), (o: QueueShard) => {
+      o.now = () => later;
+    });
+    await tick(ev.id);
+    await expect.poll(() => silentClosed, { timeout: 3_000 }).toBe(true);
   });
 });
 
