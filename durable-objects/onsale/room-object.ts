@@ -75,9 +75,9 @@ export class WaitingRoom extends DurableObject<Env> {
     return tickInterval(this.env.ONSALE_TICK_MS);
   }
 
-  private inventory(eventId: string): EventInventoryRpc {
-    return this.env.EVENT_INVENTORY.get(this.env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
-  }
+  /** Replaced in tests through runInDurableObject (fault injection): the event's inventory object. */
+  inventory: (eventId: string) => Pick<EventInventoryRpc, "setOnSale" | "admissionStats"> = (eventId) =>
+    this.env.EVENT_INVENTORY.get(this.env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
 
   private shardConfig(c: RoomConfig, n: number, enabled = c.enabled): ShardConfig {
     return { eventId: c.eventId, shard: n, shards: c.shards, opensAt: c.opensAt, shopperSessionSeconds: c.shopperSessionSeconds, enabled, generation: c.generation ?? 0 };

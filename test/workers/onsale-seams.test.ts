@@ -111,6 +111,35 @@ describe("switching on-sale mode on (item 6)", () => {
   });
 });
 
+describe("switching on-sale mode on when the inventory's gate fails (item 6)", () => {
+  it("a PUT whose gate call fails leaves the room off and holds open, and the same PUT again switches both on", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 10 });
+    const [a, b] = await makeUsers(2);
+    let failures = 1;
+    await runInDurableObject(room(ev.id), (o: WaitingRoom) => {
+      const real = o.inventory;
+      o.inventory = (id) => {
+        const inv = real(id);
+        return {
+          admissionStats: () => inv.admissionStats(),
+          setOnSale: async (on, generation) => {
+            if (on && failures-- > 0) throw new Error("injected: the inventory did not answer");
+            return inv.setOnSale(on, generation);
+          },
+        };
+      };
+    });
+    const body = { opensAt: iso(Date.now() - 1_000), shards: 1 };
+    expect(await putOnSale(ev, body)).toMatchObject({ status: 503, body: { error: { code: "DEPENDENCY_UNAVAILABLE" } } });
+    // Nothing is live: no queue to join, holds as before the PUT.
+    expect(await join(ev, a)).toMatchObject({ status: 409, body: { error: { code: "NO_QUEUE" } } });
+    expect((await hold(ev, b, { quantity: 1 })).status).toBe(201);
+    expect(await putOnSale(ev, body)).toMatchObject({ status: 200, body: { status: "scheduled" } });
+    expect(await join(ev, a)).toMatchObject({ status: 201 });
+    expect(await hold(ev, b, { quantity: 1 })).toMatchObject({ status: 403, body: { error: { code: "NOT_ADMITTED" } } });
+  });
+});
+
 describe("a second on-sale (item 7)", () => {
   it("is a new room: the first one's admissions are refused with ADMISSION_SUPERSEDED, its visitors queue afresh and early arrivals get the draw", async () => {
     const ev = await publishedEvent({ seating: "general", capacity: 10 });
