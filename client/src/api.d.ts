@@ -2779,7 +2779,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** @description Puts a published event in on-sale mode: from now on its holds need an admission token from its waiting room. Changeable until it opens. */
+        /** @description Puts a published event in on-sale mode: from now on its holds need an admission token from its waiting room. Changeable until it opens; once open, the same body again is a retry (409 for other settings). A PUT after DELETE starts a new room: admissions of the earlier one are refused (403 ADMISSION_SUPERSEDED). 503 DEPENDENCY_UNAVAILABLE: the switch did not complete (holds already need an admission); send the same PUT again. */
         put: {
             parameters: {
                 query?: never;
@@ -2851,6 +2851,15 @@ export interface paths {
                 };
                 /** @description UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3128,7 +3137,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description WebSocket of your place: send `{"type":"auth","token":…}`; then frames `position`, `admitted` (with the admission), `sold_out`, `expired`. The socket lands on your queue shard: give `?user=<your user id>` (not a secret; the auth frame must prove it). */
+        /** @description WebSocket of your place: send `{"type":"auth","token":…}` within 10 s; then frames `position`, `admitted` (with the admission), `sold_out`, `expired`. The socket lands on your queue shard: give `?user=<your user id>` (not a secret; the auth frame must prove it). Only for a user with a place (404 before joining); at most two sockets per visitor (a third closes the oldest); 503 when the shard has no room for more sockets (poll `queue/me`). */
         get: {
             parameters: {
                 query?: {
@@ -3159,6 +3168,15 @@ export interface paths {
                     };
                 };
                 /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3169,6 +3187,15 @@ export interface paths {
                 };
                 /** @description Error */
                 426: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -82,7 +82,7 @@ export function inventory(env: Env, eventId: string) {
     openBookingEvents: (current: BookingPush): Promise<Response> =>
       stub().fetch(new Request(`https://inventory${BOOKING_EVENTS_PATH}`, { method: "POST", body: JSON.stringify(current) })),
     /** On-sale mode on or off (the waiting room's client calls it). */
-    setOnSale: (on: boolean): Promise<{ onSale: boolean }> => callInventory(() => stub().setOnSale(on)),
+    setOnSale: (on: boolean, generation?: number): Promise<{ onSale: boolean; generation: number }> => callInventory(() => stub().setOnSale(on, generation)),
     admissionStats: (): Promise<AdmissionStats> => callInventory(() => stub().admissionStats()),
     ping: () => stub().ping(),
     faultAbort: () => stub().faultAbort(),

@@ -108,6 +108,8 @@ export interface AdmissionStats extends Availability {
   seatsPerBuyer: number | null;
   /** The event's cap per buyer. */
   maxSeatsPerUser: number;
+  /** The event was cancelled or its sales window has ended: nothing more can sell (the room ends itself). */
+  salesOver?: boolean;
 }
 
 export interface Snapshot {
@@ -133,6 +135,7 @@ export type InventoryErrorCode =
   | "VOUCHER_EXHAUSTED"
   | "VOUCHER_INVALID"
   | "NOT_ADMITTED"
+  | "ADMISSION_SUPERSEDED"
   | "WAITLIST_CLOSED";
 
 export type InventoryResult<T> =
@@ -258,7 +261,7 @@ export interface EventInventoryRpc {
   seatMap(): Promise<InventoryResult<Snapshot>>;
   stats(): Promise<Availability>;
   /** On-sale mode (docs/onsale.md): from now on a hold needs an admission token (`admission` of `hold`), or no longer. */
-  setOnSale(on: boolean): Promise<InventoryResult<{ onSale: boolean }>>;
+  setOnSale(on: boolean, generation?: number): Promise<InventoryResult<{ onSale: boolean; generation: number }>>;
   /** What the waiting room's coordinator reads every tick. */
   admissionStats(): Promise<InventoryResult<AdmissionStats>>;
   ping(): Promise<{ ok: true; schemaVersion: number; at: number }>;

@@ -137,7 +137,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     const admitted = await this.gate.check(userId, this.engine.config.eventId, admission, this.now());
     if (!admitted.ok) return admitted;
     const res = this.run(() => this.engine.hold(userId, req, idempotencyKey));
-    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity);
+    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity, this.now());
     return res;
   }
 
@@ -198,16 +198,23 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return this.run(() => this.engine.stats(this.now()));
   }
 
-  async setOnSale(on: boolean): Promise<InventoryResult<{ onSale: boolean }>> {
+  async setOnSale(on: boolean, generation?: number): Promise<InventoryResult<{ onSale: boolean; generation: number }>> {
     if (!this.engine.config) return notInitialized();
-    this.gate.setOnSale(on);
-    return ok({ onSale: on });
+    this.gate.setOnSale(on, generation);
+    return ok({ onSale: on, generation: this.gate.currentGeneration });
   }
 
   async admissionStats(): Promise<InventoryResult<AdmissionStats>> {
     if (!this.engine.config) return notInitialized();
     const now = this.now();
-    return ok({ ...this.run(() => this.engine.stats(now)), onSale: this.gate.onSale, ...this.gate.stats(now), maxSeatsPerUser: this.engine.config.maxSeatsPerUser });
+    const { salesEndMs, cancelledMs } = this.engine.config;
+    return ok({
+      ...this.run(() => this.engine.stats(now)),
+      onSale: this.gate.onSale,
+      ...this.gate.stats(now),
+      maxSeatsPerUser: this.engine.config.maxSeatsPerUser,
+      salesOver: cancelledMs !== undefined || now >= salesEndMs,
+    });
   }
 
   /** The snapshot, or NOT_INITIALIZED, so the Worker can answer 404 for an event without inventory. */

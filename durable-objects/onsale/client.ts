@@ -4,7 +4,7 @@
 import type { QueueShard, ShardResult } from "./shard-object";
 import type { WaitingRoom, RoomStats } from "./room-object";
 import { shardOf } from "./order";
-import { shardName, type OnSaleInput } from "./contract";
+import { QUEUE_LIVE_USER_HEADER, shardName, type OnSaleInput } from "./contract";
 import type { RoomConfigView, RoomResult } from "./room.logic";
 import type { VisitorView } from "./shard.logic";
 import type { Env } from "../../src/env";
@@ -60,7 +60,7 @@ export function waitingRoom(env: Env, eventId: string) {
     /** Ends on-sale mode; a room that was never configured is fine too (holds are open to all either way). */
     end: async (): Promise<void> => {
       settingsCache.delete(eventId);
-      const res = (await roomFor(env, eventId).end()) as RoomResult<null>;
+      const res = (await roomFor(env, eventId).end(eventId)) as RoomResult<null>;
       if (!res.ok && res.code !== "NO_QUEUE") unwrap(res);
     },
     settings: (): Promise<RoomConfigView> => settings(env, eventId),
@@ -83,7 +83,17 @@ export function waitingRoom(env: Env, eventId: string) {
       return unwrap((await shardFor(env, eventId, shardOf(userId, s.shards)).me(userId)) as ShardResult<VisitorView>);
     },
     /** Forwards a WebSocket upgrade to the shard of `userId` (the socket's auth frame must prove it). */
-    openLive: async (userId: string, request: Request): Promise<Response> => (await openShard(env, eventId, userId)).fetch(request),
+    openLive: async (userId: string, request: Request): Promise<Response> => {
+      const headers = new Headers(request.headers);
+      headers.set(QUEUE_LIVE_USER_HEADER, userId);
+      const res = await (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+      if (res.status === 101) return res;
+      // The shard refused (no place, or no room for more sockets): the API's one error shape.
+      const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      if (res.status === 404) throw new AppError("NOT_FOUND", body.message ?? "You are not in this event's queue");
+      if (res.status === 503) throw new AppError("OVERLOADED", body.message ?? "Too many queue sockets", undefined, { "Retry-After": res.headers.get("retry-after") ?? "5" });
+      throw new AppError("INTERNAL", `queue shard answered ${res.status}`);
+    },
     /** Runs one admission round now (the alarm runs them on its own; tests and the bench call it). */
     tick: async (): Promise<RoomStats | null> => (await roomFor(env, eventId).tick()) as RoomStats | null,
   };

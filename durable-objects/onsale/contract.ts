@@ -25,6 +25,12 @@ export interface AdmissionClaims {
   /** Epoch milliseconds. */
   expiresAt: number;
   jti: string;
+  /**
+   * The on-sale this admission belongs to: every PUT after a DELETE starts a new room with the next
+   * generation, and the inventory refuses tokens of an earlier one. 0 in tokens signed before rooms
+   * had generations (claim `gen` absent).
+   */
+  generation: number;
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -52,8 +58,8 @@ export function admissionKey(env: AdmissionSecrets): Promise<CryptoKey> {
   return key;
 }
 
-export async function signAdmission(key: CryptoKey, claims: AdmissionClaims): Promise<string> {
-  return new SignJWT({ evt: claims.eventId })
+export async function signAdmission(key: CryptoKey, claims: Omit<AdmissionClaims, "generation"> & { generation?: number }): Promise<string> {
+  return new SignJWT({ evt: claims.eventId, gen: claims.generation ?? 0 })
     .setProtectedHeader({ alg: "HS256", typ: TYP })
     .setSubject(claims.userId)
     .setAudience(AUDIENCE)
@@ -77,7 +83,8 @@ export async function verifyAdmission(key: CryptoKey, token: string, userId: str
   }
   if (payload.evt !== eventId) return { ok: false, reason: "The admission token is for another event" };
   if (payload.sub !== userId) return { ok: false, reason: "The admission token belongs to another user" };
-  return { ok: true, claims: { userId, eventId, expiresAt: payload.exp! * 1000, jti: payload.jti! } };
+  const generation = typeof payload.gen === "number" && Number.isSafeInteger(payload.gen) ? payload.gen : 0;
+  return { ok: true, claims: { userId, eventId, expiresAt: payload.exp! * 1000, jti: payload.jti!, generation } };
 }
 
 /** The body of `PUT /v1/events/:id/on-sale`: a room's settings (docs/onsale.md). */
@@ -92,6 +99,9 @@ export const OnSaleInput = z
   })
   .strict();
 export type OnSaleInput = z.infer<typeof OnSaleInput>;
+
+/** The visitor a queue socket follows, named by the Worker when it forwards the upgrade to their shard. */
+export const QUEUE_LIVE_USER_HEADER = "x-evently-queue-user";
 
 /** A queue shard object's name: the event id and the shard's number, `eventId:n`. */
 export const shardName = (eventId: string, n: number): string => `${eventId}:${n}`;

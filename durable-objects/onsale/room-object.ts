@@ -1,15 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../src/env";
 import type { EventInventoryRpc } from "../inventory/contract";
-import type { QueueShard } from "./shard-object";
 import {
   afterTick,
+  beginTick,
   configView,
   decideConfigure,
   decideTick,
   emptyRoomState,
   measuredRate,
   nextTickAt,
+  recoverInflight,
+  tickInterval,
   type InventoryView,
   type RoomConfig,
   type RoomConfigView,
@@ -17,11 +19,21 @@ import {
   type RoomState,
 } from "./room.logic";
 import { shardName, type OnSaleInput } from "./contract";
-import type { ShardConfig, TickReport } from "./shard.logic";
+import type { ShardConfig, TickOrder, TickReport } from "./shard.logic";
 
 const CONFIG = "config";
 const STATE = "state";
-const TICK_MS_DEFAULT = 1_000;
+/** Set by a shard's wake, cleared when a tick begins: someone joined after their shard reported. */
+const WOKEN = "woken";
+
+/** What the room calls on a shard (its stub; replaced in tests to inject faults). */
+export interface ShardCalls {
+  configure(config: ShardConfig, powDifficulty: number): Promise<void>;
+  tick(order: TickOrder): Promise<TickReport>;
+  count(): Promise<number>;
+}
+
+const log = (msg: string, extra: Record<string, unknown>) => console.warn(JSON.stringify({ level: "warn", msg, ...extra }));
 
 export interface RoomStats {
   waiting: number;
@@ -42,8 +54,12 @@ export interface RoomStats {
 export class WaitingRoom extends DurableObject<Env> {
   /** Replaced in tests through runInDurableObject. */
   now: () => number = () => Date.now();
+  /** Replaced in tests through runInDurableObject (fault injection): the calls to shard `n`. */
+  shardCalls: (eventId: string, n: number) => ShardCalls = (eventId, n) =>
+    this.env.QUEUE_SHARD.get(this.env.QUEUE_SHARD.idFromName(shardName(eventId, n))) as unknown as ShardCalls;
   private config: RoomConfig | null;
   private state: RoomState;
+  private woken: boolean;
   private lastActiveShoppers = 0;
   /** Ticks run one at a time (the alarm and an explicit `tick` may meet). */
   private ticking: Promise<unknown> = Promise.resolve();
@@ -52,23 +68,25 @@ export class WaitingRoom extends DurableObject<Env> {
     super(ctx, env);
     this.config = ctx.storage.kv.get<RoomConfig>(CONFIG) ?? null;
     this.state = ctx.storage.kv.get<RoomState>(STATE) ?? emptyRoomState();
+    this.woken = ctx.storage.kv.get<boolean>(WOKEN) === true;
   }
 
   private get tickMs(): number {
-    const n = Number(this.env.ONSALE_TICK_MS);
-    return Number.isFinite(n) && n >= 50 ? n : TICK_MS_DEFAULT;
+    return tickInterval(this.env.ONSALE_TICK_MS);
   }
 
-  private inventory(eventId: string): EventInventoryRpc {
-    return this.env.EVENT_INVENTORY.get(this.env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
+  /** Replaced in tests through runInDurableObject (fault injection): the event's inventory object. */
+  inventory: (eventId: string) => Pick<EventInventoryRpc, "setOnSale" | "admissionStats"> = (eventId) =>
+    this.env.EVENT_INVENTORY.get(this.env.EVENT_INVENTORY.idFromName(eventId)) as unknown as EventInventoryRpc;
+
+  private shardConfig(c: RoomConfig, n: number, enabled = c.enabled): ShardConfig {
+    return { eventId: c.eventId, shard: n, shards: c.shards, opensAt: c.opensAt, shopperSessionSeconds: c.shopperSessionSeconds, enabled, generation: c.generation ?? 0 };
   }
 
-  private shard(eventId: string, n: number): DurableObjectStub<QueueShard> {
-    return this.env.QUEUE_SHARD.get(this.env.QUEUE_SHARD.idFromName(shardName(eventId, n)));
-  }
-
-  private shardConfig(c: RoomConfig, n: number): ShardConfig {
-    return { eventId: c.eventId, shard: n, shards: c.shards, opensAt: c.opensAt, shopperSessionSeconds: c.shopperSessionSeconds, enabled: c.enabled };
+  private setWoken(on: boolean): void {
+    if (this.woken === on) return;
+    this.woken = on;
+    this.ctx.storage.kv.put(WOKEN, on);
   }
 
   private save(): void {
@@ -77,43 +95,67 @@ export class WaitingRoom extends DurableObject<Env> {
   }
 
   private async rearm(): Promise<void> {
-    const at = this.config ? nextTickAt(this.config, this.state, this.now(), this.tickMs) : null;
+    const at = this.config ? nextTickAt(this.config, this.state, this.now(), this.tickMs, this.woken) : null;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
   }
 
   // RPC (the contract with durable-objects/onsale/client.ts and the shards)
 
-  /** Puts the event on sale (or changes a room not yet open). Shards first, then the inventory's gate. */
+  /**
+   * Puts the event on sale (or changes a room not yet open, or repeats the same PUT). The inventory's
+   * gate goes on first: whatever fails after it, holds need an admission, so the room is never live
+   * while holds are open to all; the answer is then 503 and the same PUT again completes the switch.
+   */
   async configure(eventId: string, input: OnSaleInput): Promise<RoomResult<RoomConfigView>> {
     const current = this.config;
-    const changesShards = current !== null && input.shards !== undefined && input.shards !== current.shards;
-    const joined = changesShards ? (await Promise.all(Array.from({ length: current.shards }, (_, n) => this.shard(eventId, n).count()))).reduce((a, b) => a + b, 0) : 0;
+    const changesShards = current?.enabled === true && input.shards !== undefined && input.shards !== current.shards;
+    const joined = changesShards ? (await Promise.all(Array.from({ length: current.shards }, (_, n) => this.shardCalls(eventId, n).count()))).reduce((a, b) => a + b, 0) : 0;
     const d = decideConfigure(current, this.state, eventId, input, joined);
     if (!d.ok) return d;
-    // An event without inventory (never published) cannot go on sale; ask before changing anything.
-    const ready = await this.inventory(eventId).admissionStats();
-    if (!ready.ok) return { ok: false, code: "NO_QUEUE", message: `The event has no inventory to sell: ${ready.message}` };
-    if (!this.config?.enabled) this.state = emptyRoomState();
-    this.config = d.value;
-    this.save();
     const c = d.value;
-    await Promise.all(Array.from({ length: c.shards }, (_, n) => this.shard(eventId, n).configure(this.shardConfig(c, n), c.powDifficulty)));
-    const gate = await this.inventory(eventId).setOnSale(true);
-    if (!gate.ok) return { ok: false, code: "NO_QUEUE", message: `The event's inventory refused on-sale mode: ${gate.message}` };
+    const unavailable = (what: string, e: unknown): RoomResult<RoomConfigView> => {
+      log("switching on-sale mode on failed", { eventId, what, error: String(e) });
+      return { ok: false, code: "DEPENDENCY_UNAVAILABLE", message: `Switching on-sale mode on did not complete (${what}); send the same PUT again` };
+    };
+    try {
+      // An event without inventory (never published) cannot go on sale: refused before anything changes.
+      const gate = await this.inventory(eventId).setOnSale(true, c.generation ?? 0);
+      if (!gate.ok) return { ok: false, code: "NO_QUEUE", message: `The event has no inventory to sell: ${gate.message}` };
+    } catch (e) {
+      return unavailable("the inventory's gate", e);
+    }
+    if (!current?.enabled) {
+      this.state = emptyRoomState();
+      this.setWoken(false);
+    }
+    this.config = c;
+    this.save();
+    // Shards of an earlier, larger room are emptied too (the new generation), and stay off.
+    const shards = Math.max(c.shards, current?.shards ?? 0);
+    const results = await Promise.allSettled(Array.from({ length: shards }, (_, n) => this.shardCalls(eventId, n).configure(this.shardConfig(c, n, c.enabled && n < c.shards), c.powDifficulty)));
+    const failed = results.findIndex((r) => r.status === "rejected");
     await this.rearm();
+    if (failed >= 0) return unavailable(`queue shard ${failed}`, (results[failed] as PromiseRejectedResult).reason);
     return { ok: true, value: configView(c, this.state) };
   }
 
-  /** Ends on-sale mode: holds are open to all again, the shards close their sockets' queue. */
-  async end(): Promise<RoomResult<null>> {
+  /**
+   * Ends on-sale mode: holds are open to all again, the shards close their sockets' queue. Switches
+   * the gate off even for a room that never completed its switch (a PUT that failed after the gate).
+   */
+  async end(eventId?: string): Promise<RoomResult<null>> {
     const c = this.config;
-    if (!c) return { ok: false, code: "NO_QUEUE", message: "This event is not in on-sale mode" };
-    this.config = { ...c, enabled: false };
-    this.save();
-    await this.inventory(c.eventId).setOnSale(false);
-    await Promise.all(Array.from({ length: c.shards }, (_, n) => this.shard(c.eventId, n).configure(this.shardConfig(this.config!, n), 0)));
+    const id = c?.eventId ?? eventId;
+    if (!id) return { ok: false, code: "NO_QUEUE", message: "This event is not in on-sale mode" };
+    if (c) {
+      this.config = { ...c, enabled: false };
+      this.save();
+    }
     await this.ctx.storage.deleteAlarm();
+    await this.inventory(id).setOnSale(false);
+    if (!c) return { ok: false, code: "NO_QUEUE", message: "This event is not in on-sale mode" };
+    await Promise.all(Array.from({ length: c.shards }, (_, n) => this.shardCalls(id, n).configure(this.shardConfig(this.config!, n), 0)));
     return { ok: true, value: null };
   }
 
@@ -141,11 +183,16 @@ export class WaitingRoom extends DurableObject<Env> {
     };
   }
 
-  /** A shard got its first waiting visitor: tick soon if the room sleeps. */
+  /**
+   * A shard has a visitor the room may not know of (it joined after the shard's last report, or the
+   * shard has not heard from the room lately): a tick comes soon even if the last one found nobody.
+   */
   async wake(): Promise<void> {
     if (!this.config?.enabled) return;
+    this.setWoken(true);
+    const want = Math.max(this.now() + 1, this.state.opened ? 0 : this.config.opensAt);
     const at = await this.ctx.storage.getAlarm();
-    if (at === null) await this.ctx.storage.setAlarm(Math.max(this.now() + 1, this.state.opened ? 0 : this.config.opensAt));
+    if (at === null || at > want + this.tickMs) await this.ctx.storage.setAlarm(want);
   }
 
   /** One round: read the inventory, decide, order every shard, keep what they report. */
@@ -160,22 +207,48 @@ export class WaitingRoom extends DurableObject<Env> {
   private async tickOnce(): Promise<void> {
     const c = this.config;
     if (!c?.enabled) return;
+    // A tick that the object did not live to record: presume its grants until the shards report.
+    if (this.state.inflight) {
+      this.state = recoverInflight(this.state);
+      this.save();
+    }
+    // From here on, a join the shards' reports miss wakes the room again.
+    this.setWoken(false);
     const inv = await this.inventory(c.eventId).admissionStats();
     if (!inv.ok) throw new Error(`admission stats of ${c.eventId}: ${inv.code} ${inv.message}`);
+    if (inv.value.salesOver) {
+      // Cancelled or past its sales window: nothing more can sell, the room ends.
+      log("the event's sales are over: ending its waiting room", { eventId: c.eventId });
+      await this.end();
+      return;
+    }
     const now = this.now();
     const view: InventoryView = inv.value;
     const decision = decideTick(c, this.state, view, now);
+    // First phase: the grants are saved before any shard acts on them.
+    this.state = beginTick(this.state, decision, now);
+    this.save();
+    const seq = this.state.seq!;
     const sketches = this.state.sketches;
     // Sold-out visitors are pointed at the waitlist only when joining it works: while the inventory's
     // gate is on, the waitlist is closed (409 WAITLIST_CLOSED) and the room's queue is the only way in.
     const waitlist = inv.value.onSale ? undefined : `/v1/events/${c.eventId}/waitlist`;
-    const reports: TickReport[] = await Promise.all(
-      Array.from({ length: c.shards }, (_, n) =>
-        this.shard(c.eventId, n).tick({ open: decision.open, admit: decision.perShard[n] ?? 0, soldOut: decision.soldOut, waitlist, sketches, ratePerSecond: decision.ratePerSecond, at: now }),
-      ),
+    const results = await Promise.allSettled(
+      Array.from({ length: c.shards }, (_, n) => {
+        const order: TickOrder = {
+          open: decision.open, admit: decision.perShard[n] ?? 0, soldOut: decision.soldOut, waitlist, sketches, ratePerSecond: decision.ratePerSecond, at: now,
+          seq, ackedThrough: this.state.acked?.[n] ?? 0, generation: c.generation ?? 0,
+        };
+        return this.shardCalls(c.eventId, n).tick(order);
+      }),
     );
+    const reports = results.map((r, n) => {
+      if (r.status === "fulfilled") return r.value;
+      log("a queue shard's tick failed; its grant is presumed admitted until it reports", { eventId: c.eventId, shard: n, granted: decision.perShard[n] ?? 0, error: String(r.reason) });
+      return null;
+    });
     this.state = afterTick(this.state, decision, reports, now);
-    this.lastActiveShoppers = decision.activeShoppers + reports.reduce((n, r) => n + r.admitted, 0);
+    this.lastActiveShoppers = decision.activeShoppers + reports.reduce((n, r) => n + (r?.admitted ?? 0), 0);
     this.save();
   }
 

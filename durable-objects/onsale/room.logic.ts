@@ -4,7 +4,7 @@
  * inventory says can still sell. The WaitingRoom object (../waiting-room.ts) is a thin shell.
  */
 import type { OnSaleInput } from "./contract";
-import { arrivedBefore, splitQuota, type Sketch } from "./order";
+import { arrivedBefore, makeSketch, splitQuota, type Sketch } from "./order";
 import type { TickReport } from "./shard.logic";
 
 export const ROOM_DEFAULTS = { shards: 4, maxActiveShoppers: 1_000, shopperSessionSeconds: 600, powDifficulty: 0 } as const;
@@ -35,6 +35,19 @@ export const PACE_MAX_INTERVAL_MS = 1_000;
 export const FIRST_HOLD_GRACE_MS = 30_000;
 /** The most a shard reports of its head per tick (and so the most admitted per shard per tick). */
 export const HEADS_PER_SHARD = 2_000;
+/**
+ * A sold-out room ticks this much slower: nothing sells until seats come back (a cancellation), and
+ * every tick costs a read of the inventory and a call to every shard.
+ */
+export const SOLD_OUT_TICK_FACTOR = 10;
+/** Default milliseconds between ticks (`ONSALE_TICK_MS`). */
+export const TICK_MS_DEFAULT = 1_000;
+
+/** The tick interval from `ONSALE_TICK_MS` (at least 50 ms). */
+export function tickInterval(value: string | undefined): number {
+  const n = Number(value);
+  return value !== undefined && Number.isFinite(n) && n >= 50 ? n : TICK_MS_DEFAULT;
+}
 
 
 export interface RoomConfig {
@@ -48,6 +61,11 @@ export interface RoomConfig {
   shopperSessionSeconds: number;
   powDifficulty: number;
   enabled: boolean;
+  /**
+   * Which on-sale of the event this is: a PUT after a DELETE starts the next one, a new room (shards
+   * start empty, tokens of the earlier one are refused). Absent in rooms saved before generations: 0.
+   */
+  generation?: number;
 }
 
 export interface RoomConfigView {
@@ -61,27 +79,36 @@ export interface RoomConfigView {
   status: "scheduled" | "open" | "off";
 }
 
-export type RoomResult<T> = { ok: true; value: T } | { ok: false; code: "CONFLICT" | "NO_QUEUE" | "VALIDATION_FAILED"; message: string };
+export type RoomResult<T> = { ok: true; value: T } | { ok: false; code: "CONFLICT" | "NO_QUEUE" | "VALIDATION_FAILED" | "DEPENDENCY_UNAVAILABLE"; message: string };
 
-/** A new configuration, or why not: nothing changes once the room has opened, and the shard count is fixed once anyone joined. */
+const SETTINGS = ["opensAt", "shards", "maxActiveShoppers", "admitPerMinute", "shopperSessionSeconds", "powDifficulty"] as const;
+
+/**
+ * A new configuration, or why not. A PUT while the room is off (never on, or ended) starts a new
+ * on-sale: the next generation. Settings change only until the room opens, and the shard count only
+ * while nobody joined; once open, a PUT with the same settings is a retry (the switch is repeated,
+ * so a PUT that failed halfway is repaired by sending it again).
+ */
 export function decideConfigure(current: RoomConfig | null, state: RoomState, eventId: string, input: OnSaleInput, joined: number): RoomResult<RoomConfig> {
-  if (current?.enabled && state.opened) return { ok: false, code: "CONFLICT", message: "The on-sale has opened; it can only be ended (DELETE)" };
+  const fresh = !current?.enabled;
   const shards = input.shards ?? current?.shards ?? ROOM_DEFAULTS.shards;
-  if (current && joined > 0 && shards !== current.shards) return { ok: false, code: "CONFLICT", message: "Visitors have joined: the shard count is fixed now" };
-  const opensAt = Date.parse(input.opensAt);
-  return {
-    ok: true,
-    value: {
-      eventId,
-      opensAt,
-      shards,
-      maxActiveShoppers: input.maxActiveShoppers ?? current?.maxActiveShoppers ?? ROOM_DEFAULTS.maxActiveShoppers,
-      admitPerMinute: input.admitPerMinute === undefined ? (current?.admitPerMinute ?? null) : input.admitPerMinute,
-      shopperSessionSeconds: input.shopperSessionSeconds ?? current?.shopperSessionSeconds ?? ROOM_DEFAULTS.shopperSessionSeconds,
-      powDifficulty: input.powDifficulty ?? current?.powDifficulty ?? ROOM_DEFAULTS.powDifficulty,
-      enabled: true,
-    },
+  const value: RoomConfig = {
+    eventId,
+    opensAt: Date.parse(input.opensAt),
+    shards,
+    maxActiveShoppers: input.maxActiveShoppers ?? current?.maxActiveShoppers ?? ROOM_DEFAULTS.maxActiveShoppers,
+    admitPerMinute: input.admitPerMinute === undefined ? (current?.admitPerMinute ?? null) : input.admitPerMinute,
+    shopperSessionSeconds: input.shopperSessionSeconds ?? current?.shopperSessionSeconds ?? ROOM_DEFAULTS.shopperSessionSeconds,
+    powDifficulty: input.powDifficulty ?? current?.powDifficulty ?? ROOM_DEFAULTS.powDifficulty,
+    enabled: true,
+    generation: fresh ? (current?.generation ?? 0) + 1 : (current.generation ?? 0),
   };
+  if (!fresh && state.opened) {
+    if (SETTINGS.every((k) => value[k] === current[k])) return { ok: true, value: current };
+    return { ok: false, code: "CONFLICT", message: "The on-sale has opened; it can only be ended (DELETE), or the same PUT repeated" };
+  }
+  if (!fresh && joined > 0 && shards !== current.shards) return { ok: false, code: "CONFLICT", message: "Visitors have joined: the shard count is fixed now" };
+  return { ok: true, value };
 }
 
 export function configView(c: RoomConfig, state: RoomState): RoomConfigView {
@@ -112,10 +139,29 @@ export interface RoomState {
   reportedAt?: number | null;
   /** The inventory's `admissionsUsed` read at the last tick, for the holds made since (null before any tick, or in an older saved state). */
   usedAtLastTick?: number | null;
+  /** The last tick's number (every order carries its tick's; a shard tags its admissions with it). */
+  seq?: number;
+  /** Per shard, the last tick whose report was recorded: the shard reports every admission after it. */
+  acked?: number[];
+  /**
+   * The tick being run, saved before any shard is ordered (the first phase of a grant). Found on a
+   * later tick, the object stopped before recording it: every shard is presumed to have admitted
+   * what it was granted until it reports.
+   */
+  inflight?: { seq: number; at: number; perShard: number[]; expiresAt: number } | null;
+  /**
+   * Grants not reported yet (the shard failed to answer, or the object stopped): [shard, tick, count,
+   * at, session end]. Counted as admitted, so the next ticks never admit past the free-seat rule; the
+   * shard's next report replaces them with what it really admitted.
+   */
+  presumed?: [number, number, number, number, number][];
 }
 
 export function emptyRoomState(): RoomState {
-  return { opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [], reportedAt: null, usedAtLastTick: null };
+  return {
+    opened: false, soldOut: false, admittedTotal: 0, sessions: [], recent: [], carry: 0, lastTickAt: null, heads: [], sketches: [], waiting: [], reportedAt: null, usedAtLastTick: null,
+    seq: 0, acked: [], inflight: null, presumed: [],
+  };
 }
 
 /** What the inventory object says (its `admissionStats`). */
@@ -131,6 +177,8 @@ export interface InventoryView {
   seatsPerBuyer: number | null;
   /** The event's cap per buyer (no admitted buyer wants more). */
   maxSeatsPerUser?: number;
+  /** Cancelled, or the sales window has ended. */
+  salesOver?: boolean;
 }
 
 export interface TickDecision {
@@ -145,6 +193,8 @@ export interface TickDecision {
   pacePerSecond: number;
   /** The inventory's admissionsUsed this tick read (kept for the next tick's pace). */
   admissionsUsed: number;
+  /** The session end of an admission made now (epoch ms), for grants presumed until reported. */
+  sessionEnd: number;
 }
 
 const sum = (pairs: [number, number][]) => pairs.reduce((n, [, c]) => n + c, 0);
@@ -204,7 +254,8 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   if (config.admitPerMinute !== null) carry -= admitted;
   const measured = measuredRate(state, now);
   const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / wants) / 60);
-  return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry, pacePerSecond: pace, admissionsUsed: inv.admissionsUsed };
+  const sessionEnd = Math.floor(now / 1000) * 1000 + config.shopperSessionSeconds * 1000;
+  return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry, pacePerSecond: pace, admissionsUsed: inv.admissionsUsed, sessionEnd };
 }
 
 /**
@@ -227,38 +278,131 @@ export function pacePerSecond(state: RoomState, inv: InventoryView, now: number)
   return Math.max(PACE_START_PER_SECOND, keptUp ? PACE_GROWTH * rate : rate);
 }
 
-/** The state after the shards answered a tick. */
-export function afterTick(state: RoomState, decision: TickDecision, reports: TickReport[], now: number): RoomState {
-  const sessions = new Map(state.sessions.filter(([exp]) => exp > now));
+/** The first phase of a tick: its number and grants, saved before any shard is ordered. */
+export function beginTick(state: RoomState, decision: TickDecision, now: number): RoomState {
+  const seq = (state.seq ?? 0) + 1;
+  return { ...state, seq, inflight: { seq, at: now, perShard: decision.perShard, expiresAt: decision.sessionEnd } };
+}
+
+type Counts = Map<number, number>;
+const bump = (m: Counts, k: number, n: number) => {
+  const v = (m.get(k) ?? 0) + n;
+  if (v > 0) m.set(k, v);
+  else m.delete(k);
+};
+
+/** Presumes shard `n` admitted `count` at `at` (tick `seq`): counted as admitted until it reports. */
+function presume(sessions: Counts, recent: Counts, presumed: NonNullable<RoomState["presumed"]>, n: number, seq: number, count: number, at: number, expiresAt: number) {
+  if (count <= 0) return;
+  presumed.push([n, seq, count, at, expiresAt]);
+  bump(sessions, expiresAt, count);
+  bump(recent, at, count);
+}
+
+/**
+ * A tick found in flight (the object stopped between ordering the shards and recording their
+ * reports): every shard is presumed to have admitted its grant, and its reported head moves past it.
+ */
+export function recoverInflight(state: RoomState): RoomState {
+  const t = state.inflight;
+  if (!t) return state;
+  const sessions: Counts = new Map(state.sessions);
+  const recent: Counts = new Map(state.recent);
+  const presumed = [...(state.presumed ?? [])];
+  t.perShard.forEach((count, n) => presume(sessions, recent, presumed, n, t.seq, count, t.at, t.expiresAt));
+  return {
+    ...state,
+    sessions: [...sessions.entries()].sort((a, b) => a[0] - b[0]),
+    recent: [...recent.entries()].sort((a, b) => a[0] - b[0]),
+    heads: state.heads.map((h, n) => h.slice(t.perShard[n] ?? 0)),
+    waiting: state.waiting.map((w, n) => Math.max(0, w - (t.perShard[n] ?? 0))),
+    inflight: null,
+    presumed,
+  };
+}
+
+/**
+ * The state after the shards answered a tick: `reports[n]` is shard n's report, or null when its
+ * call failed. A shard that answered replaces what was presumed of it with what it admitted (this
+ * tick's and any earlier admission it had not reported); one that failed is presumed to have admitted
+ * its whole grant, and keeps its last report's head minus that grant.
+ */
+export function afterTick(state: RoomState, decision: TickDecision, reports: (TickReport | null | undefined)[], now: number): RoomState {
+  const sessions: Counts = new Map(state.sessions.filter(([exp]) => exp > now));
+  const recent: Counts = new Map(state.recent.filter(([at]) => at > now - 60_000));
+  let presumed = [...(state.presumed ?? [])];
+  const seq = state.inflight?.seq ?? state.seq ?? 0;
+  const acked = [...(state.acked ?? [])];
+  const shards = Math.max(reports.length, decision.perShard.length);
+  const heads: number[][] = [];
+  const sketches: Sketch[] = [];
+  const waiting: number[] = [];
+  const reportTimes: number[] = [];
   let admitted = 0;
-  for (const r of reports) {
-    admitted += r.admitted;
-    for (const exp of r.admittedExpiries) sessions.set(exp, (sessions.get(exp) ?? 0) + 1);
+  let failed = false;
+  for (let n = 0; n < shards; n++) {
+    const r = reports[n];
+    const granted = decision.perShard[n] ?? 0;
+    if (!r) {
+      failed = true;
+      presume(sessions, recent, presumed, n, seq, granted, now, decision.sessionEnd);
+      heads[n] = (state.heads[n] ?? []).slice(granted);
+      waiting[n] = Math.max(0, (state.waiting[n] ?? 0) - granted);
+      sketches[n] = state.sketches.find((s) => s.shard === n) ?? makeSketch(n, []);
+      continue;
+    }
+    const mine = presumed.filter((p) => p[0] === n);
+    for (const [, , count, at, exp] of mine) {
+      bump(sessions, exp, -count);
+      bump(recent, at, -count);
+    }
+    presumed = presumed.filter((p) => p[0] !== n);
+    for (const exp of r.admittedExpiries) bump(sessions, exp, 1);
+    if (r.admitted > 0) bump(recent, now, r.admitted);
+    for (const [s, exp] of r.earlier ?? []) {
+      if (exp > now) bump(sessions, exp, 1);
+      const at = mine.find((p) => p[1] === s)?.[3] ?? now;
+      if (at > now - 60_000) bump(recent, at, 1);
+    }
+    admitted += r.admitted + (r.earlier?.length ?? 0);
+    acked[n] = seq;
+    heads[n] = r.heads;
+    sketches[n] = r.sketch;
+    waiting[n] = r.waiting;
+    if (Number.isFinite(r.at)) reportTimes.push(r.at);
   }
-  const recent = state.recent.filter(([at]) => at > now - 60_000);
-  if (admitted > 0) recent.push([now, admitted]);
-  const sorted = [...reports].sort((a, b) => a.shard - b.shard);
+  // A shard that did not answer has joiners since its last report: the cut stays below them too.
+  if (failed && state.reportedAt != null) reportTimes.push(state.reportedAt);
   return {
     opened: state.opened || decision.open,
     soldOut: decision.soldOut,
     admittedTotal: state.admittedTotal + admitted,
     sessions: [...sessions.entries()].sort((a, b) => a[0] - b[0]),
-    recent,
+    recent: [...recent.entries()].sort((a, b) => a[0] - b[0]),
     carry: decision.carry,
     lastTickAt: now,
-    heads: sorted.map((r) => r.heads),
-    sketches: sorted.map((r) => r.sketch),
-    waiting: sorted.map((r) => r.waiting),
-    reportedAt: sorted.length && sorted.every((r) => Number.isFinite(r.at)) ? Math.min(...sorted.map((r) => r.at)) : null,
+    heads,
+    sketches,
+    waiting,
+    reportedAt: reportTimes.length ? Math.min(...reportTimes) : null,
     usedAtLastTick: decision.admissionsUsed,
+    seq,
+    acked,
+    inflight: null,
+    presumed,
   };
 }
 
-/** When the next tick is due: at the opening, then every tickMs while anyone waits or shops. */
-export function nextTickAt(config: RoomConfig, state: RoomState, now: number, tickMs: number): number | null {
+/**
+ * When the next tick is due: at the opening, then every tickMs while anyone waits or shops (slower
+ * while sold out); none when nobody does, unless a shard woke the room since the last tick began
+ * (`woken`: someone joined after their shard reported).
+ */
+export function nextTickAt(config: RoomConfig, state: RoomState, now: number, tickMs: number, woken = false): number | null {
   if (!config.enabled) return null;
   if (!state.opened) return Math.max(now + 1, config.opensAt);
+  if (woken) return now + tickMs;
   const waiting = state.waiting.reduce((a, b) => a + b, 0);
   if (waiting === 0 && inSession(state, now) === 0) return null;
-  return now + tickMs;
+  return now + (state.soldOut ? tickMs * SOLD_OUT_TICK_FACTOR : tickMs);
 }

@@ -14,6 +14,8 @@ export interface ShardConfig {
   shopperSessionSeconds: number;
   /** False once the organizer ended on-sale mode: nobody joins, nobody is admitted. */
   enabled: boolean;
+  /** The room's on-sale (RoomConfig.generation): a new one empties the shard. */
+  generation?: number;
 }
 
 export interface Visitor {
@@ -27,6 +29,17 @@ export interface Visitor {
   admittedAt: number | null;
   expiresAt: number | null;
   token: string | null;
+  /** The coordinator's tick that admitted this visitor (null while waiting, and in rows of before). */
+  admitTick?: number | null;
+}
+
+/**
+ * Where a shard keeps the visitors it does not hold in memory (the object's SQLite): only waiting
+ * visitors stay in memory, admitted ones are read back when asked for.
+ */
+export interface VisitorStore {
+  find(userId: string): Visitor | undefined;
+  admittedSince(since: number): Visitor[];
 }
 
 export type VisitorView =
@@ -50,6 +63,12 @@ export interface TickOrder {
   ratePerSecond: number;
   /** The coordinator's time of this tick (epoch ms): the admission time of everyone it admits, on every shard. */
   at?: number;
+  /** The tick's number: the shard tags its admissions with it. */
+  seq?: number;
+  /** The last tick whose report the coordinator recorded from this shard: every later admission is reported. */
+  ackedThrough?: number;
+  /** The on-sale the order is for; a shard configured for another one refuses it. */
+  generation?: number;
 }
 
 /** What a shard reports back. */
@@ -59,6 +78,8 @@ export interface TickReport {
   admitted: number;
   /** Expiry (epoch ms) of each admission made this tick. */
   admittedExpiries: number[];
+  /** Admissions of earlier ticks the coordinator has not recorded (its object stopped, or the answer was lost): [tick, expiry]. */
+  earlier?: [number, number][];
   /** The lowest waiting keys, for the next tick's cut. */
   heads: number[];
   /** When this shard took the tick (its clock, epoch ms): everyone who joined before is in `heads` or `waiting`. */
@@ -77,22 +98,28 @@ export class ShardEngine {
   waitlist: string | undefined;
   ratePerSecond = 0;
   private lastSeq = 0;
+  /** Every visitor without a store; with one, only those waiting. */
   private readonly visitors = new Map<string, Visitor>();
+
+  constructor(private readonly store?: VisitorStore) {}
   /** Ranked waiting visitors, lowest key first. */
   private waiting: Visitor[] = [];
   /** Early arrivals before the draw. */
   private unranked: Visitor[] = [];
   private others: Sketch[] = [];
 
-  load(config: ShardConfig | null, opened: boolean, visitors: Visitor[]): void {
+  /** `visitors`: every visitor, or with a store only those waiting; `lastSeq`: the highest sequence given out (with a store). */
+  load(config: ShardConfig | null, opened: boolean, visitors: Visitor[], lastSeq = 0): void {
     this.config = config;
     this.opened = opened;
     this.visitors.clear();
     this.waiting = [];
     this.unranked = [];
+    this.lastSeq = lastSeq;
     for (const v of visitors) {
-      this.visitors.set(v.userId, v);
       this.lastSeq = Math.max(this.lastSeq, v.seq);
+      if (v.status !== "waiting" && this.store) continue;
+      this.visitors.set(v.userId, v);
       if (v.status !== "waiting") continue;
       if (v.key === null) this.unranked.push(v);
       else this.waiting.push(v);
@@ -110,7 +137,7 @@ export class ShardEngine {
 
   /** One place per user: a second join answers the first place as it is now. */
   join(userId: string, now: number): JoinResult {
-    const existing = this.visitors.get(userId);
+    const existing = this.visitor(userId);
     if (existing) return { ok: true, visitor: existing, created: false };
     if (!this.config?.enabled) return { ok: false, code: "NO_QUEUE", message: "This event has no waiting room open" };
     const seq = ++this.lastSeq;
@@ -157,10 +184,12 @@ export class ShardEngine {
     return Math.floor(now / 1000) * 1000 + this.config!.shopperSessionSeconds * 1000;
   }
 
-  admit(v: Visitor, token: string, now: number, expiresAt: number): void {
+  admit(v: Visitor, token: string, now: number, expiresAt: number, tick: number | null = null): void {
     const i = this.waiting.indexOf(v);
     if (i >= 0) this.waiting.splice(i, 1);
-    Object.assign(v, { status: "admitted", admittedAt: now, expiresAt, token });
+    Object.assign(v, { status: "admitted", admittedAt: now, expiresAt, token, admitTick: tick });
+    // The store has it from now on (the shell wrote it in the same transaction).
+    if (this.store) this.visitors.delete(v.userId);
   }
 
   /** What the coordinator needs for the next tick; `at` is when this shard took the tick (before any join it let in meanwhile). */
@@ -178,7 +207,7 @@ export class ShardEngine {
   }
 
   visitor(userId: string): Visitor | undefined {
-    return this.visitors.get(userId);
+    return this.visitors.get(userId) ?? this.store?.find(userId);
   }
 
   /** 1-based place across every shard: exact here, from the others' sketches there. Null before the draw. */
@@ -212,6 +241,7 @@ export class ShardEngine {
 
   /** Visitors admitted at or after `since` (epoch ms), for reports and the bench. */
   admittedSince(since: number): Visitor[] {
+    if (this.store) return this.store.admittedSince(since);
     return [...this.visitors.values()].filter((v) => v.status === "admitted" && v.admittedAt! >= since);
   }
 

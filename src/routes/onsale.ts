@@ -70,10 +70,11 @@ export const onSale = router()
       path: "/v1/events/{id}/on-sale",
       tags: ["on-sale"],
       security: bearer,
-      description: "Puts a published event in on-sale mode: from now on its holds need an admission token from its waiting room. Changeable until it opens.",
+      description:
+        "Puts a published event in on-sale mode: from now on its holds need an admission token from its waiting room. Changeable until it opens; once open, the same body again is a retry (409 for other settings). A PUT after DELETE starts a new room: admissions of the earlier one are refused (403 ADMISSION_SUPERSEDED). 503 DEPENDENCY_UNAVAILABLE: the switch did not complete (holds already need an admission); send the same PUT again.",
       middleware: [requireUser, requireRole("organizer")] as const,
       request: { params: EventParam, body: { content: { "application/json": { schema: OnSaleBody } }, required: true } },
-      responses: { 200: json(OnSaleConfig, "The on-sale configuration"), ...errors(400, 401, 403, 404, 409) },
+      responses: { 200: json(OnSaleConfig, "The on-sale configuration"), ...errors(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const id = c.req.valid("param").id.toLowerCase();
@@ -158,10 +159,10 @@ export const onSale = router()
       path: "/v1/events/{id}/queue/live",
       tags: ["on-sale"],
       description:
-        'WebSocket of your place: send `{"type":"auth","token":…}`; then frames `position`, `admitted` (with the admission), `sold_out`, `expired`. The socket lands on your queue shard: give `?user=<your user id>` (not a secret; the auth frame must prove it).',
+        'WebSocket of your place: send `{"type":"auth","token":…}` within 10 s; then frames `position`, `admitted` (with the admission), `sold_out`, `expired`. The socket lands on your queue shard: give `?user=<your user id>` (not a secret; the auth frame must prove it). Only for a user with a place (404 before joining); at most two sockets per visitor (a third closes the oldest); 503 when the shard has no room for more sockets (poll `queue/me`).',
       middleware: [optionalUser] as const,
       request: { params: EventParam, query: z.object({ user: z.string().min(1).max(100).optional() }) },
-      responses: { 101: { description: "Switching to the live queue" }, ...errors(400, 409, 426) },
+      responses: { 101: { description: "Switching to the live queue" }, ...errors(400, 404, 409, 426, 503) },
     }),
     async (c) => {
       const id = c.req.valid("param").id.toLowerCase();

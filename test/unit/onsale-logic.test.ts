@@ -3,7 +3,22 @@ import { AdmissionGate } from "../../durable-objects/inventory/admission-gate";
 import { admissionKey, signAdmission, verifyAdmission } from "../../durable-objects/onsale/contract";
 import { LATE_BASE, shardOf, splitQuota } from "../../durable-objects/onsale/order";
 import { checkSolution, leadingZeroBits, makeChallenge, solveChallenge } from "../../durable-objects/onsale/pow";
-import { afterTick, decideConfigure, decideTick, emptyRoomState, FIRST_HOLD_GRACE_MS, PACE_GROWTH, PACE_START_PER_SECOND, type InventoryView, type RoomConfig } from "../../durable-objects/onsale/room.logic";
+import {
+  afterTick,
+  beginTick,
+  decideConfigure,
+  decideTick,
+  emptyRoomState,
+  FIRST_HOLD_GRACE_MS,
+  nextTickAt,
+  PACE_GROWTH,
+  PACE_START_PER_SECOND,
+  recoverInflight,
+  SOLD_OUT_TICK_FACTOR,
+  type InventoryView,
+  type RoomConfig,
+} from "../../durable-objects/onsale/room.logic";
+import { makeSketch } from "../../durable-objects/onsale/order";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 import { chiSquareUniform, kendallTau } from "../../bench/lib/fairness";
 import { rngFor } from "../helpers/onsale-sim";
@@ -53,6 +68,67 @@ describe("admitted buyers who never hold", () => {
     const later = decideTick(c, { ...state, heads: [[1, 2, 3], [4, 5, 6]], waiting: [3, 3], lastTickAt: T0 + FIRST_HOLD_GRACE_MS }, inv, T0 + FIRST_HOLD_GRACE_MS + 1_000);
     expect(later.activeShoppers).toBe(0);
     expect(later.quota).toBe(6);
+  });
+});
+
+describe("a tick that fails in part, or is never recorded", () => {
+  const c = config({ opensAt: T0 - 60_000 });
+  // 4 seats, at most 2 per buyer: two buyers on the way at a time; one waiting on each shard first.
+  const inv = inventory({ capacity: 4, available: 4, maxSeatsPerUser: 2 });
+  const start = { ...emptyRoomState(), opened: true, lastTickAt: T0, usedAtLastTick: 0, heads: [[1, 3], [2, 4]], waiting: [2, 2], sketches: [makeSketch(0, [1, 3]), makeSketch(1, [2, 4])] };
+  const report = (shard: number, admittedExpiries: number[], heads: number[], earlier?: [number, number][]): TickReport => ({
+    shard, at: T0, waiting: heads.length, admitted: admittedExpiries.length, admittedExpiries, heads, sketch: makeSketch(shard, heads), ...(earlier ? { earlier } : {}),
+  });
+
+  it("presumes a shard that did not answer admitted its whole grant, until its report says what it did", () => {
+    const now = T0 + 1_000;
+    const d = decideTick(c, start, inv, now);
+    expect(d.perShard).toEqual([1, 1]);
+    const running = beginTick(start, d, now);
+    const after = afterTick(running, d, [report(0, [d.sessionEnd], [3]), null], now);
+    // The next tick admits nobody: two buyers are on the way, one of them presumed.
+    const next = decideTick(c, after, inv, now + 1_000);
+    expect(next.quota).toBe(0);
+    expect(after.admittedTotal).toBe(1);
+    expect(after.heads[1]).toEqual([4]);
+    // Shard 1 answers the next tick with the admission it made in the lost one: recorded once.
+    const later = afterTick(beginTick(after, next, now + 1_000), next, [report(0, [], [3]), report(1, [], [4], [[running.seq!, d.sessionEnd]])], now + 1_000);
+    expect(later.presumed).toEqual([]);
+    expect(later.admittedTotal).toBe(2);
+    expect(later.sessions).toEqual([[d.sessionEnd, 2]]);
+    expect(decideTick(c, later, inv, now + 2_000).quota).toBe(0);
+  });
+
+  it("presumes every grant of a tick the object did not live to record", () => {
+    const now = T0 + 1_000;
+    const d = decideTick(c, start, inv, now);
+    const recovered = recoverInflight(beginTick(start, d, now));
+    expect(recovered.inflight).toBeNull();
+    expect(recovered.presumed).toHaveLength(2);
+    expect(decideTick(c, recovered, inv, now + 1_000).quota).toBe(0);
+  });
+});
+
+describe("when the room ticks", () => {
+  it("ticks after a wake even if the last tick found nobody, and slower while sold out", () => {
+    const c = config({ opensAt: T0 - 60_000 });
+    const idle = { ...emptyRoomState(), opened: true, waiting: [0, 0] };
+    expect(nextTickAt(c, idle, T0, 1_000)).toBeNull();
+    expect(nextTickAt(c, idle, T0, 1_000, true)).toBe(T0 + 1_000);
+    expect(nextTickAt(c, { ...idle, waiting: [3, 0] }, T0, 1_000)).toBe(T0 + 1_000);
+    expect(nextTickAt(c, { ...idle, waiting: [3, 0], soldOut: true }, T0, 1_000)).toBe(T0 + 1_000 * SOLD_OUT_TICK_FACTOR);
+    expect(nextTickAt({ ...c, enabled: false }, idle, T0, 1_000, true)).toBeNull();
+  });
+});
+
+describe("a second on-sale", () => {
+  it("is a new generation after the room was ended; a change before the opening keeps the generation", () => {
+    const first = decideConfigure(null, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString() }, 0);
+    expect(first).toMatchObject({ ok: true, value: { generation: 1 } });
+    const c = first.ok ? first.value : config();
+    expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0 + 5).toISOString() }, 0)).toMatchObject({ ok: true, value: { generation: 1 } });
+    const ended = { ...c, enabled: false };
+    expect(decideConfigure(ended, { ...emptyRoomState(), opened: true }, EVENT, { opensAt: new Date(T0 + 5).toISOString(), shards: 8 }, 5)).toMatchObject({ ok: true, value: { generation: 2, shards: 8 } });
   });
 });
 
@@ -292,10 +368,12 @@ describe("the coordinator's admission rules", () => {
     expect(chiSquareUniform(counts).pass).toBe(true);
   });
 
-  it("changes nothing once open, and keeps the shard count once anyone joined", () => {
+  it("changes nothing once open (the same PUT again is a retry), and keeps the shard count once anyone joined", () => {
     const c = config();
     const opened = { ...emptyRoomState(), opened: true };
-    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0 + 1).toISOString() }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString(), maxActiveShoppers: 5 }, 0)).toMatchObject({ ok: false, code: "CONFLICT" });
+    expect(decideConfigure(c, opened, EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toEqual({ ok: true, value: c });
     expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 3)).toMatchObject({ ok: false, code: "CONFLICT" });
     expect(decideConfigure(c, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString(), shards: 8 }, 0)).toMatchObject({ ok: true, value: { shards: 8 } });
     expect(decideConfigure(null, emptyRoomState(), EVENT, { opensAt: new Date(T0).toISOString() }, 0)).toMatchObject({
@@ -324,9 +402,10 @@ describe("admission tokens and the inventory's gate", () => {
     const store = new Map<string, unknown>();
     const storage = {
       get: <T>(k: string) => store.get(k) as T | undefined,
-      put: <T>(k: string, v: T) => void store.set(k, v),
+      put: <T>(k: string, v: T) => void store.set(k, structuredClone(v)),
       delete: (k: string) => store.delete(k),
-      list: <T>({ prefix }: { prefix: string }) => [...store.entries()].filter(([k]) => k.startsWith(prefix)) as [string, T][],
+      list: <T>({ prefix = "", start = "", end, limit = Infinity }: { prefix?: string; start?: string; end?: string; limit?: number }) =>
+        ([...store.entries()].filter(([k]) => k.startsWith(prefix) && k >= start && (end === undefined || k < end)).sort(([a], [b]) => (a < b ? -1 : 1)) as [string, T][]).slice(0, limit),
     };
     const gate = new AdmissionGate(storage, SECRET);
     expect(gate.onSale).toBe(false);
@@ -337,13 +416,48 @@ describe("admission tokens and the inventory's gate", () => {
     expect(ok.ok).toBe(true);
     expect((await gate.check("u2", EVENT, token, T0)).ok).toBe(false);
     expect((await gate.check("u1", EVENT, token, T0 + 60_000)).ok).toBe(false);
-    if (ok.ok) gate.recordHold(ok.claims, 3);
+    if (ok.ok) gate.recordHold(ok.claims, 3, T0);
     expect(gate.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
-    expect(gate.stats(T0 + 60_000)).toEqual({ admissionsUsed: 0, seatsPerBuyer: 3 });
     // A restarted object reads the flag and the counts back.
     const again = new AdmissionGate(storage, SECRET);
     expect(again.onSale).toBe(true);
     expect(again.stats(T0)).toEqual({ admissionsUsed: 1, seatsPerBuyer: 3 });
+    expect(again.stats(T0 + 60_000)).toEqual({ admissionsUsed: 0, seatsPerBuyer: 3 });
+  });
+
+  it("keeps an admission's entry only until its session is over, and reads no entry back at start", async () => {
+    const store = new Map<string, unknown>();
+    let listed = 0;
+    const storage = {
+      get: <T>(k: string) => store.get(k) as T | undefined,
+      put: <T>(k: string, v: T) => void store.set(k, structuredClone(v)),
+      delete: (k: string) => store.delete(k),
+      list: <T>({ prefix = "", start = "", end, limit = Infinity }: { prefix?: string; start?: string; end?: string; limit?: number }) => {
+        const hits = ([...store.entries()].filter(([k]) => k.startsWith(prefix) && k >= start && (end === undefined || k < end)).sort(([a], [b]) => (a < b ? -1 : 1)) as [string, T][]).slice(0, limit);
+        listed += hits.length;
+        return hits;
+      },
+    };
+    // Entries of the old, unbounded kind are dropped once.
+    store.set("onsale:used:old-jti", [T0 + 60_000, 2]);
+    const gate = new AdmissionGate(storage, SECRET);
+    expect(store.has("onsale:used:old-jti")).toBe(false);
+    gate.setOnSale(true, 1);
+    const key = await admissionKey(SECRET);
+    for (let i = 0; i < 50; i++) {
+      const token = await signAdmission(key, { userId: `u${i}`, eventId: EVENT, expiresAt: T0 + 60_000 + (i % 5) * 1_000, jti: `j${i}`, generation: 1 });
+      const res = await gate.check(`u${i}`, EVENT, token, T0);
+      if (res.ok) gate.recordHold(res.claims, 2, T0);
+    }
+    expect(gate.stats(T0)).toEqual({ admissionsUsed: 50, seatsPerBuyer: 2 });
+    expect(gate.entries()).toBe(50);
+    listed = 0;
+    const restarted = new AdmissionGate(storage, SECRET);
+    expect(listed).toBe(0);
+    expect(restarted.stats(T0 + 62_500)).toEqual({ admissionsUsed: 20, seatsPerBuyer: 2 });
+    expect(restarted.entries()).toBe(20);
+    expect(restarted.stats(T0 + 70_000).admissionsUsed).toBe(0);
+    expect(restarted.entries()).toBe(0);
   });
 });
 
