@@ -7,6 +7,7 @@ import type { Database } from "../db/client";
 import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
+import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -31,6 +32,43 @@ function newSecret(): string {
   return `whsec_${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
+const secretAad = (hookId: string) => `webhook-secret:${hookId}`;
+
+/** The endpoint's signing secret in clear; a clear row or one under an older key is sealed with the newest key on the way. */
+async function signingSecret(env: Env, db: Database, h: Hook): Promise<string> {
+  const ring = await keyring(env);
+  const secret = await unseal(ring, h.secretKeyId, h.secret, secretAad(h.id));
+  if (needsRewrap(ring, h.secretKeyId)) await rewrapSecret(db, ring, h, secret).catch(() => undefined);
+  return secret;
+}
+
+/** Seals the endpoint's secret with the newest key, unless another writer moved it meanwhile. */
+async function rewrapSecret(db: Database, ring: Keyring, h: Hook, secret: string): Promise<boolean> {
+  const sealed = await seal(ring, secret, secretAad(h.id));
+  const done = await db
+    .update(webhooks)
+    .set({ secret: sealed.value, secretKeyId: sealed.keyId })
+    .where(and(eq(webhooks.id, h.id), h.secretKeyId === null ? isNull(webhooks.secretKeyId) : eq(webhooks.secretKeyId, h.secretKeyId)))
+    .returning({ id: webhooks.id });
+  return done.length > 0;
+}
+
+/** Cron: seals up to `limit` webhook secrets still clear or under an older key with the newest key. */
+export async function rewrapWebhookSecrets(env: Env, db: Database, limit: number): Promise<number> {
+  const ring = await keyring(env);
+  if (!ring.newest) return 0;
+  // Rows under a key no longer listed cannot be opened: left alone (their deliveries fail and log it).
+  const older = [...ring.byId.keys()].filter((id) => id !== ring.newest!.id);
+  const rows = await db
+    .select()
+    .from(webhooks)
+    .where(and(isNull(webhooks.deletedAt), or(isNull(webhooks.secretKeyId), older.length ? inArray(webhooks.secretKeyId, older) : undefined)))
+    .limit(limit);
+  let moved = 0;
+  for (const h of rows) if (await rewrapSecret(db, ring, h, await unseal(ring, h.secretKeyId, h.secret, secretAad(h.id)))) moved++;
+  return moved;
+}
+
 /** The secret is shown once, in this answer; deliveries are signed with it. */
 export async function createWebhook(env: Env, db: Database, user: AuthUser, input: { url: string; events: WebhookType[]; eventId?: string }): Promise<WebhookView & { secret: string }> {
   const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
@@ -40,8 +78,12 @@ export async function createWebhook(env: Env, db: Database, user: AuthUser, inpu
     if (!e) throw new AppError("NOT_FOUND", "No such event");
     if (user.role !== "admin" && e.organizerId !== user.id) throw new AppError("FORBIDDEN", "Only the event's organizer or an admin may watch it");
   }
-  const [h] = await db.insert(webhooks).values({ ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: newSecret() }).returning();
-  return { ...hookView(h), secret: h.secret };
+  // Stored sealed (src/lib/secret-box.ts); the clear secret exists only in this answer.
+  const id = crypto.randomUUID();
+  const secret = newSecret();
+  const sealed = await seal(await keyring(env), secret, secretAad(id));
+  const [h] = await db.insert(webhooks).values({ id, ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: sealed.value, secretKeyId: sealed.keyId }).returning();
+  return { ...hookView(h), secret };
 }
 
 export async function listWebhooks(db: Database, user: AuthUser): Promise<WebhookView[]> {
@@ -276,7 +318,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
           "user-agent": "Evently-Webhooks/1",
           "evently-delivery": row.d.id,
           "evently-event": row.d.type,
-          "evently-signature": await signatureHeader(row.h.secret, body, Math.floor(started / 1000)),
+          "evently-signature": await signatureHeader(await signingSecret(env, db, row.h), body, Math.floor(started / 1000)),
         },
         body,
         redirect: "manual",
