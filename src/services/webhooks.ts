@@ -279,7 +279,10 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
       d: webhookDeliveries,
       h: webhooks,
       owner: { role: users.role, disabledAt: users.disabledAt },
-      organizerId: sql<string | null>`(select organizer_id from ${events} where id::text = coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text))`,
+      // The event the delivery is about (its payload says; else the endpoint's own), by primary key.
+      organizerId: sql<string | null>`(select organizer_id from ${events} where id = (
+        select case when x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x::uuid end
+        from (select coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text) as x) as about))`,
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
@@ -310,6 +313,9 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
     error = "url_refused";
     console.warn(JSON.stringify({ level: "warn", msg: "webhook endpoint refused at delivery", deliveryId, webhookId: row.h.id, reason: refused }));
   } else {
+    // Outside the try: a secret that cannot be opened (its key dropped from SECRETS_KEYS) is an
+    // operator's error, thrown to the queue and logged, not a receiver's failure.
+    const secret = await signingSecret(env, db, row.h);
     try {
       const res = await fetch(row.h.url, {
         method: "POST",
@@ -318,7 +324,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
           "user-agent": "Evently-Webhooks/1",
           "evently-delivery": row.d.id,
           "evently-event": row.d.type,
-          "evently-signature": await signatureHeader(await signingSecret(env, db, row.h), body, Math.floor(started / 1000)),
+          "evently-signature": await signatureHeader(secret, body, Math.floor(started / 1000)),
         },
         body,
         redirect: "manual",
