@@ -234,6 +234,8 @@ export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limi
     where id in (
       select id from ${webhookDeliveries}
       where status = 'pending' and ((queued_at is null and created_at < ${fresh}::timestamptz) or queued_at < ${stale}::timestamptz)
+        -- A deleted endpoint's deliveries stay pending and are never sent: not swept either.
+        and webhook_id in (select id from ${webhooks} where deleted_at is null)
       order by created_at limit ${limit} for update skip locked
     )
     returning id`);
