@@ -6,6 +6,8 @@ import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature.ts";
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";
+/** Local-only key sealing secrets at rest in tests (src/lib/secret-box.ts): `id:base64(32 bytes)`. */
+export const TEST_SECRETS_KEYS = `test1:${Buffer.from("evently-test-secrets-key-32bytes").toString("base64")}`;
 
 /** Whether tests will run on the embedded Postgres (no DATABASE_URL, no server answering, or forced). */
 async function embeddedDatabase(): Promise<boolean> {
@@ -69,6 +71,7 @@ function workersProject(name: string, opts: { include: string[]; bindings?: Reco
             DATABASE_URL: inject("databaseUrl"),
             DB_WS_PROXY: inject("wsProxy"),
             JWT_SECRET: TEST_JWT_SECRET,
+            SECRETS_KEYS: TEST_SECRETS_KEYS,
             // Not production: the sandbox card network may charge (wrangler.toml says production).
             ENVIRONMENT: "test",
             RATE_LIMITS: "on",

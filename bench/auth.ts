@@ -20,6 +20,8 @@ const worker = await unstable_startWorker({
   config: 'bench/wrangler.auth.toml',
   bindings: {
     JWT_SECRET: { type: 'plain_text', value: 'bench-secret-0123456789abcdef0123456789abcdef' },
+    // wrangler.toml says production, which needs keys for secrets at rest (src/lib/secret-box.ts).
+    SECRETS_KEYS: { type: 'plain_text', value: `bench:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}` },
     DATABASE_URL: { type: 'plain_text', value: 'postgres://unused@127.0.0.1:1/none' },
   },
   dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, persist: false, watch: false },

@@ -83,6 +83,8 @@ async function main(): Promise<void> {
         DATABASE_URL: { type: "plain_text", value: url },
         DB_WS_PROXY: { type: "plain_text", value: proxy.url },
         JWT_SECRET: { type: "plain_text", value: JWT_SECRET },
+        // wrangler.toml says production, which needs keys for secrets at rest (src/lib/secret-box.ts).
+        SECRETS_KEYS: { type: "plain_text", value: `bench:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}` },
         RATE_LIMITS: { type: "plain_text", value: "off" },
       },
       dev: { server: { hostname: "127.0.0.1", port }, inspector: false, persist: false, watch: false, logLevel: "error" },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseSecretsKeys } from "./lib/secret-box";
 
 /** Bindings from wrangler.toml (generated `Cloudflare.Env`) plus secrets and local-only variables. */
 export interface Env extends Cloudflare.Env {
@@ -26,6 +27,11 @@ export interface Env extends Cloudflare.Env {
   LIVE_RELAY_SOCKETS?: string;
   /** Upper bound of a webhook delivery's retry delay in seconds (default 3600; tests lower it). */
   WEBHOOK_RETRY_MAX_DELAY_SECONDS?: string;
+  /**
+   * `id:base64(32 bytes)`, comma-separated, newest first: AES-256-GCM keys sealing webhook secrets and
+   * events' ticket-signing keys in Postgres (docs/tickets.md#secrets-at-rest). Required in production.
+   */
+  SECRETS_KEYS?: string;
   /** Local only: `on` accepts http webhook endpoints on loopback (test and dev receivers); ignored in production. */
   WEBHOOK_ALLOW_LOOPBACK?: string;
   /** HMAC key of the waiting room's admission tokens and join challenges; derived from JWT_SECRET when unset (docs/onsale.md). */
@@ -108,6 +114,14 @@ export class ConfigError extends Error {
 export function parseConfig(env: Env): Config {
   if (env.JWT_SECRET !== undefined && env.JWT_SECRET.trim() === PLACEHOLDER_JWT_SECRET) {
     throw new ConfigError("JWT_SECRET is the placeholder from .dev.vars.example; set a random secret (wrangler secret put JWT_SECRET)");
+  }
+  if (env.ENVIRONMENT === "production" && setting(env.SECRETS_KEYS) === undefined) {
+    throw new ConfigError("SECRETS_KEYS is required in production: webhook secrets and ticket-signing keys are sealed with it (wrangler secret put SECRETS_KEYS)");
+  }
+  try {
+    parseSecretsKeys(setting(env.SECRETS_KEYS));
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e));
   }
   const parsed = ConfigSchema.safeParse({
     rateLimits: env.RATE_LIMITS,

@@ -88,6 +88,8 @@ export async function startStack(opts: { users: number; holdMaxInflight?: number
     bindings: {
       ...workerOptions.bindings,
       JWT_SECRET,
+      // wrangler.toml says production, which needs keys for secrets at rest (src/lib/secret-box.ts).
+      SECRETS_KEYS: `bench:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
       DATABASE_URL: db.url,
       DB_WS_PROXY: proxy.url,
       RATE_LIMITS: "off",

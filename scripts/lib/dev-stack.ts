@@ -49,17 +49,26 @@ export interface DevStack {
 }
 
 /**
- * Ensures .dev.vars holds a JWT_SECRET; never overwrites one the developer set, except the
- * placeholder copied from .dev.vars.example (the Worker refuses to serve with it).
+ * Ensures .dev.vars holds a JWT_SECRET and a SECRETS_KEYS key; never overwrites one the developer
+ * set, except the placeholder copied from .dev.vars.example (the Worker refuses to serve with it).
  */
 export function ensureDevVars(log: (s: string) => void): void {
   const path = `${ROOT}/.dev.vars`;
   let current = existsSync(path) ? readFileSync(path, "utf8") : "";
   current = current.replace(/^JWT_SECRET=change-me-to-32-random-bytes-base64[ \t]*(\r?\n|$)/m, "");
-  if (/^JWT_SECRET=.+$/m.test(current)) return;
-  const secret = randomBytes(32).toString("base64url");
-  writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}JWT_SECRET=${secret}\n`, { mode: 0o600 });
-  log("secrets: wrote a random JWT_SECRET to .dev.vars");
+  const add = (line: string) => (current = `${current}${current && !current.endsWith("\n") ? "\n" : ""}${line}\n`);
+  const wrote: string[] = [];
+  if (!/^JWT_SECRET=.+$/m.test(current)) {
+    add(`JWT_SECRET=${randomBytes(32).toString("base64url")}`);
+    wrote.push("JWT_SECRET");
+  }
+  if (!/^SECRETS_KEYS=.+$/m.test(current)) {
+    add(`SECRETS_KEYS=dev1:${randomBytes(32).toString("base64")}`);
+    wrote.push("SECRETS_KEYS");
+  }
+  if (!wrote.length) return;
+  writeFileSync(path, current, { mode: 0o600 });
+  log(`secrets: wrote a random ${wrote.join(" and ")} to .dev.vars`);
 }
 
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {

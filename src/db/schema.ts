@@ -532,7 +532,10 @@ export const eventSigningKeys = pgTable("event_signing_keys", {
     .references(() => events.id, { onDelete: "cascade" }),
   kid: text("kid").notNull(),
   publicJwk: jsonb("public_jwk").notNull(),
+  // Sealed (src/lib/secret-box.ts): a JSON string of the sealed private JWK, under `private_key_id`.
+  // A row with no key id holds the JWK object in clear (written before sealing) and is sealed on use.
   privateJwk: jsonb("private_jwk").notNull(),
+  privateKeyId: text("private_key_id"),
   createdAt: createdAt(),
 });
 
@@ -641,7 +644,9 @@ export const webhooks = pgTable(
     types: jsonb("types").$type<string[]>().notNull(),
     // null: every event the owner manages (every event for an admin).
     eventId: uuid("event_id").references(() => events.id, { onDelete: "cascade" }),
+    // Sealed with the key `secret_key_id` (src/lib/secret-box.ts); null key id: clear, from before sealing.
     secret: text("secret").notNull(),
+    secretKeyId: text("secret_key_id"),
     deletedAt: ts("deleted_at"),
     createdAt: createdAt(),
   },

@@ -7,7 +7,11 @@ import { refreshDailyStats } from "../services/analytics";
 import { redriveStalledSagas, runReconciliation } from "./reconciliation";
 import { drainUserStatusOutbox } from "../services/user-status";
 import { sweepCancelledEvents } from "../services/event-cancellation";
-import { sweepWebhookOutbox } from "../services/webhooks";
+import { rewrapWebhookSecrets, sweepWebhookOutbox } from "../services/webhooks";
+import { rewrapEventKeys } from "../services/ticket-codes";
+
+/** Rows a run of `secretsRewrap` seals again at most, per kind. */
+const REWRAP_BATCH = 200;
 
 /** One cron stage: does its work and returns the figures it reports. */
 export type Stage = (env: Env, db: Database, now: Date) => Promise<Record<string, unknown>>;
@@ -40,6 +44,8 @@ export const STAGES: Record<string, Stage> = {
   sagaRedrive: async (env, db, now) => ({ redriven: await redriveStalledSagas(env, db, now) }),
   // Webhook deliveries written with their change whose queue send failed or never ran (the outbox).
   webhookOutbox: async (env, db, now) => ({ ...(await sweepWebhookOutbox(env, db, now)) }),
+  // Secrets at rest still clear or under an older key, sealed with the newest (key rotation).
+  secretsRewrap: async (env, db) => ({ webhookSecrets: await rewrapWebhookSecrets(env, db, REWRAP_BATCH), eventKeys: await rewrapEventKeys(db, env, REWRAP_BATCH) }),
   // Refund jobs of cancelled events that stalled, and confirmed bookings left on a cancelled event.
   cancelledEvents: async (env, db, now) => ({ ...(await sweepCancelledEvents(env, db, now)) }),
 };

@@ -163,7 +163,7 @@ export const checkinRoutes = router()
     async (c) => {
       const eventId = c.req.valid("param").id;
       await assertEventAccess(c, eventId);
-      return c.json((await checkinKeys(c.var.db(), eventId)) as { keys: Record<string, unknown>[] }, 200);
+      return c.json((await checkinKeys(c.env, c.var.db(), eventId)) as { keys: Record<string, unknown>[] }, 200);
     },
   )
   .openapi(

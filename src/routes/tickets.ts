@@ -95,7 +95,7 @@ export const ticketRoutes = router()
         status: 200,
         body: await transferTicket(
           db,
-          { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), sendWebhooks: (ids) => sendDeliveries(env, db, ids) },
+          { voidAtDoor: (eventId, ticketId) => checkinDesk(env, eventId).voidTicket(ticketId), sendWebhooks: (ids) => sendDeliveries(env, db, ids), secrets: env },
           c.var.user,
           id,
           body.toEmail,

@@ -33,6 +33,8 @@ export interface SagaDeps {
   announce?: (b: BookingOutcome) => Promise<void>;
   /** Queues deliveries already written in Postgres (the confirm writes them with the sale). */
   sendWebhooks?: (deliveryIds: string[]) => Promise<void>;
+  /** SECRETS_KEYS: opens the event's sealed ticket-signing key (src/lib/secret-box.ts). */
+  secretsKeys?: string;
   /** Analytics Engine (src/lib/metrics.ts); absent where nothing is recorded. */
   ANALYTICS?: AnalyticsEngineDataset;
   now: () => number;
@@ -52,6 +54,7 @@ export function sagaDeps(env: Env, db: Database): SagaDeps {
     },
     sendWebhooks: async (ids) => void (await sendDeliveries(env, db, ids)),
     announce: (b) => announceBookingOutcome(env, b),
+    secretsKeys: env.SECRETS_KEYS,
     ANALYTICS: env.ANALYTICS,
     now: () => Date.now(),
   };
@@ -513,7 +516,7 @@ async function confirm(deps: SagaDeps, run: SagaRun): Promise<StepResult> {
   const now = new Date(deps.now());
   // Signed outside: signing is JavaScript, and a key made inside a statement that fails would live
   // on in the isolate's cache.
-  const keys = await ticketKeysFor(deps.db, b.eventId);
+  const keys = await ticketKeysFor(deps.db, { SECRETS_KEYS: deps.secretsKeys }, b.eventId);
   const tickets = await ticketsFor(keys, b);
   const steps = [...run.unrecorded, { step: "confirm", detail: null }];
   const seatsJson = JSON.stringify(b.seats.map((x) => ({ id: x.id, price_cents: x.priceCents })));

@@ -52,8 +52,8 @@ export async function assertScannerActive(db: Database, s: ScannerClaims): Promi
 }
 
 /** The public keys that verify this event's ticket codes offline (a JWKS). */
-export async function checkinKeys(db: Database, eventId: string): Promise<{ keys: unknown[] }> {
-  const keys = await eventKeys(db, eventId);
+export async function checkinKeys(env: Env, db: Database, eventId: string): Promise<{ keys: unknown[] }> {
+  const keys = await eventKeys(db, env, eventId);
   return { keys: [keys.publicJwk] };
 }
 
@@ -97,14 +97,16 @@ async function listFor(db: Database, actor: CheckinActor, listId: string): Promi
 export async function redeemScans(env: Env, db: Database, actor: CheckinActor, listId: string, scans: ScanInput[]): Promise<ScanReply[]> {
   const list = await listFor(db, actor, listId);
   const device = deviceOf(actor);
-  const keys = await eventKeys(db, list.eventId);
+  const keys = await eventKeys(db, env, list.eventId);
   const claims = await Promise.all(scans.map((s) => verifyTicketCode(keys.publicKey, s.code)));
   const ids = [...new Set(claims.filter((c) => c && c.eid === list.eventId).map((c) => c!.tid))];
   const rows = ids.length ? await db.select().from(tickets).where(and(eq(tickets.eventId, list.eventId), inArray(tickets.id, ids))) : [];
   const byId = new Map(rows.map((t) => [t.id, t]));
-  const facts: TicketFacts[] = claims.map((c) => {
+  const facts: TicketFacts[] = claims.map((c, i) => {
     const t = c && c.eid === list.eventId ? byId.get(c.tid) : undefined;
-    if (!t) return { ticketId: null, status: "unknown", onList: false };
+    // The scanned code must be the very code issued for the ticket: a valid signature alone (a
+    // leaked signing key minting codes for real ticket ids) gets nobody in.
+    if (!t || t.code !== scans[i].code) return { ticketId: null, status: "unknown", onList: false };
     // The code itself must be the ticket's current one: a transfer's old code names a dead row.
     return { ticketId: t.id, status: t.status, onList: !list.ticketTypeIds || (t.ticketTypeId !== null && list.ticketTypeIds.includes(t.ticketTypeId)) };
   });

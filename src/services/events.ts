@@ -245,26 +245,26 @@ export async function retryPendingInventories(db: Database, env: Env, now: Date,
  * cancel that failed half-way is finished by the retry (and by the cron's sweep).
  */
 export async function cancelEvent(db: Database, env: Env, actor: Actor, id: string, now: Date): Promise<{ event: EventRow; refundsRequested: number }> {
-  const event = await db.transaction(async (tx) => {
+  const { event, deliveries } = await db.transaction(async (tx) => {
     const [e] = isUuid(id) ? await tx.select().from(events).where(eq(events.id, id)).for("update") : [];
     if (!e) throw new AppError("NOT_FOUND", "No such event");
     assertEventManager(actor, e);
     const t = cancelTransition(e.status);
     if (t.kind === "refuse") throw new AppError("INVALID_STATE", t.message, { status: e.status });
-    if (t.kind === "already") return e;
+    if (t.kind === "already") return { event: e, deliveries: [] };
     const [row] = await tx.update(events).set({ status: "cancelled", cancelledAt: now, updatedAt: now }).where(eq(events.id, e.id)).returning();
     await audit(tx, { action: "event.cancelled", actorId: actor.id, subjectId: e.id, detail: { actorRole: actor.role, from: e.status } });
     await openRefundJob(tx, e.id, now);
     // Announced once, with the cancellation (outbox): queued below, or by the cron's sweep.
     const deliveries = await insertDeliveries(tx, { type: "event.cancelled", eventId: e.id, dedupeKey: `event:${e.id}:cancelled`, data: { eventId: e.id, cancelledAt: now.toISOString() } });
-    return { ...row, deliveries };
+    return { event: row, deliveries };
   });
   if (event.publishedAt) {
     const released = await closeInventorySales(env, event.id);
     await notifyHolders(env, event.id, released);
   }
   await failPendingEventBookings(env, db, event.id, now);
-  if ("deliveries" in event) await sendDeliveries(env, db, event.deliveries);
+  await sendDeliveries(env, db, deliveries);
   // An event cancelled before refund jobs existed gets one now.
   await openRefundJob(db, event.id, now);
   const job = await refundJobOf(db, event.id);

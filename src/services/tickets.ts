@@ -43,7 +43,7 @@ export function ticketView(t: Ticket): TicketView {
 }
 
 /** The event's signing keys, loaded (or made) before the confirming transaction opens. */
-export const ticketKeysFor = (db: Database, eventId: string) => eventKeys(db, eventId);
+export const ticketKeysFor = (db: Database, secrets: { SECRETS_KEYS?: string }, eventId: string) => eventKeys(db, secrets, eventId);
 
 /**
  * The tickets of a booking about to be confirmed: one per seat (reserved) or per unit (general
@@ -108,7 +108,7 @@ export async function ticketCodesOf(db: Database, bookingId: string): Promise<{ 
  */
 export async function transferTicket(
   db: Database,
-  deps: { voidAtDoor: (eventId: string, ticketId: string) => Promise<void>; sendWebhooks: (deliveryIds: string[]) => Promise<unknown> },
+  deps: { voidAtDoor: (eventId: string, ticketId: string) => Promise<void>; sendWebhooks: (deliveryIds: string[]) => Promise<unknown>; secrets: { SECRETS_KEYS?: string } },
   user: AuthUser,
   id: string,
   toEmail: string,
@@ -121,7 +121,7 @@ export async function transferTicket(
   if (!to || to.disabledAt) throw new AppError("NOT_FOUND", "No account with that email can receive tickets");
   if (to.id === user.id) throw new AppError("VALIDATION_FAILED", "The ticket is already yours", { issues: [{ path: "toEmail", message: "is the holder" }] });
   await deps.voidAtDoor(t.eventId, t.id);
-  const keys = await eventKeys(db, t.eventId);
+  const keys = await eventKeys(db, deps.secrets, t.eventId);
   const fresh = await db.transaction(async (tx) => {
     // The booking's row, shared-locked: its buyer's cancellation (which refuses a booking with a
     // transferred ticket) and this transfer take turns, so neither misses the other.

@@ -7,6 +7,7 @@ import type { Database } from "../db/client";
 import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
+import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -31,6 +32,43 @@ function newSecret(): string {
   return `whsec_${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
+const secretAad = (hookId: string) => `webhook-secret:${hookId}`;
+
+/** The endpoint's signing secret in clear; a clear row or one under an older key is sealed with the newest key on the way. */
+async function signingSecret(env: Env, db: Database, h: Hook): Promise<string> {
+  const ring = await keyring(env);
+  const secret = await unseal(ring, h.secretKeyId, h.secret, secretAad(h.id));
+  if (needsRewrap(ring, h.secretKeyId)) await rewrapSecret(db, ring, h, secret).catch(() => undefined);
+  return secret;
+}
+
+/** Seals the endpoint's secret with the newest key, unless another writer moved it meanwhile. */
+async function rewrapSecret(db: Database, ring: Keyring, h: Hook, secret: string): Promise<boolean> {
+  const sealed = await seal(ring, secret, secretAad(h.id));
+  const done = await db
+    .update(webhooks)
+    .set({ secret: sealed.value, secretKeyId: sealed.keyId })
+    .where(and(eq(webhooks.id, h.id), h.secretKeyId === null ? isNull(webhooks.secretKeyId) : eq(webhooks.secretKeyId, h.secretKeyId)))
+    .returning({ id: webhooks.id });
+  return done.length > 0;
+}
+
+/** Cron: seals up to `limit` webhook secrets still clear or under an older key with the newest key. */
+export async function rewrapWebhookSecrets(env: Env, db: Database, limit: number): Promise<number> {
+  const ring = await keyring(env);
+  if (!ring.newest) return 0;
+  // Rows under a key no longer listed cannot be opened: left alone (their deliveries fail and log it).
+  const older = [...ring.byId.keys()].filter((id) => id !== ring.newest!.id);
+  const rows = await db
+    .select()
+    .from(webhooks)
+    .where(and(isNull(webhooks.deletedAt), or(isNull(webhooks.secretKeyId), older.length ? inArray(webhooks.secretKeyId, older) : undefined)))
+    .limit(limit);
+  let moved = 0;
+  for (const h of rows) if (await rewrapSecret(db, ring, h, await unseal(ring, h.secretKeyId, h.secret, secretAad(h.id)))) moved++;
+  return moved;
+}
+
 /** The secret is shown once, in this answer; deliveries are signed with it. */
 export async function createWebhook(env: Env, db: Database, user: AuthUser, input: { url: string; events: WebhookType[]; eventId?: string }): Promise<WebhookView & { secret: string }> {
   const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
@@ -40,8 +78,12 @@ export async function createWebhook(env: Env, db: Database, user: AuthUser, inpu
     if (!e) throw new AppError("NOT_FOUND", "No such event");
     if (user.role !== "admin" && e.organizerId !== user.id) throw new AppError("FORBIDDEN", "Only the event's organizer or an admin may watch it");
   }
-  const [h] = await db.insert(webhooks).values({ ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: newSecret() }).returning();
-  return { ...hookView(h), secret: h.secret };
+  // Stored sealed (src/lib/secret-box.ts); the clear secret exists only in this answer.
+  const id = crypto.randomUUID();
+  const secret = newSecret();
+  const sealed = await seal(await keyring(env), secret, secretAad(id));
+  const [h] = await db.insert(webhooks).values({ id, ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: sealed.value, secretKeyId: sealed.keyId }).returning();
+  return { ...hookView(h), secret };
 }
 
 export async function listWebhooks(db: Database, user: AuthUser): Promise<WebhookView[]> {
@@ -192,6 +234,8 @@ export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limi
     where id in (
       select id from ${webhookDeliveries}
       where status = 'pending' and ((queued_at is null and created_at < ${fresh}::timestamptz) or queued_at < ${stale}::timestamptz)
+        -- A deleted endpoint's deliveries stay pending and are never sent: not swept either.
+        and webhook_id in (select id from ${webhooks} where deleted_at is null)
       order by created_at limit ${limit} for update skip locked
     )
     returning id`);
@@ -237,7 +281,10 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
       d: webhookDeliveries,
       h: webhooks,
       owner: { role: users.role, disabledAt: users.disabledAt },
-      organizerId: sql<string | null>`(select organizer_id from ${events} where id::text = coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text))`,
+      // The event the delivery is about (its payload says; else the endpoint's own), by primary key.
+      organizerId: sql<string | null>`(select organizer_id from ${events} where id = (
+        select case when x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x::uuid end
+        from (select coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text) as x) as about))`,
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
@@ -268,6 +315,9 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
     error = "url_refused";
     console.warn(JSON.stringify({ level: "warn", msg: "webhook endpoint refused at delivery", deliveryId, webhookId: row.h.id, reason: refused }));
   } else {
+    // Outside the try: a secret that cannot be opened (its key dropped from SECRETS_KEYS) is an
+    // operator's error, thrown to the queue and logged, not a receiver's failure.
+    const secret = await signingSecret(env, db, row.h);
     try {
       const res = await fetch(row.h.url, {
         method: "POST",
@@ -276,7 +326,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
           "user-agent": "Evently-Webhooks/1",
           "evently-delivery": row.d.id,
           "evently-event": row.d.type,
-          "evently-signature": await signatureHeader(row.h.secret, body, Math.floor(started / 1000)),
+          "evently-signature": await signatureHeader(secret, body, Math.floor(started / 1000)),
         },
         body,
         redirect: "manual",

@@ -69,3 +69,24 @@ describe("the placeholder secret of .dev.vars.example", () => {
     }
   });
 });
+
+describe("keys for secrets at rest (SECRETS_KEYS)", () => {
+  it("a Worker configured for production without them refuses to serve: 500 'Server misconfigured', naming no secret", async () => {
+    for (const SECRETS_KEYS of [undefined, "", "  "]) {
+      const res = await request(production({ SECRETS_KEYS }), "/v1/events");
+      expect(res.status, String(SECRETS_KEYS)).toBe(500);
+      const text = await res.text();
+      expectError(JSON.parse(text), "INTERNAL");
+      expect(text).not.toMatch(/SECRETS|secret|key/i);
+    }
+    expect((await request(production(), "/v1/events")).status).toBe(200);
+  });
+
+  it("malformed keys are refused in any environment (a short key, a missing id, a repeated id)", async () => {
+    const key = btoa(String.fromCharCode(...new Uint8Array(32)));
+    for (const SECRETS_KEYS of ["k1:c2hvcnQ=", key, `k1:${key},k1:${key}`]) {
+      expect((await request({ ...testEnv, SECRETS_KEYS } as Env, "/v1/events")).status, SECRETS_KEYS).toBe(500);
+    }
+    expect((await request({ ...testEnv, SECRETS_KEYS: `k2:${key},k1:${key}` } as Env, "/v1/events")).status).toBe(200);
+  });
+});

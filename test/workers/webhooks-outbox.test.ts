@@ -123,6 +123,19 @@ describe("a webhook whose queue send failed", () => {
   });
 });
 
+describe("the cron's outbox sweep", () => {
+  it("leaves a deleted endpoint's pending deliveries alone (they would be requeued for ever)", async () => {
+    const ev = await makeReservedEventOnSale();
+    const admin = await makeUser("admin");
+    const { name, hook } = await eventHook(ev, admin, ["checkin.redeemed"]);
+    await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `deleted:${crypto.randomUUID()}`, data: { eventId: ev.eventId } }));
+    expect((await call(`/v1/webhooks/${hook.id}`, { method: "DELETE", headers: admin.auth })).status).toBe(204);
+    await sweep();
+    expect(await deliveriesOf(hook.id)).toMatchObject([{ status: "pending", queuedAt: null }]);
+    expect(await inbox(name)).toEqual([]);
+  });
+});
+
 describe("a webhook whose owner lost access", () => {
   const organizerOf = async (ev: TestEvent) => (await withDb((db) => db.select({ id: events.organizerId }).from(events).where(eq(events.id, ev.eventId))))[0].id;
   const asAuthUser = (id: string, role: "organizer" | "admin") => ({ id, role, sid: "s", jti: "j", exp: 0 });
