@@ -136,7 +136,7 @@ export class InventoryEngine {
     return ok({ returned });
   }
 
-  /** The catalogue's ticket types and vouchers (products.ts); an older revision than the stored one is ignored. */
+  /** The catalogue's ticket types and vouchers (products.ts); a revision not above the stored one is ignored. */
   setProducts(set: ProductSet) {
     return this.holds.setProducts(set);
   }
