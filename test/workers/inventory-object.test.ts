@@ -1,8 +1,8 @@
 import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { eq, sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it, vi } from "vitest";
 import type { EventInventory } from "../../durable-objects/inventory/object";
-import { holdHistory, waitlistEntries } from "../../src/db/schema";
+import { auditLog, holdHistory, waitlistEntries } from "../../src/db/schema";
 import { handleBatch } from "../../src/queues/consumer";
 import { makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { inventoryStub, publishedEvent } from "../helpers/inventory";
@@ -233,6 +233,32 @@ describe("hold history outbox", () => {
     expect(await historyOf(ev.id)).toBe(1);
     const [mirror] = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.id, entry.id)));
     expect(mirror).toMatchObject({ status: "left", userId: u.id });
+  });
+});
+
+describe("an outbox message for an event Postgres does not know (issue 24, item 17)", () => {
+  it("is recorded once as an orphan with a clear log line and acked, never retried into the dead-letter queue", async () => {
+    const u = await makeUser();
+    const unknownEvent = crypto.randomUUID();
+    const body = { type: "inventory.outbox", eventId: unknownEvent, history: [{ holdId: `hld_${unknownEvent}_orphan`, kind: "created", userId: u.id, quantity: 2, at: Date.now() }], waitlist: [] };
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      errors.push(String(line));
+    });
+    let result;
+    try {
+      result = await deliverOutbox(body);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(1);
+    const orphans = await withDb((db) => db.select().from(auditLog).where(and(eq(auditLog.action, "inventory.outbox-orphaned"), eq(auditLog.subjectId, unknownEvent))));
+    expect(orphans).toHaveLength(1);
+    expect(orphans[0].detail).toMatchObject({ history: 1, waitlist: 0, holdIds: [`hld_${unknownEvent}_orphan`] });
+    const line = errors.map((l) => JSON.parse(l)).find((l) => l.eventId === unknownEvent);
+    expect(line).toMatchObject({ level: "error", msg: expect.stringMatching(/orphan/) });
+    expect(await historyOf(unknownEvent)).toBe(0);
   });
 });
 
