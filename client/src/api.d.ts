@@ -3673,7 +3673,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Created (one per generated code) */
+                /** @description Created (one per generated code); all or none */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -5914,6 +5914,8 @@ export interface components {
             sold: number;
             /** @description What can be held now: the quota left, at most the event's availability */
             available: number | null;
+            /** @description On the answer of a write: true when the change is saved but the event's inventory has not taken it yet (it is pushed again within seconds, at the latest by the cron); false when it is on sale as answered. A replayed answer (same Idempotency-Key) says what the first one said. */
+            inventoryPending?: boolean;
         };
         TicketTypeInput: {
             /** @example Early bird */
@@ -5985,6 +5987,8 @@ export interface components {
         };
         VoucherList: {
             data: components["schemas"]["Voucher"][];
+            /** @description On the answer of a write: true when the change is saved but the event's inventory has not taken it yet (it is pushed again within seconds, at the latest by the cron); false when it is on sale as answered. A replayed answer (same Idempotency-Key) says what the first one said. */
+            inventoryPending: boolean;
         };
         Voucher: {
             id: string;

@@ -70,7 +70,7 @@ export function inventory(env: Env, eventId: string) {
       callInventory(() => stub().joinWaitlist(userId, quantity)),
     leaveWaitlist: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().leaveWaitlist(userId)),
     waitlistEntry: (userId: string): Promise<WaitlistEntryView> => callInventory(() => stub().waitlistEntry(userId)),
-    /** Replaces the object's ticket types and vouchers (docs/products.md); an older revision is ignored there. */
+    /** Replaces the object's ticket types and vouchers (docs/products.md); a revision not above its own is ignored there. */
     setProducts: (set: ProductSet): Promise<{ revision: number; applied: boolean }> => callInventory(() => stub().setProducts(set)),
     productStats: (): Promise<ProductStats> => callInventory(() => stub().productStats()),
     /** Forwards a WebSocket upgrade to the object's live seat map. */

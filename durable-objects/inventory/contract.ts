@@ -211,7 +211,7 @@ export interface VoucherDef {
 }
 
 export interface ProductSet {
-  /** Pushes carry a rising revision; an older one than the stored set is ignored (pushes can race). */
+  /** Pushes carry a strictly rising revision; one not above the stored set is ignored (a stale read or a repeat). */
   revision: number;
   types: TicketTypeDef[];
   vouchers: VoucherDef[];
@@ -252,7 +252,7 @@ export interface EventInventoryRpc {
   leaveWaitlist(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
   /** The user's latest entry in this event's waitlist, or NOT_FOUND. */
   waitlistEntry(userId: string): Promise<InventoryResult<WaitlistEntryView>>;
-  /** Replaces the event's ticket types and vouchers (the catalogue pushes them after every change); older revisions are ignored. */
+  /** Replaces the event's ticket types and vouchers (the catalogue pushes them after every change); a revision not above the stored one is ignored. */
   setProducts(set: ProductSet): Promise<InventoryResult<{ revision: number; applied: boolean }>>;
   /** Per type held+sold and what is left; per voucher its usages (holds that count). */
   productStats(): Promise<InventoryResult<ProductStats>>;

@@ -523,6 +523,27 @@ export const vouchers = pgTable(
 );
 
 /**
+ * Where each event's product set stands (docs/products.md): `revision` rises by one in the
+ * transaction of every change to its ticket types or vouchers; `pushed_revision` is the newest
+ * revision the event's object is known to hold. A row with `revision > pushed_revision` is a push
+ * still owed: the request that made the change tries it at once, then a queue message, then the
+ * cron, until the object holds it.
+ */
+export const productRevisions = pgTable(
+  "product_revisions",
+  {
+    eventId: uuid("event_id")
+      .primaryKey()
+      .references(() => events.id, { onDelete: "cascade" }),
+    revision: bigint("revision", { mode: "number" }).notNull(),
+    pushedRevision: bigint("pushed_revision", { mode: "number" }).notNull().default(0),
+    /** When the newest change was made: how long the object has been behind. */
+    changedAt: ts("changed_at").notNull().defaultNow(),
+  },
+  (t) => [index("product_revisions_owed_idx").on(t.changedAt).where(sql`${t.revision} > ${t.pushedRevision}`)],
+);
+
+/**
  * Tickets and entry (docs/tickets.md). One Ed25519 key pair per event signs its ticket codes; the
  * public half is what scanners download to verify codes offline.
  */

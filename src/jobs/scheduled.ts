@@ -6,6 +6,7 @@ import { retryPendingInventories } from "../services/events";
 import { refreshDailyStats } from "../services/analytics";
 import { redriveStalledSagas, runReconciliation } from "./reconciliation";
 import { drainUserStatusOutbox } from "../services/user-status";
+import { sweepOwedProducts } from "../services/products";
 import { sweepCancelledEvents } from "../services/event-cancellation";
 import { rewrapWebhookSecrets, sweepWebhookOutbox } from "../services/webhooks";
 import { rewrapEventKeys } from "../services/ticket-codes";
@@ -27,6 +28,8 @@ export const STAGES: Record<string, Stage> = {
   idempotencyKeys: async (_env, db, now) => ({ deleted: (await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key })).length }),
   // Role changes and disables the sessions objects missed (see services/user-status.ts).
   userStatus: async (env, db) => ({ ...(await drainUserStatusOutbox(env, db)) }),
+  // Product sets whose push to the event's object failed (see services/products.ts).
+  products: async (env, db) => ({ ...(await sweepOwedProducts(env, db)) }),
   eventsCompleted: async (_env, db, now) => {
     const done = await db
       .update(events)

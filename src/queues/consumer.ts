@@ -9,6 +9,7 @@ import { emailFor } from "../services/email";
 import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
+import { pushOwedProducts } from "../services/products";
 import { writeMetric } from "../lib/metrics";
 import { writeInventoryOutbox } from "./inventory-events";
 import { deliverWebhook } from "../services/webhooks";
@@ -71,6 +72,11 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
   if (m.type === "user.status-sync") {
     // Out of retries the row stays in the outbox and the cron keeps delivering it.
     if (!dead) await deliverUserStatus(env, db, m.userId);
+    return { kind: "done" };
+  }
+  if (m.type === "products.sync") {
+    // Out of retries the revision stays owed in `product_revisions` and the cron keeps pushing it.
+    if (!dead) await pushOwedProducts(db, env, m.eventId);
     return { kind: "done" };
   }
   if (m.type === "notification.send") {

@@ -27,6 +27,10 @@ export type BookingCancelRequested = z.infer<typeof BookingCancelRequested>;
 export const UserStatusSync = z.object({ type: z.literal("user.status-sync"), userId: z.string().uuid() });
 export type UserStatusSync = z.infer<typeof UserStatusSync>;
 
+/** An event's product set its object has not taken yet (`product_revisions`, src/services/products.ts). */
+export const ProductsSync = z.object({ type: z.literal("products.sync"), eventId: z.string().uuid() });
+export type ProductsSync = z.infer<typeof ProductsSync>;
+
 /** The next batch of a cancelled event's refund job (event-cancellation.ts); the job row says where it stands. */
 export const EventRefundBatch = z.object({ type: z.literal("event.refund-batch"), eventId: z.string().uuid() });
 export type EventRefundBatch = z.infer<typeof EventRefundBatch>;
@@ -64,6 +68,6 @@ export type InventoryOutbox = z.infer<typeof InventoryOutbox>;
 export const WebhookDeliver = z.object({ type: z.literal("webhook.deliver"), deliveryId: z.string().uuid() });
 export type WebhookDeliver = z.infer<typeof WebhookDeliver>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, EventRefundBatch, InventoryOutbox, WebhookDeliver]);
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, ProductsSync, EventRefundBatch, InventoryOutbox, WebhookDeliver]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

@@ -34,6 +34,9 @@ const TicketTypePatch = z
   .strict()
   .openapi("TicketTypePatch", { description: "Once tickets are held or sold: price and sections are fixed (409 TICKET_TYPE_SOLD), the quota cannot drop below them" });
 
+const InventoryPendingText =
+  "On the answer of a write: true when the change is saved but the event's inventory has not taken it yet (it is pushed again within seconds, at the latest by the cron); false when it is on sale as answered. A replayed answer (same Idempotency-Key) says what the first one said.";
+
 const TicketType = z
   .object({
     id: z.string().openapi({ example: "tt_k2…" }),
@@ -51,6 +54,7 @@ const TicketType = z
     isDefault: z.boolean(),
     sold: z.number().int().openapi({ description: "Held or sold now" }),
     available: z.number().int().nullable().openapi({ description: "What can be held now: the quota left, at most the event's availability" }),
+    inventoryPending: z.boolean().optional().openapi({ description: InventoryPendingText }),
   })
   .openapi("TicketType");
 
@@ -84,6 +88,8 @@ const Voucher = z
     unlocksHidden: z.boolean(),
   })
   .openapi("Voucher");
+
+const CreatedVouchers = z.object({ data: z.array(Voucher), inventoryPending: z.boolean().openapi({ description: InventoryPendingText }) }).openapi("VoucherList");
 
 const EventParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
 const TypeParam = EventParam.extend({ typeId: z.string().max(64).openapi({ param: { name: "typeId", in: "path" } }) });
@@ -180,22 +186,22 @@ export const products = router()
       security: bearer,
       middleware: manage,
       request: { params: EventParam, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: VoucherBody } }, required: true } },
-      responses: { 201: json(z.object({ data: z.array(Voucher) }).openapi("VoucherList"), "Created (one per generated code)"), ...errors(400, 401, 403, 404, 409, 503) },
+      responses: { 201: json(CreatedVouchers, "Created (one per generated code); all or none"), ...errors(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const b = c.req.valid("json");
       const reply = await idempotent(c.var.db(), c.var.user.id, c.req.valid("header")["idempotency-key"], { route: "POST /v1/events/:id/vouchers", body: { id, ...b } }, async () => {
-        const data = await createVouchers(c.var.db(), c.env, c.var.user, id, {
+        const body = await createVouchers(c.var.db(), c.env, c.var.user, id, {
           ...b,
           validFrom: date(b.validFrom) ?? null,
           validUntil: date(b.validUntil) ?? null,
           ticketTypeIds: b.ticketTypeIds ?? null,
           unlocksHidden: b.unlocksHidden ?? false,
         });
-        return { status: 201, body: { data } };
+        return { status: 201, body };
       });
-      return c.json(reply.body as { data: z.infer<typeof Voucher>[] }, 201);
+      return c.json(reply.body as z.infer<typeof CreatedVouchers>, 201);
     },
   )
   .openapi(

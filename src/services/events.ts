@@ -222,7 +222,12 @@ export async function ensureInventory(db: Database, env: Env, e: EventRow, now: 
   }
   if (!outcome.ready) return e;
   // Ticket types and vouchers set up on the draft reach the object before the event counts as ready.
-  await pushProducts(db, env, e, true);
+  try {
+    await pushProducts(db, env, e.id);
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "products push at publish failed", eventId: e.id, error: String(err) }));
+    throw new AppError("DEPENDENCY_UNAVAILABLE", "The event is published but its inventory is not ready yet; publish again to retry", { eventId: e.id }, { "Retry-After": "2" });
+  }
   const [row] = await db.update(events).set({ inventoryReadyAt: now }).where(and(eq(events.id, e.id), isNull(events.inventoryReadyAt))).returning();
   return row ?? (await getEventRow(db, e.id));
 }

@@ -3,9 +3,9 @@
  * the whole set is pushed to the event's object, which decides every quota and voucher usage in the
  * same transaction as the hold. Usages and "sold" figures are read back from the object.
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { ticketTypes, vouchers } from "../db/schema";
+import { events, productRevisions, ticketTypes, vouchers } from "../db/schema";
 import type { Env } from "../env";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -15,9 +15,11 @@ import { audit } from "./audit";
 import { type EventRow, assertEventManager, getEventRow, managedEvent as lookUp } from "./event-access";
 import { inventory } from "../../durable-objects/inventory/client";
 import type { Actor } from "./venues";
+import type { ProductsSync } from "../queues/messages";
 
 type TypeRow = typeof ticketTypes.$inferSelect;
 type VoucherRow = typeof vouchers.$inferSelect;
+type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 export interface TicketTypeInput {
   name: string;
@@ -45,7 +47,7 @@ export interface VoucherInput {
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-// Wall-clock time of the statement, not of the transaction, so a later write always has a later revision.
+// Wall-clock time of the statement (the revision, not this, orders changes: product_revisions).
 const clockNow = sql`clock_timestamp()`;
 
 /** What every event sells when its organizer has not set the default type up. */
@@ -89,35 +91,106 @@ const voucherDef = (v: VoucherRow): VoucherDef => ({
   unlocksHidden: v.unlocksHidden,
 });
 
-/** The event's whole set as the object should know it; the revision is the latest change in microseconds. */
+/**
+ * The event's whole set as the object should know it, read in one snapshot (a repeatable-read
+ * transaction), so the revision names exactly these types and vouchers: a set read while a change
+ * commits is either all before it (the older revision) or all after it.
+ */
 export async function productSet(db: Database, eventId: string): Promise<ProductSet> {
-  const [types, vs, [rev]] = await Promise.all([
-    db.select().from(ticketTypes).where(and(eq(ticketTypes.eventId, eventId), isNull(ticketTypes.deletedAt))).orderBy(ticketTypes.position, ticketTypes.createdAt),
-    db.select().from(vouchers).where(eq(vouchers.eventId, eventId)),
-    db.execute<{ revision: string | null }>(sql`
-      SELECT (extract(epoch FROM greatest(
-        (SELECT max(updated_at) FROM ticket_types WHERE event_id = ${eventId}),
-        (SELECT max(updated_at) FROM vouchers WHERE event_id = ${eventId}))) * 1000000)::bigint AS revision`).then((r) => r.rows),
-  ]);
-  return { revision: Number(rev?.revision ?? 0), types: types.map(typeDef), vouchers: vs.map(voucherDef) };
+  return db.transaction(
+    async (tx) => {
+      const [rev] = await tx.select({ revision: productRevisions.revision }).from(productRevisions).where(eq(productRevisions.eventId, eventId));
+      const types = await tx.select().from(ticketTypes).where(and(eq(ticketTypes.eventId, eventId), isNull(ticketTypes.deletedAt))).orderBy(ticketTypes.position, ticketTypes.createdAt);
+      const vs = await tx.select().from(vouchers).where(eq(vouchers.eventId, eventId));
+      return { revision: rev?.revision ?? 0, types: types.map(typeDef), vouchers: vs.map(voucherDef) };
+    },
+    { isolationLevel: "repeatable read", accessMode: "read only" },
+  );
 }
 
-const onSale = (e: EventRow) => e.status === "published" && e.inventoryReadyAt !== null;
+/**
+ * In the transaction of a change: the event's next revision. The upsert locks the event's row, so
+ * concurrent changes take turns and commit in the order of their revisions.
+ */
+async function nextRevision(tx: Tx, eventId: string): Promise<number> {
+  const [row] = await tx
+    .insert(productRevisions)
+    .values({ eventId, revision: 1, changedAt: sql`now()` })
+    .onConflictDoUpdate({ target: productRevisions.eventId, set: { revision: sql`${productRevisions.revision} + 1`, changedAt: sql`now()` } })
+    .returning({ revision: productRevisions.revision });
+  return row.revision;
+}
+
+const onSale = (e: Pick<EventRow, "status" | "inventoryReadyAt">) => e.status === "published" && e.inventoryReadyAt !== null;
+
+const log = (level: "warn" | "error", msg: string, extra: Record<string, unknown>) => console[level](JSON.stringify({ level, msg, ...extra }));
 
 /**
- * Sends the set to the event's object (only once its inventory exists; publishing pushes it then).
- * A failure is a 503 after the write committed: repeating the request pushes again.
+ * Sends the event's current set to its object and records the revision it now holds. The object
+ * refuses a revision equal to or below its own, so a push that lost a race (or repeats one that
+ * landed) changes nothing there and still counts as delivered. Throws while the object does not
+ * take it; the revision stays owed.
  */
-export async function pushProducts(db: Database, env: Env, e: EventRow, force = false): Promise<void> {
-  if (!force && !onSale(e)) return;
-  const set = await productSet(db, e.id);
+export async function pushProducts(db: Database, env: Env, eventId: string): Promise<void> {
+  const set = await productSet(db, eventId);
+  await inventory(env, eventId).setProducts(set);
+  if (set.revision === 0) return;
+  await db
+    .update(productRevisions)
+    .set({ pushedRevision: sql`greatest(${productRevisions.pushedRevision}, ${set.revision})` })
+    .where(eq(productRevisions.eventId, eventId));
+}
+
+/**
+ * After a change committed: push now; if the object does not take it, a queue message retries in a
+ * second and the cron pushes whatever is still owed (even if the message could not be sent). The
+ * change is saved either way: true means the object has not taken it yet.
+ */
+async function pushAfterChange(db: Database, env: Env, e: EventRow): Promise<boolean> {
+  if (!onSale(e)) return false;
   try {
-    await inventory(env, e.id).setProducts(set);
+    await pushProducts(db, env, e.id);
+    return false;
   } catch (err) {
-    if (err instanceof AppError && err.code !== "OVERLOADED") throw err;
-    console.error(JSON.stringify({ level: "error", msg: "products push failed", eventId: e.id, error: String(err) }));
-    throw new AppError("DEPENDENCY_UNAVAILABLE", "Saved, but the event's inventory has not taken the change yet; repeat the request", { eventId: e.id }, { "Retry-After": "1" });
+    log("warn", "products not pushed to the event's inventory; retrying through the queue", { eventId: e.id, error: String(err) });
+    const message: ProductsSync = { type: "products.sync", eventId: e.id };
+    await env.NOTIFICATIONS.send(message, { delaySeconds: 1 }).catch((qe) => log("error", "products retry not queued; the cron pushes it", { eventId: e.id, error: String(qe) }));
+    return true;
   }
+}
+
+/** The queue's retry of a push (`products.sync`): throws while the object does not take it. */
+export async function pushOwedProducts(db: Database, env: Env, eventId: string): Promise<void> {
+  const [row] = await db
+    .select({ status: events.status, inventoryReadyAt: events.inventoryReadyAt, revision: productRevisions.revision, pushed: productRevisions.pushedRevision })
+    .from(productRevisions)
+    .innerJoin(events, eq(events.id, productRevisions.eventId))
+    .where(eq(productRevisions.eventId, eventId));
+  if (!row || !onSale(row) || row.pushed >= row.revision) return;
+  await pushProducts(db, env, eventId);
+}
+
+/** Cron backstop: every on-sale event whose object is behind its product set, oldest change first. */
+export async function sweepOwedProducts(env: Env, db: Database, limit = 100): Promise<{ pushed: number; failed: number }> {
+  const owed = await db
+    .select({ eventId: productRevisions.eventId })
+    .from(productRevisions)
+    .innerJoin(events, eq(events.id, productRevisions.eventId))
+    .where(and(gt(productRevisions.revision, productRevisions.pushedRevision), eq(events.status, "published"), isNotNull(events.inventoryReadyAt)))
+    .orderBy(productRevisions.changedAt)
+    .limit(limit);
+  let pushed = 0;
+  let failed = 0;
+  for (const { eventId } of owed) {
+    try {
+      await pushProducts(db, env, eventId);
+      pushed++;
+    } catch (err) {
+      failed++;
+      log("error", "products still not pushed to the event's inventory", { eventId, error: String(err) });
+    }
+  }
+  return { pushed, failed };
 }
 
 async function stats(env: Env, e: EventRow): Promise<ProductStats | null> {
@@ -155,14 +228,17 @@ export function ticketTypeJson(t: TypeRow, usage?: { used: number; available: nu
 export async function createTicketType(db: Database, env: Env, actor: Actor, eventId: string, input: TicketTypeInput) {
   const e = await managedEvent(db, actor, eventId);
   checkType(e, input);
-  const [{ n }] = await db.select({ n: sql<number>`count(*)::int` }).from(ticketTypes).where(eq(ticketTypes.eventId, e.id));
-  const [row] = await db
-    .insert(ticketTypes)
-    .values({ eventId: e.id, id: newId("tt"), ...input, position: n + 1, updatedAt: clockNow })
-    .returning();
-  await audit(db, { action: "ticket_type.created", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: row.id } });
-  await pushProducts(db, env, e);
-  return ticketTypeJson(row, null);
+  const row = await db.transaction(async (tx) => {
+    await nextRevision(tx, e.id);
+    const [{ n }] = await tx.select({ n: sql<number>`count(*)::int` }).from(ticketTypes).where(eq(ticketTypes.eventId, e.id));
+    const [created] = await tx
+      .insert(ticketTypes)
+      .values({ eventId: e.id, id: newId("tt"), ...input, position: n + 1, updatedAt: clockNow })
+      .returning();
+    await audit(tx, { action: "ticket_type.created", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: created.id } });
+    return created;
+  });
+  return { ...ticketTypeJson(row, null), inventoryPending: await pushAfterChange(db, env, e) };
 }
 
 async function typeRow(db: Database, e: EventRow, typeId: string): Promise<TypeRow> {
@@ -206,14 +282,17 @@ export async function updateTicketType(db: Database, env: Env, actor: Actor, eve
     if (repriced) throw new AppError("TICKET_TYPE_SOLD", "Tickets of this type are held or sold: its price and sections are fixed", { ticketTypeId: typeId, sold: used });
     if (merged.quota !== null && merged.quota < used) throw new AppError("TICKET_TYPE_SOLD", `The quota cannot drop below the ${used} tickets held or sold`, { ticketTypeId: typeId, sold: used });
   }
-  const [row] = await db
-    .insert(ticketTypes)
-    .values({ eventId: e.id, id: typeId, ...merged, position: current.position, updatedAt: clockNow })
-    .onConflictDoUpdate({ target: [ticketTypes.eventId, ticketTypes.id], set: { ...merged, updatedAt: clockNow } })
-    .returning();
-  await audit(db, { action: "ticket_type.updated", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: typeId } });
-  await pushProducts(db, env, e);
-  return ticketTypeJson(row, null);
+  const row = await db.transaction(async (tx) => {
+    await nextRevision(tx, e.id);
+    const [updated] = await tx
+      .insert(ticketTypes)
+      .values({ eventId: e.id, id: typeId, ...merged, position: current.position, updatedAt: clockNow })
+      .onConflictDoUpdate({ target: [ticketTypes.eventId, ticketTypes.id], set: { ...merged, updatedAt: clockNow } })
+      .returning();
+    await audit(tx, { action: "ticket_type.updated", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: typeId } });
+    return updated;
+  });
+  return { ...ticketTypeJson(row, null), inventoryPending: await pushAfterChange(db, env, e) };
 }
 
 export async function deleteTicketType(db: Database, env: Env, actor: Actor, eventId: string, typeId: string): Promise<void> {
@@ -222,9 +301,12 @@ export async function deleteTicketType(db: Database, env: Env, actor: Actor, eve
   await typeRow(db, e, typeId);
   const used = await usedOf(env, e, typeId);
   if (used > 0) throw new AppError("TICKET_TYPE_SOLD", "Tickets of this type are held or sold; end its sales window instead", { ticketTypeId: typeId, sold: used });
-  await db.update(ticketTypes).set({ deletedAt: clockNow, updatedAt: clockNow }).where(and(eq(ticketTypes.eventId, e.id), eq(ticketTypes.id, typeId)));
-  await audit(db, { action: "ticket_type.deleted", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: typeId } });
-  await pushProducts(db, env, e);
+  await db.transaction(async (tx) => {
+    await nextRevision(tx, e.id);
+    await tx.update(ticketTypes).set({ deletedAt: clockNow, updatedAt: clockNow }).where(and(eq(ticketTypes.eventId, e.id), eq(ticketTypes.id, typeId)));
+    await audit(tx, { action: "ticket_type.deleted", actorId: actor.id, subjectId: e.id, detail: { ticketTypeId: typeId } });
+  });
+  await pushAfterChange(db, env, e);
 }
 
 /**
@@ -296,19 +378,23 @@ export async function createVouchers(db: Database, env: Env, actor: Actor, event
     unlocksHidden: input.unlocksHidden,
     updatedAt: clockNow,
   };
-  const rows = await db
-    .insert(vouchers)
-    .values(codes.map((code) => ({ ...base, id: newId("vch"), code })))
-    .onConflictDoNothing({ target: [vouchers.eventId, vouchers.code] })
-    .returning();
-  if (rows.length < codes.length) {
-    if (input.code !== undefined) throw new AppError("CONFLICT", "This event already has a voucher with that code", { code: codes[0] });
-    // A generated code met an existing one (about 1 in 10^15 per pair): the rest were made; say so.
-    throw new AppError("CONFLICT", `Only ${rows.length} of ${codes.length} codes were new; ask again for the rest`, { created: rows.length });
-  }
-  await audit(db, { action: "voucher.created", actorId: actor.id, subjectId: e.id, detail: { count: rows.length } });
-  await pushProducts(db, env, e);
-  return rows.map((v) => voucherJson(v, 0));
+  const rows = await db.transaction(async (tx) => {
+    await nextRevision(tx, e.id);
+    const made = await tx
+      .insert(vouchers)
+      .values(codes.map((code) => ({ ...base, id: newId("vch"), code })))
+      .onConflictDoNothing({ target: [vouchers.eventId, vouchers.code] })
+      .returning();
+    // All or none: a refused batch leaves nothing behind, so asking again makes the whole batch once.
+    if (made.length < codes.length) {
+      if (input.code !== undefined) throw new AppError("CONFLICT", "This event already has a voucher with that code", { code: codes[0] });
+      // A generated code met an existing one (about 1 in 10^15 per pair).
+      throw new AppError("CONFLICT", "A generated code met an existing one; nothing was made, ask again", { created: 0 });
+    }
+    await audit(tx, { action: "voucher.created", actorId: actor.id, subjectId: e.id, detail: { count: made.length } });
+    return made;
+  });
+  return { data: rows.map((v) => voucherJson(v, 0)), inventoryPending: await pushAfterChange(db, env, e) };
 }
 
 export async function listVouchers(db: Database, env: Env, actor: Actor, eventId: string) {

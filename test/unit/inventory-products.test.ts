@@ -172,6 +172,13 @@ describe("vouchers in the inventory object", () => {
     expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_a", quantity: 1 }] }, null)).toMatchObject({ code: "VALIDATION_FAILED" });
     expect(engine.setProducts({ revision: 4, types: [type({ id: "tt_a", quota: -1 })], vouchers: [] })).toMatchObject({ ok: false, code: "VALIDATION_FAILED" });
   });
+
+  it("a stale set carrying the same revision as the newer set it has does not overwrite it (a type made in between stays on sale)", () => {
+    const { engine } = setup({ types: [type({ id: "tt_a" })], vouchers: [] });
+    expect(engine.setProducts({ revision: 5, types: [type({ id: "tt_a" }), type({ id: "tt_new" })], vouchers: [] })).toMatchObject({ ok: true, value: { applied: true } });
+    expect(engine.setProducts({ revision: 5, types: [type({ id: "tt_a" })], vouchers: [] })).toEqual({ ok: true, value: { applied: false, revision: 5 } });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_new", quantity: 1 }] }, null)).toMatchObject({ ok: true });
+  });
 });
 
 describe("ticket types on reserved seating", () => {

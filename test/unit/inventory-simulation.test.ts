@@ -9,7 +9,8 @@ import { report, run, scenario, shrink } from "../helpers/inventory-sim/run";
  * event and 200 random steps run against the real InventoryEngine over MemoryStore
  * (test/helpers/inventory-sim/object.ts; a restart is a new engine over the same rows) and checked
  * after every step against the reference model (model.ts); half the seeds sell ticket types with
- * quotas and a voucher (docs/products.md). `SIM_SEED=n` runs one seed;
+ * quotas and a voucher (docs/products.md), and get pushes of changed sets between the steps (a
+ * quota changed, a type deleted or put back while holds of it exist, stale revisions). `SIM_SEED=n` runs one seed;
  * `SIM_SEEDS=n` changes how many.
  */
 // 500 seeds in `npm test`; `.ci/run` runs all 10,000 (SIM_SEEDS=10000).
@@ -59,6 +60,24 @@ describe("inventory simulation", () => {
     expect(text).toContain(`seed ${seed} fails`);
     expect(text).toContain(`shortest reproduction (${shrunk.steps.length} steps`);
     expect(text).toContain(`SIM_SEED=${seed}`);
+  });
+
+  it("catches an object that lets a stale push with its own revision replace the set (product pushes are simulated too)", async () => {
+    /** The defect of issue 24, item 11: an equal revision was taken, so a stale set overwrote a newer one. */
+    class TakesEqualRevision extends InventoryEngine {
+      override setProducts(set: ProductSet) {
+        const held = this.holds.productStats().revision;
+        return super.setProducts(set.revision === held && held > 0 ? { ...set, revision: held + 0.5 } : set);
+      }
+    }
+    const options = { engine: (d: EngineDeps) => new TakesEqualRevision(d) };
+    let found: string | undefined;
+    for (let n = 1; n <= 200 && found === undefined; n++) {
+      const sc = scenario(n, STEPS);
+      const failure = await run(sc, sc.steps, options);
+      if (failure) found = failure.message;
+    }
+    expect(found, "no seed of 200 noticed the planted defect").toMatch(/push/);
   });
 
   for (const [name, plant] of [

@@ -1,8 +1,8 @@
 import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { eq, sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it, vi } from "vitest";
 import type { EventInventory } from "../../durable-objects/inventory/object";
-import { holdHistory, waitlistEntries } from "../../src/db/schema";
+import { auditLog, holdHistory, waitlistEntries } from "../../src/db/schema";
 import { handleBatch } from "../../src/queues/consumer";
 import { makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { inventoryStub, publishedEvent } from "../helpers/inventory";
@@ -185,6 +185,40 @@ describe("restart", () => {
   });
 });
 
+describe("restart in the middle of a sale with ticket types and a voucher (issue 24: every object restarted mid-scenario)", () => {
+  it("an object aborted with holds taken, products pushed and a booking being paid loses nothing and grants nothing twice", async () => {
+    const ev = await publishedEvent();
+    const vip = { id: "tt_vip", name: "VIP", priceCents: 9000, quota: 3, quotaPool: null, minPerOrder: 1, maxPerOrder: null, salesStartMs: null, salesEndMs: null, hidden: false, sections: null };
+    const code = { id: "vch_restart", code: "VIP1", discount: { kind: "percent" as const, value: 10 }, maxUsages: 1, validFromMs: null, validUntilMs: null, ticketTypeIds: null, unlocksHidden: false };
+    expect(await ev.stub.setProducts({ revision: 7, types: [vip], vouchers: [code] })).toEqual({ ok: true, value: { revision: 7, applied: true } });
+    const vipSeats = (ids: string[]) => ids.map((id) => ({ id, ticketTypeId: "tt_vip" }));
+    const h1 = await ev.stub.hold(U1, { seats: vipSeats(["A-1-1", "A-1-2"]), voucher: "VIP1" }, "vip-key");
+    const h2 = await ev.stub.hold(U2, { seatIds: ["A-1-3"] }, null);
+    if (!h1.ok || !h2.ok) throw new Error(JSON.stringify([h1, h2]));
+    expect(await ev.stub.beginConfirm(h2.value.id, "bk-mid")).toMatchObject({ ok: true });
+    const before = await ev.stub.productStats();
+
+    await abortAllDurableObjects();
+    const fresh = inventoryStub(ev.id);
+    // The pushed set, its revision and what the holds use of it came back from SQLite.
+    expect(await fresh.productStats()).toEqual(before);
+    expect(await fresh.setProducts({ revision: 7, types: [{ ...vip, quota: 100 }], vouchers: [code] })).toEqual({ ok: true, value: { revision: 7, applied: false } });
+    expect(await fresh.hold(U2, { seats: vipSeats(["A-1-4", "A-1-5"]) }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+    expect(await fresh.hold(U2, { seats: vipSeats(["A-1-4"]), voucher: "vip1" }, null)).toMatchObject({ ok: false, code: "VOUCHER_EXHAUSTED" });
+    // The buyer's retry gets the same hold; the seats being paid for are nobody else's.
+    const replay = await fresh.hold(U1, { seats: vipSeats(["A-1-1", "A-1-2"]), voucher: "VIP1" }, "vip-key");
+    expect(replay.ok && replay.value.id).toBe(h1.value.id);
+    expect(await fresh.hold(U1, { seatIds: ["A-1-3"] }, null)).toMatchObject({ ok: false, code: "SEAT_UNAVAILABLE" });
+    // The payment lands after the restart: the sale completes once.
+    expect(await fresh.commit(h2.value.id, "bk-mid")).toMatchObject({ ok: true, value: { status: "committed" } });
+    expect(await fresh.commit(h2.value.id, "bk-mid")).toMatchObject({ ok: true, value: { status: "committed" } });
+    expect((await fresh.snapshot()).availability).toEqual({ capacity: 100, available: 97, held: 2, booked: 1 });
+    const last = await fresh.hold(U2, { seats: vipSeats(["A-1-4"]) }, null);
+    expect(last).toMatchObject({ ok: true });
+    expect(await fresh.productStats()).toMatchObject({ ok: true, value: { types: expect.arrayContaining([expect.objectContaining({ ticketTypeId: "tt_vip", used: 3, available: 0 })]) } });
+  });
+});
+
 /** Polls Postgres until `count` answers at least `want` (queue delivery takes about a second locally). */
 async function eventually(count: () => Promise<number>, want: number, ms = 10_000): Promise<number> {
   const deadline = Date.now() + ms;
@@ -233,6 +267,32 @@ describe("hold history outbox", () => {
     expect(await historyOf(ev.id)).toBe(1);
     const [mirror] = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.id, entry.id)));
     expect(mirror).toMatchObject({ status: "left", userId: u.id });
+  });
+});
+
+describe("an outbox message for an event Postgres does not know (issue 24, item 17)", () => {
+  it("is recorded once as an orphan with a clear log line and acked, never retried into the dead-letter queue", async () => {
+    const u = await makeUser();
+    const unknownEvent = crypto.randomUUID();
+    const body = { type: "inventory.outbox", eventId: unknownEvent, history: [{ holdId: `hld_${unknownEvent}_orphan`, kind: "created", userId: u.id, quantity: 2, at: Date.now() }], waitlist: [] };
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      errors.push(String(line));
+    });
+    let result;
+    try {
+      result = await deliverOutbox(body);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(1);
+    const orphans = await withDb((db) => db.select().from(auditLog).where(and(eq(auditLog.action, "inventory.outbox-orphaned"), eq(auditLog.subjectId, unknownEvent))));
+    expect(orphans).toHaveLength(1);
+    expect(orphans[0].detail).toMatchObject({ history: 1, waitlist: 0, holdIds: [`hld_${unknownEvent}_orphan`] });
+    const line = errors.map((l) => JSON.parse(l)).find((l) => l.eventId === unknownEvent);
+    expect(line).toMatchObject({ level: "error", msg: expect.stringMatching(/orphan/) });
+    expect(await historyOf(unknownEvent)).toBe(0);
   });
 });
 

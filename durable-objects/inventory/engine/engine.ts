@@ -136,7 +136,7 @@ export class InventoryEngine {
     return ok({ returned });
   }
 
-  /** The catalogue's ticket types and vouchers (products.ts); an older revision than the stored one is ignored. */
+  /** The catalogue's ticket types and vouchers (products.ts); a revision not above the stored one is ignored. */
   setProducts(set: ProductSet) {
     const r = this.holds.setProducts(set);
     // The default type may have come back on sale: the line gets the free seats before the public.

@@ -338,12 +338,16 @@ export class Holds {
     this.track(from, to);
   }
 
-  /** Takes a pushed set of ticket types and vouchers; one older than the stored set is ignored. */
+  /**
+   * Takes a pushed set of ticket types and vouchers. Revisions strictly increase with every change
+   * (Postgres' product_revisions), so a set whose revision is not above the stored one is a stale
+   * read or a repeat: ignored, never a replacement.
+   */
   setProducts(set: ProductSet): InventoryResult<{ revision: number; applied: boolean }> {
     if (!this.config) return notInitialized();
     const v = validateProducts(set);
     if (!v.ok) return v;
-    if (set.revision < this.products.revision) return ok({ revision: this.products.revision, applied: false });
+    if (set.revision <= this.products.revision) return ok({ revision: this.products.revision, applied: false });
     const clean: ProductSet = { revision: set.revision, types: set.types, vouchers: set.vouchers.map((x) => ({ ...x, code: x.code.toUpperCase() })) };
     this.tx(() => this.d.store.writeProducts(clean));
     this.products = clean;

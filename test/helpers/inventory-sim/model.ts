@@ -81,8 +81,20 @@ export class ReferenceModel {
   /** Entries offered during this step, in the order offered. */
   offeredNow: ModelEntry[] = [];
   salesClosed = false;
+  /** The ticket types and voucher the object should hold now, and their revision (pushes change them). */
+  products: ModelProducts | null;
+  revision: number;
+  /**
+   * Per quota pool: what non-restored live holds carried when a push last changed the set. A quota
+   * lowered below what is held does not take holds back, so a pool may stay above its new quota
+   * until those holds end; it never grows past it.
+   */
+  readonly ceilings = new Map<string, number>();
 
-  constructor(readonly config: ModelConfig, private readonly oracle: Oracle) {}
+  constructor(readonly config: ModelConfig, private readonly oracle: Oracle) {
+    this.products = config.products ? structuredClone(config.products) : null;
+    this.revision = config.products ? 1 : 0;
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Derived facts
@@ -149,23 +161,48 @@ export class ReferenceModel {
     return n;
   }
 
+  /** A type's pool in the set held now; a deleted type's holds count under its own id. */
   poolOf(typeId: string): string {
-    return this.config.products?.types.find((t) => t.id === typeId)?.pool ?? typeId;
+    return this.products?.types.find((t) => t.id === typeId)?.pool ?? typeId;
+  }
+
+  /** Tickets non-restored live holds carry per pool (the quota bound leaves reconciliation's restores out). */
+  unrestoredPoolUsed(pool: string): number {
+    let n = 0;
+    for (const h of this.live()) if (!h.restored && this.poolOf(h.typeId) === pool) n += h.quantity;
+    return n;
+  }
+
+  /**
+   * A push of `set` at `revision`: the object takes it only when the revision is above its own
+   * (a stale read or a repeat never replaces a newer set).
+   */
+  push(set: ModelProducts, revision: number, got: { applied: boolean; revision: number }): void {
+    const applied = revision > this.revision;
+    if (got.applied !== applied || got.revision !== (applied ? revision : this.revision)) {
+      throw new Mismatch("products push", `push of revision ${revision} over ${this.revision}: the model expects applied ${applied}, the object answered ${JSON.stringify(got)}`);
+    }
+    if (!applied) return;
+    this.products = structuredClone(set);
+    this.revision = revision;
+    this.ceilings.clear();
+    for (const t of set.types) this.ceilings.set(t.pool, this.unrestoredPoolUsed(t.pool));
   }
 
   hold(userId: string, seats: string[] | null, quantity: number, key: string | null, now: number, got: Answer, typeId = DEFAULT_TYPE, voucher = false): void {
     this.expire(now);
     const plain = typeId === DEFAULT_TYPE && !voucher;
     const hash = (seats ? `s:${[...seats].sort().join(",")}` : `q:${quantity}`) + (plain ? "" : `|${typeId}|${voucher}`);
-    const type = this.config.products?.types.find((t) => t.id === typeId);
+    const type = this.products?.types.find((t) => t.id === typeId);
     const previous = key === null ? undefined : this.order.find((h) => h.userId === userId && h.key === key);
     let want: Answer | { ok: true; id: null };
     if (previous) want = previous.hash === hash ? { ok: true, id: previous.id } : { ok: false, code: "IDEMPOTENCY_CONFLICT" };
     else if (!this.salesOpen(now)) want = { ok: false, code: "SALES_CLOSED" };
     else if (this.userTotal(userId) + quantity > this.config.maxSeatsPerUser) want = { ok: false, code: "LIMIT_EXCEEDED" };
     else if (seats ? seatsTaken(this.owners(), seats) : quantity > this.available()) want = { ok: false, code: "SEAT_UNAVAILABLE" };
+    else if (typeId !== DEFAULT_TYPE && !type) want = { ok: false, code: "VALIDATION_FAILED" };
     else if (type && type.quota !== null && this.poolUsed(type.pool) + quantity > type.quota) want = { ok: false, code: "QUOTA_EXHAUSTED" };
-    else if (voucher && this.voucherUsages() >= this.config.products!.voucher.maxUsages) want = { ok: false, code: "VOUCHER_EXHAUSTED" };
+    else if (voucher && this.voucherUsages() >= this.products!.voucher.maxUsages) want = { ok: false, code: "VOUCHER_EXHAUSTED" };
     else want = { ok: true, id: null };
     expectAnswer(`hold by ${userId} of ${seats ? seats.join(",") : quantity}${key ? ` key ${key}` : ""}`, want, got);
     if (!got.ok || previous) return;

@@ -26,7 +26,13 @@ export type Step =
   | { t: "tick"; ms: number }
   | { t: "alarm" }
   | { t: "restart" }
-  | { t: "close" };
+  | { t: "close" }
+  /**
+   * The catalogue pushes a changed set (docs/products.md): type `ty`'s quota becomes `quota`, or the
+   * type is deleted, or put back; `stale`: the push carries a revision that is not above the
+   * object's (a set read before a newer change, or a repeat), so it must change nothing.
+   */
+  | { t: "push"; ty: number; change: "quota" | "delete" | "restore"; quota: number; stale: boolean };
 
 export interface Scenario {
   seed: number;
@@ -92,6 +98,11 @@ export function scenario(seed: number, length: number): Scenario {
       : null;
   const steps: Step[] = [];
   for (let i = 0; i < length; i++) {
+    // Pushes draw from the products stream only, so seeds without products keep their steps.
+    if (products && p() < 0.05) {
+      const y = p();
+      steps.push({ t: "push", ty: pint(0, 2), change: y < 0.6 ? "quota" : y < 0.8 ? "delete" : "restore", quota: pint(0, capacity), stale: p() < 0.3 });
+    }
     const x = r() * 100;
     const u = int(0, users.length - 1);
     const pick = int(0, 1 << 30);
@@ -173,7 +184,7 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
   let now = T0;
   const obj = new SimObject(initOf(sc), () => now, make);
   if (sc.products) {
-    const pushed = obj.engine.setProducts(productSetOf(sc.products));
+    const pushed = obj.engine.setProducts(productSetOf(sc.products, 1));
     if (!pushed.ok) throw new Error(`the simulation's products are refused: ${pushed.message}`);
   }
   const model = new ReferenceModel(
@@ -285,6 +296,25 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
         engine.closeSales(now);
         model.closeSales(now);
         return note("the event is cancelled (closeSales)");
+      case "push": {
+        if (!sc.products || !model.products) return note("push: no products");
+        const all = sc.products.types;
+        const target = all[s.ty];
+        const current = model.products.types;
+        let types = current;
+        if (s.change === "quota") types = current.map((t) => (t.id === target.id ? { ...t, quota: s.quota } : t));
+        else if (s.change === "delete") types = current.filter((t) => t.id !== target.id);
+        else if (!current.some((t) => t.id === target.id)) types = all.filter((t) => t.id === target.id || current.some((c) => c.id === t.id)).map((t) => current.find((c) => c.id === t.id) ?? t);
+        const set: ModelProducts = { types, voucher: model.products.voucher };
+        const revision = s.stale ? Math.max(0, model.revision - (s.quota % 2)) : model.revision + 1;
+        const what = `push revision ${revision}: ${s.change === "quota" ? `${target.id} quota ${s.quota}` : `${target.id} ${s.change}d`}`;
+        note(what);
+        const got = engine.setProducts(productSetOf(set, revision));
+        if (!got.ok) throw new Error(`the simulation's push is refused: ${got.message}`);
+        if (trace) trace[trace.length - 1] += ` -> ${got.value.applied ? "applied" : `ignored (object at ${got.value.revision})`}`;
+        model.push(set, revision, got.value);
+        return;
+      }
     }
   };
   for (; at < steps.length; at++) {
@@ -320,7 +350,7 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
 // -----------------------------------------------------------------------------------------------
 // Checks after every step
 
-function productSetOf(p: ModelProducts): ProductSet {
+function productSetOf(p: ModelProducts, revision: number): ProductSet {
   const type = (t: ModelProducts["types"][number]): TicketTypeDef => ({
     ...implicitDefaultType(),
     id: t.id,
@@ -330,7 +360,7 @@ function productSetOf(p: ModelProducts): ProductSet {
     quotaPool: t.pool === t.id ? null : t.pool,
   });
   return {
-    revision: 1,
+    revision,
     types: p.types.map(type),
     vouchers: [{ id: p.voucher.id, code: p.voucher.code, discount: { kind: "percent", value: 10 }, maxUsages: p.voucher.maxUsages, validFromMs: null, validUntilMs: null, ticketTypeIds: null, unlocksHidden: false }],
   };
@@ -418,18 +448,24 @@ function check(obj: SimObject, model: ReferenceModel, users: string[], now: numb
 
   // Products: the object's usage per type and per voucher equals what the live holds carry, and no
   // quota or voucher is over its limit (holds reconciliation restored are outside them, as the cap).
-  const products = model.config.products;
+  const products = model.products;
   if (products) {
     const stats = obj.engine.holds.productStats();
+    if (stats.revision !== model.revision) fail("products push", `the object holds revision ${stats.revision}, the model ${model.revision}`);
+    // Types deleted by a push are not in the object's figures; their holds still count for the event.
     for (const t of [...products.types, { id: DEFAULT_TYPE, quota: null, pool: DEFAULT_TYPE }]) {
       const used = model.live().reduce((n, h) => n + (h.typeId === t.id ? h.quantity : 0), 0);
-      const got = stats.types.find((x) => x.ticketTypeId === t.id)?.used ?? 0;
-      if (got !== used) fail("products", `the object counts ${got} of ${t.id}, its live holds carry ${used}`);
+      const got = stats.types.find((x) => x.ticketTypeId === t.id);
+      if ((got?.used ?? 0) !== used) fail("products", `the object counts ${got?.used ?? 0} of ${t.id}, its live holds carry ${used}`);
+      if (got && got.quota !== t.quota) fail("products push", `the object sells ${t.id} with quota ${got.quota}, the newest set says ${t.quota}`);
       if (t.quota === null) continue;
-      const pool = model.live().reduce((n, h) => n + (!h.restored && model.poolOf(h.typeId) === t.pool ? h.quantity : 0), 0);
+      const pool = model.unrestoredPoolUsed(t.pool);
       const limit = Math.max(...products.types.filter((x) => x.pool === t.pool).map((x) => x.quota ?? Infinity));
-      if (pool > limit) fail("quota", `pool ${t.pool} holds ${pool}, above every quota of its types (${limit})`);
+      const ceiling = Math.max(limit, model.ceilings.get(t.pool) ?? 0);
+      if (pool > ceiling) fail("quota", `pool ${t.pool} holds ${pool}, above every quota of its types (${limit})${ceiling > limit ? ` and the ${ceiling} held when it was lowered` : ""}`);
     }
+    const deleted = stats.types.find((x) => x.ticketTypeId !== DEFAULT_TYPE && !products.types.some((t) => t.id === x.ticketTypeId));
+    if (deleted) fail("products push", `the object still sells ${deleted.ticketTypeId}, deleted by the newest set`);
     const usages = stats.vouchers[0]?.usages ?? 0;
     if (usages !== model.voucherUsages()) fail("products", `the object counts ${usages} voucher usages, its live holds carry ${model.voucherUsages()}`);
     const unrestored = model.live().filter((h) => h.voucher && !h.restored).length;
