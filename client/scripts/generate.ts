@@ -17,7 +17,9 @@ const API_DOC = root("docs/api.md");
 /** The document exactly as `GET /openapi.json` answers it, with wrangler.toml's variables as the env. */
 export async function currentSpec(): Promise<string> {
   const { vars } = unstable_readConfig({ config: root("wrangler.toml") });
-  const env = { ...vars, JWT_SECRET: "generate-openapi-document-not-a-real-secret" };
+  // wrangler.toml says production, which refuses to serve without SECRETS_KEYS (secrets at rest):
+  // a throwaway key, as the JWT secret is; the document never touches either.
+  const env = { ...vars, JWT_SECRET: "generate-openapi-document-not-a-real-secret", SECRETS_KEYS: `generate:${Buffer.alloc(32).toString("base64")}` };
   // The app logs every request as a JSON line; this one is not worth printing.
   const log = console.log;
   console.log = () => {};
