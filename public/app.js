@@ -7,7 +7,7 @@ import { say } from "./dom.js";
 import { eventListView } from "./events.js";
 import { hooks } from "./hooks.js";
 import { productControls, typedHoldBody } from "./products.js";
-import { admissionFor, mountQueue } from "./queue.js";
+import { admissionFor, forgetAdmission, mountQueue } from "./queue.js";
 import { route, start } from "./router.js";
 import { eventView } from "./seatmap.js";
 import { ticketsView } from "./tickets.js";
@@ -27,10 +27,18 @@ hooks.holdFrame.push(async ({ state }, { type, ...body }) => ({ type, ...typedHo
 
 // The waiting room (public/queue.js, docs/onsale.md): on an event in on-sale mode the order panel
 // waits behind the queue, and every hold carries the buyer's admission.
-hooks.eventPanels.push(({ event, state }) => {
+const queueBefore = ({ event, state }) => {
   const anchor = document.getElementById("checkout");
   if (!anchor) return;
   mountQueue({ eventId: event.id, anchor, token: session.token, userId: session.user?.id, onAdmitted: () => state.render() }).catch((e) => say(`Queue: ${e.message}`, "error"));
+};
+hooks.eventPanels.push(queueBefore);
+// An admission the inventory refuses (a new on-sale superseded it, or none is valid any more) is
+// forgotten and the page joins the queue again, rather than failing every hold until it expires.
+hooks.holdRefused.push((ctx, err) => {
+  if (err.code !== "ADMISSION_SUPERSEDED" && err.code !== "NOT_ADMITTED") return;
+  forgetAdmission(ctx.event.id);
+  queueBefore(ctx);
 });
 hooks.holdFrame.push(async ({ event }, frame) => {
   const admission = admissionFor(event.id);

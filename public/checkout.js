@@ -184,6 +184,7 @@ async function hold(state) {
       const taken = err.details?.seatIds ?? [];
       for (const id of taken) state.selected.delete(id);
       say(err.code === "SEAT_UNAVAILABLE" ? `Someone was faster: ${taken.join(", ")} ${taken.length === 1 ? "is" : "are"} no longer free.` : `Could not hold: ${err.message}`, "error");
+      for (const fn of hooks.holdRefused) fn({ event: state.ev, state }, err);
     }
   });
 }

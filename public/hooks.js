@@ -8,6 +8,8 @@ export const hooks = {
    * (an admission token, ticket types, a voucher) or throw an Error to stop the hold with its message.
    */
   holdFrame: [],
+  /** After a hold was refused: `(ctx, err) => void`, err carrying the API's `code` (e.g. to join a new queue). */
+  holdRefused: [],
   /** Controls in the order panel above the hold button (ticket types, a voucher): `(state, el) => Node | null`. */
   orderControls: [],
   /** Extra panels on the event page: `(ctx, container) => cleanup?`, rendered once under the map. */

@@ -11,6 +11,11 @@ export function admissionFor(eventId) {
   return a && Date.parse(a.expiresAt) > Date.now() ? a.token : undefined;
 }
 
+/** Drops the stored admission (refused by the inventory: a new on-sale superseded it, or it ended). */
+export function forgetAdmission(eventId) {
+  sessionStorage.removeItem(storageKey(eventId));
+}
+
 async function call(method, path, token, body) {
   const headers = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;

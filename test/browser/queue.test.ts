@@ -81,5 +81,26 @@ describe("the waiting room in a real browser", () => {
     // Without the page's admission the same buyer is refused over HTTP.
     const bare = await api(stack.url, "POST", `/v1/events/${rush.id}/holds`, { quantity: 1 }, buyer.token);
     expect(bare).toMatchObject({ status: 403, body: { error: { code: "NOT_ADMITTED" } } });
+
+    // A new on-sale (presale, then general sale) supersedes the admission the page stored: its next
+    // hold is refused (403 ADMISSION_SUPERSEDED), and the page forgets it, queues in the new room and
+    // holds with that room's admission (it failed every hold until the old admission expired).
+    const stored = () => page.evaluate((key) => sessionStorage.getItem(key), `evently.admission.${rush.id}`);
+    const firstAdmission = await stored();
+    expect(firstAdmission).not.toBeNull();
+    await page.click("#release");
+    await page.waitForSelector("#checkout:not([hidden]) #hold");
+    expect((await api(stack.url, "DELETE", `/v1/events/${rush.id}/on-sale`, undefined, demo.organizer.accessToken)).status).toBe(204);
+    expect((await api(stack.url, "PUT", `/v1/events/${rush.id}/on-sale`, { opensAt: new Date().toISOString(), maxActiveShoppers: 1 }, demo.organizer.accessToken)).status).toBe(200);
+    await page.fill("#quantity", "1");
+    await page.click("#hold");
+    await expect.poll(async () => (await page.textContent("#flash")) ?? "", { timeout: 10_000, interval: 100 }).toContain("Could not hold");
+    await expect.poll(stored, { timeout: 15_000, interval: 200 }).not.toBe(firstAdmission);
+    await expect.poll(stored, { timeout: 15_000, interval: 200 }).not.toBeNull();
+    await page.waitForSelector("#checkout:not([hidden]) #hold", { timeout: 15_000 });
+    await page.fill("#quantity", "1");
+    await page.click("#hold");
+    await page.waitForSelector("#hold-countdown");
+    expect(await page.textContent("#flash")).toContain("Held until");
   });
 });
