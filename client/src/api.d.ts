@@ -674,6 +674,8 @@ export interface paths {
             parameters: {
                 query?: {
                     city?: string;
+                    /** @description Only this organization's venues */
+                    orgId?: string;
                     limit?: number;
                     cursor?: string;
                 };
@@ -992,7 +994,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Upcoming published events, soonest first. Other statuses: organizers see their own, admins all. */
+        /** @description Upcoming published events, soonest first. Other statuses: members see their organizations' events, admins all. */
         get: {
             parameters: {
                 query?: {
@@ -1000,6 +1002,8 @@ export interface paths {
                     q?: string;
                     category?: string;
                     city?: string;
+                    /** @description Only this organization's events */
+                    orgId?: string;
                     /** @description Start time at or after; default now for published events */
                     from?: string;
                     /** @description Start time before */
@@ -1154,7 +1158,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description A draft is visible to its owner and admins only. */
+        /** @description A draft is visible to its organization's members and admins only. */
         get: {
             parameters: {
                 query?: never;
@@ -3266,7 +3270,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Every event has the default type `tt_default`. Hidden types appear for the owner and admins, or with `?voucher=` naming a code that unlocks them. */
+        /** @description Every event has the default type `tt_default`. Hidden types appear for the organization's members and admins, or with `?voucher=` naming a code that unlocks them. */
         get: {
             parameters: {
                 query?: {
@@ -5168,6 +5172,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** Format: uuid */
+            orgId: string;
+            /**
+             * Format: uuid
+             * @description Who created the venue
+             */
             ownerId: string;
             name: string;
             city: string;
@@ -5209,6 +5218,11 @@ export interface components {
             };
             /** @description General admission capacity; defaults to the layout's seat count */
             capacity?: number;
+            /**
+             * Format: uuid
+             * @description The organization that will own the venue; default: the caller's personal organization
+             */
+            orgId?: string;
         };
         VenuePage: {
             data: components["schemas"]["Venue"][];
@@ -5240,7 +5254,15 @@ export interface components {
             id: string;
             /** Format: uuid */
             venueId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization that owns the event (its venue's)
+             */
+            orgId: string;
+            /**
+             * Format: uuid
+             * @description Who created the event
+             */
             organizerId: string;
             name: string;
             description: string;
@@ -5273,8 +5295,16 @@ export interface components {
             updatedAt: string;
         };
         EventInput: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The event belongs to this venue's organization
+             */
             venueId: string;
+            /**
+             * Format: uuid
+             * @description When given, must be the venue's organization
+             */
+            orgId?: string;
             name: string;
             /** @default  */
             description?: string;
@@ -5322,7 +5352,15 @@ export interface components {
             id: string;
             /** Format: uuid */
             venueId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization that owns the event (its venue's)
+             */
+            orgId: string;
+            /**
+             * Format: uuid
+             * @description Who created the event
+             */
             organizerId: string;
             name: string;
             description: string;
@@ -5374,7 +5412,15 @@ export interface components {
             id: string;
             /** Format: uuid */
             venueId: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization that owns the event (its venue's)
+             */
+            orgId: string;
+            /**
+             * Format: uuid
+             * @description Who created the event
+             */
             organizerId: string;
             name: string;
             description: string;
@@ -5437,7 +5483,10 @@ export interface components {
         };
         /** @description draft: every field; published: name, description, category; cancelled/completed: nothing (409) */
         EventPatch: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The event belongs to this venue's organization
+             */
             venueId?: string;
             name?: string;
             /** @example music */

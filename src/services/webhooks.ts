@@ -7,6 +7,7 @@ import type { Database } from "../db/client";
 import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
+import { authorize } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { refuseWebhookUrl } from "./webhook-urls";
 
@@ -36,9 +37,9 @@ export async function createWebhook(env: Env, db: Database, user: AuthUser, inpu
   const refused = refuseWebhookUrl(input.url, env.ENVIRONMENT === "production");
   if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
   if (input.eventId) {
-    const [e] = await db.select({ organizerId: events.organizerId }).from(events).where(eq(events.id, input.eventId));
+    const [e] = await db.select({ orgId: events.orgId }).from(events).where(eq(events.id, input.eventId));
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    if (user.role !== "admin" && e.organizerId !== user.id) throw new AppError("FORBIDDEN", "Only the event's organizer or an admin may watch it");
+    await authorize(db, user, "webhook.manage", { orgId: e.orgId, eventId: input.eventId });
   }
   const [h] = await db.insert(webhooks).values({ ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: newSecret() }).returning();
   return { ...hookView(h), secret: h.secret };
