@@ -517,6 +517,8 @@ export const auditLog = pgTable(
   (t) => [
     index("audit_log_actor_at_idx").on(t.actorId, t.at),
     index("audit_log_action_at_idx").on(t.action, t.at),
+    // An organization's history (docs/organizations.md) is read by its subject.
+    index("audit_log_subject_idx").on(t.subjectId, t.id),
   ],
 );
 

@@ -76,6 +76,11 @@ export async function membershipOf(db: Database, orgId: string, userId: string):
   return m ?? null;
 }
 
+async function inAnyOrg(db: Database, userId: string): Promise<boolean> {
+  const [m] = await db.select({ orgId: organizationMembers.orgId }).from(organizationMembers).where(eq(organizationMembers.userId, userId)).limit(1);
+  return m !== undefined;
+}
+
 /** An event manager limited to chosen events reaches only those, and nothing organization-wide. */
 export function membershipCovers(m: Membership, eventId: string | undefined): boolean {
   if (m.role !== "event_manager" || m.eventIds === null) return true;
@@ -101,6 +106,8 @@ export async function authorize(db: Database, actor: { id: string; role: string 
   if (actor.role === "admin") return { orgId: target.orgId, role: "platform_admin", action };
   const m = await membershipOf(db, target.orgId, actor.id);
   if (!m || !membershipCovers(m, target.eventId)) {
+    // A plain account in no organization at all is refused by function, as before organizations (403).
+    if (!m && actor.role === "user" && !(await inAnyOrg(db, actor.id))) throw new AppError("FORBIDDEN", "This needs a role in an organization");
     if (target.hidden) throw new AppError("NOT_FOUND", `No such ${target.what ?? "resource"}`);
     throw new AppError("FORBIDDEN", "You are not a member of the organization that owns this");
   }
