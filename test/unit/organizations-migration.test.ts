@@ -72,6 +72,19 @@ describe("organizations migration on a database with v1 data", () => {
     await expect(db.query(`update events set org_id = null where id = $1`, [id.event1])).rejects.toThrow(/null/);
   });
 
+  it("puts a venue and an event inserted without an organization where the API would: the owner's personal organization, the venue's", async () => {
+    const owner = (await db.query<{ id: string }>(`insert into users (email, name, password_hash, role) values ('late@v1.test', 'Late', 'x', 'organizer') returning id`)).rows[0].id;
+    const venue = (await db.query<{ id: string; org_id: string }>(`insert into venues (owner_id, name, city, address, timezone, capacity) values ($1, 'Late hall', 'Porto', 'x', 'UTC', 10) returning id, org_id`, [owner])).rows[0];
+    const personal = (await db.query<{ id: string }>(`select o.id from organizations o join organization_members m on m.org_id = o.id and m.role = 'owner' where o.personal_owner_id = $1 and m.user_id = $1`, [owner])).rows[0].id;
+    expect(venue.org_id).toBe(personal);
+    const event = await db.query<{ org_id: string }>(
+      `insert into events (venue_id, organizer_id, name, category, city, timezone, seating, start_time, end_time, capacity, price_cents, currency)
+       values ($1, $2, 'Late night', 'music', 'Porto', 'UTC', 'general', now() + interval '1 day', now() + interval '2 days', 10, 100, 'EUR') returning org_id`,
+      [venue.id, owner],
+    );
+    expect(event.rows[0].org_id).toBe(personal);
+  });
+
   it("leaves buyers out of every organization", async () => {
     const { rows } = await db.query(`select 1 from organization_members where user_id = $1`, [id.buyer]);
     expect(rows).toEqual([]);
