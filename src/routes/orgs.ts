@@ -81,7 +81,7 @@ export const orgRoutes = router()
       request: { params: OrgId, ...body(z.object({ name: Name })) },
       responses: { 200: json(Org), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await renameOrg(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json").name), 200),
+    async (c) => c.json(await renameOrg(c.var.db(), c.req.valid("param").id, c.req.valid("json").name), 200),
   )
   .openapi(
     createRoute({

@@ -63,7 +63,7 @@ export async function getOrg(db: Database, orgId: string): Promise<OrgView> {
   return orgView(o);
 }
 
-export async function renameOrg(db: Database, actor: Caller, orgId: string, name: string): Promise<OrgView> {
+export async function renameOrg(db: Database, orgId: string, name: string): Promise<OrgView> {
   const [o] = await db.update(organizations).set({ name }).where(eq(organizations.id, orgId)).returning();
   if (!o) throw new AppError("NOT_FOUND", "No such organization");
   return orgView(o);
@@ -108,7 +108,7 @@ async function assertNotLastOwner(tx: Tx, orgId: string): Promise<void> {
 }
 
 /** Only an owner (or the platform admin) may make an owner or touch one. */
-function assertMayTouchOwners(actor: Caller): void {
+export function assertMayTouchOwners(actor: Caller): void {
   if (actor.role !== "admin" && actor.org?.role !== "owner") throw new AppError("FORBIDDEN", "Only an owner may make, demote or remove an owner");
 }
 
@@ -120,13 +120,11 @@ export function checkEventScope(role: OrgRole, eventIds: string[] | null | undef
   return eventIds?.length ? [...new Set(eventIds)] : null;
 }
 
-async function assertOrgEvents(db: Database | Tx, orgId: string, eventIds: string[] | null): Promise<void> {
+export async function assertOrgEvents(db: Database | Tx, orgId: string, eventIds: string[] | null): Promise<void> {
   if (!eventIds) return;
   const found = await db.select({ id: events.id }).from(events).where(and(eq(events.orgId, orgId), inArray(events.id, eventIds)));
   if (found.length !== eventIds.length) throw new AppError("VALIDATION_FAILED", "Every chosen event must belong to the organization", { issues: [{ path: "eventIds", message: "not this organization's event" }] });
 }
-
-export { assertOrgEvents, assertMayTouchOwners };
 
 /** A new role takes effect on the member's next request (the guard reads the membership every time). */
 export async function changeRole(db: Database, actor: Caller, orgId: string, userId: string, role: OrgRole, eventIdsIn: string[] | null | undefined): Promise<MemberView> {

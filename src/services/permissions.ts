@@ -119,9 +119,8 @@ export async function authorize(db: Database, actor: { id: string; role: string 
 }
 
 /** For services handed an actor the route guard already checked: the grant must be for this resource's organization. */
-export function assertGranted(actor: { role: string; org?: OrgGrant }, orgId: string, hidden?: { what: string }): void {
+export function assertGranted(actor: { role: string; org?: OrgGrant }, orgId: string): void {
   if (actor.role === "admin") return;
   if (actor.org?.orgId === orgId) return;
-  if (hidden) throw new AppError("NOT_FOUND", `No such ${hidden.what}`);
   throw new AppError("FORBIDDEN", "You are not a member of the organization that owns this");
 }
