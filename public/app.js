@@ -6,6 +6,7 @@ import { bookingsView } from "./bookings.js";
 import { say } from "./dom.js";
 import { eventListView } from "./events.js";
 import { hooks } from "./hooks.js";
+import { orgsView, takeInviteLink } from "./orgs.js";
 import { productControls, typedHoldBody } from "./products.js";
 import { admissionFor, forgetAdmission, mountQueue } from "./queue.js";
 import { route, start } from "./router.js";
@@ -19,6 +20,12 @@ route("/signup", signUpView);
 route("/bookings", bookingsView);
 route("/tickets", ticketsView);
 hooks.nav.push({ label: "My tickets", path: "/tickets" });
+
+// Organizations (public/orgs.js, docs/organizations.md): the member's list with accept and leave;
+// an invitation link (`/?invite=`) lands there.
+takeInviteLink();
+route("/orgs", orgsView);
+hooks.nav.push({ label: "My organizations", path: "/orgs" });
 
 // Ticket types and vouchers (public/products.js, docs/products.md): a type per seat (or per
 // general-admission order) and a voucher field in the order panel; the hold frame names them.

@@ -30,6 +30,7 @@ import { ticketRoutes } from "./routes/tickets";
 import { checkinRoutes } from "./routes/checkin";
 import { webhookRoutes } from "./routes/webhooks";
 import { exportRoutes } from "./routes/exports";
+import { orgRoutes } from "./routes/orgs";
 import { paymentRoutes } from "./routes/payments";
 
 export function createApp() {
@@ -104,6 +105,7 @@ export function createApp() {
   app.route("/", checkinRoutes);
   app.route("/", webhookRoutes);
   app.route("/", exportRoutes);
+  app.route("/", orgRoutes);
   app.route("/", paymentRoutes);
   // Answers 404 unless EVENTLY_FAULTS=on (local soak only).
   app.route("/", faults);

@@ -1,11 +1,14 @@
 import { type CryptoKey, type JWK, type JWTPayload, type JWTVerifyGetKey, SignJWT, createLocalJWKSet, errors as joseErrors, importJWK, jwtVerify } from "jose";
 import type { Config, Env } from "../env";
 import { AppError } from "../lib/errors";
+import type { OrgGrant } from "../services/permissions";
 
 /** The caller as a verified access token names them. */
 export interface AuthUser {
   id: string;
   role: Role;
+  /** Set by the organization guard (src/auth/org-guard.ts): what the caller may do, in which organization. */
+  org?: OrgGrant;
   /** The session (refresh-token family) the access token belongs to; logout revokes it. */
   sid: string;
   jti: string;

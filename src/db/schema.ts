@@ -39,6 +39,71 @@ export const users = pgTable(
   ],
 );
 
+/** Organization roles (docs/organizations.md); what each may do is the table in src/services/permissions.ts. */
+export const ORG_ROLES = ["owner", "admin", "event_manager", "box_office", "door", "viewer"] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
+
+/** A company (or one organizer's personal organization) owning venues and events. */
+export const organizations = pgTable(
+  "organizations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    // Set on the personal organization every organizer gets (one each); null on a company's.
+    personalOwnerId: uuid("personal_owner_id").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("organizations_personal_owner_uq").on(t.personalOwnerId)],
+);
+
+/** One row per member; deleting it ends the member's access on their next request (checked per request). */
+export const organizationMembers = pgTable(
+  "organization_members",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ORG_ROLES }).notNull(),
+    // Event managers only: the events they manage; null = every event of the organization.
+    eventIds: jsonb("event_ids").$type<string[] | null>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.userId] }),
+    index("organization_members_user_idx").on(t.userId),
+    check("organization_members_role_ck", sql`${t.role} in ('owner','admin','event_manager','box_office','door','viewer')`),
+  ],
+);
+
+/** Invitations by email: the link's token is stored hashed, and accepting is one conditional UPDATE. */
+export const organizationInvitations = pgTable(
+  "organization_invitations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    role: text("role", { enum: ORG_ROLES }).notNull(),
+    eventIds: jsonb("event_ids").$type<string[] | null>(),
+    tokenHash: text("token_hash").notNull(),
+    invitedBy: uuid("invited_by").references(() => users.id, { onDelete: "set null" }),
+    expiresAt: ts("expires_at").notNull(),
+    acceptedAt: ts("accepted_at"),
+    acceptedBy: uuid("accepted_by").references(() => users.id, { onDelete: "set null" }),
+    revokedAt: ts("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("organization_invitations_token_uq").on(t.tokenHash),
+    index("organization_invitations_org_idx").on(t.orgId, t.createdAt),
+    index("organization_invitations_email_idx").on(sql`lower(${t.email})`),
+  ],
+);
+
 export const refreshTokens = pgTable(
   "refresh_tokens",
   {
@@ -63,6 +128,7 @@ export const venues = pgTable(
   {
     id: uuid("id").primaryKey().defaultRandom(),
     ownerId: uuid("owner_id").notNull().references(() => users.id),
+    orgId: uuid("org_id").notNull().references(() => organizations.id),
     name: text("name").notNull(),
     city: text("city").notNull(),
     address: text("address").notNull(),
@@ -75,6 +141,7 @@ export const venues = pgTable(
   },
   (t) => [
     index("venues_owner_idx").on(t.ownerId),
+    index("venues_org_idx").on(t.orgId),
     index("venues_created_idx").on(t.createdAt, t.id),
     check("venues_capacity_ck", sql`${t.capacity} > 0`),
   ],
@@ -86,6 +153,7 @@ export const events = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     venueId: uuid("venue_id").notNull().references(() => venues.id),
     organizerId: uuid("organizer_id").notNull().references(() => users.id),
+    orgId: uuid("org_id").notNull().references(() => organizations.id),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     category: text("category").notNull(),
@@ -120,6 +188,7 @@ export const events = pgTable(
   (t) => [
     index("events_status_start_idx").on(t.status, t.startTime, t.id),
     index("events_organizer_idx").on(t.organizerId, t.startTime),
+    index("events_org_idx").on(t.orgId, t.startTime),
     index("events_venue_idx").on(t.venueId),
     index("events_category_start_idx").on(t.category, t.startTime),
     index("events_city_start_idx").on(t.city, t.startTime),
@@ -448,6 +517,8 @@ export const auditLog = pgTable(
   (t) => [
     index("audit_log_actor_at_idx").on(t.actorId, t.at),
     index("audit_log_action_at_idx").on(t.action, t.at),
+    // An organization's history (docs/organizations.md) is read by its subject.
+    index("audit_log_subject_idx").on(t.subjectId, t.id),
   ],
 );
 

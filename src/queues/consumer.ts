@@ -7,7 +7,7 @@ import { backoffSeconds } from "../services/booking-saga.logic";
 import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
 import { runRefundJob } from "../services/event-cancellation";
-import { deliverNotification } from "../services/notifications";
+import { deliverNotification, sendInvitationEmail } from "../services/notifications";
 import { deliverUserStatus } from "../services/user-status";
 import { pushOwedProducts } from "../services/products";
 import { writeMetric } from "../lib/metrics";
@@ -88,6 +88,12 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     await db.insert(notifications).values({ userId: m.userId, dedupeKey: m.dedupeKey, type: m.kind, payload: m.payload }).onConflictDoNothing();
     await db.insert(auditLog).values({ action: "notification.dead-lettered", subjectId: m.dedupeKey, detail: { kind: m.kind, userId: m.userId } });
     log("error", "notification dead-lettered", { dedupeKey: m.dedupeKey, kind: m.kind });
+    return { kind: "done" };
+  }
+  if (m.type === "org.invitation") {
+    // At least once: a repeated invitation email is harmless, a lost one is logged.
+    if (dead) log("error", "invitation email dead-lettered", { invitationId: m.invitationId });
+    else await sendInvitationEmail(emailFor(env), m);
     return { kind: "done" };
   }
   if (m.type === "inventory.outbox") {

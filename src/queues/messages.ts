@@ -68,6 +68,18 @@ export type InventoryOutbox = z.infer<typeof InventoryOutbox>;
 export const WebhookDeliver = z.object({ type: z.literal("webhook.deliver"), deliveryId: z.string().uuid() });
 export type WebhookDeliver = z.infer<typeof WebhookDeliver>;
 
-export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, ProductsSync, EventRefundBatch, InventoryOutbox, WebhookDeliver]);
+/** An organization's invitation email (docs/organizations.md): the invitee may have no account yet, so it names an address. */
+export const OrgInvitationMessage = z.object({
+  type: z.literal("org.invitation"),
+  invitationId: z.string().uuid(),
+  email: z.string().email(),
+  orgName: z.string(),
+  role: z.string(),
+  link: z.string(),
+  expiresAt: z.string(),
+});
+export type OrgInvitationMessage = z.infer<typeof OrgInvitationMessage>;
+
+export const QueueMessage = z.discriminatedUnion("type", [NotificationMessage, OrgInvitationMessage, BookingRequested, BookingCancelRequested, UserStatusSync, ProductsSync, EventRefundBatch, InventoryOutbox, WebhookDeliver]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type SagaMessage = BookingRequested | BookingCancelRequested;

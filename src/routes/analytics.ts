@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRole, requireUser } from "../auth/guards";
+import { guarded } from "../auth/org-guard";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
 import { dailySeries, eventAnalytics, findEvent, overview, popularEvents, type DayRange } from "../services/analytics";
@@ -176,7 +177,7 @@ export const analytics = router()
       ...common,
       method: "get",
       path: "/v1/admin/analytics/events/{id}",
-      middleware: [requireUser, requireRole("organizer")],
+      ...guarded("analytics.read", "event"),
       summary: "One event, live: utilization, daily bookings, hold-to-booking conversion, waitlist (admin or the event's organizer)",
       request: { params: z.object({ id: z.guid() }) },
       responses: { 200: json(EventStats), ...errors(400, 401, 403, 404) },

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { bearerToken, requireRole, requireUser } from "../auth/guards";
+import { bearerToken, requireUser } from "../auth/guards";
+import { ACTION_EXTENSION, guarded } from "../auth/org-guard";
 import { looksLikeScannerToken, verifyScannerToken } from "../auth/scanner-tokens";
 import { AppError } from "../lib/errors";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
@@ -10,7 +11,7 @@ import { assertScannerActive, type CheckinActor, checkinKeys, createList, create
 import { managedEvent } from "../services/event-access";
 import { MAX_CODE_LENGTH } from "../services/ticket-codes";
 
-/** A scanner token (its event only) or an access token (the event's organizer or an admin, checked per route). */
+/** A scanner token (its event only) or an access token (a member of the event's organization or an admin, checked per route). */
 const scannerOrUser = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   if (token && looksLikeScannerToken(token)) {
@@ -24,18 +25,17 @@ const scannerOrUser = createMiddleware<AppEnv>(async (c, next) => {
 
 const actorOf = (v: { scanner?: CheckinActor["scanner"]; user: CheckinActor["user"] }): CheckinActor => (v.scanner ? { scanner: v.scanner } : { user: v.user! });
 
-/** A scanner of this event, or its organizer or an admin. */
+/** A scanner of this event, a member whose role may check in, or an admin. */
 async function assertEventAccess(c: { var: AppEnv["Variables"] }, eventId: string): Promise<void> {
   if (c.var.scanner) {
     if (c.var.scanner.eventId !== eventId) throw new AppError("FORBIDDEN", "This scanner checks in at another event");
     return;
   }
-  await managedEvent(c.var.db(), c.var.user, eventId);
+  await managedEvent(c.var.db(), c.var.user, eventId, { action: "checkin.manage" });
 }
 
 const EventId = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
 const security = [{ bearer: [] }];
-const organizer = [requireUser, requireRole("organizer")];
 
 const CheckinList = z
   .object({ id: z.string().uuid(), eventId: z.string().uuid(), name: z.string(), ticketTypeIds: z.array(z.string()).nullable(), allowReentry: z.boolean(), createdAt: z.string() })
@@ -64,7 +64,7 @@ export const checkinRoutes = router()
       path: "/v1/events/{id}/checkin-lists",
       tags: ["check-in"],
       security,
-      middleware: organizer,
+      ...guarded("checkin.manage", "event"),
       request: {
         params: EventId,
         headers: IdempotencyHeaders,
@@ -102,6 +102,7 @@ export const checkinRoutes = router()
       tags: ["check-in"],
       security,
       middleware: [scannerOrUser] as const,
+      [ACTION_EXTENSION]: "checkin.manage",
       request: { params: EventId },
       responses: { 200: json(z.object({ data: z.array(CheckinList) })), ...errors(401, 403, 404) },
     }),
@@ -118,7 +119,7 @@ export const checkinRoutes = router()
       tags: ["check-in"],
       description: "A scanner token can do nothing but check in at this event (and read its lists and keys). It lasts until a day after the event ends, or until the scanner is revoked.",
       security,
-      middleware: organizer,
+      ...guarded("checkin.manage", "event"),
       request: { params: EventId, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: z.object({ name: z.string().min(1).max(200) }).openapi("ScannerRequest") } }, required: true } },
       responses: { 201: json(z.object({ id: z.string().uuid(), eventId: z.string().uuid(), name: z.string(), token: z.string(), expiresAt: z.string() }).openapi("Scanner"), "Created; the token is shown once"), ...errors(400, 401, 403, 404) },
     }),
@@ -139,7 +140,7 @@ export const checkinRoutes = router()
       tags: ["check-in"],
       description: "Revokes a scanner: its token stops working on the next request.",
       security,
-      middleware: organizer,
+      ...guarded("checkin.manage", "event"),
       request: { params: EventId.extend({ scannerId: z.string().uuid().openapi({ param: { name: "scannerId", in: "path" } }) }) },
       responses: { 204: { description: "Revoked" }, ...errors(401, 403, 404) },
     }),
@@ -157,6 +158,7 @@ export const checkinRoutes = router()
       description: "A JWKS of the Ed25519 public keys that verify this event's ticket codes (compact JWS, alg EdDSA, typ evently-ticket) offline.",
       security,
       middleware: [scannerOrUser] as const,
+      [ACTION_EXTENSION]: "checkin.manage",
       request: { params: EventId },
       responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("TicketKeys")), ...errors(401, 403, 404) },
     }),
@@ -174,6 +176,7 @@ export const checkinRoutes = router()
       description: "Decided by the event's check-in desk: a code redeems once per list, however many scanners send it at once.",
       security,
       middleware: [scannerOrUser] as const,
+      [ACTION_EXTENSION]: "checkin.manage",
       request: { body: { content: { "application/json": { schema: z.object({ listId: z.string().uuid(), code: Code, nonce: Nonce, direction: Direction }).openapi("RedeemRequest") } }, required: true } },
       responses: { 200: json(ScanResult), ...errors(400, 401, 403, 404) },
     }),
@@ -191,6 +194,7 @@ export const checkinRoutes = router()
       description: "Scans an offline scanner made, decided in scan-time order: per list the earliest entry of a code wins, the others answer already_redeemed. Uploading the same scans again answers the same.",
       security,
       middleware: [scannerOrUser] as const,
+      [ACTION_EXTENSION]: "checkin.manage",
       request: {
         body: {
           content: {

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { optionalUser, requireRole, requireUser } from "../auth/guards";
+import { optionalUser } from "../auth/guards";
+import { guarded, peekEvent } from "../auth/org-guard";
 import { edgeCached, purge } from "../lib/edge-cache";
 import { idempotent } from "../lib/idempotent-request";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
@@ -12,7 +13,8 @@ const Text = (max: number) => z.string().trim().min(1).max(max);
 
 const EventBody = z
   .object({
-    venueId: z.string().uuid(),
+    venueId: z.string().uuid().openapi({ description: "The event belongs to this venue's organization" }),
+    orgId: z.string().uuid().optional().openapi({ description: "When given, must be the venue's organization" }),
     name: Text(200),
     description: z.string().max(5_000).default(""),
     category: Text(50).openapi({ example: "music" }),
@@ -31,7 +33,7 @@ const EventBody = z
   })
   .openapi("EventInput");
 
-const EventPatch = EventBody.omit({ description: true })
+const EventPatch = EventBody.omit({ description: true, orgId: true })
   .extend({ description: z.string().max(5_000) })
   .partial()
   .openapi("EventPatch", { description: "draft: every field; published: name, description, category; cancelled/completed: nothing (409)" });
@@ -41,7 +43,8 @@ const Availability = z.object({ capacity: z.number().int(), available: z.number(
 const EventFields = {
   id: z.string().uuid(),
   venueId: z.string().uuid(),
-  organizerId: z.string().uuid(),
+  orgId: z.string().uuid().openapi({ description: "The organization that owns the event (its venue's)" }),
+  organizerId: z.string().uuid().openapi({ description: "Who created the event" }),
   name: z.string(),
   description: z.string(),
   category: z.string(),
@@ -94,7 +97,6 @@ const EventDetail = z
   .openapi("EventDetail");
 
 const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
-const auth = [requireUser, requireRole("organizer")];
 const bearer = [{ bearer: [] }];
 
 const date = (s: string | null | undefined) => (s === undefined ? undefined : s === null ? null : new Date(s));
@@ -109,7 +111,7 @@ export const eventsRouter = router()
       path: "/v1/events",
       tags: ["events"],
       security: bearer,
-      middleware: auth,
+      ...guarded("event.manage", "new"),
       request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: EventBody } }, required: true } },
       responses: { 201: json(Event, "Created as a draft"), ...errors(400, 401, 403, 409) },
     }),
@@ -127,13 +129,14 @@ export const eventsRouter = router()
       method: "get",
       path: "/v1/events",
       tags: ["events"],
-      description: "Upcoming published events, soonest first. Other statuses: organizers see their own, admins all.",
+      description: "Upcoming published events, soonest first. Other statuses: members see their organizations' events, admins all.",
       middleware: [edgeCached, optionalUser],
       request: {
         query: z.object({
           q: z.string().max(200).optional().openapi({ description: "Words matched as prefixes in name and description" }),
           category: z.string().max(50).optional(),
           city: z.string().max(100).optional(),
+          orgId: z.string().uuid().optional().openapi({ description: "Only this organization's events" }),
           from: Instant.optional().openapi({ description: "Start time at or after; default now for published events" }),
           to: Instant.optional().openapi({ description: "Start time before" }),
           status: z.enum(["draft", "published", "cancelled", "completed"]).optional(),
@@ -154,8 +157,8 @@ export const eventsRouter = router()
       method: "get",
       path: "/v1/events/{id}",
       tags: ["events"],
-      description: "A draft is visible to its owner and admins only.",
-      middleware: [edgeCached, optionalUser],
+      description: "A draft is visible to its organization's members and admins only.",
+      middleware: [edgeCached, optionalUser, peekEvent],
       request: { params: IdParam },
       responses: { 200: json(EventDetail), 304: { description: "Not modified" }, ...errors(404, 429) },
     }),
@@ -167,7 +170,7 @@ export const eventsRouter = router()
       path: "/v1/events/{id}",
       tags: ["events"],
       security: bearer,
-      middleware: auth,
+      ...guarded("event.manage", "event"),
       request: { params: IdParam, body: { content: { "application/json": { schema: EventPatch } }, required: true } },
       responses: { 200: json(Event), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -185,7 +188,7 @@ export const eventsRouter = router()
       tags: ["events"],
       description: "Copies the venue's layout into the event, writes its seats and initializes its inventory. Idempotent.",
       security: bearer,
-      middleware: auth,
+      ...guarded("event.manage", "event"),
       request: { params: IdParam },
       responses: { 200: json(Event, "Published"), ...errors(401, 403, 404, 409, 503) },
     }),
@@ -204,7 +207,7 @@ export const eventsRouter = router()
       description:
         "Cancels the event and answers at once: open holds end (holders notified), pending bookings fail, and confirmed bookings are refunded in the background in batches; `GET /v1/events/{id}` shows `refunds` progress. `refundsRequested` is the number of bookings to refund. Cancelling again answers the same.",
       security: bearer,
-      middleware: auth,
+      ...guarded("event.manage", "event"),
       request: { params: IdParam },
       responses: { 202: json(Event.extend({ refundsRequested: z.number().int() }), "Cancelled; refunds follow"), ...errors(401, 403, 404, 409) },
     }),

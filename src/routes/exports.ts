@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireRole, requireUser } from "../auth/guards";
+import { guarded } from "../auth/org-guard";
 import { errors, router } from "../lib/openapi";
 import { managedEvent } from "../services/event-access";
 import { csvStream, type ExportKind } from "../services/exports";
@@ -13,7 +13,7 @@ function exportRoute(kind: ExportKind) {
     tags: ["exports"],
     description: `The event's ${kind} as CSV (RFC 4180, UTF-8, CRLF), streamed page by page.`,
     security,
-    middleware: [requireUser, requireRole("organizer")],
+    ...guarded("sales.export", "event"),
     request: { params: z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) }) },
     responses: { 200: { description: "CSV", content: { "text/csv": { schema: z.string() } } }, ...errors(401, 403, 404) },
   });

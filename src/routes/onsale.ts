@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { OnSaleInput } from "../../durable-objects/onsale/contract";
-import { optionalUser, requireRole, requireUser } from "../auth/guards";
+import { optionalUser, requireUser } from "../auth/guards";
+import { guarded } from "../auth/org-guard";
 import type { AppEnv } from "../app-env";
 import { AppError } from "../lib/errors";
 import { errors, json, router } from "../lib/openapi";
@@ -72,7 +73,7 @@ export const onSale = router()
       security: bearer,
       description:
         "Puts a published event in on-sale mode: from now on its holds need an admission token from its waiting room. Changeable until it opens; once open, the same body again is a retry (409 for other settings). A PUT after DELETE starts a new room: admissions of the earlier one are refused (403 ADMISSION_SUPERSEDED). 503 DEPENDENCY_UNAVAILABLE: the switch did not complete (holds already need an admission); send the same PUT again.",
-      middleware: [requireUser, requireRole("organizer")] as const,
+      ...guarded("onsale.manage", "event"),
       request: { params: EventParam, body: { content: { "application/json": { schema: OnSaleBody } }, required: true } },
       responses: { 200: json(OnSaleConfig, "The on-sale configuration"), ...errors(400, 401, 403, 404, 409, 503) },
     }),
@@ -90,7 +91,7 @@ export const onSale = router()
       tags: ["on-sale"],
       security: bearer,
       description: "Ends on-sale mode: holds are open to all again.",
-      middleware: [requireUser, requireRole("organizer")] as const,
+      ...guarded("onsale.manage", "event"),
       request: { params: EventParam },
       responses: { 204: { description: "Ended (also when it was not on)" }, ...errors(401, 403, 404) },
     }),
@@ -181,7 +182,7 @@ export const onSale = router()
       path: "/v1/events/{id}/queue/stats",
       tags: ["on-sale"],
       security: bearer,
-      middleware: [requireUser, requireRole("organizer")] as const,
+      ...guarded("onsale.stats", "event"),
       request: { params: EventParam },
       responses: { 200: json(Stats, "The room as the organizer sees it"), ...errors(401, 403, 404, 409) },
     }),

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { optionalUser, requireRole, requireUser } from "../auth/guards";
+import { optionalUser } from "../auth/guards";
+import { guarded, peekEvent } from "../auth/org-guard";
 import { idempotent } from "../lib/idempotent-request";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { MAX_PRICE_CENTS } from "../services/layout";
@@ -93,7 +94,6 @@ const CreatedVouchers = z.object({ data: z.array(Voucher), inventoryPending: z.b
 
 const EventParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
 const TypeParam = EventParam.extend({ typeId: z.string().max(64).openapi({ param: { name: "typeId", in: "path" } }) });
-const manage = [requireUser, requireRole("organizer")];
 const bearer = [{ bearer: [] }];
 
 function typeInput(b: Partial<z.infer<typeof TicketTypePatch>>) {
@@ -110,7 +110,7 @@ export const products = router()
       path: "/v1/events/{id}/ticket-types",
       tags: ["products"],
       security: bearer,
-      middleware: manage,
+      ...guarded("product.manage", "event"),
       request: { params: EventParam, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: TicketTypeBody } }, required: true } },
       responses: { 201: json(TicketType, "Created; on sale at once on a published event"), ...errors(400, 401, 403, 404, 409, 503) },
     }),
@@ -136,8 +136,8 @@ export const products = router()
       method: "get",
       path: "/v1/events/{id}/ticket-types",
       tags: ["products"],
-      description: "Every event has the default type `tt_default`. Hidden types appear for the owner and admins, or with `?voucher=` naming a code that unlocks them.",
-      middleware: [optionalUser] as const,
+      description: "Every event has the default type `tt_default`. Hidden types appear for the organization's members and admins, or with `?voucher=` naming a code that unlocks them.",
+      middleware: [optionalUser, peekEvent] as const,
       request: { params: EventParam, query: z.object({ voucher: z.string().max(64).optional() }) },
       responses: { 200: json(z.object({ data: z.array(TicketType) }).openapi("TicketTypeList")), ...errors(404) },
     }),
@@ -153,7 +153,7 @@ export const products = router()
       path: "/v1/events/{id}/ticket-types/{typeId}",
       tags: ["products"],
       security: bearer,
-      middleware: manage,
+      ...guarded("product.manage", "event"),
       request: { params: TypeParam, body: { content: { "application/json": { schema: TicketTypePatch } }, required: true } },
       responses: { 200: json(TicketType), ...errors(400, 401, 403, 404, 409, 503) },
     }),
@@ -168,7 +168,7 @@ export const products = router()
       path: "/v1/events/{id}/ticket-types/{typeId}",
       tags: ["products"],
       security: bearer,
-      middleware: manage,
+      ...guarded("product.manage", "event"),
       request: { params: TypeParam },
       responses: { 204: { description: "Deleted" }, ...errors(401, 403, 404, 409, 503) },
     }),
@@ -184,7 +184,7 @@ export const products = router()
       path: "/v1/events/{id}/vouchers",
       tags: ["products"],
       security: bearer,
-      middleware: manage,
+      ...guarded("product.manage", "event"),
       request: { params: EventParam, headers: IdempotencyHeaders, body: { content: { "application/json": { schema: VoucherBody } }, required: true } },
       responses: { 201: json(CreatedVouchers, "Created (one per generated code); all or none"), ...errors(400, 401, 403, 404, 409, 503) },
     }),
@@ -210,7 +210,7 @@ export const products = router()
       path: "/v1/events/{id}/vouchers",
       tags: ["products"],
       security: bearer,
-      middleware: manage,
+      ...guarded("voucher.read", "event"),
       request: { params: EventParam },
       responses: { 200: json(z.object({ data: z.array(Voucher) })), ...errors(401, 403, 404) },
     }),

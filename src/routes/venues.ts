@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireRole, requireUser } from "../auth/guards";
+import { guarded } from "../auth/org-guard";
 import { edgeCached, purge } from "../lib/edge-cache";
 import { idempotent } from "../lib/idempotent-request";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
@@ -19,17 +19,20 @@ const VenueBody = z
     timezone: Text(64).openapi({ example: "Europe/Berlin" }),
     layout: Layout.optional().openapi({ description: "Reserved seating; at most 100,000 seats, unique section names and row labels" }),
     capacity: z.number().int().openapi({ description: "General admission capacity; defaults to the layout's seat count" }).optional(),
+    orgId: z.string().uuid().optional().openapi({ description: "The organization that will own the venue; default: the caller's personal organization" }),
   })
   .openapi("VenueInput");
 
-const VenuePatch = VenueBody.partial()
+const VenuePatch = VenueBody.omit({ orgId: true })
+  .partial()
   .extend({ layout: Layout.nullable().optional() })
   .openapi("VenuePatch", { description: "A new layout without a capacity resets the capacity to its seat count" });
 
 export const Venue = z
   .object({
     id: z.string().uuid(),
-    ownerId: z.string().uuid(),
+    orgId: z.string().uuid(),
+    ownerId: z.string().uuid().openapi({ description: "Who created the venue" }),
     name: z.string(),
     city: z.string(),
     address: z.string(),
@@ -43,7 +46,6 @@ export const Venue = z
   .openapi("Venue");
 
 const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
-const auth = [requireUser, requireRole("organizer")];
 const bearer = [{ bearer: [] }];
 
 export const venuesRouter = router()
@@ -53,7 +55,7 @@ export const venuesRouter = router()
       path: "/v1/venues",
       tags: ["venues"],
       security: bearer,
-      middleware: auth,
+      ...guarded("venue.manage", "new"),
       request: { headers: IdempotencyHeaders, body: { content: { "application/json": { schema: VenueBody } }, required: true } },
       responses: { 201: json(Venue, "Created"), ...errors(400, 401, 403, 409) },
     }),
@@ -76,6 +78,7 @@ export const venuesRouter = router()
       request: {
         query: z.object({
           city: z.string().max(100).optional(),
+          orgId: z.string().uuid().optional().openapi({ description: "Only this organization's venues" }),
           limit: z.coerce.number().int().min(1).max(100).default(20),
           cursor: z.string().max(512).optional(),
         }),
@@ -104,7 +107,7 @@ export const venuesRouter = router()
       path: "/v1/venues/{id}",
       tags: ["venues"],
       security: bearer,
-      middleware: auth,
+      ...guarded("venue.manage", "venue"),
       request: { params: IdParam, body: { content: { "application/json": { schema: VenuePatch } }, required: true } },
       responses: { 200: json(Venue), ...errors(400, 401, 403, 404) },
     }),
@@ -121,7 +124,7 @@ export const venuesRouter = router()
       path: "/v1/venues/{id}",
       tags: ["venues"],
       security: bearer,
-      middleware: auth,
+      ...guarded("venue.manage", "venue"),
       request: { params: IdParam },
       responses: { 204: { description: "Deleted" }, ...errors(401, 403, 404, 409) },
     }),

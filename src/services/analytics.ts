@@ -273,6 +273,7 @@ export async function dailySeries(db: Database, range: DayRange): Promise<{ from
 export interface EventRef {
   id: string;
   organizerId: string;
+  orgId: string;
   name: string;
   status: string;
   startsAt: string;
@@ -281,11 +282,12 @@ export interface EventRef {
 }
 
 export async function findEvent(db: Database, eventId: string): Promise<EventRef | null> {
-  const [r] = await rows(db, sql`select id, organizer_id, name, status, start_time, capacity, currency from events where id = ${eventId}`);
+  const [r] = await rows(db, sql`select id, organizer_id, org_id, name, status, start_time, capacity, currency from events where id = ${eventId}`);
   if (!r) return null;
   return {
     id: String(r.id),
     organizerId: String(r.organizer_id),
+    orgId: String(r.org_id),
     name: String(r.name),
     status: String(r.status),
     startsAt: iso(r.start_time),

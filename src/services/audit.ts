@@ -24,7 +24,15 @@ export type AuditAction =
   | "ticket_type.updated"
   | "ticket_type.deleted"
   | "voucher.created"
-  | "ticket.transferred";
+  | "ticket.transferred"
+  // Organizations (docs/organizations.md): subjectId is the organization; detail names the member.
+  | "org.created"
+  | "org.invited"
+  | "org.invitation_revoked"
+  | "org.invitation_accepted"
+  | "org.role_changed"
+  | "org.member_removed"
+  | "org.member_left";
 
 export interface AuditEntry {
   action: AuditAction;

@@ -77,14 +77,14 @@ export type CheckinActor = { user: AuthUser; scanner?: undefined } | { scanner: 
 /** The device a scan comes from: nonces are unique per device and list (a scanner's, or an organizer's own account). */
 export const deviceOf = (actor: CheckinActor): string => (actor.scanner ? `scanner:${actor.scanner.scannerId}` : `user:${actor.user.id}`);
 
-/** Who may scan at a list: a scanner of its event, or the event's organizer or an admin. */
+/** Who may scan at a list: a scanner of its event, a member whose role may check in, or an admin. */
 async function listFor(db: Database, actor: CheckinActor, listId: string): Promise<List> {
   const [list] = await db.select().from(checkinLists).where(eq(checkinLists.id, listId));
   if (!list) throw new AppError("NOT_FOUND", "No such check-in list");
   if (actor.scanner) {
     if (actor.scanner.eventId !== list.eventId) throw new AppError("FORBIDDEN", "This scanner checks in at another event");
   } else {
-    await managedEvent(db, actor.user, list.eventId);
+    await managedEvent(db, actor.user, list.eventId, { action: "checkin.manage" });
   }
   return list;
 }

@@ -1,7 +1,6 @@
 import { type SQL, and, eq, isNull, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { AuthUser } from "../auth/tokens";
-import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, seats, venues, waitlistEntries } from "../db/schema";
 import { audit } from "./audit";
@@ -31,6 +30,7 @@ import { type Actor, type VenueRow, getVenue } from "./venues";
 import { insertDeliveries, sendDeliveries } from "./webhooks";
 
 import { type EventRow, assertEventManager, assertVisible, getEventRow } from "./event-access";
+import { assertGranted } from "./permissions";
 
 export interface EventInput {
   venueId: string;
@@ -73,7 +73,7 @@ async function managedVenue(db: Database, actor: Actor, venueId: string): Promis
     if (e instanceof AppError && e.code === "NOT_FOUND") throw invalid([{ path: "venueId", message: "no such venue" }]);
     throw e;
   });
-  assertManager(actor as AuthUser, venue.ownerId);
+  assertGranted(actor, venue.orgId);
   return venue;
 }
 
@@ -86,6 +86,8 @@ export async function createEvent(db: Database, actor: Actor, input: EventInput,
     .insert(events)
     .values({
       venueId: venue.id,
+      // The event belongs to its venue's organization; organizerId records who created it.
+      orgId: venue.orgId,
       organizerId: actor.id,
       name: input.name,
       description: input.description,
@@ -306,6 +308,7 @@ export async function getEventDetail(db: Database, env: Env, viewer: Actor | und
 
 export interface ListQuery {
   q?: string;
+  orgId?: string;
   category?: string;
   city?: string;
   from?: Date;
@@ -323,16 +326,20 @@ export function toPrefixQuery(q: string): string | null {
 
 /**
  * The WHERE of the listing. Published events are public and default to upcoming ones; any other
- * status needs an organizer (who sees only their own) or an admin.
+ * status needs a member of the event's organization (who sees their organizations' only) or an admin.
  */
 export function listingConditions(q: ListQuery, viewer: Actor | undefined, now: Date): SQL[] {
   const status = q.status ?? "published";
   const conds: SQL[] = [eq(events.status, status)];
   if (status !== "published") {
     if (!viewer) throw new AppError("UNAUTHENTICATED", `Listing ${status} events needs a token`, undefined, { "WWW-Authenticate": 'Bearer realm="evently"' });
-    if (viewer.role === "user") throw new AppError("FORBIDDEN", `Only organizers and admins may list ${status} events`);
-    if (viewer.role === "organizer") conds.push(eq(events.organizerId, viewer.id));
+    // Members see their organizations' events (a scoped event manager: their events only); admins all.
+    if (viewer.role !== "admin") {
+      conds.push(sql`exists (select 1 from organization_members m where m.org_id = ${events.orgId} and m.user_id = ${viewer.id}
+        and (m.role <> 'event_manager' or m.event_ids is null or m.event_ids ? ${events.id}::text))`);
+    }
   }
+  if (q.orgId) conds.push(eq(events.orgId, q.orgId));
   const from = q.from ?? (status === "published" ? now : undefined);
   if (from) conds.push(sql`${events.startTime} >= ${from.toISOString()}::timestamptz`);
   if (q.to) conds.push(sql`${events.startTime} < ${q.to.toISOString()}::timestamptz`);
@@ -384,6 +391,7 @@ export function eventJson(e: EventRow) {
   return {
     id: e.id,
     venueId: e.venueId,
+    orgId: e.orgId,
     organizerId: e.organizerId,
     name: e.name,
     description: e.description,

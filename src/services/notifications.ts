@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { notifications, users } from "../db/schema";
 import { keyset } from "../lib/cursor";
-import type { NotificationMessage } from "../queues/messages";
+import type { NotificationMessage, OrgInvitationMessage } from "../queues/messages";
 import type { EmailSender } from "./email";
 
 const SUBJECTS: Record<NotificationMessage["kind"], string> = {
@@ -54,6 +54,22 @@ function render(name: string, m: NotificationMessage): string {
     for (const t of p.tickets as { id: string; seatId: string | null; code: string }[]) lines.push(`- ${t.seatId ? `Seat ${t.seatId}` : "Admission"} (ticket ${t.id}): ${t.code}`);
   }
   return lines.join("\n");
+}
+
+/** An invitation to an organization, to an address that may have no account yet. */
+export async function sendInvitationEmail(email: EmailSender, m: OrgInvitationMessage): Promise<void> {
+  const role = m.role.replace("_", " ");
+  await email.send({
+    to: m.email,
+    subject: `You are invited to ${m.orgName} on Evently`,
+    text: [
+      "Hello,",
+      "",
+      `You are invited to join ${m.orgName} as ${role}.`,
+      `Sign in (or register) with this address, then accept: ${m.link}`,
+      `The link works once, until ${m.expiresAt}.`,
+    ].join("\n"),
+  });
 }
 
 export interface NotificationView {

@@ -12,7 +12,7 @@ import { newId } from "../lib/ids";
 import { DEFAULT_TYPE_ID, TICKET_TYPE_DEFAULTS } from "../../durable-objects/inventory/contract";
 import type { ProductSet, ProductStats, TicketTypeDef, VoucherDef } from "../../durable-objects/inventory/contract";
 import { audit } from "./audit";
-import { type EventRow, assertEventManager, getEventRow, managedEvent as lookUp } from "./event-access";
+import { type EventRow, assertEventManager, getEventRow, managedEvent as lookUp, readsAsMember } from "./event-access";
 import { inventory } from "../../durable-objects/inventory/client";
 import type { Actor } from "./venues";
 import type { ProductsSync } from "../queues/messages";
@@ -310,12 +310,12 @@ export async function deleteTicketType(db: Database, env: Env, actor: Actor, eve
 }
 
 /**
- * The types on sale with what is left of each. Hidden types: for the owner and admins, or for a
+ * The types on sale with what is left of each. Hidden types: for the organization's members and admins, or for a
  * caller showing a voucher that unlocks them.
  */
 export async function listTicketTypes(db: Database, env: Env, viewer: Actor | undefined, eventId: string, voucherCode: string | undefined) {
   const e = await getEventRow(db, eventId);
-  const manager = viewer !== undefined && (viewer.role === "admin" || viewer.id === e.organizerId);
+  const manager = readsAsMember(e, viewer);
   if (e.status === "draft" && !manager) throw new AppError("NOT_FOUND", "No such event");
   const rows = await db.select().from(ticketTypes).where(and(eq(ticketTypes.eventId, e.id), isNull(ticketTypes.deletedAt))).orderBy(ticketTypes.position, ticketTypes.createdAt);
   if (!rows.some((r) => r.id === DEFAULT_TYPE_ID)) rows.unshift(implicitDefaultRow(e));

@@ -1,15 +1,15 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { AuthUser } from "../auth/tokens";
-import { assertManager } from "../auth/guards";
 import type { Database } from "../db/client";
 import { events, venues } from "../db/schema";
 import { audit } from "./audit";
+import { assertGranted } from "./permissions";
 import { keyset } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { isTimeZone } from "./event-rules";
 import { type Layout, LayoutSchema, layoutProblems, layoutSeatCount } from "./layout";
 
-export type Actor = Pick<AuthUser, "id" | "role">;
+export type Actor = Pick<AuthUser, "id" | "role" | "org">;
 export type VenueRow = typeof venues.$inferSelect;
 
 /** Above this a general-admission capacity is a typo, not a venue. */
@@ -38,13 +38,15 @@ function resolveVenue(v: VenueInput): { layout: Layout | null; capacity: number 
   return { layout, capacity: v.capacity ?? layoutSeatCount(layout!) };
 }
 
+/** Into the organization the route's guard granted (the caller's personal one when the call names none). */
 export async function createVenue(db: Database, actor: Actor, input: VenueInput, now: Date): Promise<VenueRow> {
   const { layout, capacity } = resolveVenue(input);
+  if (!actor.org) throw new AppError("FORBIDDEN", "No organization to create the venue in");
   const [row] = await db
     .insert(venues)
-    .values({ ownerId: actor.id, name: input.name, city: input.city, address: input.address, timezone: input.timezone, layout, capacity, createdAt: now, updatedAt: now })
+    .values({ ownerId: actor.id, orgId: actor.org.orgId, name: input.name, city: input.city, address: input.address, timezone: input.timezone, layout, capacity, createdAt: now, updatedAt: now })
     .returning();
-  await audit(db, { action: "venue.created", actorId: actor.id, subjectId: row.id, detail: { actorRole: actor.role, name: row.name, capacity } });
+  await audit(db, { action: "venue.created", actorId: actor.id, subjectId: row.id, detail: { actorRole: actor.role, orgId: row.orgId, name: row.name, capacity } });
   return row;
 }
 
@@ -60,7 +62,7 @@ export async function getVenue(db: Database, id: string): Promise<VenueRow> {
  */
 export async function updateVenue(db: Database, actor: Actor, id: string, patch: Partial<VenueInput>, now: Date): Promise<VenueRow> {
   const current = await getVenue(db, id);
-  assertManager(actor as AuthUser, current.ownerId);
+  assertGranted(actor, current.orgId);
   const merged: VenueInput = {
     name: patch.name ?? current.name,
     city: patch.city ?? current.city,
@@ -81,7 +83,7 @@ export async function updateVenue(db: Database, actor: Actor, id: string, patch:
 
 export async function deleteVenue(db: Database, actor: Actor, id: string): Promise<void> {
   const current = await getVenue(db, id);
-  assertManager(actor as AuthUser, current.ownerId);
+  assertGranted(actor, current.orgId);
   const [used] = await db.select({ id: events.id }).from(events).where(eq(events.venueId, id)).limit(1);
   if (used) throw new AppError("CONFLICT", "The venue has events; cancel or move them first");
   await db.delete(venues).where(eq(venues.id, id));
@@ -91,11 +93,11 @@ export async function deleteVenue(db: Database, actor: Actor, id: string): Promi
 /** Oldest first, keyed by (created_at, id): a page never repeats or skips a venue while others are added. */
 const venuePages = keyset("venues", venues.createdAt, venues.id, "asc");
 
-export async function listVenues(db: Database, q: { city?: string; limit: number; cursor?: string }): Promise<{ data: VenueRow[]; nextCursor: string | null }> {
+export async function listVenues(db: Database, q: { city?: string; orgId?: string; limit: number; cursor?: string }): Promise<{ data: VenueRow[]; nextCursor: string | null }> {
   const rows = await db
     .select({ venue: venues, at: venuePages.at })
     .from(venues)
-    .where(and(q.city ? sql`lower(${venues.city}) = lower(${q.city})` : undefined, venuePages.after(q.cursor)))
+    .where(and(q.city ? sql`lower(${venues.city}) = lower(${q.city})` : undefined, q.orgId ? eq(venues.orgId, q.orgId) : undefined, venuePages.after(q.cursor)))
     .orderBy(...venuePages.order)
     .limit(q.limit + 1);
   return { data: rows.slice(0, q.limit).map((r) => r.venue), nextCursor: venuePages.next(rows, q.limit, (r) => ({ at: r.at, id: r.venue.id })) };
@@ -104,6 +106,7 @@ export async function listVenues(db: Database, q: { city?: string; limit: number
 export function venueJson(v: VenueRow) {
   return {
     id: v.id,
+    orgId: v.orgId,
     ownerId: v.ownerId,
     name: v.name,
     city: v.city,

@@ -8,6 +8,7 @@ import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
+import { authorize } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -74,9 +75,9 @@ export async function createWebhook(env: Env, db: Database, user: AuthUser, inpu
   const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
   if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
   if (input.eventId) {
-    const [e] = await db.select({ organizerId: events.organizerId }).from(events).where(eq(events.id, input.eventId));
+    const [e] = await db.select({ orgId: events.orgId }).from(events).where(eq(events.id, input.eventId));
     if (!e) throw new AppError("NOT_FOUND", "No such event");
-    if (user.role !== "admin" && e.organizerId !== user.id) throw new AppError("FORBIDDEN", "Only the event's organizer or an admin may watch it");
+    await authorize(db, user, "webhook.manage", { orgId: e.orgId, eventId: input.eventId });
   }
   // Stored sealed (src/lib/secret-box.ts); the clear secret exists only in this answer.
   const id = crypto.randomUUID();

@@ -85,7 +85,7 @@ describe("the waiting room in a real browser", () => {
     // A new on-sale (presale, then general sale) supersedes the admission the page stored: its next
     // hold is refused (403 ADMISSION_SUPERSEDED), and the page forgets it, queues in the new room and
     // holds with that room's admission (it failed every hold until the old admission expired).
-    const stored = () => page.evaluate((key) => sessionStorage.getItem(key), `evently.admission.${rush.id}`);
+    const stored = () => page.evaluate((key) => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem(key), `evently.admission.${rush.id}`);
     const firstAdmission = await stored();
     expect(firstAdmission).not.toBeNull();
     await page.click("#release");

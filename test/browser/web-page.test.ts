@@ -3,7 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { startBrowserStack } from "../helpers/browser-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevStack } from "../../scripts/lib/dev-stack";
-import { DEMO_BUYER, type SeededDemo } from "../../scripts/lib/seed";
+import { DEMO_BUYER, DEMO_ORGANIZER, type SeededDemo } from "../../scripts/lib/seed";
 
 // The buyer's web page (public/, docs/web-client.md) in headless Chromium against the real dev stack
 // with the demo world seeded. The screenshots in docs/ are written here, so they show the page as it is.
@@ -419,5 +419,42 @@ describe("the buyer's web page in a real browser", () => {
     expect(await page.textContent("#waitlist-status")).toBe("You are number 2 on the waitlist for 2 ticket(s).");
     await page.click("#waitlist-leave");
     await page.waitForSelector("#waitlist-join");
+  });
+
+  it("lists a member's organizations with the role, accepts invitations from the list and from the emailed link, and leaves", async () => {
+    const erin = await register(stack.url, "erin");
+    const login = await fetch(`${stack.url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: DEMO_ORGANIZER.email, password: DEMO_ORGANIZER.password }) });
+    const organizer = { authorization: `Bearer ${((await login.json()) as any).accessToken}`, "content-type": "application/json" };
+    const org = async (name: string) => ((await (await fetch(`${stack.url}/v1/orgs`, { method: "POST", headers: organizer, body: JSON.stringify({ name }) })).json()) as any).id as string;
+    const invite = async (orgId: string, role: string) =>
+      (await (await fetch(`${stack.url}/v1/orgs/${orgId}/invitations`, { method: "POST", headers: organizer, body: JSON.stringify({ email: erin.email, role }) })).json()) as any;
+    const door = await org(`Door Co ${erin.email.slice(5, 13)}`);
+    const office = await org(`Office Co ${erin.email.slice(5, 13)}`);
+    await invite(door, "door");
+    const linked = await invite(office, "box_office");
+
+    const page = await (await browser.newContext()).newPage();
+    const traffic = watchTraffic(page);
+    await page.goto(`${stack.url}/#/signin?next=${encodeURIComponent("/orgs")}`);
+    await page.fill("#f-email", erin.email);
+    await page.fill("#f-password", erin.password);
+    await page.click('#signin-form button[type="submit"]');
+    await page.waitForSelector("#invitation-list");
+    expect(await page.textContent("#invitation-list")).toContain("Accept (Door)");
+    await page.click(`.accept`);
+    await page.waitForSelector(`.org[data-org="${door}"]`);
+    expect(await page.textContent(`.org[data-org="${door}"] .org-role`)).toBe("Your role: Door");
+
+    // The emailed link: /?invite=<token> lands on My organizations and accepts it.
+    await page.goto(`${stack.url}/?invite=${encodeURIComponent(linked.token)}`);
+    await page.waitForSelector(`.org[data-org="${office}"]`);
+    expect(await page.textContent(`.org[data-org="${office}"] .org-role`)).toBe("Your role: Box office");
+    expect(page.url()).not.toContain("invite=");
+
+    await page.click(`.org[data-org="${door}"] .leave`);
+    await page.click(`.org[data-org="${door}"] .confirm-leave`);
+    await page.waitForSelector(`.org[data-org="${door}"]`, { state: "detached" });
+    expect(await page.$(`.org[data-org="${office}"]`)).not.toBeNull();
+    expect(traffic.errors).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { bookings, events, seats, venues } from "../../src/db/schema";
 import { SALE_LIMIT_DEFAULTS, type InventoryInit, type SeatSpec } from "../../durable-objects/inventory/contract";
 import { inventoryFor } from "../../src/services/booking-saga";
-import { makeUser, testEnv, withDb } from "./fixtures";
+import { makeUser, orgOf, testEnv, withDb } from "./fixtures";
 
 export interface TestEvent {
   eventId: string;
@@ -18,11 +18,12 @@ export async function makeReservedEvent(opts: { rows?: number; perRow?: number; 
   for (let r = 0; r < rows; r++) for (let n = 1; n <= perRow; n++) specs.push({ id: `A-${r + 1}-${n}`, section: "A", row: String(r + 1), number: n, priceCents });
   const startsAt = new Date(Date.now() + startsInSeconds * 1000);
   const eventId = await withDb(async (db) => {
-    const [v] = await db.insert(venues).values({ ownerId: organizer.id, name: "Test hall", city: "Lisbon", address: "Rua 1", timezone: "Europe/Lisbon", capacity: specs.length }).returning();
+    const orgId = await orgOf(db, organizer.id);
+    const [v] = await db.insert(venues).values({ ownerId: organizer.id, orgId, name: "Test hall", city: "Lisbon", address: "Rua 1", timezone: "Europe/Lisbon", capacity: specs.length }).returning();
     const [e] = await db
       .insert(events)
       .values({
-        venueId: v.id, organizerId: organizer.id, name: "Saga test night", category: "music", city: "Lisbon", timezone: "Europe/Lisbon",
+        venueId: v.id, orgId, organizerId: organizer.id, name: "Saga test night", category: "music", city: "Lisbon", timezone: "Europe/Lisbon",
         status: "published", seating: "reserved", startTime: startsAt, endTime: new Date(startsAt.getTime() + 3 * 3600_000),
         capacity: specs.length, priceCents, currency: "EUR", paymentDeadlineSeconds, publishedAt: new Date(),
       })

@@ -6,6 +6,7 @@ import { createDb, closeDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { parseConfig, type Env } from "../../src/env";
 import { type Session, startSession } from "../../src/services/auth";
+import { personalOrgId } from "../../src/services/organizations";
 
 export const testEnv = env as unknown as Env;
 
@@ -63,6 +64,11 @@ export async function openSession(userId: string): Promise<Session & { sid: stri
 export function freshIp(): { "cf-connecting-ip": string } {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return { "cf-connecting-ip": [...b].map((x) => x.toString(16).padStart(2, "0")).join("").replace(/(.{4})(?!$)/g, "$1:") };
+}
+
+/** The user's personal organization (created on first use, as the API does): what rows inserted straight into Postgres belong to. */
+export function orgOf(db: ReturnType<typeof createDb>, userId: string): Promise<string> {
+  return personalOrgId(db, { id: userId });
 }
 
 /** Runs `fn` with a Pool on the test database and closes it afterwards. */

@@ -6,7 +6,7 @@ import { createApp } from "../../src/app";
 import { events, users, venues } from "../../src/db/schema";
 import { signAccessToken } from "../../src/auth/tokens";
 import { parseConfig } from "../../src/env";
-import { testEnv, withDb, type TestUser } from "./fixtures";
+import { orgOf, testEnv, withDb, type TestUser } from "./fixtures";
 
 /** Seats `A-1-1` … in `sections` sections of `rows` rows of `perRow` seats, all at `priceCents`. */
 export function generateSeats(sections: number, rows: number, perRow: number, priceCents = 5000): SeatSpec[] {
@@ -25,7 +25,7 @@ export function inventoryStub(eventId: string): DurableObjectStub<EventInventory
   return ns.get(ns.idFromName(eventId));
 }
 
-let organizer: Promise<{ organizerId: string; venueId: string }> | undefined;
+let organizer: Promise<{ organizerId: string; orgId: string; venueId: string }> | undefined;
 
 /** One organizer and venue per test file; events hang off them (hold_history points at events). */
 function organizerAndVenue() {
@@ -34,11 +34,12 @@ function organizerAndVenue() {
       .insert(users)
       .values({ email: `org-${crypto.randomUUID()}@evently.test`, name: "organizer", role: "organizer", passwordHash: "x" })
       .returning();
+    const orgId = await orgOf(db, u.id);
     const [v] = await db
       .insert(venues)
-      .values({ ownerId: u.id, name: "Fixture Hall", city: "Lisbon", address: "Rua 1", timezone: "Europe/Lisbon", capacity: 100_000 })
+      .values({ ownerId: u.id, orgId, name: "Fixture Hall", city: "Lisbon", address: "Rua 1", timezone: "Europe/Lisbon", capacity: 100_000 })
       .returning();
-    return { organizerId: u.id, venueId: v.id };
+    return { organizerId: u.id, orgId, venueId: v.id };
   }));
 }
 
@@ -70,11 +71,12 @@ export async function publishedEvent(over: Partial<InventoryInit> & { layout?: [
     startsAt: startsAt.toISOString(),
     ...rest,
   };
-  const { organizerId, venueId } = await organizerAndVenue();
+  const { organizerId, orgId, venueId } = await organizerAndVenue();
   await withDb((db) =>
     db.insert(events).values({
       id: init.eventId,
       venueId,
+      orgId,
       organizerId,
       name: `Fixture ${init.eventId.slice(0, 8)}`,
       category: "concert",

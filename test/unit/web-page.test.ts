@@ -42,3 +42,13 @@ describe("money and venue time", () => {
     expect(t.text).toBe("Wed, 2 Dec 2026, 15:00 Chicago time");
   });
 });
+
+describe("My organizations", () => {
+  it("names a member's role in words, and how many events a limited event manager has", async () => {
+    const { roleText } = await load("orgs.js");
+    expect(roleText("box_office", null)).toBe("Box office");
+    expect(roleText("event_manager", null)).toBe("Event manager");
+    expect(roleText("event_manager", ["e1", "e2"])).toBe("Event manager (2 events)");
+    expect(roleText("event_manager", ["e1"])).toBe("Event manager (1 event)");
+  });
+});

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { bookings, events, holdHistory, venues, waitlistEntries } from "../../src/db/schema";
 import { refreshDailyStats } from "../../src/services/analytics";
-import { call, expectError, makeUser, withDb, type TestUser } from "../helpers/fixtures";
+import { call, expectError, makeUser, orgOf, withDb, type TestUser } from "../helpers/fixtures";
 
 // Other test files share this database, so every booking here is made in March 2031 (and the
 // freshness test in 2032): admin-wide figures are asserted only over those days.
@@ -38,15 +38,17 @@ const ids = { e1: "", e2: "", e3: "" };
 
 async function insertEvent(owner: TestUser, o: { name: string; capacity: number; currency: string; start: string; status: "published" | "completed" | "draft" }) {
   return withDb(async (db) => {
+    const orgId = await orgOf(db, owner.id);
     const [venue] = await db
       .insert(venues)
-      .values({ ownerId: owner.id, name: `${o.name} hall`, city: "Testville", address: "1 Test St", timezone: "UTC", capacity: 1000 })
+      .values({ ownerId: owner.id, orgId, name: `${o.name} hall`, city: "Testville", address: "1 Test St", timezone: "UTC", capacity: 1000 })
       .returning();
     const start = new Date(o.start);
     const [event] = await db
       .insert(events)
       .values({
         venueId: venue.id,
+        orgId,
         organizerId: owner.id,
         name: o.name,
         category: "music",
