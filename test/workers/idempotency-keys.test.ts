@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { events, idempotencyKeys, venues } from "../../src/db/schema";
 import { createVenue } from "../../src/services/venues";
+import { personalOrgId } from "../../src/services/organizations";
 import { AppError } from "../../src/lib/errors";
 import { idempotent } from "../../src/lib/idempotent-request";
 import { eventBody, makeVenue } from "../helpers/catalogue";
@@ -120,7 +121,9 @@ describe("a retry while the first request is still running", () => {
     const gate = new Promise<void>((r) => (release = r));
     const create = (db: Parameters<Parameters<typeof withDb>[0]>[0], slow: boolean) => async () => {
       if (slow) await gate;
-      const row = await createVenue(db, { id: org.id, role: "organizer" }, venueBody(name), new Date());
+      // As POST /v1/venues's guard leaves it: granted in the caller's personal organization.
+      const orgId = await personalOrgId(db, org);
+      const row = await createVenue(db, { id: org.id, role: "organizer", org: { orgId, role: "owner", action: "venue.manage" } }, venueBody(name), new Date());
       return { status: 201, body: { id: row.id } };
     };
     await withDb(async (db) => {

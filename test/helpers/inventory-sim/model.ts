@@ -175,9 +175,10 @@ export class ReferenceModel {
 
   /**
    * A push of `set` at `revision`: the object takes it only when the revision is above its own
-   * (a stale read or a repeat never replaces a newer set).
+   * (a stale read or a repeat never replaces a newer set). A set it takes offers the seats free now
+   * to the waitlist's line, as seats coming back do (docs/waitlist.md).
    */
-  push(set: ModelProducts, revision: number, got: { applied: boolean; revision: number }): void {
+  push(set: ModelProducts, revision: number, got: { applied: boolean; revision: number }, now: number): void {
     const applied = revision > this.revision;
     if (got.applied !== applied || got.revision !== (applied ? revision : this.revision)) {
       throw new Mismatch("products push", `push of revision ${revision} over ${this.revision}: the model expects applied ${applied}, the object answered ${JSON.stringify(got)}`);
@@ -187,6 +188,7 @@ export class ReferenceModel {
     this.revision = revision;
     this.ceilings.clear();
     for (const t of set.types) this.ceilings.set(t.pool, this.unrestoredPoolUsed(t.pool));
+    this.serve(now);
   }
 
   hold(userId: string, seats: string[] | null, quantity: number, key: string | null, now: number, got: Answer, typeId = DEFAULT_TYPE, voucher = false): void {

@@ -312,7 +312,7 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
         const got = engine.setProducts(productSetOf(set, revision));
         if (!got.ok) throw new Error(`the simulation's push is refused: ${got.message}`);
         if (trace) trace[trace.length - 1] += ` -> ${got.value.applied ? "applied" : `ignored (object at ${got.value.revision})`}`;
-        model.push(set, revision, got.value);
+        model.push(set, revision, got.value, now);
         return;
       }
     }
