@@ -4,11 +4,11 @@
 import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
-import { events, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
+import { events, organizationMembers, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
-import { authorize } from "./permissions";
+import { authorize, membershipCovers, membershipOf, roleAllows } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -157,7 +157,7 @@ export interface WebhookHappening {
  * finds the rows there and returns none). Run it in the transaction of the change it announces, so
  * the change and its webhooks commit together; `sendDeliveries` after the commit, and the cron's
  * sweep (`sweepWebhookOutbox`) for any send that failed or never ran. Endpoints: those of the
- * event, and those without an event of its organizer or of an admin.
+ * event, and those without an event of an admin or of a member of the event's organization.
  */
 export async function insertDeliveries(db: Pick<Database, "select" | "insert">, m: WebhookHappening): Promise<string[]> {
   const hooks = await db
@@ -171,7 +171,15 @@ export async function insertDeliveries(db: Pick<Database, "select" | "insert">, 
         sql`${webhooks.types} ? ${m.type}`,
         or(
           eq(webhooks.eventId, m.eventId),
-          and(isNull(webhooks.eventId), or(eq(users.role, "admin"), sql`${webhooks.ownerId} = (select organizer_id from events where id = ${m.eventId})`)),
+          // A hook for every event: an admin's, or a member's of the organization that owns the event
+          // (whether their role still allows it is checked when sending).
+          and(
+            isNull(webhooks.eventId),
+            or(
+              eq(users.role, "admin"),
+              sql`exists (select 1 from ${organizationMembers} om join ${events} e on e.org_id = om.org_id where e.id = ${m.eventId} and om.user_id = ${webhooks.ownerId})`,
+            ),
+          ),
         ),
       ),
     );
@@ -253,14 +261,21 @@ export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limi
 
 /**
  * Why the endpoint's owner may no longer receive this event's webhooks, or null: a disabled account;
- * otherwise an admin sees every event and an organizer only the events they organize (a demoted
- * admin's endpoint stops at other organizers' events, a user's at all).
+ * otherwise a platform admin sees every event, and anyone else only the events of an organization
+ * in which they still hold a role that manages webhooks (and, for an event manager limited to
+ * chosen events, only those). A removed member, a demoted one, a demoted platform admin: nothing.
  */
-export function ownerLostAccess(ownerId: string, owner: { role: string; disabledAt: Date | null }, eventOrganizerId: string | null): "owner_disabled" | "owner_lacks_access" | null {
+export async function ownerLostAccess(
+  db: Database,
+  ownerId: string,
+  owner: { role: string; disabledAt: Date | null },
+  event: { id: string; orgId: string } | null,
+): Promise<"owner_disabled" | "owner_lacks_access" | null> {
   if (owner.disabledAt) return "owner_disabled";
   if (owner.role === "admin") return null;
-  if (owner.role === "organizer" && eventOrganizerId === ownerId) return null;
-  return "owner_lacks_access";
+  if (!event) return "owner_lacks_access";
+  const m = await membershipOf(db, event.orgId, ownerId);
+  return m && membershipCovers(m, event.id) && roleAllows(m.role, "webhook.manage") ? null : "owner_lacks_access";
 }
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -283,7 +298,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
       h: webhooks,
       owner: { role: users.role, disabledAt: users.disabledAt },
       // The event the delivery is about (its payload says; else the endpoint's own), by primary key.
-      organizerId: sql<string | null>`(select organizer_id from ${events} where id = (
+      about: sql<{ id: string; orgId: string } | null>`(select json_build_object('id', id, 'orgId', org_id) from ${events} where id = (
         select case when x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x::uuid end
         from (select coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text) as x) as about))`,
     })
@@ -292,7 +307,7 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
     .innerJoin(users, eq(users.id, webhooks.ownerId))
     .where(eq(webhookDeliveries.id, deliveryId));
   if (!row || row.d.status !== "pending" || row.h.deletedAt) return { kind: "done" };
-  const lost = ownerLostAccess(row.h.ownerId, row.owner, row.organizerId);
+  const lost = await ownerLostAccess(db, row.h.ownerId, row.owner, row.about);
   if (lost) {
     // Checked when sending, not only when the row was written: a disabled account or a demoted
     // admin stops receiving at once, including deliveries already queued or retrying.

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, inject, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { createApp } from "../../src/app";
-import { events, webhookAttempts, webhookDeliveries, webhooks } from "../../src/db/schema";
+import { events, organizationMembers, webhookAttempts, webhookDeliveries, webhooks } from "../../src/db/schema";
 import type { Env } from "../../src/env";
 import { runScheduled, STAGES } from "../../src/jobs/scheduled";
 import { inventoryFor } from "../../src/services/booking-saga";
@@ -188,6 +188,36 @@ describe("a webhook whose owner lost access", () => {
       // A global hook of an admin sees every event: retire it, so no other test delivers there.
       await withDb((db) => db.update(webhooks).set({ deletedAt: new Date() }).where(eq(webhooks.id, hook.id)));
     }
+  });
+});
+
+describe("a webhook of an organization's member (organizations × webhooks)", () => {
+  it("an organization admin's event webhook receives the event's deliveries, and nothing once they are removed from the organization", async () => {
+    const ev = await makeReservedEventOnSale();
+    const [{ orgId }] = await withDb((db) => db.select({ orgId: events.orgId }).from(events).where(eq(events.id, ev.eventId)));
+    const member = await makeUser("organizer");
+    await withDb((db) => db.insert(organizationMembers).values({ orgId, userId: member.id, role: "admin" }));
+    const name = crypto.randomUUID();
+    const created = await call("/v1/webhooks", { method: "POST", headers: member.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"], eventId: ev.eventId } });
+    expect(created.status).toBe(201);
+    const hook: any = await created.json();
+
+    // A member who is not the event's creator: delivered (it was skipped, owner_lacks_access).
+    await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `member:${crypto.randomUUID()}`, data: { ticketId: "t1", eventId: ev.eventId } }));
+    await eventually(async () => (await inbox(name)).length === 1, 10_000, "the member's webhook delivered");
+
+    // Removed from the organization: the next delivery is skipped, nothing more arrives.
+    const admin = await makeUser("admin");
+    expect((await call(`/v1/orgs/${orgId}/members/${member.id}`, { method: "DELETE", headers: admin.auth })).status).toBe(204);
+    await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `removed:${crypto.randomUUID()}`, data: { ticketId: "t2", eventId: ev.eventId } }));
+    const rows = await eventually(async () => {
+      const all = await deliveriesOf(hook.id);
+      return all.length === 2 && all.every((r) => r.status !== "pending") ? all : null;
+    }, 10_000, "both deliveries settled");
+    expect(rows.map((r) => r.status).sort()).toEqual(["delivered", "skipped"]);
+    const skipped = rows.find((r) => r.status === "skipped")!;
+    expect((await attemptsOf(skipped.id)).map((r) => r.error)).toEqual(["owner_lacks_access"]);
+    expect((await inbox(name)).map((d) => JSON.parse(d.body).data.ticketId)).toEqual(["t1"]);
   });
 });
 
