@@ -7,6 +7,7 @@ import { shardOf } from "../../durable-objects/onsale/order";
 import { solveChallenge } from "../../durable-objects/onsale/pow";
 import { call, expectError, freshIp, makeUser, testEnv, type TestUser } from "../helpers/fixtures";
 import { callApp, makeUsers, publishedEvent, type FixtureEvent } from "../helpers/inventory";
+import { eventually } from "../helpers/wait";
 
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -95,6 +96,30 @@ describe("on-sale mode", () => {
     expect((await hold(ev, buyer, { quantity: 1 })).status).toBe(201);
     expect(await join(ev, buyer)).toMatchObject({ status: 409, body: { error: { code: "NO_QUEUE" } } });
     ws.close(1000);
+  });
+
+  it("books an admitted buyer's hold end to end while the room is on: confirmed, seats sold once, and a hold without an admission still refused", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 5 });
+    const [a, b] = await makeUsers(2);
+    expect((await onSale(ev, { opensAt: iso(Date.now() - 1_000), shards: 1, maxActiveShoppers: 1 })).status).toBe(200);
+    expect((await join(ev, a)).status).toBe(201);
+    await tick(ev.id);
+    await tick(ev.id);
+    const token = await admitted(ev, a);
+    const held = await hold(ev, a, { quantity: 2 }, token);
+    expect(held).toMatchObject({ status: 201, body: { userId: a.id, quantity: 2 } });
+
+    const booked = await json(await callApp("/v1/bookings", { method: "POST", headers: a.auth, json: { holdId: held.body.id, paymentMethod: "pm_card_ok" } }));
+    expect(booked.status).toBe(202);
+    const done = await eventually(async () => {
+      const now = await json(await call(`/v1/bookings/${booked.body.id}`, { headers: a.auth }));
+      if (now.body.status === "failed") throw new Error(`booking failed: ${JSON.stringify(now.body)}`);
+      return now.body.status === "confirmed" ? now.body : null;
+    }, 20_000, "the admitted buyer's booking confirmed");
+    expect(done).toMatchObject({ status: "confirmed", quantity: 2 });
+    expect(await ev.stub.stats()).toMatchObject({ booked: 2, held: 0 });
+    // The room is still on: someone who was never admitted cannot hold.
+    expectError((await hold(ev, b, { quantity: 1 })).body, "NOT_ADMITTED");
   });
 
   it("admits in order, hands a token that holds for its user and event only, and keeps positions across rejoins", async () => {
