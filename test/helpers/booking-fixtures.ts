@@ -2,7 +2,8 @@ import { eq, sql } from "drizzle-orm";
 import { bookings, events, seats, venues } from "../../src/db/schema";
 import { SALE_LIMIT_DEFAULTS, type InventoryInit, type SeatSpec } from "../../durable-objects/inventory/contract";
 import { inventoryFor } from "../../src/services/booking-saga";
-import { makeUser, orgOf, testEnv, withDb } from "./fixtures";
+import { call, makeUser, orgOf, testEnv, withDb, type TestUser } from "./fixtures";
+import { eventually } from "./wait";
 
 export interface TestEvent {
   eventId: string;
@@ -84,4 +85,17 @@ export async function refuseConfirmOf(bookingId: string): Promise<() => Promise<
     ),
   );
   return () => withDb(async (db) => void (await db.execute(sql.raw(`drop trigger if exists ${fn} on bookings; drop function if exists ${fn}();`))));
+}
+
+/** Holds `seatIds` for `user` and books them through POST /v1/bookings; answers once the saga confirmed it. */
+export async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[], paymentMethod = "pm_card_ok"): Promise<string> {
+  const h = await inventoryFor(testEnv, ev.eventId).hold(user.id, { seatIds }, null);
+  if (!h.ok) throw new Error(`hold: ${h.code}`);
+  const b: any = await (await call("/v1/bookings", { method: "POST", headers: user.auth, json: { holdId: h.value.id, paymentMethod } })).json();
+  await eventually(async () => {
+    const now: any = await (await call(`/v1/bookings/${b.id}`, { headers: user.auth })).json();
+    if (now.status === "failed") throw new Error(`booking failed: ${now.failureReason}`);
+    return now.status === "confirmed";
+  }, 20_000, `booking ${b.id} confirmed`);
+  return b.id;
 }

@@ -5,27 +5,14 @@ import { and, eq } from "drizzle-orm";
 import { CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { parse } from "csv-parse/sync";
 import { auditLog, checkins, notifications, users, webhooks } from "../../src/db/schema";
-import { inventoryFor } from "../../src/services/booking-saga";
 import { createWebhook } from "../../src/services/webhooks";
 import { call, expectError, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { bookingRow, makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
+import { bookingRow, confirmedBooking, makeReservedEventOnSale } from "../helpers/booking-fixtures";
 import { eventually } from "../helpers/wait";
 
 // Tickets and entry end to end: real saga queue, real CheckinDesk object, real Postgres, and a real
 // HTTP receiver for webhooks (test/helpers/webhook-receiver.ts).
 
-async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[], paymentMethod = "pm_card_ok"): Promise<string> {
-  const h = await inventoryFor(testEnv, ev.eventId).hold(user.id, { seatIds }, null);
-  if (!h.ok) throw new Error(`hold: ${h.code}`);
-  const res = await call("/v1/bookings", { method: "POST", headers: user.auth, json: { holdId: h.value.id, paymentMethod } });
-  const b: any = await res.json();
-  await eventually(async () => {
-    const now: any = await (await call(`/v1/bookings/${b.id}`, { headers: user.auth })).json();
-    if (now.status === "failed") throw new Error(`booking failed: ${now.failureReason}`);
-    return now.status === "confirmed";
-  }, 20_000, `booking ${b.id} confirmed`);
-  return b.id;
-}
 
 const ticketsOf = async (user: TestUser, eventId?: string): Promise<any[]> =>
   ((await (await call(`/v1/tickets${eventId ? `?eventId=${eventId}` : ""}`, { headers: user.auth })).json()) as any).data;

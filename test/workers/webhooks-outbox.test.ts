@@ -5,10 +5,9 @@ import { createApp } from "../../src/app";
 import { events, organizationMembers, webhookAttempts, webhookDeliveries, webhooks } from "../../src/db/schema";
 import type { Env } from "../../src/env";
 import { runScheduled, STAGES } from "../../src/jobs/scheduled";
-import { inventoryFor } from "../../src/services/booking-saga";
 import { createWebhook, emitWebhook } from "../../src/services/webhooks";
 import { call, makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
-import { makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
+import { confirmedBooking, makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
 import { eventually } from "../helpers/wait";
 
 // Webhooks as an outbox (issue 24 item 12), checked against their owner's access at delivery (item
@@ -46,17 +45,6 @@ const sweep = async () => {
   return result.webhookOutbox as Record<string, unknown>;
 };
 
-async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[]): Promise<string> {
-  const h = await inventoryFor(testEnv, ev.eventId).hold(user.id, { seatIds }, null);
-  if (!h.ok) throw new Error(`hold: ${h.code}`);
-  const b: any = await (await call("/v1/bookings", { method: "POST", headers: user.auth, json: { holdId: h.value.id, paymentMethod: "pm_card_ok" } })).json();
-  await eventually(async () => {
-    const now: any = await (await call(`/v1/bookings/${b.id}`, { headers: user.auth })).json();
-    if (now.status === "failed") throw new Error(`booking failed: ${now.failureReason}`);
-    return now.status === "confirmed";
-  }, 20_000, `booking ${b.id} confirmed`);
-  return b.id;
-}
 
 async function eventHook(ev: TestEvent, owner: TestUser, types: string[]) {
   const name = crypto.randomUUID();
