@@ -430,7 +430,7 @@ describe("the buyer's web page in a real browser", () => {
       (await (await fetch(`${stack.url}/v1/orgs/${orgId}/invitations`, { method: "POST", headers: organizer, body: JSON.stringify({ email: erin.email, role }) })).json()) as any;
     const door = await org(`Door Co ${erin.email.slice(5, 13)}`);
     const office = await org(`Office Co ${erin.email.slice(5, 13)}`);
-    await invite(door, "door");
+    const doorInvitation = await invite(door, "door");
     const linked = await invite(office, "box_office");
 
     const page = await (await browser.newContext()).newPage();
@@ -441,7 +441,8 @@ describe("the buyer's web page in a real browser", () => {
     await page.click('#signin-form button[type="submit"]');
     await page.waitForSelector("#invitation-list");
     expect(await page.textContent("#invitation-list")).toContain("Accept (Door)");
-    await page.click(`.accept`);
+    // Both invitations are listed (newest first): accept the door one.
+    await page.click(`.accept[data-invitation="${doorInvitation.id}"]`);
     await page.waitForSelector(`.org[data-org="${door}"]`);
     expect(await page.textContent(`.org[data-org="${door}"] .org-role`)).toBe("Your role: Door");
 
