@@ -37,6 +37,7 @@ const ORGANIZERS = 20;
 const uuidOf = (prefix: string, expr: string) => `('${prefix}-0000-4000-8000-' || lpad(to_hex(${expr}), 12, '0'))::uuid`;
 const userId = (expr: string) => uuidOf("aaaaaaaa", expr);
 const venueId = (expr: string) => uuidOf("cccccccc", expr);
+const orgId = (expr: string) => uuidOf("dddddddd", expr);
 const eventId = (expr: string) => uuidOf("eeeeeeee", expr);
 
 // Event n (1-based): starts between 300 days ago and 100 days ahead, order shuffled by a
@@ -57,17 +58,29 @@ const STEPS: Array<[string, string]> = [
      from generate_series(1, ${USERS}) i`,
   ],
   [
+    // Each organizer's personal organization, as the migration and the API give them (the trigger
+    // that fills a missing org_id does not run: triggers are skipped above).
+    "organizations",
+    `insert into organizations (id, name, personal_owner_id)
+     select ${orgId("i")}, 'Bench user ' || i, ${userId("i")} from generate_series(1, ${ORGANIZERS}) i`,
+  ],
+  [
+    "organization members",
+    `insert into organization_members (org_id, user_id, role)
+     select ${orgId("i")}, ${userId("i")}, 'owner' from generate_series(1, ${ORGANIZERS}) i`,
+  ],
+  [
     "venues",
-    `insert into venues (id, owner_id, name, city, address, timezone, capacity)
-     select ${venueId("i")}, ${userId("i")}, 'Bench hall ' || i, 'City ' || (i % 7), 'Street ' || i, 'Europe/Berlin', 100000
+    `insert into venues (id, owner_id, org_id, name, city, address, timezone, capacity)
+     select ${venueId("i")}, ${userId("i")}, ${orgId("i")}, 'Bench hall ' || i, 'City ' || (i % 7), 'Street ' || i, 'Europe/Berlin', 100000
      from generate_series(1, ${ORGANIZERS}) i`,
   ],
   [
     "events",
     // Capacity and seats_sold are set once the bookings exist (see "event totals").
-    `insert into events (id, venue_id, organizer_id, name, category, city, timezone, status, seating,
+    `insert into events (id, venue_id, organizer_id, org_id, name, category, city, timezone, status, seating,
                          start_time, end_time, capacity, price_cents, currency, published_at)
-     select ${eventId("n")}, ${venueId(`1 + n % ${ORGANIZERS}`)}, ${userId(`1 + n % ${ORGANIZERS}`)},
+     select ${eventId("n")}, ${venueId(`1 + n % ${ORGANIZERS}`)}, ${userId(`1 + n % ${ORGANIZERS}`)}, ${orgId(`1 + n % ${ORGANIZERS}`)},
             'Bench event ' || n, (array['music','sport','theatre','comedy'])[1 + n % 4], 'City ' || (n % 7), 'Europe/Berlin',
             case when ${eventStart("n")} < now() then 'completed' else 'published' end, 'general',
             ${eventStart("n")}, ${eventStart("n")} + interval '3 hours', 100000, ${eventPrice("n")}, ${eventCurrency("n")},
