@@ -91,3 +91,6 @@ export async function unseal(ring: Keyring, keyId: string | null, value: string,
 
 /** Whether a stored value should be sealed again (clear, or under an older key). */
 export const needsRewrap = (ring: Keyring, keyId: string | null): boolean => ring.newest !== null && keyId !== ring.newest.id;
+
+/** The listed keys other than the newest: rows under them are what a rewrap moves (rows under an unlisted key cannot be opened). */
+export const olderKeyIds = (ring: Keyring): string[] => [...ring.byId.keys()].filter((id) => id !== ring.newest?.id);

@@ -3,7 +3,7 @@
 // the random `n` makes every issued code (a transfer's new one too) different and unguessable.
 import { CompactSign, type CryptoKey, type JWK, compactVerify, exportJWK, generateKeyPair, importJWK } from "jose";
 import { and, eq, inArray, isNull, or } from "drizzle-orm";
-import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
+import { keyring, needsRewrap, olderKeyIds, seal, unseal, type Keyring } from "../lib/secret-box";
 import { eventSigningKeys } from "../db/schema";
 import type { Database } from "../db/client";
 
@@ -96,7 +96,7 @@ export async function rewrapEventKeys(db: Database, secrets: { SECRETS_KEYS?: st
   const ring = await keyring(secrets);
   if (!ring.newest) return 0;
   // Rows under a key no longer listed cannot be opened: left alone (and logged where they are used).
-  const older = [...ring.byId.keys()].filter((id) => id !== ring.newest!.id);
+  const older = olderKeyIds(ring);
   const rows = await db
     .select()
     .from(eventSigningKeys)

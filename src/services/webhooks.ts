@@ -7,7 +7,7 @@ import type { Database } from "../db/client";
 import { events, organizationMembers, users, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema";
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
-import { keyring, needsRewrap, seal, unseal, type Keyring } from "../lib/secret-box";
+import { keyring, needsRewrap, olderKeyIds, seal, unseal, type Keyring } from "../lib/secret-box";
 import { authorize, membershipCovers, membershipOf, roleAllows } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
@@ -59,7 +59,7 @@ export async function rewrapWebhookSecrets(env: Env, db: Database, limit: number
   const ring = await keyring(env);
   if (!ring.newest) return 0;
   // Rows under a key no longer listed cannot be opened: left alone (their deliveries fail and log it).
-  const older = [...ring.byId.keys()].filter((id) => id !== ring.newest!.id);
+  const older = olderKeyIds(ring);
   const rows = await db
     .select()
     .from(webhooks)
