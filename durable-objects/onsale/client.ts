@@ -27,6 +27,8 @@ function shardFor(env: Env, eventId: string, n: number): DurableObjectStub<Queue
 
 function unwrap<T>(res: RoomResult<T> | ShardResult<T>): T {
   if (res.ok) return res.value;
+  // Only when settings read afresh are stale again at once (the room set up twice in a moment).
+  if (res.code === "WRONG_SHARD") throw new AppError("DEPENDENCY_UNAVAILABLE", "The waiting room is being set up again; try again shortly");
   throw new AppError(res.code, res.message);
 }
 
@@ -51,6 +53,20 @@ async function openShard(env: Env, eventId: string, userId: string) {
   return shardFor(env, eventId, shardOf(userId, s.shards));
 }
 
+/**
+ * Calls the user's shard; a shard whose settings place the user elsewhere (this isolate's cached
+ * shard count is stale: the room was set up again elsewhere within the cache's life) answers
+ * WRONG_SHARD, and the call is made once more with settings read afresh from the room.
+ */
+async function onUserShard<T>(env: Env, eventId: string, userId: string, fn: (shard: DurableObjectStub<QueueShard>) => Promise<ShardResult<T>>): Promise<T> {
+  let res = await fn(await openShard(env, eventId, userId));
+  if (!res.ok && res.code === "WRONG_SHARD") {
+    settingsCache.delete(eventId);
+    res = await fn(await openShard(env, eventId, userId));
+  }
+  return unwrap(res);
+}
+
 export function waitingRoom(env: Env, eventId: string) {
   return {
     configure: async (input: OnSaleInput): Promise<RoomConfigView> => {
@@ -73,14 +89,14 @@ export function waitingRoom(env: Env, eventId: string) {
       return unwrap(res as ShardResult<{ challenge: string; difficulty: number; expiresAt: string }>);
     },
     join: async (userId: string, pow: { challenge?: string; nonce?: string }): Promise<{ view: VisitorView; created: boolean }> => {
-      const shard = await openShard(env, eventId, userId);
-      return unwrap((await shard.join(userId, pow)) as ShardResult<{ view: VisitorView; created: boolean }>);
+      return onUserShard(env, eventId, userId, async (shard) => (await shard.join(userId, pow)) as ShardResult<{ view: VisitorView; created: boolean }>);
     },
     me: async (userId: string): Promise<VisitorView> => {
-      const s = await settings(env, eventId).catch((e) => {
+      try {
+        return await onUserShard(env, eventId, userId, async (shard) => (await shard.me(userId)) as ShardResult<VisitorView>);
+      } catch (e) {
         throw e instanceof AppError && e.code === "NO_QUEUE" ? new AppError("NOT_FOUND", "You are not in this event's queue") : e;
-      });
-      return unwrap((await shardFor(env, eventId, shardOf(userId, s.shards)).me(userId)) as ShardResult<VisitorView>);
+      }
     },
     /** Forwards a WebSocket upgrade to the shard of `userId` (the socket's auth frame must prove it). */
     openLive: async (userId: string, request: Request): Promise<Response> => {

@@ -10,7 +10,14 @@ import { ShardEngine, type ShardConfig, type TickOrder, type TickReport, type Vi
 import { HEADS_PER_SHARD, tickInterval } from "./room.logic";
 import { QUEUE_LIVE_USER_HEADER } from "./contract";
 
-export type ShardResult<T> = { ok: true; value: T } | { ok: false; code: "NO_QUEUE" | "POW_REQUIRED" | "NOT_FOUND"; message: string };
+/**
+ * `WRONG_SHARD`: under this shard's settings the user's place is on another shard (or this shard is
+ * off in the current room): the caller's settings are stale (another isolate's cache, a room set up
+ * again with fewer shards). The client refreshes them and asks again; it never reaches a user.
+ */
+export type ShardResult<T> = { ok: true; value: T } | { ok: false; code: "NO_QUEUE" | "POW_REQUIRED" | "NOT_FOUND" | "WRONG_SHARD"; message: string };
+
+const wrongShard = { ok: false, code: "WRONG_SHARD", message: "This user's place is on another shard of the room" } as const;
 
 const CONFIG = "config";
 const OPENED = "opened";
@@ -136,6 +143,7 @@ export class QueueShard extends DurableObject<Env> {
     const now = this.now();
     const known = this.engine.visitor(userId);
     const config = this.engine.config;
+    if (!known && config && shardOf(userId, config.shards) !== config.shard) return wrongShard;
     if (!known && config?.enabled && this.powDifficulty > 0) {
       const solved = await checkSolution(await admissionKey(this.env), config.eventId, userId, this.powDifficulty, pow.challenge, pow.nonce, now);
       if (!solved.ok) return { ok: false, code: "POW_REQUIRED", message: solved.reason };
@@ -152,6 +160,8 @@ export class QueueShard extends DurableObject<Env> {
 
   async me(userId: string): Promise<ShardResult<VisitorView>> {
     const v = this.engine.visitor(userId);
+    const config = this.engine.config;
+    if (!v && config && shardOf(userId, config.shards) !== config.shard) return wrongShard;
     if (!v) return { ok: false, code: "NOT_FOUND", message: "You are not in this event's queue" };
     return { ok: true, value: this.engine.view(v, this.now()) };
   }

@@ -170,6 +170,26 @@ describe("a second on-sale (item 7)", () => {
   });
 });
 
+describe("another Worker isolate's cached room settings", () => {
+  it("a buyer whose isolate still caches the first room's shard count joins the new room and is admitted", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 10 });
+    // Shard 3 of the first room's 4: the new room has one shard only.
+    const [a, b] = await usersOn(4, [0, 3], 0);
+    expect((await putOnSale(ev, { opensAt: iso(Date.now() - 1_000), shards: 4 })).status).toBe(200);
+    // This isolate now caches "4 shards" for the event.
+    expect((await join(ev, a)).status).toBe(201);
+    // Another isolate ends the room and puts the event on sale again with one shard: this isolate's
+    // cache is not told (only the isolate that served the DELETE and PUT drops its copy).
+    expect(await room(ev.id).end(ev.id)).toMatchObject({ ok: true });
+    expect(await room(ev.id).configure(ev.id, { opensAt: iso(Date.now() - 1_000), shards: 1 })).toMatchObject({ ok: true });
+    expect(await join(ev, b)).toMatchObject({ status: 201, body: { status: "waiting" } });
+    expect((await me(ev, b)).status).toBe(200);
+    await tick(ev.id);
+    await tick(ev.id);
+    expect((await admissions(ev, [b])).has(b.id)).toBe(true);
+  });
+});
+
 describe("a tick that partly fails (item 9)", () => {
   it("a shard whose answer is lost does not let the next tick admit past the free seats, and its admissions are recorded once it answers", async () => {
     // 4 seats, at most 2 per buyer: 2 buyers on the way at a time.
