@@ -102,7 +102,13 @@ export function waitingRoom(env: Env, eventId: string) {
     openLive: async (userId: string, request: Request): Promise<Response> => {
       const headers = new Headers(request.headers);
       headers.set(QUEUE_LIVE_USER_HEADER, userId);
-      const res = await (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+      const forward = async () => (await openShard(env, eventId, userId)).fetch(new Request(request.url, { method: "GET", headers }));
+      let res = await forward();
+      // No place there: maybe this isolate's shard count is stale (see onUserShard); ask once more afresh.
+      if (res.status === 404) {
+        settingsCache.delete(eventId);
+        res = await forward();
+      }
       if (res.status === 101) return res;
       // The shard refused (no place, or no room for more sockets): the API's one error shape.
       const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
