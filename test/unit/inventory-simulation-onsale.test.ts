@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AdmissionGate, type GateResult, type GateStorage } from "../../durable-objects/inventory/admission-gate";
 import { InventoryEngine, type EngineDeps } from "../../durable-objects/inventory/engine/engine";
+import type { AdmissionStats } from "../../durable-objects/inventory/contract";
 import { admissionKey, verifyAdmission, type AdmissionClaims } from "../../durable-objects/onsale/contract";
 import { SIM_ADMISSION_SECRETS } from "../helpers/inventory-sim/object";
 import { report, run, scenario, shrink, type RunOptions } from "../helpers/inventory-sim/run";
@@ -82,6 +83,20 @@ describe("inventory simulation: on-sale admission", () => {
     expect(found, "no seed of 200 noticed the planted defect").toBeDefined();
     expect(found!.message).toMatch(/WAITLIST_CLOSED|waitlist/);
   });
+
+  for (const [name, plant] of [
+    ["reads no cap from the inventory (and counts a buyer on the way as 1.5 x the average, the rule before)", (s: AdmissionStats) => ({ ...s, maxSeatsPerUser: 0 })],
+    ["is told every admission in session has held (so it reserves for no buyer on the way)", (s: AdmissionStats) => ({ ...s, admissionsUsed: Number.MAX_SAFE_INTEGER })],
+  ] as const) {
+    it(`catches a room that ${name}: an admitted buyer finds no seat`, async () => {
+      const options: RunOptions = { admissionStats: plant };
+      const found = await firstFailing(options);
+      expect(found, "no seed of 200 noticed the planted defect").toBeDefined();
+      expect(found!.message).toMatch(/^free-seat rule: .* finds no seat free/);
+      const sc = scenario(found!.seed, STEPS);
+      expect(await run(sc, sc.steps)).toBeNull();
+    });
+  }
 
   it("catches a gate that counts every hold as another admitted buyer (the room would admit too few)", async () => {
     class CountsHolds extends AdmissionGate {

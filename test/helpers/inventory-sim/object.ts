@@ -11,7 +11,7 @@ import { InventoryEngine, type EngineDeps } from "../../../durable-objects/inven
 import { MemoryStore } from "../../../durable-objects/inventory/store/memory-store";
 import type { HoldHistoryItem, OutboxSinks } from "../../../durable-objects/inventory/engine/outbox";
 import type { SeatRecord } from "../../../durable-objects/inventory/store/store";
-import type { HoldRequest, HoldView, InventoryResult } from "../../../durable-objects/inventory/contract";
+import type { AdmissionStats, HoldRequest, HoldView, InventoryResult } from "../../../durable-objects/inventory/contract";
 import { AdmissionGate, type GateStorage } from "../../../durable-objects/inventory/admission-gate";
 import type { AdmissionSecrets } from "../../../durable-objects/onsale/contract";
 
@@ -179,6 +179,18 @@ export class SimObject {
     const res = this.engine.hold(userId, req, key);
     if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity, this.deps.now());
     return res;
+  }
+
+  /** EventInventory.admissionStats, what the waiting room reads at each tick (it expires what is due). */
+  admissionStats(now: number): AdmissionStats {
+    const config = this.engine.config!;
+    return {
+      ...this.engine.stats(now),
+      onSale: this.gate.onSale,
+      ...this.gate.stats(now),
+      maxSeatsPerUser: config.maxSeatsPerUser,
+      salesOver: config.cancelledMs !== undefined || now >= config.salesEndMs,
+    };
   }
 
   /** The class's alarm: expire what is due, then drain the outbox into the queues. */

@@ -12,7 +12,7 @@ import { DEFAULT_TYPE, Mismatch, ReferenceModel, type Answer, type ModelHold, ty
 import { isConstraint, SimObject, type MakeEngine, type MakeGate } from "./object";
 import { interleaveOnSale, OnSaleSim, type AdmissionPick, type OnSalePlan, type OnSaleStep } from "./onsale";
 import { implicitDefaultType } from "../../../durable-objects/inventory/engine/products";
-import type { ProductSet, TicketTypeDef } from "../../../durable-objects/inventory/contract";
+import type { AdmissionStats, ProductSet, TicketTypeDef } from "../../../durable-objects/inventory/contract";
 
 export type Step =
   /** `ty`: index of a ticket type of the scenario's products (null = the default type); `v`: with the voucher. */
@@ -139,7 +139,7 @@ export function scenario(seed: number, length: number): Scenario {
     else if (x < 99.9) steps.push({ t: "restart" });
     else steps.push({ t: "close" });
   }
-  return { seed, config, seats, users, products, ...interleaveOnSale(seed, users.length, steps) };
+  return { seed, config, seats, products, ...interleaveOnSale(seed, users, steps) };
 }
 
 const bookingOf = (holdId: string, wrong: boolean) => (wrong ? "bk_someone_else" : `bk_${holdId}`);
@@ -163,6 +163,8 @@ export interface RunOptions {
   engine?: MakeEngine;
   /** Builds the object's admission gate: the real one by default, or one with a planted defect. */
   gate?: MakeGate;
+  /** Changes what the simulated room reads of the object's admissionStats (a planted defect). */
+  admissionStats?: (stats: AdmissionStats) => AdmissionStats;
 }
 
 /** What the object is published with: the scenario's event as the Worker would send it. */
@@ -187,7 +189,7 @@ function initOf(sc: Scenario): InventoryInit {
 }
 
 /** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
-export async function run(sc: Scenario, steps: Step[], { trace, engine: make, gate: makeGate }: RunOptions = {}): Promise<Failure | null> {
+export async function run(sc: Scenario, steps: Step[], { trace, engine: make, gate: makeGate, admissionStats }: RunOptions = {}): Promise<Failure | null> {
   let now = T0;
   const obj = new SimObject(initOf(sc), () => now, make, makeGate);
   if (sc.products) {
@@ -208,7 +210,7 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make, ga
     },
     { offeredHoldId: (entryId) => obj.store.entryById(entryId)?.holdId ?? null },
   );
-  const onsale = sc.onsale ? new OnSaleSim(obj, model, sc.users, sc.config.eventId) : null;
+  const onsale = sc.onsale ? new OnSaleSim(obj, model, sc.users, sc.config.eventId, sc.onsale, admissionStats) : null;
   const rows = new Map<string, HoldRow>();
   let at = 0;
   const guard = async (fn: () => void | Promise<void>): Promise<Failure | null> => {
@@ -331,7 +333,14 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make, ga
       }
       case "onsale":
       case "admit":
+      case "queue":
+      case "tick-room":
         return onsale?.step(s, now, note);
+      case "buy": {
+        const h = onsale?.buy(s, sc.seats.map((x) => x.id), sc.config.maxSeatsPerUser, now);
+        if (!h) return note("buy: no admitted buyer is waiting to hold");
+        return doStep({ t: "hold", u: h.u, seats: h.seats, q: h.q, key: null, ty: null, v: false, a: h.a });
+      }
     }
   };
   for (; at < steps.length; at++) {
@@ -594,7 +603,7 @@ async function fullReport(sc: Scenario, failure: Failure, options: RunOptions): 
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
     `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales ${c.salesStartMs === null ? "open" : `open after ${(c.salesStartMs - T0) / 60_000} min`} and end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
-    ...(sc.onsale ? [`on-sale: the waiting room admits for ${sc.onsale.sessionSeconds} s sessions`] : []),
+    ...(sc.onsale ? [`on-sale: the waiting room admits for ${sc.onsale.sessionSeconds} s sessions${sc.onsale.room ? `, run by the room itself (${JSON.stringify(sc.onsale.room)})` : ""}`] : []),
     `shortest reproduction (${shrunk.steps.length} steps, then the drain), failing with: ${shrunk.failure.message}`,
     ...trace.map((t, i) => `  ${i + 1}. ${t}`),
     `  then the drain (time runs out, bookings in flight end)`,
