@@ -75,8 +75,8 @@ const FORGED_SECRETS: AdmissionSecrets = { ADMISSION_SECRET: "not-the-simulation
 
 /**
  * Interleaves on-sale steps into a scenario's steps for about 2 seeds in 5 (and gives each hold an
- * admission to present), drawing from the seed's own on-sale stream, so the other seeds, and the
- * steps of these, stay as they were.
+ * admission to present; room seeds also get their crowd of buyers), drawing from the seed's own
+ * on-sale stream, so the other seeds, and the other steps of these, stay as they were.
  */
 export function interleaveOnSale<S extends { t: string }>(seed: number, people: string[], steps: S[]): { users: string[]; onsale: OnSalePlan | null; steps: (S | OnSaleStep)[] } {
   const o = rng(seed * 15_485_863 + 101);
@@ -181,7 +181,8 @@ export class OnSaleSim {
     private readonly view: (stats: AdmissionStats) => AdmissionStats = (stats) => stats,
   ) {}
 
-  async step(s: OnSaleStep, now: number, note: (what: string) => void): Promise<void> {
+  /** A step of the room or its shards (a `buy` is a hold: see `buy`). */
+  async step(s: Exclude<OnSaleStep, { t: "buy" }>, now: number, note: (what: string) => void): Promise<void> {
     if (s.t === "onsale") {
       if (s.on) {
         const generation = s.fresh ? this.started + 1 : this.generation;
@@ -215,7 +216,6 @@ export class OnSaleSim {
       return note(`${s.u < 0 ? "everyone" : who[0]} queues in the waiting room`);
     }
     if (s.t === "tick-room") return this.tickRoom(now, note);
-    if (s.t === "buy") return note("buy: not a step of its own (run.ts turns it into a hold)");
     const holder = this.users[s.u];
     const [key, forgedKey] = await (this.keys ??= Promise.all([admissionKey(SIM_ADMISSION_SECRETS), admissionKey(FORGED_SECRETS)]));
     const second = Math.floor(now / 1000) * 1000;
