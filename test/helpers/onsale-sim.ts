@@ -1,6 +1,6 @@
 import { rng } from "./random";
 import { shardOf } from "../../durable-objects/onsale/order";
-import { afterTick, decideTick, emptyRoomState, HEADS_PER_SHARD, inSession, type RoomConfig, type RoomState } from "../../durable-objects/onsale/room.logic";
+import { afterTick, decideTick, emptyRoomState, HEADS_PER_SHARD, inSession, type InventoryView, type RoomConfig, type RoomState } from "../../durable-objects/onsale/room.logic";
 import { ShardEngine, type TickReport } from "../../durable-objects/onsale/shard.logic";
 
 /** A seeded [0,1) source for the waiting room's draws in unit tests. */
@@ -11,6 +11,8 @@ export interface Admission {
   tick: number;
   joinedAt: number;
   early: boolean;
+  /** The session's end (epoch ms), as the shard signs it. */
+  expiresAt: number;
 }
 
 /**
@@ -43,18 +45,19 @@ export class RoomSim {
 
   /**
    * One tick at `now` with seats for `buyers` more buyers (4 seats each, every earlier admission has
-   * held already); answers who it admitted, lowest key first within each shard.
+   * held already), or against what an inventory says (its `admissionStats`); answers who it
+   * admitted, lowest key first within each shard.
    */
-  tick(buyers: number, now: number, between: (shard: number) => void = () => {}): Admission[] {
+  tick(buyers: number | InventoryView, now: number, between: (shard: number) => void = () => {}): Admission[] {
     const tick = ++this.ticks;
-    const inv = { capacity: 1e9, available: buyers * 4, held: 0, booked: 0, admissionsUsed: inSession(this.state, now), seatsPerBuyer: null };
+    const inv = typeof buyers === "number" ? { capacity: 1e9, available: buyers * 4, held: 0, booked: 0, admissionsUsed: inSession(this.state, now), seatsPerBuyer: null } : buyers;
     const d = decideTick(this.config, this.state, inv, now);
     const fresh: Admission[] = [];
     const reports: TickReport[] = this.engines.map((e, n) => {
       const { toAdmit } = e.takeOrder({ open: d.open, admit: d.perShard[n] ?? 0, soldOut: d.soldOut, sketches: this.state.sketches, ratePerSecond: d.ratePerSecond }, this.random);
       for (const v of toAdmit) {
         e.admit(v, `token-${v.userId}`, now, e.sessionEnd(now));
-        fresh.push({ userId: v.userId, tick, joinedAt: v.joinedAt, early: v.early });
+        fresh.push({ userId: v.userId, tick, joinedAt: v.joinedAt, early: v.early, expiresAt: e.sessionEnd(now) });
       }
       const report = e.report(toAdmit, this.headLimit, now);
       between(n);

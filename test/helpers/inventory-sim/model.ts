@@ -81,6 +81,13 @@ export class ReferenceModel {
   /** Entries offered during this step, in the order offered. */
   offeredNow: ModelEntry[] = [];
   salesClosed = false;
+  /** While the on-sale room is on, the waitlist takes nobody and offers nothing (docs/onsale.md). */
+  waitlistClosed = false;
+  /**
+   * The room went off with people waiting and nothing has been offered since: the object offers
+   * free seats to the line only when seats come back, not when the gate goes off.
+   */
+  waitlistStale = false;
   /** The ticket types and voucher the object should hold now, and their revision (pushes change them). */
   products: ModelProducts | null;
   revision: number;
@@ -300,6 +307,8 @@ export class ReferenceModel {
   }
 
   join(userId: string, quantity: number, now: number, got: Answer): void {
+    // Refused before anything else, holds due included (they expire at the next call that looks).
+    if (this.waitlistClosed) return expectAnswer(`waitlist join by ${userId} for ${quantity}`, { ok: false, code: "WAITLIST_CLOSED" }, got);
     this.expire(now);
     const existing = this.entries.find((e) => e.userId === userId && (e.status === "waiting" || e.status === "offered"));
     let want: Answer | { ok: true; id: null };
@@ -363,7 +372,8 @@ export class ReferenceModel {
   private serve(now: number): void {
     for (;;) {
       const head = this.entries.find((e) => e.status === "waiting");
-      if (!head || !this.salesOpen(now)) return;
+      if (!head || !this.salesOpen(now) || this.waitlistClosed) return;
+      this.waitlistStale = false;
       if (this.userTotal(head.userId) + head.quantity > this.config.maxSeatsPerUser) {
         head.status = "expired";
         continue;

@@ -11,6 +11,9 @@ import { InventoryEngine, type EngineDeps } from "../../../durable-objects/inven
 import { MemoryStore } from "../../../durable-objects/inventory/store/memory-store";
 import type { HoldHistoryItem, OutboxSinks } from "../../../durable-objects/inventory/engine/outbox";
 import type { SeatRecord } from "../../../durable-objects/inventory/store/store";
+import type { AdmissionStats, HoldRequest, HoldView, InventoryResult } from "../../../durable-objects/inventory/contract";
+import { AdmissionGate, type GateStorage } from "../../../durable-objects/inventory/admission-gate";
+import type { AdmissionSecrets } from "../../../durable-objects/onsale/contract";
 
 /** How the simulation builds an engine: the real one, or (in the harness's own test) one with a planted defect. */
 export type MakeEngine = (deps: EngineDeps) => InventoryEngine;
@@ -88,6 +91,37 @@ export class WatchedStore extends MemoryStore {
   }
 }
 
+/** How the simulation builds the object's admission gate: the real one, or one with a planted defect. */
+export type MakeGate = (storage: GateStorage, secrets: AdmissionSecrets) => AdmissionGate;
+
+/** The key the simulated queue shards sign admissions with (and the gate checks them with). */
+export const SIM_ADMISSION_SECRETS: AdmissionSecrets = { ADMISSION_SECRET: "inventory-simulation-admission-secret-0123456789" };
+
+/**
+ * The object's synchronous key-value storage (`ctx.storage.kv`, where the gate keeps its flag,
+ * generation and admissions) in memory: it outlives a restart, as the object's storage does.
+ */
+export class MemoryKv implements GateStorage {
+  private readonly m = new Map<string, unknown>();
+
+  get<T>(key: string): T | undefined {
+    return structuredClone(this.m.get(key)) as T | undefined;
+  }
+
+  put<T>(key: string, value: T): void {
+    this.m.set(key, structuredClone(value));
+  }
+
+  delete(key: string): boolean {
+    return this.m.delete(key);
+  }
+
+  list<T>({ prefix = "", start = "", end, limit = Infinity }: { prefix?: string; start?: string; end?: string; limit?: number }): [string, T][] {
+    const keys = [...this.m.keys()].filter((k) => k.startsWith(prefix) && k >= start && (end === undefined || k < end)).sort();
+    return keys.slice(0, limit).map((k) => [k, structuredClone(this.m.get(k)) as T]);
+  }
+}
+
 /** Which errors are SQLite (or the engine's own last line) refusing a write: a found defect, not a crash of the harness. */
 export const isConstraint = (e: unknown) => e instanceof Error && /constraint failed|seats changed under a decided hold/.test(e.message);
 
@@ -98,6 +132,10 @@ export class SimObject {
   readonly relayedHistory: HoldHistoryItem[] = [];
   /** Offer notifications the alarm relayed (the notifications queue's messages). */
   readonly relayedNotifications: unknown[] = [];
+  /** The gate's storage, kept across restarts. */
+  readonly kv = new MemoryKv();
+  /** On-sale mode's gate, as EventInventory holds it beside its engine (rebuilt from `kv` on a restart). */
+  gate: AdmissionGate;
   private ids = 0;
   private readonly deps: EngineDeps;
   private readonly sinks: OutboxSinks = {
@@ -113,12 +151,15 @@ export class SimObject {
     init: InventoryInit,
     now: () => number,
     private readonly make: MakeEngine = (d) => new InventoryEngine(d),
+    private readonly makeGate: MakeGate = (storage, secrets) => new AdmissionGate(storage, secrets),
   ) {
     // Ids replay from the seed (shrinking reruns a sequence and expects the same ids); the counter
     // lives outside the engine so it survives restarts, as randomness would. Hold ids take 20
     // characters after the prefix.
     const newId = (prefix: string) => `${prefix}_${(++this.ids).toString(36).padStart(20, "0")}`;
-    this.deps = { store: this.store, now, newId };
+    // The waitlist is closed while the gate is on, as EventInventory wires it.
+    this.deps = { store: this.store, now, newId, waitlistClosed: () => this.gate.onSale };
+    this.gate = this.makeGate(this.kv, SIM_ADMISSION_SECRETS);
     this.engine = this.make(this.deps);
     const r = this.engine.initialize(init);
     if (!r.ok) throw new Error(`the simulation's event does not initialize: ${r.code} ${r.message}`);
@@ -126,7 +167,30 @@ export class SimObject {
 
   /** Eviction: the memory is gone, the rows stay; the next call reaches a new engine read from them. */
   restart(): void {
+    this.gate = this.makeGate(this.kv, SIM_ADMISSION_SECRETS);
     this.engine = this.make(this.deps);
+  }
+
+  /** EventInventory.hold: while on sale, the gate checks the admission first, and records it once the hold is made. */
+  async hold(userId: string, req: HoldRequest, key: string | null, admission: string | null): Promise<InventoryResult<HoldView>> {
+    if (!this.gate.onSale || !this.engine.config) return this.engine.hold(userId, req, key);
+    const admitted = await this.gate.check(userId, this.engine.config.eventId, admission, this.deps.now());
+    if (!admitted.ok) return admitted;
+    const res = this.engine.hold(userId, req, key);
+    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity, this.deps.now());
+    return res;
+  }
+
+  /** EventInventory.admissionStats, what the waiting room reads at each tick (it expires what is due). */
+  admissionStats(now: number): AdmissionStats {
+    const config = this.engine.config!;
+    return {
+      ...this.engine.stats(now),
+      onSale: this.gate.onSale,
+      ...this.gate.stats(now),
+      maxSeatsPerUser: config.maxSeatsPerUser,
+      salesOver: config.cancelledMs !== undefined || now >= config.salesEndMs,
+    };
   }
 
   /** The class's alarm: expire what is due, then drain the outbox into the queues. */

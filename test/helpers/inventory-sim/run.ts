@@ -9,13 +9,14 @@ import { rng } from "../random";
 import type { HoldRow, InventoryConfig } from "../../../durable-objects/inventory/logic/rules";
 import type { InventoryInit, InventoryResult } from "../../../durable-objects/inventory/contract";
 import { DEFAULT_TYPE, Mismatch, ReferenceModel, type Answer, type ModelHold, type ModelProducts } from "./model";
-import { isConstraint, SimObject, type MakeEngine } from "./object";
+import { isConstraint, SimObject, type MakeEngine, type MakeGate } from "./object";
+import { interleaveOnSale, OnSaleSim, type AdmissionPick, type OnSalePlan, type OnSaleStep } from "./onsale";
 import { implicitDefaultType } from "../../../durable-objects/inventory/engine/products";
-import type { ProductSet, TicketTypeDef } from "../../../durable-objects/inventory/contract";
+import type { AdmissionStats, ProductSet, TicketTypeDef } from "../../../durable-objects/inventory/contract";
 
 export type Step =
   /** `ty`: index of a ticket type of the scenario's products (null = the default type); `v`: with the voucher. */
-  | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null; ty: number | null; v: boolean }
+  | { t: "hold"; u: number; seats: number[] | null; q: number; key: number | null; ty: number | null; v: boolean; a?: AdmissionPick }
   | { t: "release"; pick: number; by: "owner" | "system" | "other" }
   | { t: "confirm"; pick: number; wrong: boolean }
   | { t: "commit"; pick: number; wrong: boolean }
@@ -32,7 +33,9 @@ export type Step =
    * type is deleted, or put back; `stale`: the push carries a revision that is not above the
    * object's (a set read before a newer change, or a repeat), so it must change nothing.
    */
-  | { t: "push"; ty: number; change: "quota" | "delete" | "restore"; quota: number; stale: boolean };
+  | { t: "push"; ty: number; change: "quota" | "delete" | "restore"; quota: number; stale: boolean }
+  /** The waiting room switched on or off, or a queue shard signing an admission (onsale.ts). */
+  | OnSaleStep;
 
 export interface Scenario {
   seed: number;
@@ -41,6 +44,8 @@ export interface Scenario {
   users: string[];
   /** Half the seeds sell ticket types with quotas (two sharing a pool) and a voucher with few usages. */
   products: ModelProducts | null;
+  /** About 2 seeds in 5 sell through the waiting room at times (onsale.ts). */
+  onsale?: OnSalePlan | null;
   steps: Step[];
 }
 
@@ -134,7 +139,7 @@ export function scenario(seed: number, length: number): Scenario {
     else if (x < 99.9) steps.push({ t: "restart" });
     else steps.push({ t: "close" });
   }
-  return { seed, config, seats, users, products, steps };
+  return { seed, config, seats, products, ...interleaveOnSale(seed, users, steps) };
 }
 
 const bookingOf = (holdId: string, wrong: boolean) => (wrong ? "bk_someone_else" : `bk_${holdId}`);
@@ -156,6 +161,10 @@ export interface RunOptions {
   trace?: string[];
   /** Builds the engine: the real one by default, or (in the harness's own test) one with a planted defect. */
   engine?: MakeEngine;
+  /** Builds the object's admission gate: the real one by default, or one with a planted defect. */
+  gate?: MakeGate;
+  /** Changes what the simulated room reads of the object's admissionStats (a planted defect). */
+  admissionStats?: (stats: AdmissionStats) => AdmissionStats;
 }
 
 /** What the object is published with: the scenario's event as the Worker would send it. */
@@ -180,9 +189,9 @@ function initOf(sc: Scenario): InventoryInit {
 }
 
 /** Runs `steps` (then a drain to the end of every hold); null when every check passed. */
-export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: RunOptions = {}): Promise<Failure | null> {
+export async function run(sc: Scenario, steps: Step[], { trace, engine: make, gate: makeGate, admissionStats }: RunOptions = {}): Promise<Failure | null> {
   let now = T0;
-  const obj = new SimObject(initOf(sc), () => now, make);
+  const obj = new SimObject(initOf(sc), () => now, make, makeGate);
   if (sc.products) {
     const pushed = obj.engine.setProducts(productSetOf(sc.products, 1));
     if (!pushed.ok) throw new Error(`the simulation's products are refused: ${pushed.message}`);
@@ -201,12 +210,14 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
     },
     { offeredHoldId: (entryId) => obj.store.entryById(entryId)?.holdId ?? null },
   );
+  const onsale = sc.onsale ? new OnSaleSim(obj, model, sc.users, sc.config.eventId, sc.onsale, admissionStats) : null;
   const rows = new Map<string, HoldRow>();
   let at = 0;
   const guard = async (fn: () => void | Promise<void>): Promise<Failure | null> => {
     try {
       await fn();
       check(obj, model, sc.users, now, rows);
+      onsale?.check(now);
       return null;
     } catch (e) {
       if (e instanceof Mismatch) return { check: e.check, message: e.message, at };
@@ -239,8 +250,13 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
           ? seatIds ? { seatIds } : { quantity: s.q }
           : { ...(seatIds ? { seats: seatIds.map((id) => ({ id, ticketTypeId: typeId })) } : { items: [{ ticketTypeId: typeId, quantity: s.q }] }), ...voucher };
         const what = `${user} holds ${seatIds ? seatIds.join(",") : `${s.q} tickets`}${plain ? "" : ` of ${typeId}${s.v ? " with the voucher" : ""}`}${key ? ` with ${key}` : ""}`;
-        const got = act(what, () => answer(engine.hold(user, body, key), (h) => h.id));
-        model.hold(user, seatIds, s.q, key, now, got, typeId, s.v && sc.products !== null);
+        const predict = (got: Answer) => model.hold(user, seatIds, s.q, key, now, got, typeId, s.v && sc.products !== null);
+        if (onsale) {
+          const call = async (admission: string | null) => answer(await obj.hold(user, body, key, admission), (h) => h.id);
+          const answered = (got: Answer) => void (trace && (trace[trace.length - 1] += ` -> ${got.ok ? `ok ${got.id}` : got.code}`));
+          return onsale.hold(what, user, s.a, now, call, predict, note, answered);
+        }
+        predict(act(what, () => answer(engine.hold(user, body, key), (h) => h.id)));
         return;
       }
       case "release": {
@@ -314,6 +330,16 @@ export async function run(sc: Scenario, steps: Step[], { trace, engine: make }: 
         if (trace) trace[trace.length - 1] += ` -> ${got.value.applied ? "applied" : `ignored (object at ${got.value.revision})`}`;
         model.push(set, revision, got.value, now);
         return;
+      }
+      case "onsale":
+      case "admit":
+      case "queue":
+      case "tick-room":
+        return onsale?.step(s, now, note);
+      case "buy": {
+        const h = onsale?.buy(s, sc.seats.map((x) => x.id), sc.config.maxSeatsPerUser, now);
+        if (!h) return note("buy: no admitted buyer is waiting to hold");
+        return doStep({ t: "hold", u: h.u, seats: h.seats, q: h.q, key: null, ty: null, v: false, a: h.a });
       }
     }
   };
@@ -493,7 +519,7 @@ function check(obj: SimObject, model: ReferenceModel, users: string[], now: numb
   const head = waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
   const open = config.cancelledMs === undefined && (config.salesStartMs === null || now >= config.salesStartMs) && now < config.salesEndMs;
-  if (head && open && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
+  if (head && open && !model.waitlistClosed && !model.waitlistStale && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
     fail("waitlist served", `${head.id} of ${head.userId} waits first in line for ${head.quantity} while ${available} are free`);
   }
 }
@@ -577,6 +603,7 @@ async function fullReport(sc: Scenario, failure: Failure, options: RunOptions): 
   return [
     `seed ${sc.seed} fails: ${failure.message}`,
     `event: ${c.seating}, capacity ${c.capacity}, cap ${c.maxSeatsPerUser} per user, hold ${c.holdTtlSeconds} s, offer ${c.waitlistOfferSeconds} s, sales ${c.salesStartMs === null ? "open" : `open after ${(c.salesStartMs - T0) / 60_000} min`} and end after ${Math.round((c.salesEndMs - T0) / 3_600_000)} h, ${sc.users.length} users`,
+    ...(sc.onsale ? [`on-sale: the waiting room admits for ${sc.onsale.sessionSeconds} s sessions${sc.onsale.room ? `, run by the room itself (${JSON.stringify(sc.onsale.room)})` : ""}`] : []),
     `shortest reproduction (${shrunk.steps.length} steps, then the drain), failing with: ${shrunk.failure.message}`,
     ...trace.map((t, i) => `  ${i + 1}. ${t}`),
     `  then the drain (time runs out, bookings in flight end)`,
