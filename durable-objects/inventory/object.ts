@@ -136,8 +136,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     if (!this.gate.onSale || !this.engine.config) return this.run(() => this.engine.hold(userId, req, idempotencyKey));
     const admitted = await this.gate.check(userId, this.engine.config.eventId, admission, this.now());
     if (!admitted.ok) return admitted;
+    // A retry answers the hold its key made: its seats are counted for its admission once.
+    const replay = idempotencyKey !== null && this.engine.holds.madeWithKey(userId, idempotencyKey);
     const res = this.run(() => this.engine.hold(userId, req, idempotencyKey));
-    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity, this.now());
+    if (res.ok && !replay) this.gate.recordHold(admitted.claims, res.value.quantity, this.now());
     return res;
   }
 
@@ -201,6 +203,8 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
   async setOnSale(on: boolean, generation?: number): Promise<InventoryResult<{ onSale: boolean; generation: number }>> {
     if (!this.engine.config) return notInitialized();
     this.gate.setOnSale(on, generation);
+    // The room is over: the waitlist is open again and its head gets the seats left free.
+    if (!on) this.run(() => this.engine.waitlist.offerFree());
     return ok({ onSale: on, generation: this.gate.currentGeneration });
   }
 

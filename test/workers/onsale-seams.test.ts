@@ -7,6 +7,8 @@ import type { QueueShard } from "../../durable-objects/onsale/shard-object";
 import type { ShardCalls, WaitingRoom } from "../../durable-objects/onsale/room-object";
 import type { TickOrder } from "../../durable-objects/onsale/shard.logic";
 import { shardOf } from "../../durable-objects/onsale/order";
+import { admissionKey, signAdmission } from "../../durable-objects/onsale/contract";
+import type { EventInventory } from "../../durable-objects/inventory/object";
 import { call, freshIp, makeUser, testEnv, type TestUser } from "../helpers/fixtures";
 import { callApp, makeUsers, publishedEvent, type FixtureEvent } from "../helpers/inventory";
 
@@ -187,6 +189,21 @@ describe("another Worker isolate's cached room settings", () => {
     await tick(ev.id);
     await tick(ev.id);
     expect((await admissions(ev, [b])).has(b.id)).toBe(true);
+  });
+});
+
+describe("the inventory's gate × retried holds", () => {
+  it("counts a hold retried with its idempotency key once in the seats per admitted buyer the room plans with", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 10 });
+    const [a] = await makeUsers(1);
+    const inv = ev.stub as unknown as DurableObjectStub<EventInventory>;
+    expect(await inv.setOnSale(true, 0)).toMatchObject({ ok: true });
+    const token = await signAdmission(await admissionKey(testEnv as never), { userId: a.id, eventId: ev.id, expiresAt: Date.now() + 600_000, jti: crypto.randomUUID(), generation: 0 });
+    const first = await inv.hold(a.id, { quantity: 2 }, "retried-key", token);
+    const again = await inv.hold(a.id, { quantity: 2 }, "retried-key", token);
+    expect(first.ok && again.ok && again.value.id === first.value.id).toBe(true);
+    expect(await inv.admissionStats()).toMatchObject({ ok: true, value: { admissionsUsed: 1, seatsPerBuyer: 2 } });
+    await inv.setOnSale(false);
   });
 });
 

@@ -458,4 +458,19 @@ describe("the waitlist during an on-sale (issue 24 item 4)", () => {
     expect((await stub.stats()).available).toBe(2);
     await checkInvariants(stub);
   });
+
+  it("offers the seats left free to the people still waiting once the room ends", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 2 });
+    const stub = ev.stub as Stub;
+    const [a, b] = (await makeUsers(2)).map((u) => u.id);
+    const held = await hold(stub, a, { quantity: 2 });
+    expect((await join(stub, b, 1)).status).toBe("waiting");
+    expect(await stub.setOnSale(true)).toMatchObject({ ok: true });
+    value(await stub.release(held.id, a));
+    expect(await entry(stub, b)).toMatchObject({ status: "waiting" });
+    // The on-sale ends with the seats unsold: the line is open again and its head gets them.
+    expect(await stub.setOnSale(false)).toMatchObject({ ok: true });
+    expect(await entry(stub, b)).toMatchObject({ status: "offered" });
+    await checkInvariants(stub);
+  });
 });

@@ -244,6 +244,11 @@ export class Holds {
     return ok(toView(decision.value.hold, config));
   }
 
+  /** Whether this user already made a hold with this idempotency key (a hold call with it is a replay). */
+  madeWithKey(userId: string, idempotencyKey: string): boolean {
+    return this.d.store.holdByKey(userId, idempotencyKey) !== null;
+  }
+
   /** Writes a new hold and takes its seats; call inside a transaction (the waitlist's offers use it too). */
   insertHold(hold: HoldRow, changes: SeatChange[], now: number): void {
     this.d.store.insertHold(hold, now);

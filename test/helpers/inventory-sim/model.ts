@@ -83,11 +83,6 @@ export class ReferenceModel {
   salesClosed = false;
   /** While the on-sale room is on, the waitlist takes nobody and offers nothing (docs/onsale.md). */
   waitlistClosed = false;
-  /**
-   * The room went off with people waiting and nothing has been offered since: the object offers
-   * free seats to the line only when seats come back, not when the gate goes off.
-   */
-  waitlistStale = false;
   /** The ticket types and voucher the object should hold now, and their revision (pushes change them). */
   products: ModelProducts | null;
   revision: number;
@@ -185,6 +180,12 @@ export class ReferenceModel {
    * (a stale read or a repeat never replaces a newer set). A set it takes offers the seats free now
    * to the waitlist's line, as seats coming back do (docs/waitlist.md).
    */
+  /** The room went off: the waitlist is open again and its line gets the seats free now. */
+  reopenWaitlist(now: number): void {
+    this.waitlistClosed = false;
+    this.serve(now);
+  }
+
   push(set: ModelProducts, revision: number, got: { applied: boolean; revision: number }, now: number): void {
     const applied = revision > this.revision;
     if (got.applied !== applied || got.revision !== (applied ? revision : this.revision)) {
@@ -373,7 +374,6 @@ export class ReferenceModel {
     for (;;) {
       const head = this.entries.find((e) => e.status === "waiting");
       if (!head || !this.salesOpen(now) || this.waitlistClosed) return;
-      this.waitlistStale = false;
       if (this.userTotal(head.userId) + head.quantity > this.config.maxSeatsPerUser) {
         head.status = "expired";
         continue;

@@ -176,9 +176,16 @@ export class SimObject {
     if (!this.gate.onSale || !this.engine.config) return this.engine.hold(userId, req, key);
     const admitted = await this.gate.check(userId, this.engine.config.eventId, admission, this.deps.now());
     if (!admitted.ok) return admitted;
+    const replay = key !== null && this.engine.holds.madeWithKey(userId, key);
     const res = this.engine.hold(userId, req, key);
-    if (res.ok) this.gate.recordHold(admitted.claims, res.value.quantity, this.deps.now());
+    if (res.ok && !replay) this.gate.recordHold(admitted.claims, res.value.quantity, this.deps.now());
     return res;
+  }
+
+  /** EventInventory.setOnSale: the gate; once the room is over, the waitlist's line gets the seats free now. */
+  setOnSale(on: boolean, generation?: number): void {
+    this.gate.setOnSale(on, generation);
+    if (!on) this.engine.waitlist.offerFree();
   }
 
   /** EventInventory.admissionStats, what the waiting room reads at each tick (it expires what is due). */

@@ -154,6 +154,8 @@ export class OnSaleSim {
   private started = 0;
   /** Admissions of the current generation that held: jti -> session end. */
   private readonly held = new Map<string, number>();
+  /** Seats held with admissions of the current generation (the gate's seats per buyer = this / held.size). */
+  private seatsHeld = 0;
   /** Holds the gate let through: hold id -> the admission and when. */
   private readonly granted = new Map<string, { admission: Admission | null; holder: string; at: number; generation: number }>();
   /** Hold rows already looked at (store.holdIds is in creation order). */
@@ -188,9 +190,12 @@ export class OnSaleSim {
         const generation = s.fresh ? this.started + 1 : this.generation;
         note(s.fresh ? `the room goes on: a new on-sale, generation ${generation}` : `the room's PUT is repeated (generation ${generation})`);
         // EventInventory.setOnSale, as the WaitingRoom's configure() calls it.
-        this.obj.gate.setOnSale(true, generation);
+        this.obj.setOnSale(true, generation);
         this.started = Math.max(this.started, generation);
-        if (generation !== this.generation) this.held.clear();
+        if (generation !== this.generation) {
+          this.held.clear();
+          this.seatsHeld = 0;
+        }
         this.generation = generation;
         this.on = true;
         this.model.waitlistClosed = true;
@@ -205,7 +210,7 @@ export class OnSaleSim {
         this.disturbance++;
       } else {
         note("the room ends (DELETE): holds are open to all again");
-        this.end();
+        this.end(now);
       }
       return;
     }
@@ -238,13 +243,12 @@ export class OnSaleSim {
   }
 
   /** The room ends: the gate goes off, holds are open to all again. */
-  private end(): void {
-    this.obj.gate.setOnSale(false);
+  private end(now: number): void {
+    this.obj.setOnSale(false);
     this.on = false;
     this.room = null;
     this.disturbance++;
-    this.model.waitlistClosed = false;
-    if (this.model.entries.some((e) => e.status === "waiting")) this.model.waitlistStale = true;
+    this.model.reopenWaitlist(now);
   }
 
   /**
@@ -258,7 +262,7 @@ export class OnSaleSim {
     this.model.expire(now);
     if (inv.salesOver) {
       note("the room ticks, finds the sales over and ends");
-      return this.end();
+      return this.end(now);
     }
     const fresh = this.room.sim.tick(inv, now);
     const [key] = await (this.keys ??= Promise.all([admissionKey(SIM_ADMISSION_SECRETS), admissionKey(FORGED_SECRETS)]));
@@ -338,10 +342,13 @@ export class OnSaleSim {
       fail("admission", `${what}, ${presented}: ${this.on ? "a valid admission" : "the room is off, yet the hold"} was refused with ${got.code}`);
     }
     predict(got);
-    if (!this.on || !got.ok || !a) return;
+    // A replay (a key that made its hold before) makes no hold and uses no admission.
+    const made = this.obj.store.holdIds.slice(before);
+    if (!this.on || !got.ok || !a || made.length === 0) return;
     this.held.set(a.jti, a.expiresAt);
-    for (const id of this.obj.store.holdIds.slice(before)) {
+    for (const id of made) {
       this.granted.set(id, { admission: a, holder, at: now, generation: this.generation });
+      this.seatsHeld += this.model.holds.get(id)?.quantity ?? 0;
       if (promised) this.promised += this.model.holds.get(id)?.quantity ?? 0;
     }
   }
@@ -377,6 +384,9 @@ export class OnSaleSim {
     for (const end of this.held.values()) if (end > now) inSession++;
     const stats = gate.stats(now);
     if (stats.admissionsUsed !== inSession) fail("admission stats", `the gate counts ${stats.admissionsUsed} admissions in session that held, the holds say ${inSession}`);
+    // What the room plans each admitted buyer to take: a retried hold counts once.
+    const perBuyer = this.held.size ? this.seatsHeld / this.held.size : null;
+    if (stats.seatsPerBuyer !== perBuyer) fail("admission stats", `the gate plans ${stats.seatsPerBuyer} seats per admitted buyer, the holds made with admissions say ${perBuyer}`);
     // Bounded: once read, the gate keeps an entry only for those.
     const kept = gate.entries();
     if (kept !== inSession) fail("admission stats", `the gate keeps ${kept} admission entries, ${inSession} admissions that held are in session`);

@@ -519,7 +519,7 @@ function check(obj: SimObject, model: ReferenceModel, users: string[], now: numb
   const head = waitlist.find((e) => e.status === "waiting");
   const available = config.capacity - c.held - c.booked;
   const open = config.cancelledMs === undefined && (config.salesStartMs === null || now >= config.salesStartMs) && now < config.salesEndMs;
-  if (head && open && !model.waitlistClosed && !model.waitlistStale && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
+  if (head && open && !model.waitlistClosed && model.userTotal(head.userId) + head.quantity <= config.maxSeatsPerUser && head.quantity <= available) {
     fail("waitlist served", `${head.id} of ${head.userId} waits first in line for ${head.quantity} while ${available} are free`);
   }
 }
