@@ -5047,7 +5047,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My organizations (with my role) and the open invitations to my email */
+        /**
+         * My organizations, with my role in each
+         * @description Invitations are not listed here: an account's email is not verified, so an invitation is seen and accepted only through its emailed link (POST /v1/invitations/preview, /accept).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5065,9 +5068,6 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: components["schemas"]["MyOrganization"][];
-                            invitations: (components["schemas"]["OrganizationInvitation"] & {
-                                orgName: string;
-                            })[];
                         };
                     };
                 };
@@ -5834,7 +5834,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/invitations/accept": {
+    "/v1/invitations/preview": {
         parameters: {
             query?: never;
             header?: never;
@@ -5844,8 +5844,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Accept an invitation, by its link's token or by its id from GET /v1/orgs
-         * @description The signed-in account's email must be the invited one (403 INVITATION_WRONG_ACCOUNT). Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.
+         * What an invitation link invites to (the token goes in the body, never in a URL)
+         * @description Answers as accepting would for a link that cannot be used: invalid 400, used 409, revoked or expired 410.
          */
         post: {
             parameters: {
@@ -5857,10 +5857,99 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description The `invite` parameter of the emailed link */
                         token: string;
-                    } | {
-                        /** Format: uuid */
-                        invitationId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InvitationPreview"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation with its link's token
+         * @description The token is the proof (it went to the invited mailbox); the signed-in account's email must also be the invited one (403 INVITATION_WRONG_ACCOUNT). Without a token: 400. Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The `invite` parameter of the emailed link */
+                        token: string;
                     };
                 };
             };
@@ -5902,15 +5991,6 @@ export interface paths {
                 };
                 /** @description Error */
                 403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Error */
-                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7215,6 +7295,19 @@ export interface components {
             personal: boolean;
             createdAt: string;
         };
+        OrganizationMember: {
+            /** Format: uuid */
+            userId: string;
+            name: string;
+            email: string;
+            /**
+             * @description owner, admin, event_manager, box_office, door, viewer (docs/organizations.md)
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "event_manager" | "box_office" | "door" | "viewer";
+            eventIds: string[] | null;
+            since: string;
+        };
         OrganizationInvitation: {
             /** Format: uuid */
             id: string;
@@ -7232,10 +7325,10 @@ export interface components {
             expiresAt: string;
             createdAt: string;
         };
-        OrganizationMember: {
+        InvitationPreview: {
             /** Format: uuid */
-            userId: string;
-            name: string;
+            orgId: string;
+            orgName: string;
             email: string;
             /**
              * @description owner, admin, event_manager, box_office, door, viewer (docs/organizations.md)
@@ -7243,7 +7336,9 @@ export interface components {
              */
             role: "owner" | "admin" | "event_manager" | "box_office" | "door" | "viewer";
             eventIds: string[] | null;
-            since: string;
+            expiresAt: string;
+            /** @description The signed-in account has the invited email (else accepting answers 403 INVITATION_WRONG_ACCOUNT) */
+            forYou: boolean;
         };
         OrganizationAuditEntry: {
             id: number;

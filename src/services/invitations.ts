@@ -1,5 +1,7 @@
 // Invitations to an organization: by email, a signed single-use expiring link (the token is stored
-// hashed), sent through the notifications queue; accepted by a signed-in account with that email.
+// hashed), sent through the notifications queue; accepted with that link by a signed-in account with
+// that email. The link is the proof: accounts' emails are not verified, so nothing is offered or
+// shown to an account on the strength of its email alone.
 import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import { hashInvitationToken, signInvitationToken, verifyInvitationToken } from "../auth/invitation-tokens";
 import type { Database } from "../db/client";
@@ -98,18 +100,6 @@ export async function listInvitations(db: Database, orgId: string, now = new Dat
   return rows.map((i) => view(i, now));
 }
 
-/** Open invitations to the caller's email, with the organization's name (the web page's list). */
-export async function invitationsFor(db: Database, userId: string, now = new Date()): Promise<(InvitationView & { orgName: string })[]> {
-  const rows = await db
-    .select({ i: organizationInvitations, orgName: organizations.name })
-    .from(organizationInvitations)
-    .innerJoin(organizations, eq(organizations.id, organizationInvitations.orgId))
-    .innerJoin(users, sql`lower(${users.email}) = lower(${organizationInvitations.email})`)
-    .where(and(eq(users.id, userId), isNull(organizationInvitations.acceptedAt), isNull(organizationInvitations.revokedAt), gt(organizationInvitations.expiresAt, now)))
-    .orderBy(desc(organizationInvitations.createdAt));
-  return rows.map((r) => ({ ...view(r.i, now), orgName: r.orgName }));
-}
-
 export async function revokeInvitation(db: Database, actor: Caller, orgId: string, invitationId: string, now = new Date()): Promise<void> {
   const done = await db
     .update(organizationInvitations)
@@ -127,37 +117,57 @@ function refusal(i: Invitation, now: Date): AppError | null {
   return null;
 }
 
-/**
- * Accepts by the link's token, or by the invitation's id from the caller's own list. Either way the
- * signed-in account's email must be the invited one. One conditional UPDATE takes the invitation:
- * of two accepts at once, one wins and the other is told it was used.
- */
-export async function acceptInvitation(
-  env: Env,
-  config: Config,
-  db: Database,
-  user: { id: string },
-  by: { token: string } | { invitationId: string },
-  now = new Date(),
-): Promise<{ orgId: string; role: OrgRole }> {
-  let row: Invitation | undefined;
-  if ("token" in by) {
-    const id = await verifyInvitationToken(env, config, by.token);
-    [row] = await db.select().from(organizationInvitations).where(and(eq(organizationInvitations.id, id), eq(organizationInvitations.tokenHash, await hashInvitationToken(by.token))));
-    if (!row) throw new AppError("INVITATION_INVALID", "The invitation link is not valid");
-  } else {
-    [row] = await db.select().from(organizationInvitations).where(eq(organizationInvitations.id, by.invitationId));
-    if (!row) throw new AppError("NOT_FOUND", "No such invitation");
-  }
-  const [account] = await db.select({ email: users.email }).from(users).where(eq(users.id, user.id));
-  if (!account || account.email.toLowerCase() !== row.email.toLowerCase()) {
-    // By id, someone else's invitation does not exist for the caller.
-    if (!("token" in by)) throw new AppError("NOT_FOUND", "No such invitation");
-    throw new AppError("INVITATION_WRONG_ACCOUNT", "This invitation is for another email address; sign in with that account");
-  }
+/** The open invitation a link names, or why it cannot be accepted (forged, used, revoked, expired). */
+async function openInvitation(env: Env, config: Config, db: Database, token: string, now: Date): Promise<Invitation> {
+  const id = await verifyInvitationToken(env, config, token);
+  const [row] = await db.select().from(organizationInvitations).where(and(eq(organizationInvitations.id, id), eq(organizationInvitations.tokenHash, await hashInvitationToken(token))));
+  if (!row) throw new AppError("INVITATION_INVALID", "The invitation link is not valid");
   const refused = refusal(row, now);
   if (refused) throw refused;
-  const invitation = row;
+  return row;
+}
+
+async function isInvitedAccount(db: Database, userId: string, row: Invitation): Promise<boolean> {
+  const [account] = await db.select({ email: users.email }).from(users).where(eq(users.id, userId));
+  return !!account && account.email.toLowerCase() === row.email.toLowerCase();
+}
+
+export interface InvitationPreview {
+  orgId: string;
+  orgName: string;
+  email: string;
+  role: OrgRole;
+  eventIds: string[] | null;
+  expiresAt: string;
+  /** Whether the signed-in account has the invited email (else accepting answers INVITATION_WRONG_ACCOUNT). */
+  forYou: boolean;
+}
+
+/** What an open link invites to, for its holder (who received it at the invited address). */
+export async function previewInvitation(env: Env, config: Config, db: Database, user: { id: string }, token: string, now = new Date()): Promise<InvitationPreview> {
+  const row = await openInvitation(env, config, db, token, now);
+  const [org] = await db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, row.orgId));
+  return {
+    orgId: row.orgId,
+    orgName: org?.name ?? "",
+    email: row.email,
+    role: row.role,
+    eventIds: row.eventIds ?? null,
+    expiresAt: row.expiresAt.toISOString(),
+    forYou: await isInvitedAccount(db, user.id, row),
+  };
+}
+
+/**
+ * Accepts by the link's token, which only the invited mailbox received; the signed-in account's
+ * email must also be the invited one. One conditional UPDATE takes the invitation: of two accepts at
+ * once, one wins and the other is told it was used.
+ */
+export async function acceptInvitation(env: Env, config: Config, db: Database, user: { id: string }, token: string, now = new Date()): Promise<{ orgId: string; role: OrgRole }> {
+  const invitation = await openInvitation(env, config, db, token, now);
+  if (!(await isInvitedAccount(db, user.id, invitation))) {
+    throw new AppError("INVITATION_WRONG_ACCOUNT", "This invitation is for another email address; sign in with that account");
+  }
   return db.transaction(async (tx) => {
     const [taken] = await tx
       .update(organizationInvitations)

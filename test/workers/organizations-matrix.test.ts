@@ -64,7 +64,8 @@ const NOT_ORGANIZER: Record<string, string> = {
   "POST /v1/webhooks/{id}/deliveries/{deliveryId}/replay": "own webhooks",
   "GET /v1/orgs": "own memberships",
   "POST /v1/orgs": "any organizer",
-  "POST /v1/invitations/accept": "the invited account",
+  "POST /v1/invitations/preview": "the link's holder",
+  "POST /v1/invitations/accept": "the invited account, with the link",
   "POST /v1/payments/stripe/webhook": "Stripe",
 };
 

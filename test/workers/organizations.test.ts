@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { organizationInvitations, organizationMembers } from "../../src/db/schema";
 import type { OrgRole } from "../../src/services/permissions";
-import { type TestUser, call, expectError, makeUser, withDb } from "../helpers/fixtures";
+import { type TestUser, call, expectError, freshIp, makeUser, withDb } from "../helpers/fixtures";
 
 const start = Date.now() + 30 * 86_400_000;
 
@@ -127,7 +127,8 @@ describe("invitations", () => {
     const { invitee, invitation } = await invite("box_office");
     const [row] = await withDb((db) => db.select().from(organizationInvitations).where(eq(organizationInvitations.id, invitation.id)));
     expect(row.tokenHash).not.toContain(invitation.token.slice(0, 20));
-    expect((await get("/v1/orgs", invitee)).body.invitations.map((i: any) => i.id)).toEqual([invitation.id]);
+    const preview = await post("/v1/invitations/preview", invitee, { token: invitation.token });
+    expect(preview.body).toMatchObject({ orgId: c.orgId, orgName: "Invites", email: invitee.email.toLowerCase(), role: "box_office", eventIds: null, forYou: true });
     const accepted = await post("/v1/invitations/accept", invitee, { token: invitation.token });
     expect(accepted.body).toEqual({ orgId: c.orgId, role: "box_office" });
     expect((await get(`/v1/events/${c.eventId}/exports/attendees.csv`, invitee)).status).toBe(200);
@@ -136,7 +137,8 @@ describe("invitations", () => {
     expectError(again.body, "INVITATION_USED");
     const mine = (await get("/v1/orgs", invitee)).body;
     expect(mine.data.map((o: any) => [o.id, o.role])).toEqual([[c.orgId, "box_office"]]);
-    expect(mine.invitations).toEqual([]);
+    expect(mine.invitations).toBeUndefined();
+    expectError((await post("/v1/invitations/preview", invitee, { token: invitation.token })).body, "INVITATION_USED");
   });
 
   it("refuses another account, even a signed-in one with the link", async () => {
@@ -145,7 +147,28 @@ describe("invitations", () => {
     const res = await post("/v1/invitations/accept", stranger, { token: invitation.token });
     expect(res.status).toBe(403);
     expectError(res.body, "INVITATION_WRONG_ACCOUNT");
-    expect((await post("/v1/invitations/accept", stranger, { invitationId: invitation.id })).status).toBe(404);
+    // The link's holder may see what it invites to, and that it is not for this account.
+    expect((await post("/v1/invitations/preview", stranger, { token: invitation.token })).body).toMatchObject({ orgName: "Invites", role: "door", forYou: false });
+  });
+
+  it("does not let someone who registers with the invitee's unverified email see or accept the invitation without the link", async () => {
+    const email = `not-yet-registered-${crypto.randomUUID()}@evently.test`;
+    const invitation = (await post(`/v1/orgs/${c.orgId}/invitations`, c.owner, { email, role: "admin" })).body;
+    // Registering checks no mailbox: anyone can take the invitee's address first.
+    const reg = await call("/v1/auth/register", { method: "POST", json: { email, password: "a perfectly fine passphrase", name: "Squatter" }, headers: freshIp() });
+    expect(reg.status).toBe(201);
+    const registered = (await reg.json()) as any;
+    const squatter = { id: registered.user.id, auth: { authorization: `Bearer ${registered.accessToken}` } } as TestUser;
+
+    const mine = (await get("/v1/orgs", squatter)).body;
+    expect(JSON.stringify(mine)).not.toContain(invitation.id);
+    expect(JSON.stringify(mine)).not.toContain("Invites");
+    const byId = await post("/v1/invitations/accept", squatter, { invitationId: invitation.id });
+    expect(byId.status).toBe(400);
+    expectError(byId.body, "VALIDATION_FAILED");
+    expect(JSON.stringify(byId.body.error)).toContain("link");
+    const members = await withDb((db) => db.select().from(organizationMembers).where(eq(organizationMembers.orgId, c.orgId)));
+    expect(members.map((m) => m.userId)).not.toContain(squatter.id);
   });
 
   it("refuses a revoked invitation and an expired one, and a forged link", async () => {
@@ -169,7 +192,7 @@ describe("invitations", () => {
 
   it("lets one of two accepts at once win; the other is told the invitation was used", async () => {
     const { invitee, invitation } = await invite();
-    const both = await Promise.all([post("/v1/invitations/accept", invitee, { token: invitation.token }), post("/v1/invitations/accept", invitee, { invitationId: invitation.id })]);
+    const both = await Promise.all([post("/v1/invitations/accept", invitee, { token: invitation.token }), post("/v1/invitations/accept", invitee, { token: invitation.token })]);
     expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
     expectError(both.find((r) => r.status === 409)!.body, "INVITATION_USED");
   });
