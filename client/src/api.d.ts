@@ -4570,9 +4570,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The webhooks of every organization where my role has webhook.manage (a platform admin: and the global ones) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only this organization's webhooks (403/404 if it is not mine to manage) */
+                    orgId?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4608,10 +4612,19 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
-        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); an owner who lost access gets no deliveries (status skipped). */
+        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). The webhook belongs to an organization: the event's (eventId), else orgId, else the caller's personal organization (a plain account: its only organization with webhook.manage); without eventId it gets every event of that organization. A platform admin naming neither makes a global webhook (every event). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); a global webhook whose admin lost the role gets no deliveries (status skipped). */
         post: {
             parameters: {
                 query?: never;
@@ -7247,10 +7260,20 @@ export interface components {
         Webhook: {
             /** Format: uuid */
             id: string;
+            /**
+             * Format: uuid
+             * @description The organization the webhook belongs to; null: a platform admin's global webhook
+             */
+            orgId: string | null;
             url: string;
             events: string[];
             /** Format: uuid */
             eventId: string | null;
+            /**
+             * Format: uuid
+             * @description Who created it (the webhook stays the organization's when they leave)
+             */
+            createdBy: string;
             createdAt: string;
         };
         WebhookRequest: {
@@ -7259,6 +7282,11 @@ export interface components {
             events: ("booking.confirmed" | "booking.cancelled" | "event.cancelled" | "ticket.transferred" | "checkin.redeemed")[];
             /** Format: uuid */
             eventId?: string;
+            /**
+             * Format: uuid
+             * @description The organization the webhook belongs to (default: the event's, else see above)
+             */
+            orgId?: string;
         };
         WebhookDelivery: {
             /** Format: uuid */

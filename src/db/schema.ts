@@ -732,9 +732,12 @@ export const webhooks = pgTable(
     ownerId: uuid("owner_id")
       .notNull()
       .references(() => users.id),
+    // The organization the hook belongs to (`owner_id` records who created it); null only for a
+    // platform admin's global hook, which sees every event.
+    orgId: uuid("org_id").references(() => organizations.id),
     url: text("url").notNull(),
     types: jsonb("types").$type<string[]>().notNull(),
-    // null: every event the owner manages (every event for an admin).
+    // null: every event of the organization (every event, for a global hook).
     eventId: uuid("event_id").references(() => events.id, { onDelete: "cascade" }),
     // Sealed with the key `secret_key_id` (src/lib/secret-box.ts); null key id: clear, from before sealing.
     secret: text("secret").notNull(),
@@ -742,7 +745,7 @@ export const webhooks = pgTable(
     deletedAt: ts("deleted_at"),
     createdAt: createdAt(),
   },
-  (t) => [index("webhooks_owner_idx").on(t.ownerId, t.createdAt)],
+  (t) => [index("webhooks_owner_idx").on(t.ownerId, t.createdAt), index("webhooks_org_idx").on(t.orgId, t.createdAt)],
 );
 
 export const webhookDeliveries = pgTable(

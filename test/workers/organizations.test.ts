@@ -231,6 +231,8 @@ describe("object-level authorization across organizations", () => {
     const a = await company("North");
     const b = await company("South");
     await post(`/v1/events/${b.eventId}/publish`, b.owner);
+    const hook = (await post("/v1/webhooks", b.owner, { url: "https://hooks.example.com/south", events: ["booking.confirmed"], orgId: b.orgId })).body;
+    expect(hook.orgId).toBe(b.orgId);
     const tries: [string, string, unknown?][] = [
       ["PATCH", `/v1/venues/${b.venueId}`, { name: "Mine" }],
       ["DELETE", `/v1/venues/${b.venueId}`],
@@ -245,6 +247,12 @@ describe("object-level authorization across organizations", () => {
       ["POST", `/v1/events/${b.eventId}/scanners`, { name: "Mine" }],
       ["GET", `/v1/admin/analytics/events/${b.eventId}`],
       ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], eventId: b.eventId }],
+      ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: b.orgId }],
+      ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: a.orgId, eventId: b.eventId }],
+      ["GET", `/v1/webhooks?orgId=${b.orgId}`],
+      ["GET", `/v1/webhooks/${hook.id}/deliveries`],
+      ["POST", `/v1/webhooks/${hook.id}/deliveries/${crypto.randomUUID()}/replay`],
+      ["DELETE", `/v1/webhooks/${hook.id}`],
       ["GET", `/v1/orgs/${b.orgId}/members`],
       ["POST", `/v1/orgs/${b.orgId}/invitations`, { email: "me@evently.test", role: "owner" }],
     ];
@@ -252,6 +260,8 @@ describe("object-level authorization across organizations", () => {
       const res = await send(method, path, a.owner, json);
       expect([403, 404], `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`).toContain(res.status);
     }
+    expect((await get("/v1/webhooks", a.owner)).body.data.map((h: any) => h.id)).not.toContain(hook.id);
+    expect((await get(`/v1/webhooks?orgId=${b.orgId}`, b.owner)).body.data.map((h: any) => h.id)).toEqual([hook.id]);
     const types = (await get(`/v1/events/${b.eventId}/ticket-types`, a.owner)).body.data;
     expect(types.map((t: any) => t.name)).not.toContain("Mine");
     expect((await get(`/v1/venues?orgId=${b.orgId}`, null)).body.data.map((v: any) => v.id)).toEqual([b.venueId]);
