@@ -61,6 +61,45 @@ describe("removing a member or changing a role", () => {
     expect((await get(`/v1/admin/analytics/events/${c.eventId}`, clerk)).status).toBe(200);
   });
 
+  it("stops the scanners of a member whose new role no longer covers them, and says so in the audit", async () => {
+    const c = await company();
+    const other = (
+      await post("/v1/events", c.owner, {
+        venueId: c.venueId, name: "Second night", category: "music", seating: "general", capacity: 10,
+        startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), priceCents: 1000, currency: "EUR",
+      })
+    ).body;
+    const works = async (scanner: { token: string }, eventId: string) =>
+      (await call(`/v1/events/${eventId}/checkin/keys`, { headers: { authorization: `Bearer ${scanner.token}` } })).status === 200;
+    const staff = await makeUser("user", "manager");
+    await addMember(c.orgId, staff.id, "event_manager");
+    const first = (await post(`/v1/events/${c.eventId}/scanners`, staff, { name: "First door" })).body;
+    const second = (await post(`/v1/events/${other.id}/scanners`, staff, { name: "Second door" })).body;
+    const owners = (await post(`/v1/events/${other.id}/scanners`, c.owner, { name: "Owner's phone" })).body;
+
+    // Narrowed to the first event: the second event's scanner stops, the first keeps working.
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${staff.id}`, c.owner, { role: "event_manager", eventIds: [c.eventId] })).status).toBe(200);
+    expect(await works(first, c.eventId)).toBe(true);
+    expect(await works(second, other.id)).toBe(false);
+
+    // A role without check-in: every scanner they made stops; the owner's stays.
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${staff.id}`, c.owner, { role: "viewer" })).status).toBe(200);
+    expect(await works(first, c.eventId)).toBe(false);
+    expect(await works(owners, other.id)).toBe(true);
+
+    const log = (await get(`/v1/orgs/${c.orgId}/audit`, c.owner)).body.data.filter((e: any) => e.action === "org.role_changed");
+    expect(log.map((e: any) => [e.detail.to, e.detail.scannersRevoked])).toEqual([["viewer", 1], ["event_manager", 1]]);
+  });
+
+  it("leaves a door member's scanners working when they become an event manager of every event", async () => {
+    const c = await company();
+    const door = await makeUser("user", "door");
+    await addMember(c.orgId, door.id, "door");
+    const scanner = (await post(`/v1/events/${c.eventId}/scanners`, door, { name: "Door phone" })).body;
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${door.id}`, c.owner, { role: "event_manager" })).status).toBe(200);
+    expect((await call(`/v1/events/${c.eventId}/checkin/keys`, { headers: { authorization: `Bearer ${scanner.token}` } })).status).toBe(200);
+  });
+
   it("keeps an event manager limited to chosen events away from the others", async () => {
     const c = await company();
     const other = (
