@@ -95,10 +95,17 @@ export const organizationInvitations = pgTable(
     acceptedAt: ts("accepted_at"),
     acceptedBy: uuid("accepted_by").references(() => users.id, { onDelete: "set null" }),
     revokedAt: ts("revoked_at"),
+    // The email's outbox: the link, sealed (src/lib/secret-box.ts; it holds the token), kept until the
+    // email is sent; `email_queued_at` null: written but not yet handed to the notifications queue.
+    emailLink: text("email_link"),
+    emailLinkKeyId: text("email_link_key_id"),
+    emailQueuedAt: ts("email_queued_at"),
+    emailedAt: ts("emailed_at"),
     createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex("organization_invitations_token_uq").on(t.tokenHash),
+    index("organization_invitations_email_outbox_idx").on(t.createdAt).where(sql`${t.emailLink} is not null`),
     index("organization_invitations_org_idx").on(t.orgId, t.createdAt),
     index("organization_invitations_email_idx").on(sql`lower(${t.email})`),
   ],
