@@ -3,7 +3,7 @@ import { requireUser } from "../auth/guards";
 import { guarded } from "../auth/org-guard";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { idempotent } from "../lib/idempotent-request";
-import { createWebhook, deleteWebhook, listDeliveries, listWebhooks, replayDelivery, WEBHOOK_TYPES } from "../services/webhooks";
+import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, replayDelivery, updateWebhook, WEBHOOK_TYPES } from "../services/webhooks";
 
 const Webhook = z
   .object({
@@ -88,6 +88,36 @@ export const webhookRoutes = router()
       responses: { 200: json(z.object({ data: z.array(Webhook) })), ...errors(401, 403, 404) },
     }),
     async (c) => c.json({ data: await listWebhooks(c.var.db(), c.var.user, c.req.valid("query").orgId) }, 200),
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/v1/webhooks/{id}", tags: ["webhooks"], security, ...guarded("webhook.manage", "webhook"), request: { params: Id }, responses: { 200: json(Webhook), ...errors(401, 403, 404) } }),
+    async (c) => c.json(await getWebhook(c.var.db(), c.var.user, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/webhooks/{id}",
+      tags: ["webhooks"],
+      summary: "Change a webhook's URL or event types (its organization, event and secret stay)",
+      security,
+      ...guarded("webhook.manage", "webhook"),
+      request: {
+        params: Id,
+        body: {
+          content: {
+            "application/json": {
+              schema: z
+                .object({ url: z.string().url().max(2000).optional(), events: z.array(z.enum(WEBHOOK_TYPES)).min(1).optional() })
+                .refine((b) => b.url !== undefined || b.events !== undefined, { message: "Give url or events" })
+                .openapi("WebhookPatch"),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(Webhook), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => c.json(await updateWebhook(c.env, c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({

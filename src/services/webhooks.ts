@@ -142,6 +142,26 @@ async function grantedHook(db: Database, user: Caller, id: string): Promise<Hook
   return h;
 }
 
+export async function getWebhook(db: Database, user: Caller, id: string): Promise<WebhookView> {
+  return hookView(await grantedHook(db, user, id));
+}
+
+/** A new URL or set of types; deliveries already written keep going to the endpoint as it now is. */
+export async function updateWebhook(env: Env, db: Database, user: Caller, id: string, input: { url?: string; events?: WebhookType[] }): Promise<WebhookView> {
+  await grantedHook(db, user, id);
+  if (input.url !== undefined) {
+    const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
+    if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
+  }
+  const [h] = await db
+    .update(webhooks)
+    .set({ ...(input.url !== undefined ? { url: input.url } : {}), ...(input.events ? { types: [...new Set(input.events)] } : {}) })
+    .where(and(eq(webhooks.id, id), isNull(webhooks.deletedAt)))
+    .returning();
+  if (!h) throw new AppError("NOT_FOUND", "No such webhook");
+  return hookView(h);
+}
+
 export async function deleteWebhook(db: Database, user: Caller, id: string): Promise<void> {
   await grantedHook(db, user, id);
   await db.update(webhooks).set({ deletedAt: new Date() }).where(eq(webhooks.id, id));

@@ -157,6 +157,8 @@ const SAMPLES: Record<string, (caller: Caller) => Promise<Sample>> = {
   "GET /v1/orgs/{id}/audit": async () => ({ path: `/v1/orgs/${world.orgId}/audit` }),
   "POST /v1/webhooks": async () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/matrix", events: ["booking.confirmed"], orgId: world.orgId } }),
   "DELETE /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${(await post("/v1/webhooks", { url: "https://hooks.example.com/gone", events: ["booking.confirmed"], orgId: world.orgId })).id}` }),
+  "GET /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${world.hookId}` }),
+  "PATCH /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${world.hookId}`, body: { events: ["booking.confirmed", "booking.cancelled"] } }),
   "GET /v1/webhooks/{id}/deliveries": async () => ({ path: `/v1/webhooks/${world.hookId}/deliveries` }),
   // No such delivery: an allowed caller gets 404 "No such delivery", nothing is sent anywhere.
   "POST /v1/webhooks/{id}/deliveries/{deliveryId}/replay": async () => ({ path: `/v1/webhooks/${world.hookId}/deliveries/${crypto.randomUUID()}/replay` }),

@@ -289,6 +289,8 @@ describe("object-level authorization across organizations", () => {
       ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: b.orgId }],
       ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: a.orgId, eventId: b.eventId }],
       ["GET", `/v1/webhooks?orgId=${b.orgId}`],
+      ["GET", `/v1/webhooks/${hook.id}`],
+      ["PATCH", `/v1/webhooks/${hook.id}`, { url: "https://attacker.example.com/x" }],
       ["GET", `/v1/webhooks/${hook.id}/deliveries`],
       ["POST", `/v1/webhooks/${hook.id}/deliveries/${crypto.randomUUID()}/replay`],
       ["DELETE", `/v1/webhooks/${hook.id}`],

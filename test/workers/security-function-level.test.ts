@@ -37,6 +37,8 @@ const ROUTES: RoleRoute[] = [
   { method: "DELETE", path: "/v1/events/{eventId}/scanners/{anyId}", requiredRole: "organizer" },
   { method: "POST", path: "/v1/webhooks", body: { url: "https://example.com/hook", events: ["booking.confirmed"] }, requiredRole: "organizer" },
   { method: "GET", path: "/v1/webhooks", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/webhooks/{hookId}", requiredRole: "organizer" },
+  { method: "PATCH", path: "/v1/webhooks/{hookId}", body: { events: ["booking.cancelled"] }, requiredRole: "organizer" },
   { method: "GET", path: "/v1/webhooks/{hookId}/deliveries", requiredRole: "organizer" },
   { method: "POST", path: "/v1/webhooks/{hookId}/deliveries/{anyId}/replay", requiredRole: "organizer" },
   // Last of the webhook rows: the admin's call deletes it.

@@ -216,6 +216,9 @@ describe("a webhook of an organization (organizations × webhooks)", () => {
     expect(listed.body.data.map((h: any) => h.id)).toContain(hook.id);
     const log = await json(await call(`/v1/webhooks/${hook.id}/deliveries`, { headers: colleague.auth }));
     expect(log.body.data.map((d: any) => d.status)).toEqual(["delivered", "delivered"]);
+    const changed = await json(await call(`/v1/webhooks/${hook.id}`, { method: "PATCH", headers: colleague.auth, json: { events: ["checkin.redeemed", "ticket.transferred"] } }));
+    expect(changed.body).toMatchObject({ id: hook.id, orgId, events: ["checkin.redeemed", "ticket.transferred"] });
+    expect((await json(await call(`/v1/webhooks/${hook.id}`, { headers: colleague.auth }))).body.events).toEqual(["checkin.redeemed", "ticket.transferred"]);
     expect((await call(`/v1/webhooks/${hook.id}`, { method: "DELETE", headers: colleague.auth })).status).toBe(204);
     expect((await json(await call(`/v1/webhooks?orgId=${orgId}`, { headers: colleague.auth }))).body.data.map((h: any) => h.id)).not.toContain(hook.id);
   });
