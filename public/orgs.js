@@ -1,6 +1,7 @@
 // "My organizations" (#/orgs, docs/organizations.md): the organizations the signed-in account is a
-// member of, with its role, a way to leave (two steps), and the open invitations to its email with
-// Accept. An invitation link (`/?invite=<token>`) lands here and offers to accept it.
+// member of, with its role, and a way to leave (two steps). An invitation link (`/?invite=<token>`)
+// lands here: the page shows what it invites to and offers Accept. Invitations are reached only
+// through their link (accounts' emails are not verified, so none are listed by email).
 import { api, session } from "./api.js";
 import { el, say } from "./dom.js";
 import { navigate } from "./router.js";
@@ -22,16 +23,6 @@ export function takeInviteLink() {
   sessionStorage.setItem(LINK_KEY, token);
   params.delete("invite");
   history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}#/orgs`);
-}
-
-async function accept(body, done) {
-  try {
-    const r = await api("POST", "/v1/invitations/accept", body);
-    say(`You joined as ${roleText(r.role)}.`);
-    await done();
-  } catch (err) {
-    say(`Could not accept: ${err.message}`, "error");
-  }
 }
 
 function orgRow(o, reload) {
@@ -63,13 +54,42 @@ function orgRow(o, reload) {
   );
 }
 
-function invitationRow(i, reload) {
-  const ok = el("button", { type: "button", class: "accept", "data-invitation": i.id }, `Accept (${roleText(i.role, i.eventIds)})`);
-  ok.addEventListener("click", async () => { ok.disabled = true; await accept({ invitationId: i.id }, reload); });
-  return el("li", { class: "card invitation", "data-invitation": i.id },
+/** The invitation the kept link names: what it invites to, with Accept (or why it cannot be). */
+async function linkedInvitation(token, reload) {
+  const forget = async () => { sessionStorage.removeItem(LINK_KEY); await reload(); };
+  let i;
+  try {
+    i = await api("POST", "/v1/invitations/preview", { token });
+  } catch (err) {
+    sessionStorage.removeItem(LINK_KEY);
+    say(`This invitation link cannot be used: ${err.message}`, "error");
+    return null;
+  }
+  const actions = el("div", { class: "actions" });
+  const later = el("button", { type: "button", class: "dismiss" }, "Not now");
+  later.addEventListener("click", forget);
+  if (i.forYou) {
+    const ok = el("button", { type: "button", class: "accept" }, `Accept (${roleText(i.role, i.eventIds)})`);
+    ok.addEventListener("click", async () => {
+      ok.disabled = true;
+      try {
+        const r = await api("POST", "/v1/invitations/accept", { token });
+        say(`You joined ${i.orgName} as ${roleText(r.role)}.`);
+        await forget();
+      } catch (err) {
+        ok.disabled = false;
+        say(`Could not accept: ${err.message}`, "error");
+      }
+    });
+    actions.append(ok, " ", later);
+  } else {
+    actions.append(later);
+  }
+  return el("section", { class: "card invitation", id: "invitation", "aria-label": "Invitation", "data-org": i.orgId },
     el("h2", {}, `Invitation to ${i.orgName}`),
-    el("p", { class: "muted" }, `Until ${new Date(i.expiresAt).toLocaleDateString()}`),
-    el("div", { class: "actions" }, ok),
+    el("p", {}, `As ${roleText(i.role, i.eventIds)}, for ${i.email}; until ${new Date(i.expiresAt).toLocaleDateString()}.`),
+    i.forYou ? null : el("p", { class: "error" }, `You are signed in with another email: sign in as ${i.email} to accept.`),
+    actions,
   );
 }
 
@@ -77,14 +97,10 @@ export async function orgsView({ view }) {
   if (!session.user) { navigate(`/signin?next=${encodeURIComponent("/orgs")}`); return; }
   const load = async () => {
     const link = sessionStorage.getItem(LINK_KEY);
-    if (link) {
-      sessionStorage.removeItem(LINK_KEY);
-      await accept({ token: link }, async () => {});
-    }
-    const { data, invitations } = await api("GET", "/v1/orgs");
+    const [invitation, { data }] = await Promise.all([link ? linkedInvitation(link, load) : null, api("GET", "/v1/orgs")]);
     view.replaceChildren(
       el("h1", {}, "My organizations"),
-      invitations.length ? el("section", { "aria-label": "Invitations" }, el("ul", { class: "cards", id: "invitation-list" }, invitations.map((i) => invitationRow(i, load)))) : null,
+      invitation,
       data.length
         ? el("ul", { class: "cards", id: "org-list" }, data.map((o) => orgRow(o, load)))
         : el("p", {}, "You belong to no organization. An organizer can invite you by email."),

@@ -4570,9 +4570,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The webhooks of every organization where my role has webhook.manage (a platform admin: and the global ones) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only this organization's webhooks (403/404 if it is not mine to manage) */
+                    orgId?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4608,10 +4612,19 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
-        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); an owner who lost access gets no deliveries (status skipped). */
+        /** @description Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` and `Evently-Delivery: <id>` (dedupe on it). The webhook belongs to an organization: the event's (eventId), else orgId, else the caller's personal organization (a plain account: its only organization with webhook.manage); without eventId it gets every event of that organization. A platform admin naming neither makes a global webhook (every event). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); a global webhook whose admin lost the role gets no deliveries (status skipped). */
         post: {
             parameters: {
                 query?: never;
@@ -4699,7 +4712,55 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         put?: never;
         post?: never;
         delete: {
@@ -4751,7 +4812,78 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a webhook's URL or event types (its organization, event and secret stay) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookPatch"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/webhooks/{id}/deliveries": {
@@ -5047,7 +5179,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My organizations (with my role) and the open invitations to my email */
+        /**
+         * My organizations, with my role in each
+         * @description Invitations are not listed here: an account's email is not verified, so an invitation is seen and accepted only through its emailed link (POST /v1/invitations/preview, /accept).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5065,9 +5200,6 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: components["schemas"]["MyOrganization"][];
-                            invitations: (components["schemas"]["OrganizationInvitation"] & {
-                                orgName: string;
-                            })[];
                         };
                     };
                 };
@@ -5834,7 +5966,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/invitations/accept": {
+    "/v1/invitations/preview": {
         parameters: {
             query?: never;
             header?: never;
@@ -5844,8 +5976,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Accept an invitation, by its link's token or by its id from GET /v1/orgs
-         * @description The signed-in account's email must be the invited one (403 INVITATION_WRONG_ACCOUNT). Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.
+         * What an invitation link invites to (the token goes in the body, never in a URL)
+         * @description Answers as accepting would for a link that cannot be used: invalid 400, used 409, revoked or expired 410.
          */
         post: {
             parameters: {
@@ -5857,10 +5989,99 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description The `invite` parameter of the emailed link */
                         token: string;
-                    } | {
-                        /** Format: uuid */
-                        invitationId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InvitationPreview"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description UNSUPPORTED_MEDIA_TYPE: a request body that is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation with its link's token
+         * @description The token is the proof (it went to the invited mailbox); the signed-in account's email must also be the invited one (403 INVITATION_WRONG_ACCOUNT). Without a token: 400. Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The `invite` parameter of the emailed link */
+                        token: string;
                     };
                 };
             };
@@ -5902,15 +6123,6 @@ export interface paths {
                 };
                 /** @description Error */
                 403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Error */
-                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7167,10 +7379,20 @@ export interface components {
         Webhook: {
             /** Format: uuid */
             id: string;
+            /**
+             * Format: uuid
+             * @description The organization the webhook belongs to; null: a platform admin's global webhook
+             */
+            orgId: string | null;
             url: string;
             events: string[];
             /** Format: uuid */
             eventId: string | null;
+            /**
+             * Format: uuid
+             * @description Who created it (the webhook stays the organization's when they leave)
+             */
+            createdBy: string;
             createdAt: string;
         };
         WebhookRequest: {
@@ -7179,6 +7401,16 @@ export interface components {
             events: ("booking.confirmed" | "booking.cancelled" | "event.cancelled" | "ticket.transferred" | "checkin.redeemed")[];
             /** Format: uuid */
             eventId?: string;
+            /**
+             * Format: uuid
+             * @description The organization the webhook belongs to (default: the event's, else see above)
+             */
+            orgId?: string;
+        };
+        WebhookPatch: {
+            /** Format: uri */
+            url?: string;
+            events?: ("booking.confirmed" | "booking.cancelled" | "event.cancelled" | "ticket.transferred" | "checkin.redeemed")[];
         };
         WebhookDelivery: {
             /** Format: uuid */
@@ -7215,6 +7447,19 @@ export interface components {
             personal: boolean;
             createdAt: string;
         };
+        OrganizationMember: {
+            /** Format: uuid */
+            userId: string;
+            name: string;
+            email: string;
+            /**
+             * @description owner, admin, event_manager, box_office, door, viewer (docs/organizations.md)
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "event_manager" | "box_office" | "door" | "viewer";
+            eventIds: string[] | null;
+            since: string;
+        };
         OrganizationInvitation: {
             /** Format: uuid */
             id: string;
@@ -7232,10 +7477,10 @@ export interface components {
             expiresAt: string;
             createdAt: string;
         };
-        OrganizationMember: {
+        InvitationPreview: {
             /** Format: uuid */
-            userId: string;
-            name: string;
+            orgId: string;
+            orgName: string;
             email: string;
             /**
              * @description owner, admin, event_manager, box_office, door, viewer (docs/organizations.md)
@@ -7243,7 +7488,9 @@ export interface components {
              */
             role: "owner" | "admin" | "event_manager" | "box_office" | "door" | "viewer";
             eventIds: string[] | null;
-            since: string;
+            expiresAt: string;
+            /** @description The signed-in account has the invited email (else accepting answers 403 INVITATION_WRONG_ACCOUNT) */
+            forYou: boolean;
         };
         OrganizationAuditEntry: {
             id: number;

@@ -8,19 +8,20 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import type { Database } from "../db/client";
-import { events, venues } from "../db/schema";
+import { events, organizationMembers, venues, webhooks } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
 import { personalOrgId } from "../services/organizations";
-import { type Action, type Target, authorize } from "../services/permissions";
+import { type Action, type Target, authorize, roleAllows } from "../services/permissions";
 import { requireUser } from "./guards";
 
 /**
- * Where the route's organization comes from: the event, venue or organization named by the `id`
- * path parameter; or, for something new, `orgId` in the query or body, else the organization of
- * the venue (`venueId`) or event (`eventId`) the body names, else the caller's personal organization.
+ * Where the route's organization comes from: the event, venue, organization or webhook named by the
+ * `id` path parameter; or, for something new, `orgId` in the query or body, else the organization of
+ * the venue (`venueId`) or event (`eventId`) the body names, else the caller's personal organization
+ * (a plain account: the only organization where its role allows the action).
  */
-export type TargetKind = "event" | "venue" | "org" | "new";
+export type TargetKind = "event" | "venue" | "org" | "webhook" | "new";
 
 export const ACTION_EXTENSION = "x-evently-action";
 
@@ -42,8 +43,24 @@ async function bodyOf(c: Context<AppEnv>): Promise<Record<string, unknown>> {
   return body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
 }
 
-/** The organization a new venue, event or invitation goes into (see TargetKind). */
-async function newTarget(c: Context<AppEnv>): Promise<Target> {
+/** A webhook's organization; null for a platform admin's global hook (no organization's business). */
+async function webhookTarget(db: Database, id: string): Promise<Target | null> {
+  const [h] = await db.select({ orgId: webhooks.orgId, eventId: webhooks.eventId, deletedAt: webhooks.deletedAt }).from(webhooks).where(eq(webhooks.id, id));
+  if (!h || h.deletedAt) throw new AppError("NOT_FOUND", "No such webhook");
+  if (!h.orgId) return null;
+  return { orgId: h.orgId, eventId: h.eventId ?? undefined, hidden: true, what: "webhook" };
+}
+
+/** The one organization where a plain account's role allows the action; none or several: it must name one. */
+async function onlyOrgFor(db: Database, userId: string, action: Action): Promise<string> {
+  const mine = await db.select({ orgId: organizationMembers.orgId, role: organizationMembers.role }).from(organizationMembers).where(eq(organizationMembers.userId, userId));
+  const allowed = mine.filter((m) => roleAllows(m.role, action));
+  if (allowed.length !== 1) throw new AppError("FORBIDDEN", "Name the organization (orgId) this belongs to");
+  return allowed[0].orgId;
+}
+
+/** The organization a new venue, event, webhook or invitation goes into (see TargetKind). */
+async function newTarget(c: Context<AppEnv>, action: Action): Promise<Target> {
   const db = c.var.db();
   const body = await bodyOf(c);
   const named = c.req.query("orgId") ?? (typeof body.orgId === "string" ? body.orgId : undefined);
@@ -58,11 +75,11 @@ async function newTarget(c: Context<AppEnv>): Promise<Target> {
   }
   if (typeof body.eventId === "string") return eventTarget(db, body.eventId);
   const user = c.var.user;
-  if (user.role !== "organizer" && user.role !== "admin") throw new AppError("FORBIDDEN", "Name the organization (orgId) this belongs to");
+  if (user.role !== "organizer" && user.role !== "admin") return { orgId: await onlyOrgFor(db, user.id, action) };
   return { orgId: await personalOrgId(db, user) };
 }
 
-async function targetOf(c: Context<AppEnv>, kind: TargetKind): Promise<Target> {
+async function targetOf(c: Context<AppEnv>, kind: TargetKind, action: Action): Promise<Target | null> {
   const db = c.var.db();
   const id = c.req.param("id") ?? "";
   switch (kind) {
@@ -73,14 +90,21 @@ async function targetOf(c: Context<AppEnv>, kind: TargetKind): Promise<Target> {
     case "org":
       if (!isUuid(id)) throw new AppError("NOT_FOUND", "No such organization");
       return { orgId: id, hidden: true, what: "organization" };
+    case "webhook":
+      return webhookTarget(db, id);
     case "new":
-      return newTarget(c);
+      return newTarget(c, action);
   }
 }
 
 /** Checks the signed-in caller (requireUser ran) and hands the grant on with the user. */
 export async function grant(c: Context<AppEnv>, action: Action, kind: TargetKind): Promise<void> {
-  const target = await targetOf(c, kind);
+  const target = await targetOf(c, kind, action);
+  if (!target) {
+    // The platform's own (a global webhook): its admins only, hidden from everyone else.
+    if (c.var.user.role !== "admin") throw new AppError("NOT_FOUND", "No such webhook");
+    return;
+  }
   const org = await authorize(c.var.db(), c.var.user, action, target);
   c.set("user", { ...c.var.user, org });
 }

@@ -95,10 +95,17 @@ export const organizationInvitations = pgTable(
     acceptedAt: ts("accepted_at"),
     acceptedBy: uuid("accepted_by").references(() => users.id, { onDelete: "set null" }),
     revokedAt: ts("revoked_at"),
+    // The email's outbox: the link, sealed (src/lib/secret-box.ts; it holds the token), kept until the
+    // email is sent; `email_queued_at` null: written but not yet handed to the notifications queue.
+    emailLink: text("email_link"),
+    emailLinkKeyId: text("email_link_key_id"),
+    emailQueuedAt: ts("email_queued_at"),
+    emailedAt: ts("emailed_at"),
     createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex("organization_invitations_token_uq").on(t.tokenHash),
+    index("organization_invitations_email_outbox_idx").on(t.createdAt).where(sql`${t.emailLink} is not null`),
     index("organization_invitations_org_idx").on(t.orgId, t.createdAt),
     index("organization_invitations_email_idx").on(sql`lower(${t.email})`),
   ],
@@ -732,9 +739,12 @@ export const webhooks = pgTable(
     ownerId: uuid("owner_id")
       .notNull()
       .references(() => users.id),
+    // The organization the hook belongs to (`owner_id` records who created it); null only for a
+    // platform admin's global hook, which sees every event.
+    orgId: uuid("org_id").references(() => organizations.id),
     url: text("url").notNull(),
     types: jsonb("types").$type<string[]>().notNull(),
-    // null: every event the owner manages (every event for an admin).
+    // null: every event of the organization (every event, for a global hook).
     eventId: uuid("event_id").references(() => events.id, { onDelete: "cascade" }),
     // Sealed with the key `secret_key_id` (src/lib/secret-box.ts); null key id: clear, from before sealing.
     secret: text("secret").notNull(),
@@ -742,7 +752,7 @@ export const webhooks = pgTable(
     deletedAt: ts("deleted_at"),
     createdAt: createdAt(),
   },
-  (t) => [index("webhooks_owner_idx").on(t.ownerId, t.createdAt)],
+  (t) => [index("webhooks_owner_idx").on(t.ownerId, t.createdAt), index("webhooks_org_idx").on(t.orgId, t.createdAt)],
 );
 
 export const webhookDeliveries = pgTable(

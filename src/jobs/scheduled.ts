@@ -10,6 +10,7 @@ import { sweepOwedProducts } from "../services/products";
 import { sweepCancelledEvents } from "../services/event-cancellation";
 import { rewrapWebhookSecrets, sweepWebhookOutbox } from "../services/webhooks";
 import { rewrapEventKeys } from "../services/ticket-codes";
+import { sweepInvitationEmails } from "../services/invitations";
 
 /** Rows a run of `secretsRewrap` seals again at most, per kind. */
 const REWRAP_BATCH = 200;
@@ -47,6 +48,8 @@ export const STAGES: Record<string, Stage> = {
   sagaRedrive: async (env, db, now) => ({ redriven: await redriveStalledSagas(env, db, now) }),
   // Webhook deliveries written with their change whose queue send failed or never ran (the outbox).
   webhookOutbox: async (env, db, now) => ({ ...(await sweepWebhookOutbox(env, db, now)) }),
+  // Invitation emails written with their invitation whose queue send failed or never ran (the outbox).
+  invitationEmails: async (env, db, now) => ({ ...(await sweepInvitationEmails(env, db, now)) }),
   // Secrets at rest still clear or under an older key, sealed with the newest (key rotation).
   secretsRewrap: async (env, db) => ({ webhookSecrets: await rewrapWebhookSecrets(env, db, REWRAP_BATCH), eventKeys: await rewrapEventKeys(db, env, REWRAP_BATCH) }),
   // Refund jobs of cancelled events that stalled, and confirmed bookings left on a cancelled event.

@@ -8,6 +8,7 @@ import { failureReason } from "../services/booking-failures";
 import { emailFor } from "../services/email";
 import { runRefundJob } from "../services/event-cancellation";
 import { deliverNotification, sendInvitationEmail } from "../services/notifications";
+import { invitationEmailed, invitationEmailGivenUp, invitationEmailWanted } from "../services/invitations";
 import { deliverUserStatus } from "../services/user-status";
 import { pushOwedProducts } from "../services/products";
 import { writeMetric } from "../lib/metrics";
@@ -91,9 +92,15 @@ async function handle(queue: string, m: QueueMessage, attempts: number, env: Env
     return { kind: "done" };
   }
   if (m.type === "org.invitation") {
-    // At least once: a repeated invitation email is harmless, a lost one is logged.
-    if (dead) log("error", "invitation email dead-lettered", { invitationId: m.invitationId });
-    else await sendInvitationEmail(emailFor(env), m);
+    // At least once (a repeated email is harmless); not for an invitation already emailed, accepted,
+    // revoked or expired. Out of retries: logged, and the cron's sweep stops offering it.
+    if (dead) {
+      log("error", "invitation email dead-lettered", { invitationId: m.invitationId });
+      await invitationEmailGivenUp(db, m.invitationId);
+    } else if (await invitationEmailWanted(db, m.invitationId)) {
+      await sendInvitationEmail(emailFor(env), m);
+      await invitationEmailed(db, m.invitationId);
+    }
     return { kind: "done" };
   }
   if (m.type === "inventory.outbox") {

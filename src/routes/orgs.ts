@@ -4,7 +4,7 @@ import { requireUser } from "../auth/guards";
 import { guarded } from "../auth/org-guard";
 import { ORG_ROLES } from "../db/schema";
 import { errors, json, router } from "../lib/openapi";
-import { acceptInvitation, invitationsFor, invite, listInvitations, revokeInvitation } from "../services/invitations";
+import { acceptInvitation, invite, listInvitations, previewInvitation, revokeInvitation } from "../services/invitations";
 import { changeRole, createOrg, getOrg, listMembers, myOrgs, orgAudit, removeMember, renameOrg } from "../services/organizations";
 
 const Name = z.string().trim().min(1).max(200);
@@ -28,6 +28,24 @@ const Invitation = z
     createdAt: z.string(),
   })
   .openapi("OrganizationInvitation");
+const InvitationLink = z.object({
+  token: z
+    .string({ error: "Send the token of the invitation link (the ?invite= of the email); invitations are accepted only with their link" })
+    .min(1)
+    .max(4096)
+    .openapi({ description: "The `invite` parameter of the emailed link" }),
+});
+const InvitationPreview = z
+  .object({
+    orgId: z.string().uuid(),
+    orgName: z.string(),
+    email: z.string(),
+    role: Role,
+    eventIds: z.array(z.string()).nullable(),
+    expiresAt: z.string(),
+    forYou: z.boolean().openapi({ description: "The signed-in account has the invited email (else accepting answers 403 INVITATION_WRONG_ACCOUNT)" }),
+  })
+  .openapi("InvitationPreview");
 const AuditEntry = z.object({ id: z.number().int(), action: z.string(), actorId: z.string().nullable(), detail: z.unknown(), at: z.string() }).openapi("OrganizationAuditEntry");
 
 const OrgId = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
@@ -42,16 +60,15 @@ export const orgRoutes = router()
       method: "get",
       path: "/v1/orgs",
       tags: ["organizations"],
-      summary: "My organizations (with my role) and the open invitations to my email",
+      summary: "My organizations, with my role in each",
+      description: "Invitations are not listed here: an account's email is not verified, so an invitation is seen and accepted only through its emailed link (POST /v1/invitations/preview, /accept).",
       security,
       middleware: [requireUser] as const,
-      responses: { 200: json(z.object({ data: z.array(MyOrg), invitations: z.array(Invitation.extend({ orgName: z.string() })) })), ...errors(401) },
+      responses: { 200: json(z.object({ data: z.array(MyOrg) })), ...errors(401) },
     }),
     async (c) => {
-      const db = c.var.db();
-      const [data, invitations] = await Promise.all([myOrgs(db, c.var.user.id), invitationsFor(db, c.var.user.id)]);
       c.header("Cache-Control", "private, no-store");
-      return c.json({ data, invitations }, 200);
+      return c.json({ data: await myOrgs(c.var.db(), c.var.user.id) }, 200);
     },
   )
   .openapi(
@@ -195,17 +212,34 @@ export const orgRoutes = router()
   .openapi(
     createRoute({
       method: "post",
-      path: "/v1/invitations/accept",
+      path: "/v1/invitations/preview",
       tags: ["organizations"],
-      summary: "Accept an invitation, by its link's token or by its id from GET /v1/orgs",
-      description:
-        "The signed-in account's email must be the invited one (403 INVITATION_WRONG_ACCOUNT). Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.",
+      summary: "What an invitation link invites to (the token goes in the body, never in a URL)",
+      description: "Answers as accepting would for a link that cannot be used: invalid 400, used 409, revoked or expired 410.",
       security,
       middleware: [requireUser] as const,
-      request: body(z.union([z.object({ token: z.string().min(1).max(4096) }), z.object({ invitationId: z.string().uuid() })])),
-      responses: { 200: json(z.object({ orgId: z.string().uuid(), role: Role })), ...errors(400, 401, 403, 404, 409, 410) },
+      request: body(InvitationLink),
+      responses: { 200: json(InvitationPreview), ...errors(400, 401, 409, 410) },
     }),
-    async (c) => c.json(await acceptInvitation(c.env, c.var.config, c.var.db(), c.var.user, c.req.valid("json")), 200),
+    async (c) => {
+      c.header("Cache-Control", "private, no-store");
+      return c.json(await previewInvitation(c.env, c.var.config, c.var.db(), c.var.user, c.req.valid("json").token), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/invitations/accept",
+      tags: ["organizations"],
+      summary: "Accept an invitation with its link's token",
+      description:
+        "The token is the proof (it went to the invited mailbox); the signed-in account's email must also be the invited one (403 INVITATION_WRONG_ACCOUNT). Without a token: 400. Used: 409 INVITATION_USED; revoked or expired: 410. Two accepts at once: one wins.",
+      security,
+      middleware: [requireUser] as const,
+      request: body(InvitationLink),
+      responses: { 200: json(z.object({ orgId: z.string().uuid(), role: Role })), ...errors(400, 401, 403, 409, 410) },
+    }),
+    async (c) => c.json(await acceptInvitation(c.env, c.var.config, c.var.db(), c.var.user, c.req.valid("json").token), 200),
   )
   .openapi(
     createRoute({

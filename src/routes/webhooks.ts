@@ -1,11 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireRole, requireUser } from "../auth/guards";
+import { requireUser } from "../auth/guards";
+import { guarded } from "../auth/org-guard";
 import { IdempotencyHeaders, errors, json, router } from "../lib/openapi";
 import { idempotent } from "../lib/idempotent-request";
-import { createWebhook, deleteWebhook, listDeliveries, listWebhooks, replayDelivery, WEBHOOK_TYPES } from "../services/webhooks";
+import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, replayDelivery, updateWebhook, WEBHOOK_TYPES } from "../services/webhooks";
 
 const Webhook = z
-  .object({ id: z.string().uuid(), url: z.string(), events: z.array(z.string()), eventId: z.string().uuid().nullable(), createdAt: z.string() })
+  .object({
+    id: z.string().uuid(),
+    orgId: z.string().uuid().nullable().openapi({ description: "The organization the webhook belongs to; null: a platform admin's global webhook" }),
+    url: z.string(),
+    events: z.array(z.string()),
+    eventId: z.string().uuid().nullable(),
+    createdBy: z.string().uuid().openapi({ description: "Who created it (the webhook stays the organization's when they leave)" }),
+    createdAt: z.string(),
+  })
   .openapi("Webhook");
 
 const Delivery = z
@@ -31,7 +40,6 @@ const Delivery = z
 
 const Id = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
 const security = [{ bearer: [] }];
-const organizer = [requireUser, requireRole("organizer")];
 
 export const webhookRoutes = router()
   .openapi(
@@ -40,13 +48,20 @@ export const webhookRoutes = router()
       path: "/v1/webhooks",
       tags: ["webhooks"],
       description:
-        "Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` and `Evently-Delivery: <id>` (dedupe on it). Without eventId: every event of the owner (every event for an admin). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); an owner who lost access gets no deliveries (status skipped).",
+        "Deliveries are POSTs of {id,type,createdAt,data} with `Evently-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">` and `Evently-Delivery: <id>` (dedupe on it). The webhook belongs to an organization: the event's (eventId), else orgId, else the caller's personal organization (a plain account: its only organization with webhook.manage); without eventId it gets every event of that organization. A platform admin naming neither makes a global webhook (every event). The URL must be https on a public address (loopback only where WEBHOOK_ALLOW_LOOPBACK=on, never in production). Delivery errors show as classes (http_5xx, timeout, connect_failed…); a global webhook whose admin lost the role gets no deliveries (status skipped).",
       security,
-      middleware: organizer,
+      ...guarded("webhook.manage", "new"),
       request: {
         headers: IdempotencyHeaders,
         body: {
-          content: { "application/json": { schema: z.object({ url: z.string().url().max(2000), events: z.array(z.enum(WEBHOOK_TYPES)).min(1), eventId: z.string().uuid().optional() }).openapi("WebhookRequest") } },
+          content: { "application/json": { schema: z
+              .object({
+                url: z.string().url().max(2000),
+                events: z.array(z.enum(WEBHOOK_TYPES)).min(1),
+                eventId: z.string().uuid().optional(),
+                orgId: z.string().uuid().optional().openapi({ description: "The organization the webhook belongs to (default: the event's, else see above)" }),
+              })
+              .openapi("WebhookRequest") } },
           required: true,
         },
       },
@@ -62,11 +77,58 @@ export const webhookRoutes = router()
     },
   )
   .openapi(
-    createRoute({ method: "get", path: "/v1/webhooks", tags: ["webhooks"], security, middleware: organizer, responses: { 200: json(z.object({ data: z.array(Webhook) })), ...errors(401, 403) } }),
-    async (c) => c.json({ data: await listWebhooks(c.var.db(), c.var.user) }, 200),
+    createRoute({
+      method: "get",
+      path: "/v1/webhooks",
+      tags: ["webhooks"],
+      summary: "The webhooks of every organization where my role has webhook.manage (a platform admin: and the global ones)",
+      security,
+      middleware: [requireUser] as const,
+      request: { query: z.object({ orgId: z.string().uuid().optional().openapi({ description: "Only this organization's webhooks (403/404 if it is not mine to manage)" }) }) },
+      responses: { 200: json(z.object({ data: z.array(Webhook) })), ...errors(401, 403, 404) },
+    }),
+    async (c) => c.json({ data: await listWebhooks(c.var.db(), c.var.user, c.req.valid("query").orgId) }, 200),
   )
   .openapi(
-    createRoute({ method: "delete", path: "/v1/webhooks/{id}", tags: ["webhooks"], security, middleware: organizer, request: { params: Id }, responses: { 204: { description: "Deleted; pending deliveries stop" }, ...errors(401, 403, 404) } }),
+    createRoute({ method: "get", path: "/v1/webhooks/{id}", tags: ["webhooks"], security, ...guarded("webhook.manage", "webhook"), request: { params: Id }, responses: { 200: json(Webhook), ...errors(401, 403, 404) } }),
+    async (c) => c.json(await getWebhook(c.var.db(), c.var.user, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/webhooks/{id}",
+      tags: ["webhooks"],
+      summary: "Change a webhook's URL or event types (its organization, event and secret stay)",
+      security,
+      ...guarded("webhook.manage", "webhook"),
+      request: {
+        params: Id,
+        body: {
+          content: {
+            "application/json": {
+              schema: z
+                .object({ url: z.string().url().max(2000).optional(), events: z.array(z.enum(WEBHOOK_TYPES)).min(1).optional() })
+                .refine((b) => b.url !== undefined || b.events !== undefined, { message: "Give url or events" })
+                .openapi("WebhookPatch"),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(Webhook), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => c.json(await updateWebhook(c.env, c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/webhooks/{id}",
+      tags: ["webhooks"],
+      security,
+      ...guarded("webhook.manage", "webhook"),
+      request: { params: Id },
+      responses: { 204: { description: "Deleted; pending deliveries stop" }, ...errors(401, 403, 404) },
+    }),
     async (c) => {
       await deleteWebhook(c.var.db(), c.var.user, c.req.valid("param").id);
       return c.body(null, 204);
@@ -78,7 +140,7 @@ export const webhookRoutes = router()
       path: "/v1/webhooks/{id}/deliveries",
       tags: ["webhooks"],
       security,
-      middleware: organizer,
+      ...guarded("webhook.manage", "webhook"),
       request: { params: Id, query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }) },
       responses: { 200: json(z.object({ data: z.array(Delivery) }), "Newest first, each with every attempt"), ...errors(401, 403, 404) },
     }),
@@ -90,7 +152,7 @@ export const webhookRoutes = router()
       path: "/v1/webhooks/{id}/deliveries/{deliveryId}/replay",
       tags: ["webhooks"],
       security,
-      middleware: organizer,
+      ...guarded("webhook.manage", "webhook"),
       request: { params: Id.extend({ deliveryId: z.string().uuid().openapi({ param: { name: "deliveryId", in: "path" } }) }) },
       responses: { 202: json(z.object({ id: z.string().uuid(), status: z.literal("pending") }), "Queued again, same delivery id"), ...errors(401, 403, 404) },
     }),

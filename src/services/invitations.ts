@@ -1,11 +1,14 @@
 // Invitations to an organization: by email, a signed single-use expiring link (the token is stored
-// hashed), sent through the notifications queue; accepted by a signed-in account with that email.
-import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
+// hashed), sent through the notifications queue; accepted with that link by a signed-in account with
+// that email. The link is the proof: accounts' emails are not verified, so nothing is offered or
+// shown to an account on the strength of its email alone.
+import { and, desc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import { hashInvitationToken, signInvitationToken, verifyInvitationToken } from "../auth/invitation-tokens";
 import type { Database } from "../db/client";
 import { type OrgRole, organizationInvitations, organizationMembers, organizations, users } from "../db/schema";
 import type { Config, Env } from "../env";
 import { AppError } from "../lib/errors";
+import { keyring, seal, unseal } from "../lib/secret-box";
 import type { OrgInvitationMessage } from "../queues/messages";
 import { audit } from "./audit";
 import { assertMayTouchOwners, assertOrgEvents, checkEventScope } from "./organizations";
@@ -44,9 +47,24 @@ const view = (i: Invitation, now: Date): InvitationView => ({
   createdAt: i.createdAt.toISOString(),
 });
 
+const linkAad = (invitationId: string) => `invitation-link:${invitationId}`;
+
+const emailMessage = (i: Invitation, orgName: string, link: string): OrgInvitationMessage => ({
+  type: "org.invitation",
+  invitationId: i.id,
+  email: i.email,
+  orgName,
+  role: i.role,
+  link,
+  expiresAt: i.expiresAt.toISOString(),
+});
+
 /**
- * Writes the invitation and queues its email. The link's token is returned once, to the inviter,
- * as well (for copying it by hand); Postgres keeps only its hash.
+ * Writes the invitation and, in the same transaction, its email's outbox (the link, sealed); then
+ * queues the email. A failed send is logged, not an error: the invitation exists and the cron's
+ * sweep (`sweepInvitationEmails`) queues the email later. The link's token is returned once, to the
+ * inviter, as well (for copying it by hand); Postgres keeps its hash, and the sealed link until the
+ * email is sent.
  */
 export async function invite(
   env: Env,
@@ -71,43 +89,88 @@ export async function invite(
   const id = crypto.randomUUID();
   const expiresAt = new Date(now.getTime() + INVITATION_TTL_SECONDS * 1000);
   const token = await signInvitationToken(env, config, id, expiresAt);
+  const link = `${linkBase}/?invite=${encodeURIComponent(token)}`;
+  const sealed = await seal(await keyring(env), link, linkAad(id));
   const [org] = await db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, orgId));
   const row = await db.transaction(async (tx) => {
     const [i] = await tx
       .insert(organizationInvitations)
-      .values({ id, orgId, email, role: input.role, eventIds, tokenHash: await hashInvitationToken(token), invitedBy: actor.id, expiresAt, createdAt: now })
+      .values({ id, orgId, email, role: input.role, eventIds, tokenHash: await hashInvitationToken(token), invitedBy: actor.id, expiresAt, emailLink: sealed.value, emailLinkKeyId: sealed.keyId, createdAt: now })
       .returning();
     await audit(tx, { action: "org.invited", actorId: actor.id, subjectId: orgId, detail: { invitationId: id, email, role: input.role } });
     return i;
   });
-  const message: OrgInvitationMessage = {
-    type: "org.invitation",
-    invitationId: id,
-    email,
-    orgName: org?.name ?? "",
-    role: input.role,
-    link: `${linkBase}/?invite=${encodeURIComponent(token)}`,
-    expiresAt: expiresAt.toISOString(),
-  };
-  await env.NOTIFICATIONS.send(message);
+  try {
+    await env.NOTIFICATIONS.send(emailMessage(row, org?.name ?? "", link));
+    await db.update(organizationInvitations).set({ emailQueuedAt: new Date() }).where(eq(organizationInvitations.id, id));
+  } catch (e) {
+    console.error(JSON.stringify({ level: "error", msg: "invitation email not queued; the cron's sweep sends it", invitationId: id, error: String(e) }));
+  }
   return { ...view(row, now), token };
+}
+
+/** An invitation email never queued is swept once this old (its own request normally queues it at once). */
+export const INVITATION_EMAIL_SWEEP_AFTER_MS = 5_000;
+/** A queued email still not sent this long after lost its message (the queue retries within minutes): queued again. */
+export const INVITATION_EMAIL_REQUEUE_AFTER_MS = 15 * 60_000;
+
+/**
+ * Cron: queues the emails of open invitations whose send failed or never ran, or whose message was
+ * lost, at most `limit` per run. Claimed with SKIP LOCKED and stamped before the send, so two sweeps
+ * never queue the same one; a failed send clears the stamp and the next run retries.
+ */
+export async function sweepInvitationEmails(env: Env, db: Database, now: Date, limit = 100): Promise<{ queued: number }> {
+  const fresh = new Date(now.getTime() - INVITATION_EMAIL_SWEEP_AFTER_MS).toISOString();
+  const stale = new Date(now.getTime() - INVITATION_EMAIL_REQUEUE_AFTER_MS).toISOString();
+  const claimed = await db.execute<{ id: string }>(sql`
+    update ${organizationInvitations} set email_queued_at = ${now.toISOString()}::timestamptz
+    where id in (
+      select id from ${organizationInvitations}
+      where email_link is not null and accepted_at is null and revoked_at is null and expires_at > ${now.toISOString()}::timestamptz
+        and ((email_queued_at is null and created_at < ${fresh}::timestamptz) or email_queued_at < ${stale}::timestamptz)
+      order by created_at limit ${limit} for update skip locked
+    )
+    returning id`);
+  const ids = claimed.rows.map((r) => r.id);
+  if (!ids.length) return { queued: 0 };
+  const rows = await db
+    .select({ i: organizationInvitations, orgName: organizations.name })
+    .from(organizationInvitations)
+    .innerJoin(organizations, eq(organizations.id, organizationInvitations.orgId))
+    .where(inArray(organizationInvitations.id, ids));
+  try {
+    const ring = await keyring(env);
+    const messages = [];
+    for (const r of rows) messages.push({ body: emailMessage(r.i, r.orgName, await unseal(ring, r.i.emailLinkKeyId, r.i.emailLink!, linkAad(r.i.id))) });
+    await env.NOTIFICATIONS.sendBatch(messages);
+  } catch (e) {
+    await db.update(organizationInvitations).set({ emailQueuedAt: null }).where(and(inArray(organizationInvitations.id, ids), isNull(organizationInvitations.emailedAt)));
+    throw e;
+  }
+  return { queued: ids.length };
+}
+
+/**
+ * The consumer's half: whether the invitation still wants its email (not sent, accepted, revoked or
+ * expired), and, once sent, the note that it was (the sealed link is dropped: nothing left to send).
+ */
+export async function invitationEmailWanted(db: Database, invitationId: string, now = new Date()): Promise<boolean> {
+  const [i] = await db.select().from(organizationInvitations).where(eq(organizationInvitations.id, invitationId));
+  return !!i && !i.emailedAt && !i.acceptedAt && !i.revokedAt && i.expiresAt > now;
+}
+
+export async function invitationEmailed(db: Database, invitationId: string): Promise<void> {
+  await db.update(organizationInvitations).set({ emailedAt: new Date(), emailLink: null, emailLinkKeyId: null }).where(eq(organizationInvitations.id, invitationId));
+}
+
+/** Out of retries: the email is given up (logged by the consumer), and the sweep stops offering it. */
+export async function invitationEmailGivenUp(db: Database, invitationId: string): Promise<void> {
+  await db.update(organizationInvitations).set({ emailLink: null, emailLinkKeyId: null }).where(eq(organizationInvitations.id, invitationId));
 }
 
 export async function listInvitations(db: Database, orgId: string, now = new Date()): Promise<InvitationView[]> {
   const rows = await db.select().from(organizationInvitations).where(eq(organizationInvitations.orgId, orgId)).orderBy(desc(organizationInvitations.createdAt));
   return rows.map((i) => view(i, now));
-}
-
-/** Open invitations to the caller's email, with the organization's name (the web page's list). */
-export async function invitationsFor(db: Database, userId: string, now = new Date()): Promise<(InvitationView & { orgName: string })[]> {
-  const rows = await db
-    .select({ i: organizationInvitations, orgName: organizations.name })
-    .from(organizationInvitations)
-    .innerJoin(organizations, eq(organizations.id, organizationInvitations.orgId))
-    .innerJoin(users, sql`lower(${users.email}) = lower(${organizationInvitations.email})`)
-    .where(and(eq(users.id, userId), isNull(organizationInvitations.acceptedAt), isNull(organizationInvitations.revokedAt), gt(organizationInvitations.expiresAt, now)))
-    .orderBy(desc(organizationInvitations.createdAt));
-  return rows.map((r) => ({ ...view(r.i, now), orgName: r.orgName }));
 }
 
 export async function revokeInvitation(db: Database, actor: Caller, orgId: string, invitationId: string, now = new Date()): Promise<void> {
@@ -127,37 +190,57 @@ function refusal(i: Invitation, now: Date): AppError | null {
   return null;
 }
 
-/**
- * Accepts by the link's token, or by the invitation's id from the caller's own list. Either way the
- * signed-in account's email must be the invited one. One conditional UPDATE takes the invitation:
- * of two accepts at once, one wins and the other is told it was used.
- */
-export async function acceptInvitation(
-  env: Env,
-  config: Config,
-  db: Database,
-  user: { id: string },
-  by: { token: string } | { invitationId: string },
-  now = new Date(),
-): Promise<{ orgId: string; role: OrgRole }> {
-  let row: Invitation | undefined;
-  if ("token" in by) {
-    const id = await verifyInvitationToken(env, config, by.token);
-    [row] = await db.select().from(organizationInvitations).where(and(eq(organizationInvitations.id, id), eq(organizationInvitations.tokenHash, await hashInvitationToken(by.token))));
-    if (!row) throw new AppError("INVITATION_INVALID", "The invitation link is not valid");
-  } else {
-    [row] = await db.select().from(organizationInvitations).where(eq(organizationInvitations.id, by.invitationId));
-    if (!row) throw new AppError("NOT_FOUND", "No such invitation");
-  }
-  const [account] = await db.select({ email: users.email }).from(users).where(eq(users.id, user.id));
-  if (!account || account.email.toLowerCase() !== row.email.toLowerCase()) {
-    // By id, someone else's invitation does not exist for the caller.
-    if (!("token" in by)) throw new AppError("NOT_FOUND", "No such invitation");
-    throw new AppError("INVITATION_WRONG_ACCOUNT", "This invitation is for another email address; sign in with that account");
-  }
+/** The open invitation a link names, or why it cannot be accepted (forged, used, revoked, expired). */
+async function openInvitation(env: Env, config: Config, db: Database, token: string, now: Date): Promise<Invitation> {
+  const id = await verifyInvitationToken(env, config, token);
+  const [row] = await db.select().from(organizationInvitations).where(and(eq(organizationInvitations.id, id), eq(organizationInvitations.tokenHash, await hashInvitationToken(token))));
+  if (!row) throw new AppError("INVITATION_INVALID", "The invitation link is not valid");
   const refused = refusal(row, now);
   if (refused) throw refused;
-  const invitation = row;
+  return row;
+}
+
+async function isInvitedAccount(db: Database, userId: string, row: Invitation): Promise<boolean> {
+  const [account] = await db.select({ email: users.email }).from(users).where(eq(users.id, userId));
+  return !!account && account.email.toLowerCase() === row.email.toLowerCase();
+}
+
+export interface InvitationPreview {
+  orgId: string;
+  orgName: string;
+  email: string;
+  role: OrgRole;
+  eventIds: string[] | null;
+  expiresAt: string;
+  /** Whether the signed-in account has the invited email (else accepting answers INVITATION_WRONG_ACCOUNT). */
+  forYou: boolean;
+}
+
+/** What an open link invites to, for its holder (who received it at the invited address). */
+export async function previewInvitation(env: Env, config: Config, db: Database, user: { id: string }, token: string, now = new Date()): Promise<InvitationPreview> {
+  const row = await openInvitation(env, config, db, token, now);
+  const [org] = await db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, row.orgId));
+  return {
+    orgId: row.orgId,
+    orgName: org?.name ?? "",
+    email: row.email,
+    role: row.role,
+    eventIds: row.eventIds ?? null,
+    expiresAt: row.expiresAt.toISOString(),
+    forYou: await isInvitedAccount(db, user.id, row),
+  };
+}
+
+/**
+ * Accepts by the link's token, which only the invited mailbox received; the signed-in account's
+ * email must also be the invited one. One conditional UPDATE takes the invitation: of two accepts at
+ * once, one wins and the other is told it was used.
+ */
+export async function acceptInvitation(env: Env, config: Config, db: Database, user: { id: string }, token: string, now = new Date()): Promise<{ orgId: string; role: OrgRole }> {
+  const invitation = await openInvitation(env, config, db, token, now);
+  if (!(await isInvitedAccount(db, user.id, invitation))) {
+    throw new AppError("INVITATION_WRONG_ACCOUNT", "This invitation is for another email address; sign in with that account");
+  }
   return db.transaction(async (tx) => {
     const [taken] = await tx
       .update(organizationInvitations)

@@ -1,10 +1,11 @@
 // Organizations: personal ones (every organizer has one, created on first need), companies, their
 // members. What each role may do is src/services/permissions.ts; invitations are invitations.ts.
-import { and, asc, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { auditLog, events, type OrgRole, organizationMembers, organizations, scanners, users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { audit } from "./audit";
+import { roleAllows } from "./permissions";
 
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 type Caller = { id: string; role: string; org?: { role: string } };
@@ -126,7 +127,29 @@ export async function assertOrgEvents(db: Database | Tx, orgId: string, eventIds
   if (found.length !== eventIds.length) throw new AppError("VALIDATION_FAILED", "Every chosen event must belong to the organization", { issues: [{ path: "eventIds", message: "not this organization's event" }] });
 }
 
-/** A new role takes effect on the member's next request (the guard reads the membership every time). */
+/**
+ * Revokes the scanners `userId` created for the organization's events that a membership of `role`
+ * with `eventIds` no longer covers for check-in: all of them for a role without `checkin.manage`
+ * (or no role at all: removed), those outside `eventIds` for an event manager limited to some.
+ */
+async function revokeUncoveredScanners(tx: Tx, orgId: string, userId: string, role: OrgRole | null, eventIds: string[] | null): Promise<number> {
+  if (role && roleAllows(role, "checkin.manage") && eventIds === null) return 0;
+  const orgEvents = tx
+    .select({ id: events.id })
+    .from(events)
+    .where(and(eq(events.orgId, orgId), role && roleAllows(role, "checkin.manage") && eventIds ? notInArray(events.id, eventIds) : undefined));
+  const revoked = await tx
+    .update(scanners)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(scanners.createdBy, userId), isNull(scanners.revokedAt), inArray(scanners.eventId, orgEvents)))
+    .returning({ id: scanners.id });
+  return revoked.length;
+}
+
+/**
+ * A new role takes effect on the member's next request (the guard reads the membership every time);
+ * the scanners they made that the new role no longer covers stop in the same transaction.
+ */
 export async function changeRole(db: Database, actor: Caller, orgId: string, userId: string, role: OrgRole, eventIdsIn: string[] | null | undefined): Promise<MemberView> {
   const eventIds = checkEventScope(role, eventIdsIn);
   await assertOrgEvents(db, orgId, eventIds);
@@ -135,7 +158,8 @@ export async function changeRole(db: Database, actor: Caller, orgId: string, use
     if (m.role === "owner" || role === "owner") assertMayTouchOwners(actor);
     if (m.role === "owner" && role !== "owner") await assertNotLastOwner(tx, orgId);
     await tx.update(organizationMembers).set({ role, eventIds }).where(and(eq(organizationMembers.orgId, orgId), eq(organizationMembers.userId, userId)));
-    await audit(tx, { action: "org.role_changed", actorId: actor.id, subjectId: orgId, detail: { userId, from: m.role, to: role, eventIds } });
+    const scannersRevoked = await revokeUncoveredScanners(tx, orgId, userId, role, eventIds);
+    await audit(tx, { action: "org.role_changed", actorId: actor.id, subjectId: orgId, detail: { userId, from: m.role, to: role, eventIds, scannersRevoked } });
   });
   return (await listMembers(db, orgId)).find((x) => x.userId === userId)!;
 }
@@ -153,13 +177,9 @@ export async function removeMember(db: Database, actor: Caller, orgId: string, u
       await assertNotLastOwner(tx, orgId);
     }
     await tx.delete(organizationMembers).where(and(eq(organizationMembers.orgId, orgId), eq(organizationMembers.userId, userId)));
-    const revoked = await tx
-      .update(scanners)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(scanners.createdBy, userId), isNull(scanners.revokedAt), inArray(scanners.eventId, tx.select({ id: events.id }).from(events).where(eq(events.orgId, orgId)))))
-      .returning({ id: scanners.id });
-    await audit(tx, { action: leaving ? "org.member_left" : "org.member_removed", actorId: actor.id, subjectId: orgId, detail: { userId, role: m.role, scannersRevoked: revoked.length } });
-    return { scannersRevoked: revoked.length };
+    const scannersRevoked = await revokeUncoveredScanners(tx, orgId, userId, null, null);
+    await audit(tx, { action: leaving ? "org.member_left" : "org.member_removed", actorId: actor.id, subjectId: orgId, detail: { userId, role: m.role, scannersRevoked } });
+    return { scannersRevoked };
   });
 }
 

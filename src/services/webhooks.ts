@@ -1,6 +1,7 @@
-// Organizers' webhooks: endpoints per event type, one delivery row per (endpoint, happening),
+// Organizations' webhooks: endpoints per event type, one delivery row per (endpoint, happening),
 // each sent through the `webhooks` queue with backoff and a dead-letter queue, every attempt logged
-// (docs/tickets.md).
+// (docs/tickets.md). A hook belongs to an organization (any member whose role has webhook.manage
+// manages it, whoever created it); a platform admin's global hook (no organization) sees every event.
 import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
@@ -8,7 +9,7 @@ import { events, organizationMembers, users, webhookAttempts, webhookDeliveries,
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyring, needsRewrap, olderKeyIds, seal, unseal, type Keyring } from "../lib/secret-box";
-import { authorize, membershipCovers, membershipOf, roleAllows } from "./permissions";
+import { type OrgGrant, authorize, roleAllows } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -20,13 +21,18 @@ type Delivery = typeof webhookDeliveries.$inferSelect;
 
 export interface WebhookView {
   id: string;
+  orgId: string | null;
   url: string;
   events: string[];
   eventId: string | null;
+  createdBy: string;
   createdAt: string;
 }
 
-const hookView = (h: Hook): WebhookView => ({ id: h.id, url: h.url, events: h.types, eventId: h.eventId, createdAt: h.createdAt.toISOString() });
+const hookView = (h: Hook): WebhookView => ({ id: h.id, orgId: h.orgId, url: h.url, events: h.types, eventId: h.eventId, createdBy: h.ownerId, createdAt: h.createdAt.toISOString() });
+
+/** A caller as the guard leaves it: `org` is its grant for the route's organization. */
+type Caller = AuthUser & { org?: OrgGrant };
 
 function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -70,36 +76,94 @@ export async function rewrapWebhookSecrets(env: Env, db: Database, limit: number
   return moved;
 }
 
-/** The secret is shown once, in this answer; deliveries are signed with it. */
-export async function createWebhook(env: Env, db: Database, user: AuthUser, input: { url: string; events: WebhookType[]; eventId?: string }): Promise<WebhookView & { secret: string }> {
-  const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
-  if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
+/**
+ * The organization a new hook goes into: the watched event's; else the named one; else, for a
+ * platform admin naming none, no organization (a global hook); else the one the guard granted (the
+ * caller's personal organization, or the only one where they may manage webhooks).
+ */
+async function newHookOrg(db: Database, user: Caller, input: { eventId?: string; orgId?: string }): Promise<string | null> {
   if (input.eventId) {
     const [e] = await db.select({ orgId: events.orgId }).from(events).where(eq(events.id, input.eventId));
     if (!e) throw new AppError("NOT_FOUND", "No such event");
     await authorize(db, user, "webhook.manage", { orgId: e.orgId, eventId: input.eventId });
+    if (input.orgId && input.orgId !== e.orgId) throw new AppError("VALIDATION_FAILED", "The event belongs to another organization", { issues: [{ path: "eventId", message: "not this organization's event" }] });
+    return e.orgId;
   }
+  if (input.orgId) {
+    await authorize(db, user, "webhook.manage", { orgId: input.orgId, hidden: true, what: "organization" });
+    return input.orgId;
+  }
+  if (user.role === "admin") return null;
+  if (!user.org) throw new AppError("FORBIDDEN", "Name the organization (orgId) the webhook belongs to");
+  return user.org.orgId;
+}
+
+/** The secret is shown once, in this answer; deliveries are signed with it. */
+export async function createWebhook(env: Env, db: Database, user: Caller, input: { url: string; events: WebhookType[]; eventId?: string; orgId?: string }): Promise<WebhookView & { secret: string }> {
+  const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
+  if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
+  const orgId = await newHookOrg(db, user, input);
   // Stored sealed (src/lib/secret-box.ts); the clear secret exists only in this answer.
   const id = crypto.randomUUID();
   const secret = newSecret();
   const sealed = await seal(await keyring(env), secret, secretAad(id));
-  const [h] = await db.insert(webhooks).values({ id, ownerId: user.id, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: sealed.value, secretKeyId: sealed.keyId }).returning();
+  const [h] = await db
+    .insert(webhooks)
+    .values({ id, ownerId: user.id, orgId, url: input.url, types: [...new Set(input.events)], eventId: input.eventId ?? null, secret: sealed.value, secretKeyId: sealed.keyId })
+    .returning();
   return { ...hookView(h), secret };
 }
 
-export async function listWebhooks(db: Database, user: AuthUser): Promise<WebhookView[]> {
-  const rows = await db.select().from(webhooks).where(and(eq(webhooks.ownerId, user.id), isNull(webhooks.deletedAt))).orderBy(desc(webhooks.createdAt));
+/**
+ * The hooks the caller manages, newest first: those of every organization where their role has
+ * webhook.manage (an event manager limited to chosen events: those events' hooks), and for a
+ * platform admin the global ones too. `orgId` narrows to one organization (refused if not theirs).
+ */
+export async function listWebhooks(db: Database, user: Caller, orgId?: string): Promise<WebhookView[]> {
+  if (orgId && user.role !== "admin") await authorize(db, user, "webhook.manage", { orgId, hidden: true, what: "organization" });
+  const memberships = await db.select().from(organizationMembers).where(eq(organizationMembers.userId, user.id));
+  // As every organizer route: a plain account in no organization is refused by function (403).
+  if (!memberships.length && user.role === "user") throw new AppError("FORBIDDEN", "This needs a role in an organization");
+  const reach = memberships
+    .filter((m) => roleAllows(m.role, "webhook.manage") && (!orgId || m.orgId === orgId))
+    .map((m) => (m.role === "event_manager" && m.eventIds?.length ? and(eq(webhooks.orgId, m.orgId), inArray(webhooks.eventId, m.eventIds)) : eq(webhooks.orgId, m.orgId)));
+  if (user.role === "admin") reach.push(orgId ? eq(webhooks.orgId, orgId) : isNull(webhooks.orgId));
+  if (!reach.length) return [];
+  const rows = await db.select().from(webhooks).where(and(isNull(webhooks.deletedAt), or(...reach))).orderBy(desc(webhooks.createdAt));
   return rows.map(hookView);
 }
 
-async function ownHook(db: Database, user: AuthUser, id: string): Promise<Hook> {
+/** The hook the guard granted access to (its organization's webhook.manage; a global hook: platform admins). */
+async function grantedHook(db: Database, user: Caller, id: string): Promise<Hook> {
   const [h] = await db.select().from(webhooks).where(eq(webhooks.id, id));
-  if (!h || h.deletedAt || (h.ownerId !== user.id && user.role !== "admin")) throw new AppError("NOT_FOUND", "No such webhook");
+  if (!h || h.deletedAt) throw new AppError("NOT_FOUND", "No such webhook");
+  if (user.role === "admin") return h;
+  if (!h.orgId || user.org?.orgId !== h.orgId) throw new AppError("NOT_FOUND", "No such webhook");
   return h;
 }
 
-export async function deleteWebhook(db: Database, user: AuthUser, id: string): Promise<void> {
-  await ownHook(db, user, id);
+export async function getWebhook(db: Database, user: Caller, id: string): Promise<WebhookView> {
+  return hookView(await grantedHook(db, user, id));
+}
+
+/** A new URL or set of types; deliveries already written keep going to the endpoint as it now is. */
+export async function updateWebhook(env: Env, db: Database, user: Caller, id: string, input: { url?: string; events?: WebhookType[] }): Promise<WebhookView> {
+  await grantedHook(db, user, id);
+  if (input.url !== undefined) {
+    const refused = refuseWebhookUrl(input.url, webhookUrlPolicy(env));
+    if (refused) throw new AppError("VALIDATION_FAILED", `The webhook URL is refused: ${refused}`, { issues: [{ path: "url", message: refused }] });
+  }
+  const [h] = await db
+    .update(webhooks)
+    .set({ ...(input.url !== undefined ? { url: input.url } : {}), ...(input.events ? { types: [...new Set(input.events)] } : {}) })
+    .where(and(eq(webhooks.id, id), isNull(webhooks.deletedAt)))
+    .returning();
+  if (!h) throw new AppError("NOT_FOUND", "No such webhook");
+  return hookView(h);
+}
+
+export async function deleteWebhook(db: Database, user: Caller, id: string): Promise<void> {
+  await grantedHook(db, user, id);
   await db.update(webhooks).set({ deletedAt: new Date() }).where(eq(webhooks.id, id));
 }
 
@@ -114,8 +178,8 @@ export interface DeliveryView {
 }
 
 /** The newest deliveries of an endpoint with every attempt of each. */
-export async function listDeliveries(db: Database, user: AuthUser, hookId: string, limit: number): Promise<DeliveryView[]> {
-  await ownHook(db, user, hookId);
+export async function listDeliveries(db: Database, user: Caller, hookId: string, limit: number): Promise<DeliveryView[]> {
+  await grantedHook(db, user, hookId);
   const rows = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, hookId)).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
   const attempts = rows.length ? await db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, rows.map((r) => r.id))).orderBy(webhookAttempts.id) : [];
   return rows.map((d) => ({
@@ -138,8 +202,8 @@ function shownError(a: { statusCode: number | null; error: string | null }): str
 }
 
 /** Sends a delivery again (same id: receivers that dedupe see it once), whatever its status. */
-export async function replayDelivery(env: Env, db: Database, user: AuthUser, hookId: string, deliveryId: string): Promise<void> {
-  await ownHook(db, user, hookId);
+export async function replayDelivery(env: Env, db: Database, user: Caller, hookId: string, deliveryId: string): Promise<void> {
+  await grantedHook(db, user, hookId);
   const [d] = await db.update(webhookDeliveries).set({ status: "pending", queuedAt: null }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.webhookId, hookId))).returning({ id: webhookDeliveries.id });
   if (!d) throw new AppError("NOT_FOUND", "No such delivery");
   await sendDeliveries(env, db, [d.id]);
@@ -157,29 +221,21 @@ export interface WebhookHappening {
  * finds the rows there and returns none). Run it in the transaction of the change it announces, so
  * the change and its webhooks commit together; `sendDeliveries` after the commit, and the cron's
  * sweep (`sweepWebhookOutbox`) for any send that failed or never ran. Endpoints: those of the
- * event, and those without an event of an admin or of a member of the event's organization.
+ * event, those for every event of the event's organization, and platform admins' global ones.
  */
 export async function insertDeliveries(db: Pick<Database, "select" | "insert">, m: WebhookHappening): Promise<string[]> {
   const hooks = await db
     .select({ id: webhooks.id })
     .from(webhooks)
-    .innerJoin(users, eq(users.id, webhooks.ownerId))
     .where(
       and(
         isNull(webhooks.deletedAt),
-        isNull(users.disabledAt),
         sql`${webhooks.types} ? ${m.type}`,
         or(
           eq(webhooks.eventId, m.eventId),
-          // A hook for every event: an admin's, or a member's of the organization that owns the event
-          // (whether their role still allows it is checked when sending).
-          and(
-            isNull(webhooks.eventId),
-            or(
-              eq(users.role, "admin"),
-              sql`exists (select 1 from ${organizationMembers} om join ${events} e on e.org_id = om.org_id where e.id = ${m.eventId} and om.user_id = ${webhooks.ownerId})`,
-            ),
-          ),
+          and(isNull(webhooks.eventId), sql`${webhooks.orgId} = (select ${events.orgId} from ${events} where ${events.id} = ${m.eventId})`),
+          // A global hook: its creator must still be an active platform admin (checked again when sending).
+          and(isNull(webhooks.eventId), isNull(webhooks.orgId), sql`exists (select 1 from ${users} u where u.id = ${webhooks.ownerId} and u.role = 'admin' and u.disabled_at is null)`),
         ),
       ),
     );
@@ -260,22 +316,15 @@ export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limi
 }
 
 /**
- * Why the endpoint's owner may no longer receive this event's webhooks, or null: a disabled account;
- * otherwise a platform admin sees every event, and anyone else only the events of an organization
- * in which they still hold a role that manages webhooks (and, for an event manager limited to
- * chosen events, only those). A removed member, a demoted one, a demoted platform admin: nothing.
+ * Why a global hook's creator may no longer receive, or null: a disabled account, or one no longer a
+ * platform admin. An organization's hook answers to nobody's account: it is the organization's, and
+ * keeps working when the member who created it leaves (its deliveries are only ever written for the
+ * organization's events).
  */
-export async function ownerLostAccess(
-  db: Database,
-  ownerId: string,
-  owner: { role: string; disabledAt: Date | null },
-  event: { id: string; orgId: string } | null,
-): Promise<"owner_disabled" | "owner_lacks_access" | null> {
+export function ownerLostAccess(h: Pick<Hook, "orgId">, owner: { role: string; disabledAt: Date | null }): "owner_disabled" | "owner_lacks_access" | null {
+  if (h.orgId) return null;
   if (owner.disabledAt) return "owner_disabled";
-  if (owner.role === "admin") return null;
-  if (!event) return "owner_lacks_access";
-  const m = await membershipOf(db, event.orgId, ownerId);
-  return m && membershipCovers(m, event.id) && roleAllows(m.role, "webhook.manage") ? null : "owner_lacks_access";
+  return owner.role === "admin" ? null : "owner_lacks_access";
 }
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -297,20 +346,16 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
       d: webhookDeliveries,
       h: webhooks,
       owner: { role: users.role, disabledAt: users.disabledAt },
-      // The event the delivery is about (its payload says; else the endpoint's own), by primary key.
-      about: sql<{ id: string; orgId: string } | null>`(select json_build_object('id', id, 'orgId', org_id) from ${events} where id = (
-        select case when x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x::uuid end
-        from (select coalesce(${webhookDeliveries.payload}->>'eventId', ${webhooks.eventId}::text) as x) as about))`,
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
     .innerJoin(users, eq(users.id, webhooks.ownerId))
     .where(eq(webhookDeliveries.id, deliveryId));
   if (!row || row.d.status !== "pending" || row.h.deletedAt) return { kind: "done" };
-  const lost = await ownerLostAccess(db, row.h.ownerId, row.owner, row.about);
+  const lost = ownerLostAccess(row.h, row.owner);
   if (lost) {
-    // Checked when sending, not only when the row was written: a disabled account or a demoted
-    // admin stops receiving at once, including deliveries already queued or retrying.
+    // Checked when sending, not only when the row was written: a disabled or demoted platform admin's
+    // global hook stops receiving at once, including deliveries already queued or retrying.
     const [skipped] = await db.update(webhookDeliveries).set({ status: "skipped" }).where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "pending"))).returning({ id: webhookDeliveries.id });
     if (skipped) await db.insert(webhookAttempts).values({ deliveryId, statusCode: null, error: lost, durationMs: 0 });
     console.warn(JSON.stringify({ level: "warn", msg: "webhook delivery skipped", deliveryId, webhookId: row.h.id, reason: lost }));

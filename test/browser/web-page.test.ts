@@ -421,36 +421,45 @@ describe("the buyer's web page in a real browser", () => {
     await page.waitForSelector("#waitlist-join");
   });
 
-  it("lists a member's organizations with the role, accepts invitations from the list and from the emailed link, and leaves", async () => {
+  it("accepts an invitation from the emailed link after signing in, shows what it invites to first, lists the organizations with the role, and leaves", async () => {
     const erin = await register(stack.url, "erin");
     const login = await fetch(`${stack.url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: DEMO_ORGANIZER.email, password: DEMO_ORGANIZER.password }) });
     const organizer = { authorization: `Bearer ${((await login.json()) as any).accessToken}`, "content-type": "application/json" };
     const org = async (name: string) => ((await (await fetch(`${stack.url}/v1/orgs`, { method: "POST", headers: organizer, body: JSON.stringify({ name }) })).json()) as any).id as string;
     const invite = async (orgId: string, role: string) =>
       (await (await fetch(`${stack.url}/v1/orgs/${orgId}/invitations`, { method: "POST", headers: organizer, body: JSON.stringify({ email: erin.email, role }) })).json()) as any;
-    const door = await org(`Door Co ${erin.email.slice(5, 13)}`);
+    const doorName = `Door Co ${erin.email.slice(5, 13)}`;
+    const door = await org(doorName);
     const office = await org(`Office Co ${erin.email.slice(5, 13)}`);
     const doorInvitation = await invite(door, "door");
-    const linked = await invite(office, "box_office");
+    const officeInvitation = await invite(office, "box_office");
 
     const page = await (await browser.newContext()).newPage();
     const traffic = watchTraffic(page);
-    await page.goto(`${stack.url}/#/signin?next=${encodeURIComponent("/orgs")}`);
+    // The emailed link, opened signed out: the page keeps it across signing in.
+    await page.goto(`${stack.url}/?invite=${encodeURIComponent(doorInvitation.token)}`);
+    await page.waitForSelector("#f-email");
+    expect(page.url()).not.toContain("invite=");
     await page.fill("#f-email", erin.email);
     await page.fill("#f-password", erin.password);
     await page.click('#signin-form button[type="submit"]');
-    await page.waitForSelector("#invitation-list");
-    expect(await page.textContent("#invitation-list")).toContain("Accept (Door)");
-    // Both invitations are listed (newest first): accept the door one.
-    await page.click(`.accept[data-invitation="${doorInvitation.id}"]`);
+    // What the link invites to, before anything is accepted; the other invitation is not listed.
+    await page.waitForSelector("#invitation .accept");
+    expect(await page.textContent("#invitation")).toContain(`Invitation to ${doorName}`);
+    expect(await page.textContent("#invitation .accept")).toBe("Accept (Door)");
+    expect(await page.$(`.org[data-org="${door}"]`)).toBeNull();
+    await page.click("#invitation .accept");
     await page.waitForSelector(`.org[data-org="${door}"]`);
     expect(await page.textContent(`.org[data-org="${door}"] .org-role`)).toBe("Your role: Door");
+    expect(await page.$("#invitation")).toBeNull();
+    expect(await page.$(`.org[data-org="${office}"]`)).toBeNull();
 
-    // The emailed link: /?invite=<token> lands on My organizations and accepts it.
-    await page.goto(`${stack.url}/?invite=${encodeURIComponent(linked.token)}`);
+    // A second link, opened signed in.
+    await page.goto(`${stack.url}/?invite=${encodeURIComponent(officeInvitation.token)}`);
+    await page.waitForSelector("#invitation .accept");
+    await page.click("#invitation .accept");
     await page.waitForSelector(`.org[data-org="${office}"]`);
     expect(await page.textContent(`.org[data-org="${office}"] .org-role`)).toBe("Your role: Box office");
-    expect(page.url()).not.toContain("invite=");
 
     await page.click(`.org[data-org="${door}"] .leave`);
     await page.click(`.org[data-org="${door}"] .confirm-leave`);

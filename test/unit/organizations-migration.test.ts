@@ -23,6 +23,7 @@ async function apply(db: PGlite, from: number, to: number): Promise<void> {
 
 let db: PGlite;
 const id = { organizer: "", idle: "", admin: "", buyer: "", venueA: "", venueC: "", event1: "", event2: "" };
+const hook = { organizerEvent: "", organizerAll: "", adminEvent: "", adminAll: "" };
 
 beforeAll(async () => {
   db = new PGlite();
@@ -47,6 +48,12 @@ beforeAll(async () => {
     ).rows[0].id;
   id.event1 = await event("draft");
   id.event2 = await event("published");
+  const webhook = async (owner: string, eventId: string | null) =>
+    (await db.query<{ id: string }>(`insert into webhooks (owner_id, url, types, event_id, secret) values ($1, 'https://hooks.example.com/x', '["booking.confirmed"]', $2, 'whsec_x') returning id`, [owner, eventId])).rows[0].id;
+  hook.organizerEvent = await webhook(id.organizer, id.event1);
+  hook.organizerAll = await webhook(id.organizer, null);
+  hook.adminEvent = await webhook(id.admin, id.event2);
+  hook.adminAll = await webhook(id.admin, null);
   await apply(db, FIRST_ORG_MIGRATION, Infinity);
 }, 60_000);
 
@@ -83,6 +90,17 @@ describe("organizations migration on a database with v1 data", () => {
       [venue.id, owner],
     );
     expect(event.rows[0].org_id).toBe(personal);
+  });
+
+  it("gives each webhook its organization: the event's, or its organizer's personal one for every event; a platform admin's global hook stays global", async () => {
+    const orgOf = async (userId: string) => (await db.query<{ id: string }>(`select id from organizations where personal_owner_id = $1`, [userId])).rows[0].id;
+    const { rows } = await db.query<{ id: string; org_id: string | null }>(`select id, org_id from webhooks`);
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.org_id]))).toEqual({
+      [hook.organizerEvent]: await orgOf(id.organizer),
+      [hook.organizerAll]: await orgOf(id.organizer),
+      [hook.adminEvent]: await orgOf(id.organizer),
+      [hook.adminAll]: null,
+    });
   });
 
   it("leaves buyers out of every organization", async () => {

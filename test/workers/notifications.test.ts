@@ -1,8 +1,13 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
+import { createApp } from "../../src/app";
+import type { Env } from "../../src/env";
+import { runScheduled, STAGES } from "../../src/jobs/scheduled";
+import { keyring, unseal } from "../../src/lib/secret-box";
 import { call, makeUser, testEnv, withDb } from "../helpers/fixtures";
 import { eventually } from "../helpers/wait";
-import { notifications } from "../../src/db/schema";
+import { notifications, organizationInvitations } from "../../src/db/schema";
 import type { NotificationMessage } from "../../src/queues/messages";
 
 const message = (userId: string, dedupeKey: string, kind: NotificationMessage["kind"] = "booking.confirmed"): NotificationMessage => ({
@@ -59,5 +64,80 @@ describe("notifications through the real queue", () => {
     const u = await makeUser();
     const res = await call("/v1/notifications?cursor=bm9wZQ", { headers: u.auth });
     expect(res.status).toBe(400);
+  });
+});
+
+describe("invitation emails (notifications × organizations)", () => {
+  const queueDown = {
+    send: async () => {
+      throw new Error("queue unavailable");
+    },
+    sendBatch: async () => {
+      throw new Error("queue unavailable");
+    },
+  };
+
+  /** The app with the NOTIFICATIONS queue down (waits for its waitUntil work too). */
+  async function withQueueDown(path: string, init: RequestInit & { json?: unknown }): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("content-type", "application/json");
+    const ctx = createExecutionContext();
+    const res = await createApp().request(`http://evently.test${path}`, { ...init, headers, body: JSON.stringify(init.json) }, { ...testEnv, NOTIFICATIONS: queueDown } as unknown as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  async function company() {
+    const owner = await makeUser("organizer", "inviter");
+    const res = await call("/v1/orgs", { method: "POST", headers: owner.auth, json: { name: "Mailers" } });
+    return { owner, orgId: ((await res.json()) as any).id as string };
+  }
+
+  const invitationRow = async (id: string) => (await withDb((db) => db.select().from(organizationInvitations).where(eq(organizationInvitations.id, id))))[0];
+  const accept = async (who: { auth: Record<string, string> }, token: string) => (await call("/v1/invitations/accept", { method: "POST", headers: who.auth, json: { token } })).status;
+
+  it("sends the org.invitation email through the real notifications queue and its consumer, once, and drops the sealed link", async () => {
+    const c = await company();
+    const invitee = await makeUser("user", "mailed");
+    const res = await call(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: invitee.email, role: "door" } });
+    expect(res.status).toBe(201);
+    const invitation: any = await res.json();
+    const row = await eventually(async () => {
+      const r = await invitationRow(invitation.id);
+      return r.emailedAt ? r : null;
+    }, 15_000, "invitation emailed by the consumer");
+    expect(row.emailQueuedAt).not.toBeNull();
+    expect(row.emailLink).toBeNull();
+    expect(await accept(invitee, invitation.token)).toBe(200);
+  });
+
+  it("answers 201 when the queue send fails; the cron's sweep sends the email later, and its link admits the invitee", async () => {
+    const c = await company();
+    const invitee = await makeUser("user", "late-mail");
+    const res = await withQueueDown(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: invitee.email, role: "box_office" } });
+    expect(res.status).toBe(201);
+    const invitation: any = await res.json();
+    const waiting = await invitationRow(invitation.id);
+    expect(waiting).toMatchObject({ emailQueuedAt: null, emailedAt: null });
+    // The outbox holds the email's link sealed, never in clear.
+    expect(waiting.emailLink).not.toContain(invitation.token);
+    const link = await unseal(await keyring(testEnv), waiting.emailLinkKeyId, waiting.emailLink!, `invitation-link:${invitation.id}`);
+    expect(link).toBe(`http://evently.test/?invite=${encodeURIComponent(invitation.token)}`);
+
+    const swept = await runScheduled(testEnv, new Date(Date.now() + 60_000), { invitationEmails: STAGES.invitationEmails });
+    expect(swept.invitationEmails).toMatchObject({ ok: true });
+    expect((swept.invitationEmails as any).queued).toBeGreaterThanOrEqual(1);
+    await eventually(async () => (await invitationRow(invitation.id)).emailedAt !== null, 15_000, "emailed after the sweep");
+    expect(await accept(invitee, new URL(link).searchParams.get("invite")!)).toBe(200);
+  });
+
+  it("does not email an invitation revoked before its email went out", async () => {
+    const c = await company();
+    const res = await withQueueDown(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: `revoked-${crypto.randomUUID()}@evently.test`, role: "viewer" } });
+    const invitation: any = await res.json();
+    expect((await call(`/v1/orgs/${c.orgId}/invitations/${invitation.id}`, { method: "DELETE", headers: c.owner.auth })).status).toBe(204);
+    await runScheduled(testEnv, new Date(Date.now() + 60_000), { invitationEmails: STAGES.invitationEmails });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await invitationRow(invitation.id)).toMatchObject({ emailQueuedAt: null, emailedAt: null });
   });
 });

@@ -56,15 +56,11 @@ const NOT_ORGANIZER: Record<string, string> = {
   "GET /v1/tickets/{id}": "buyer",
   "GET /v1/tickets/{id}/qr.svg": "buyer",
   "POST /v1/tickets/{id}/transfer": "buyer",
-  // Webhooks stay their creator's (an organizer account); watching one event checks webhook.manage there.
-  "POST /v1/webhooks": "own webhooks",
-  "GET /v1/webhooks": "own webhooks",
-  "DELETE /v1/webhooks/{id}": "own webhooks",
-  "GET /v1/webhooks/{id}/deliveries": "own webhooks",
-  "POST /v1/webhooks/{id}/deliveries/{deliveryId}/replay": "own webhooks",
+  "GET /v1/webhooks": "filtered by membership (webhook.manage); ?orgId= checks it",
   "GET /v1/orgs": "own memberships",
   "POST /v1/orgs": "any organizer",
-  "POST /v1/invitations/accept": "the invited account",
+  "POST /v1/invitations/preview": "the link's holder",
+  "POST /v1/invitations/accept": "the invited account, with the link",
   "POST /v1/payments/stripe/webhook": "Stripe",
 };
 
@@ -79,7 +75,7 @@ interface Sample {
 }
 
 const users = {} as Record<Caller, TestUser>;
-const world = { orgId: "", venueId: "", eventId: "", listId: "", targetUserId: "" };
+const world = { orgId: "", venueId: "", eventId: "", listId: "", targetUserId: "", hookId: "" };
 const ownerAuth = () => users.owner.auth;
 
 const start = Date.now() + 30 * 86_400_000;
@@ -159,6 +155,13 @@ const SAMPLES: Record<string, (caller: Caller) => Promise<Sample>> = {
     return { path: `/v1/orgs/${world.orgId}/invitations/${i.id}` };
   },
   "GET /v1/orgs/{id}/audit": async () => ({ path: `/v1/orgs/${world.orgId}/audit` }),
+  "POST /v1/webhooks": async () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/matrix", events: ["booking.confirmed"], orgId: world.orgId } }),
+  "DELETE /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${(await post("/v1/webhooks", { url: "https://hooks.example.com/gone", events: ["booking.confirmed"], orgId: world.orgId })).id}` }),
+  "GET /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${world.hookId}` }),
+  "PATCH /v1/webhooks/{id}": async () => ({ path: `/v1/webhooks/${world.hookId}`, body: { events: ["booking.confirmed", "booking.cancelled"] } }),
+  "GET /v1/webhooks/{id}/deliveries": async () => ({ path: `/v1/webhooks/${world.hookId}/deliveries` }),
+  // No such delivery: an allowed caller gets 404 "No such delivery", nothing is sent anywhere.
+  "POST /v1/webhooks/{id}/deliveries/{deliveryId}/replay": async () => ({ path: `/v1/webhooks/${world.hookId}/deliveries/${crypto.randomUUID()}/replay` }),
 };
 
 interface Operation {
@@ -196,6 +199,7 @@ beforeAll(async () => {
   world.venueId = (await post("/v1/venues", { orgId: world.orgId, name: "Matrix hall", city: "Berlin", address: "x", timezone: "Europe/Berlin", capacity: 100 })).id;
   world.eventId = await freshEvent();
   world.listId = (await post(`/v1/events/${world.eventId}/checkin-lists`, { name: "Main door" })).id;
+  world.hookId = (await post("/v1/webhooks", { url: "https://hooks.example.com/world", events: ["booking.confirmed"], eventId: world.eventId })).id;
 });
 
 async function check(op: Operation, action: Action, caller: Caller): Promise<string | null> {
@@ -206,7 +210,7 @@ async function check(op: Operation, action: Action, caller: Caller): Promise<str
   await sample.after?.();
   const error = res.headers.get("content-type")?.includes("json") ? (JSON.parse(text) as { error?: { code?: string; message?: string } }).error : undefined;
   // Refused: 401/403, or the 404 that hides a draft or an organization from outsiders.
-  const refused = res.status === 401 || res.status === 403 || (res.status === 404 && /^No such (event|organization|venue)$/.test(error?.message ?? ""));
+  const refused = res.status === 401 || res.status === 403 || (res.status === 404 && /^No such (event|organization|venue|webhook)$/.test(error?.message ?? ""));
   const said = `${res.status} ${text.slice(0, 160)}`;
   if (allowed && refused) return `${caller}: allowed by ${action} but answered ${said}`;
   if (!allowed && !refused) return `${caller}: refused by ${action} but answered ${said}`;

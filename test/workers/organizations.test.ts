@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { organizationInvitations, organizationMembers } from "../../src/db/schema";
 import type { OrgRole } from "../../src/services/permissions";
-import { type TestUser, call, expectError, makeUser, withDb } from "../helpers/fixtures";
+import { type TestUser, call, expectError, freshIp, makeUser, withDb } from "../helpers/fixtures";
 
 const start = Date.now() + 30 * 86_400_000;
 
@@ -59,6 +59,45 @@ describe("removing a member or changing a role", () => {
     expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${clerk.id}`, c.owner, { role: "viewer" })).status).toBe(200);
     expect((await get(`/v1/events/${c.eventId}/exports/bookings.csv`, clerk)).status).toBe(403);
     expect((await get(`/v1/admin/analytics/events/${c.eventId}`, clerk)).status).toBe(200);
+  });
+
+  it("stops the scanners of a member whose new role no longer covers them, and says so in the audit", async () => {
+    const c = await company();
+    const other = (
+      await post("/v1/events", c.owner, {
+        venueId: c.venueId, name: "Second night", category: "music", seating: "general", capacity: 10,
+        startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), priceCents: 1000, currency: "EUR",
+      })
+    ).body;
+    const works = async (scanner: { token: string }, eventId: string) =>
+      (await call(`/v1/events/${eventId}/checkin/keys`, { headers: { authorization: `Bearer ${scanner.token}` } })).status === 200;
+    const staff = await makeUser("user", "manager");
+    await addMember(c.orgId, staff.id, "event_manager");
+    const first = (await post(`/v1/events/${c.eventId}/scanners`, staff, { name: "First door" })).body;
+    const second = (await post(`/v1/events/${other.id}/scanners`, staff, { name: "Second door" })).body;
+    const owners = (await post(`/v1/events/${other.id}/scanners`, c.owner, { name: "Owner's phone" })).body;
+
+    // Narrowed to the first event: the second event's scanner stops, the first keeps working.
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${staff.id}`, c.owner, { role: "event_manager", eventIds: [c.eventId] })).status).toBe(200);
+    expect(await works(first, c.eventId)).toBe(true);
+    expect(await works(second, other.id)).toBe(false);
+
+    // A role without check-in: every scanner they made stops; the owner's stays.
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${staff.id}`, c.owner, { role: "viewer" })).status).toBe(200);
+    expect(await works(first, c.eventId)).toBe(false);
+    expect(await works(owners, other.id)).toBe(true);
+
+    const log = (await get(`/v1/orgs/${c.orgId}/audit`, c.owner)).body.data.filter((e: any) => e.action === "org.role_changed");
+    expect(log.map((e: any) => [e.detail.to, e.detail.scannersRevoked])).toEqual([["viewer", 1], ["event_manager", 1]]);
+  });
+
+  it("leaves a door member's scanners working when they become an event manager of every event", async () => {
+    const c = await company();
+    const door = await makeUser("user", "door");
+    await addMember(c.orgId, door.id, "door");
+    const scanner = (await post(`/v1/events/${c.eventId}/scanners`, door, { name: "Door phone" })).body;
+    expect((await send("PATCH", `/v1/orgs/${c.orgId}/members/${door.id}`, c.owner, { role: "event_manager" })).status).toBe(200);
+    expect((await call(`/v1/events/${c.eventId}/checkin/keys`, { headers: { authorization: `Bearer ${scanner.token}` } })).status).toBe(200);
   });
 
   it("keeps an event manager limited to chosen events away from the others", async () => {
@@ -127,7 +166,8 @@ describe("invitations", () => {
     const { invitee, invitation } = await invite("box_office");
     const [row] = await withDb((db) => db.select().from(organizationInvitations).where(eq(organizationInvitations.id, invitation.id)));
     expect(row.tokenHash).not.toContain(invitation.token.slice(0, 20));
-    expect((await get("/v1/orgs", invitee)).body.invitations.map((i: any) => i.id)).toEqual([invitation.id]);
+    const preview = await post("/v1/invitations/preview", invitee, { token: invitation.token });
+    expect(preview.body).toMatchObject({ orgId: c.orgId, orgName: "Invites", email: invitee.email.toLowerCase(), role: "box_office", eventIds: null, forYou: true });
     const accepted = await post("/v1/invitations/accept", invitee, { token: invitation.token });
     expect(accepted.body).toEqual({ orgId: c.orgId, role: "box_office" });
     expect((await get(`/v1/events/${c.eventId}/exports/attendees.csv`, invitee)).status).toBe(200);
@@ -136,7 +176,8 @@ describe("invitations", () => {
     expectError(again.body, "INVITATION_USED");
     const mine = (await get("/v1/orgs", invitee)).body;
     expect(mine.data.map((o: any) => [o.id, o.role])).toEqual([[c.orgId, "box_office"]]);
-    expect(mine.invitations).toEqual([]);
+    expect(mine.invitations).toBeUndefined();
+    expectError((await post("/v1/invitations/preview", invitee, { token: invitation.token })).body, "INVITATION_USED");
   });
 
   it("refuses another account, even a signed-in one with the link", async () => {
@@ -145,7 +186,28 @@ describe("invitations", () => {
     const res = await post("/v1/invitations/accept", stranger, { token: invitation.token });
     expect(res.status).toBe(403);
     expectError(res.body, "INVITATION_WRONG_ACCOUNT");
-    expect((await post("/v1/invitations/accept", stranger, { invitationId: invitation.id })).status).toBe(404);
+    // The link's holder may see what it invites to, and that it is not for this account.
+    expect((await post("/v1/invitations/preview", stranger, { token: invitation.token })).body).toMatchObject({ orgName: "Invites", role: "door", forYou: false });
+  });
+
+  it("does not let someone who registers with the invitee's unverified email see or accept the invitation without the link", async () => {
+    const email = `not-yet-registered-${crypto.randomUUID()}@evently.test`;
+    const invitation = (await post(`/v1/orgs/${c.orgId}/invitations`, c.owner, { email, role: "admin" })).body;
+    // Registering checks no mailbox: anyone can take the invitee's address first.
+    const reg = await call("/v1/auth/register", { method: "POST", json: { email, password: "a perfectly fine passphrase", name: "Squatter" }, headers: freshIp() });
+    expect(reg.status).toBe(201);
+    const registered = (await reg.json()) as any;
+    const squatter = { id: registered.user.id, auth: { authorization: `Bearer ${registered.accessToken}` } } as TestUser;
+
+    const mine = (await get("/v1/orgs", squatter)).body;
+    expect(JSON.stringify(mine)).not.toContain(invitation.id);
+    expect(JSON.stringify(mine)).not.toContain("Invites");
+    const byId = await post("/v1/invitations/accept", squatter, { invitationId: invitation.id });
+    expect(byId.status).toBe(400);
+    expectError(byId.body, "VALIDATION_FAILED");
+    expect(JSON.stringify(byId.body.error)).toContain("link");
+    const members = await withDb((db) => db.select().from(organizationMembers).where(eq(organizationMembers.orgId, c.orgId)));
+    expect(members.map((m) => m.userId)).not.toContain(squatter.id);
   });
 
   it("refuses a revoked invitation and an expired one, and a forged link", async () => {
@@ -169,7 +231,7 @@ describe("invitations", () => {
 
   it("lets one of two accepts at once win; the other is told the invitation was used", async () => {
     const { invitee, invitation } = await invite();
-    const both = await Promise.all([post("/v1/invitations/accept", invitee, { token: invitation.token }), post("/v1/invitations/accept", invitee, { invitationId: invitation.id })]);
+    const both = await Promise.all([post("/v1/invitations/accept", invitee, { token: invitation.token }), post("/v1/invitations/accept", invitee, { token: invitation.token })]);
     expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
     expectError(both.find((r) => r.status === 409)!.body, "INVITATION_USED");
   });
@@ -208,6 +270,8 @@ describe("object-level authorization across organizations", () => {
     const a = await company("North");
     const b = await company("South");
     await post(`/v1/events/${b.eventId}/publish`, b.owner);
+    const hook = (await post("/v1/webhooks", b.owner, { url: "https://hooks.example.com/south", events: ["booking.confirmed"], orgId: b.orgId })).body;
+    expect(hook.orgId).toBe(b.orgId);
     const tries: [string, string, unknown?][] = [
       ["PATCH", `/v1/venues/${b.venueId}`, { name: "Mine" }],
       ["DELETE", `/v1/venues/${b.venueId}`],
@@ -222,6 +286,14 @@ describe("object-level authorization across organizations", () => {
       ["POST", `/v1/events/${b.eventId}/scanners`, { name: "Mine" }],
       ["GET", `/v1/admin/analytics/events/${b.eventId}`],
       ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], eventId: b.eventId }],
+      ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: b.orgId }],
+      ["POST", "/v1/webhooks", { url: "https://example.com/hook", events: ["booking.confirmed"], orgId: a.orgId, eventId: b.eventId }],
+      ["GET", `/v1/webhooks?orgId=${b.orgId}`],
+      ["GET", `/v1/webhooks/${hook.id}`],
+      ["PATCH", `/v1/webhooks/${hook.id}`, { url: "https://attacker.example.com/x" }],
+      ["GET", `/v1/webhooks/${hook.id}/deliveries`],
+      ["POST", `/v1/webhooks/${hook.id}/deliveries/${crypto.randomUUID()}/replay`],
+      ["DELETE", `/v1/webhooks/${hook.id}`],
       ["GET", `/v1/orgs/${b.orgId}/members`],
       ["POST", `/v1/orgs/${b.orgId}/invitations`, { email: "me@evently.test", role: "owner" }],
     ];
@@ -229,6 +301,8 @@ describe("object-level authorization across organizations", () => {
       const res = await send(method, path, a.owner, json);
       expect([403, 404], `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`).toContain(res.status);
     }
+    expect((await get("/v1/webhooks", a.owner)).body.data.map((h: any) => h.id)).not.toContain(hook.id);
+    expect((await get(`/v1/webhooks?orgId=${b.orgId}`, b.owner)).body.data.map((h: any) => h.id)).toEqual([hook.id]);
     const types = (await get(`/v1/events/${b.eventId}/ticket-types`, a.owner)).body.data;
     expect(types.map((t: any) => t.name)).not.toContain("Mine");
     expect((await get(`/v1/venues?orgId=${b.orgId}`, null)).body.data.map((v: any) => v.id)).toEqual([b.venueId]);

@@ -37,9 +37,12 @@ const ROUTES: RoleRoute[] = [
   { method: "DELETE", path: "/v1/events/{eventId}/scanners/{anyId}", requiredRole: "organizer" },
   { method: "POST", path: "/v1/webhooks", body: { url: "https://example.com/hook", events: ["booking.confirmed"] }, requiredRole: "organizer" },
   { method: "GET", path: "/v1/webhooks", requiredRole: "organizer" },
-  { method: "DELETE", path: "/v1/webhooks/{anyId}", requiredRole: "organizer" },
-  { method: "GET", path: "/v1/webhooks/{anyId}/deliveries", requiredRole: "organizer" },
-  { method: "POST", path: "/v1/webhooks/{anyId}/deliveries/{anyId}/replay", requiredRole: "organizer" },
+  { method: "GET", path: "/v1/webhooks/{hookId}", requiredRole: "organizer" },
+  { method: "PATCH", path: "/v1/webhooks/{hookId}", body: { events: ["booking.cancelled"] }, requiredRole: "organizer" },
+  { method: "GET", path: "/v1/webhooks/{hookId}/deliveries", requiredRole: "organizer" },
+  { method: "POST", path: "/v1/webhooks/{hookId}/deliveries/{anyId}/replay", requiredRole: "organizer" },
+  // Last of the webhook rows: the admin's call deletes it.
+  { method: "DELETE", path: "/v1/webhooks/{hookId}", requiredRole: "organizer" },
   { method: "GET", path: "/v1/events/{eventId}/exports/attendees.csv", requiredRole: "organizer" },
   { method: "GET", path: "/v1/events/{eventId}/exports/bookings.csv", requiredRole: "organizer" },
 ];
@@ -106,7 +109,10 @@ beforeAll(async () => {
   });
   ids.eventId = ((await event.json()) as { id: string }).id;
   ids.typeId = "tt_default";
-  if (!ids.venueId || !ids.eventId) throw new Error("matrix fixtures: could not create venue and event");
+  // Another organization's webhook: the guard refuses before anything of it is shown.
+  const hook = await call("/v1/webhooks", { method: "POST", headers: owner.auth, json: { url: "https://example.com/hook", events: ["booking.confirmed"] } });
+  ids.hookId = ((await hook.json()) as { id: string }).id;
+  if (!ids.venueId || !ids.eventId || !ids.hookId) throw new Error("matrix fixtures: could not create venue and event");
 });
 
 const fill = (path: string) =>

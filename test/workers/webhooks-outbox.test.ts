@@ -124,28 +124,32 @@ describe("the cron's outbox sweep", () => {
   });
 });
 
-describe("a webhook whose owner lost access", () => {
-  const organizerOf = async (ev: TestEvent) => (await withDb((db) => db.select({ id: events.organizerId }).from(events).where(eq(events.id, ev.eventId))))[0].id;
+describe("a platform admin's global webhook whose admin lost the role", () => {
   const asAuthUser = (id: string, role: "organizer" | "admin") => ({ id, role, sid: "s", jti: "j", exp: 0 });
 
-  it("receives nothing once the organizer is disabled: the pending delivery is marked skipped (owner_disabled)", async () => {
+  it("a platform admin's global webhook receives nothing once the admin is disabled: the pending delivery is marked skipped (owner_disabled)", async () => {
     const ev = await makeReservedEventOnSale();
-    const organizerId = await organizerOf(ev);
-    const name = crypto.randomUUID();
-    const hook = await withDb((db) => createWebhook(testEnv, db, asAuthUser(organizerId, "organizer"), { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"] }));
-    await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `owner:${crypto.randomUUID()}`, data: { ticketId: "t", eventId: ev.eventId } }));
     const admin = await makeUser("admin");
-    expect((await call(`/v1/admin/users/${organizerId}`, { method: "PATCH", headers: admin.auth, json: { disabled: true } })).status).toBe(200);
+    const name = crypto.randomUUID();
+    const hook = await withDb((db) => createWebhook(testEnv, db, asAuthUser(admin.id, "admin"), { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"] }));
+    expect(hook.orgId).toBeNull();
+    try {
+      await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `owner:${crypto.randomUUID()}`, data: { ticketId: "t", eventId: ev.eventId } }));
+      const other = await makeUser("admin");
+      expect((await call(`/v1/admin/users/${admin.id}`, { method: "PATCH", headers: other.auth, json: { disabled: true } })).status).toBe(200);
 
-    await sweep();
-    const [d] = await eventually(async () => {
-      const rows = await deliveriesOf(hook.id);
-      return rows[0]?.status !== "pending" ? rows : null;
-    }, 10_000, "delivery settled");
-    expect(d.status).toBe("skipped");
-    const log = await attemptsOf(d.id);
-    expect(log.map((r) => r.error)).toEqual(["owner_disabled"]);
-    expect(await inbox(name)).toEqual([]);
+      await sweep();
+      const [d] = await eventually(async () => {
+        const rows = await deliveriesOf(hook.id);
+        return rows[0]?.status !== "pending" ? rows : null;
+      }, 10_000, "delivery settled");
+      expect(d.status).toBe("skipped");
+      const log = await attemptsOf(d.id);
+      expect(log.map((r) => r.error)).toEqual(["owner_disabled"]);
+      expect(await inbox(name)).toEqual([]);
+    } finally {
+      await withDb((db) => db.update(webhooks).set({ deletedAt: new Date() }).where(eq(webhooks.id, hook.id)));
+    }
   });
 
   it("a demoted admin's global webhook stops receiving other organizers' events (skipped, owner_lacks_access)", async () => {
@@ -179,33 +183,62 @@ describe("a webhook whose owner lost access", () => {
   });
 });
 
-describe("a webhook of an organization's member (organizations × webhooks)", () => {
-  it("an organization admin's event webhook receives the event's deliveries, and nothing once they are removed from the organization", async () => {
+describe("a webhook of an organization (organizations × webhooks)", () => {
+  const orgOfEvent = async (ev: TestEvent) => (await withDb((db) => db.select({ orgId: events.orgId }).from(events).where(eq(events.id, ev.eventId))))[0].orgId;
+  const json = async (res: Response) => ({ status: res.status, body: res.status === 204 ? null : ((await res.json()) as any) });
+
+  it("keeps delivering for the organization after the member who created it is removed, and another admin of the organization lists, reads and deletes it", async () => {
     const ev = await makeReservedEventOnSale();
-    const [{ orgId }] = await withDb((db) => db.select({ orgId: events.orgId }).from(events).where(eq(events.id, ev.eventId)));
-    const member = await makeUser("organizer");
-    await withDb((db) => db.insert(organizationMembers).values({ orgId, userId: member.id, role: "admin" }));
+    const orgId = await orgOfEvent(ev);
+    // Plain accounts: what they may do comes from their role in the organization.
+    const creator = await makeUser("user", "hook-creator");
+    const colleague = await makeUser("user", "hook-colleague");
+    await withDb((db) => db.insert(organizationMembers).values([{ orgId, userId: creator.id, role: "admin" }, { orgId, userId: colleague.id, role: "admin" }]));
     const name = crypto.randomUUID();
-    const created = await call("/v1/webhooks", { method: "POST", headers: member.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"], eventId: ev.eventId } });
-    expect(created.status).toBe(201);
-    const hook: any = await created.json();
+    const created = await json(await call("/v1/webhooks", { method: "POST", headers: creator.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"], eventId: ev.eventId } }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ orgId, eventId: ev.eventId, createdBy: creator.id });
+    const hook = created.body;
 
-    // A member who is not the event's creator: delivered (it was skipped, owner_lacks_access).
     await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `member:${crypto.randomUUID()}`, data: { ticketId: "t1", eventId: ev.eventId } }));
-    await eventually(async () => (await inbox(name)).length === 1, 10_000, "the member's webhook delivered");
+    await eventually(async () => (await inbox(name)).length === 1, 10_000, "the organization's webhook delivered");
 
-    // Removed from the organization: the next delivery is skipped, nothing more arrives.
-    const admin = await makeUser("admin");
-    expect((await call(`/v1/orgs/${orgId}/members/${member.id}`, { method: "DELETE", headers: admin.auth })).status).toBe(204);
+    // The creator leaves the organization: the hook is the organization's, and keeps working.
+    const owner = await makeUser("admin");
+    expect((await call(`/v1/orgs/${orgId}/members/${creator.id}`, { method: "DELETE", headers: owner.auth })).status).toBe(204);
     await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `removed:${crypto.randomUUID()}`, data: { ticketId: "t2", eventId: ev.eventId } }));
-    const rows = await eventually(async () => {
-      const all = await deliveriesOf(hook.id);
-      return all.length === 2 && all.every((r) => r.status !== "pending") ? all : null;
-    }, 10_000, "both deliveries settled");
-    expect(rows.map((r) => r.status).sort()).toEqual(["delivered", "skipped"]);
-    const skipped = rows.find((r) => r.status === "skipped")!;
-    expect((await attemptsOf(skipped.id)).map((r) => r.error)).toEqual(["owner_lacks_access"]);
-    expect((await inbox(name)).map((d) => JSON.parse(d.body).data.ticketId)).toEqual(["t1"]);
+    await eventually(async () => (await inbox(name)).length === 2, 10_000, "delivered after the creator left");
+    expect((await deliveriesOf(hook.id)).map((r) => r.status)).toEqual(["delivered", "delivered"]);
+
+    // The removed creator no longer reaches it; a colleague does.
+    expect([403, 404]).toContain((await call(`/v1/webhooks/${hook.id}/deliveries`, { headers: creator.auth })).status);
+    const listed = await json(await call(`/v1/webhooks?orgId=${orgId}`, { headers: colleague.auth }));
+    expect(listed.body.data.map((h: any) => h.id)).toContain(hook.id);
+    const log = await json(await call(`/v1/webhooks/${hook.id}/deliveries`, { headers: colleague.auth }));
+    expect(log.body.data.map((d: any) => d.status)).toEqual(["delivered", "delivered"]);
+    const changed = await json(await call(`/v1/webhooks/${hook.id}`, { method: "PATCH", headers: colleague.auth, json: { events: ["checkin.redeemed", "ticket.transferred"] } }));
+    expect(changed.body).toMatchObject({ id: hook.id, orgId, events: ["checkin.redeemed", "ticket.transferred"] });
+    expect((await json(await call(`/v1/webhooks/${hook.id}`, { headers: colleague.auth }))).body.events).toEqual(["checkin.redeemed", "ticket.transferred"]);
+    expect((await call(`/v1/webhooks/${hook.id}`, { method: "DELETE", headers: colleague.auth })).status).toBe(204);
+    expect((await json(await call(`/v1/webhooks?orgId=${orgId}`, { headers: colleague.auth }))).body.data.map((h: any) => h.id)).not.toContain(hook.id);
+  });
+
+  it("a hook for every event of an organization gets that organization's events only, not those of another organization its creator also manages", async () => {
+    const mine = await makeReservedEventOnSale();
+    const theirs = await makeReservedEventOnSale();
+    const [orgId, otherOrgId] = [await orgOfEvent(mine), await orgOfEvent(theirs)];
+    const admin = await makeUser("organizer", "two-org-admin");
+    await withDb((db) => db.insert(organizationMembers).values([{ orgId, userId: admin.id, role: "admin" }, { orgId: otherOrgId, userId: admin.id, role: "admin" }]));
+    const name = crypto.randomUUID();
+    const created = await json(await call("/v1/webhooks", { method: "POST", headers: admin.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"], orgId } }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ orgId, eventId: null });
+    for (const ev of [theirs, mine]) {
+      await withDb((db) => emitWebhook(testEnv, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `every:${crypto.randomUUID()}`, data: { ticketId: ev.eventId, eventId: ev.eventId } }));
+    }
+    await eventually(async () => (await inbox(name)).length === 1, 10_000, "the organization's event delivered");
+    expect((await deliveriesOf(created.body.id)).length).toBe(1);
+    expect((await inbox(name)).map((d) => JSON.parse(d.body).data.ticketId)).toEqual([mine.eventId]);
   });
 });
 
