@@ -142,7 +142,8 @@ export type InventoryResult<T> =
   | { ok: true; value: T }
   | { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
 
-export type WaitlistStatus = "waiting" | "offered" | "expired" | "converted" | "left";
+/** `cancelled`: the event was cancelled while the entry waited or its offer was open. */
+export type WaitlistStatus = "waiting" | "offered" | "expired" | "converted" | "left" | "cancelled";
 
 /** A user's place in an event's waitlist. `offered` carries the hold reserved for them. */
 export interface WaitlistEntryView {

@@ -87,6 +87,8 @@ export class InventoryEngine {
     if (!config) return notInitialized();
     if (config.cancelledMs === undefined) this.holds.setConfig({ ...config, salesEndMs: Math.min(config.salesEndMs, now), cancelledMs: now });
     this.holds.expireDue(now);
+    // The line ends before the holds do: an offered hold released below must not read as "left".
+    this.waitlist.cancelAll(now);
     for (const hold of this.holds.activeHolds()) {
       const t = decideRelease(hold, null);
       if (t.ok) this.holds.apply(hold, t.value, now);
