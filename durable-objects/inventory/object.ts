@@ -213,6 +213,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       onSale: this.gate.onSale,
       ...this.gate.stats(now),
       maxSeatsPerUser: this.engine.config.maxSeatsPerUser,
+      sellable: this.run(() => this.engine.sellable(now)),
       salesOver: cancelledMs !== undefined || now >= salesEndMs,
     });
   }

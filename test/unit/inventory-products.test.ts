@@ -196,3 +196,57 @@ describe("ticket types on reserved seating", () => {
     expect(engine.hold(user(2), { seatIds: ["A-1-2"] }, null)).toMatchObject({ ok: true, value: { totalCents: 1000, lines: [{ ticketTypeId: "tt_default", seatId: "A-1-2", unitCents: 1000 }] } });
   });
 });
+
+describe("seats some ticket type can still sell (what the waiting room admits against)", () => {
+  const ga = (types: TicketTypeDef[]) => setup({ types, vouchers: [] });
+
+  it("counts every free seat while a type without a quota is on sale", () => {
+    const { engine } = ga([type({ id: "tt_early", quota: 5 }), type({ id: "tt_regular" })]);
+    expect(engine.sellable(T0)).toBe(100);
+    expect(engine.hold(user(1), { quantity: 10 }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(90);
+  });
+
+  it("is bounded by what the on-sale types' quotas leave, a shared pool counted once", () => {
+    const { engine } = ga([
+      type({ id: "tt_default", quota: 0 }),
+      type({ id: "tt_adult", quota: 10, quotaPool: "floor" }),
+      type({ id: "tt_child", quota: 4, quotaPool: "floor" }),
+      type({ id: "tt_vip", quota: 3 }),
+    ]);
+    // The floor pool at most 10 (any of its types), plus 3 VIP; the default type sells none.
+    expect(engine.sellable(T0)).toBe(13);
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_child", quantity: 4 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(9);
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_vip", quantity: 3 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(6);
+  });
+
+  it("is 0 when every type is out of quota, off sale, outside its window or hidden, with seats still free", () => {
+    const { engine, clock } = ga([
+      type({ id: "tt_default", quota: 2 }),
+      type({ id: "tt_later", salesStartMs: T0 + HOUR }),
+      type({ id: "tt_over", salesEndMs: T0 - 1 }),
+      type({ id: "tt_secret", hidden: true }),
+      type({ id: "tt_pairs", quota: 3, minPerOrder: 2 }),
+    ]);
+    expect(engine.sellable(T0)).toBe(5);
+    const taken = engine.hold(user(1), { quantity: 2 }, null);
+    expect(taken).toMatchObject({ ok: true });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_pairs", quantity: 2 }] }, null)).toMatchObject({ ok: true });
+    // One pair ticket left, below the type's minimum per order: nothing sells, 96 seats free.
+    expect(engine.stats(T0).available).toBe(96);
+    expect(engine.sellable(T0)).toBe(0);
+    // The later type's window opens: every free seat sells again.
+    clock.now = T0 + HOUR;
+    expect(engine.sellable(clock.now)).toBe(engine.stats(clock.now).available);
+  });
+
+  it("gives the quota back when a hold of the type ends", () => {
+    const { engine, clock } = ga([type({ id: "tt_default", quota: 2 })]);
+    expect(engine.hold(user(1), { quantity: 2 }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(0);
+    clock.now = T0 + gaInit.holdTtlSeconds * 1000 + 1;
+    expect(engine.sellable(clock.now)).toBe(2);
+  });
+});

@@ -158,6 +158,13 @@ export class InventoryEngine {
     return this.holds.availability();
   }
 
+  /** Free seats some public ticket type can still sell now (what the waiting room admits against). */
+  sellable(now: number): number {
+    if (!this.holds.config) return 0;
+    this.holds.expireDue(now);
+    return this.holds.sellable(now);
+  }
+
   joinWaitlist(userId: string, quantity: number): InventoryResult<{ entry: WaitlistEntryView; created: boolean }> {
     return this.waitlist.join(userId, quantity);
   }

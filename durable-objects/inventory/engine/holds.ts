@@ -27,7 +27,7 @@ import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
-import { EMPTY_PRODUCTS, decideProducts, moveUsage, seatAllowed, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
+import { EMPTY_PRODUCTS, decideProducts, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
 import type { InventoryStore } from "../store/store";
 
 const EXPIRE_BATCH = 500;
@@ -352,6 +352,11 @@ export class Holds {
     this.tx(() => this.d.store.writeProducts(clean));
     this.products = clean;
     return ok({ revision: clean.revision, applied: true });
+  }
+
+  /** Seats some public type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
+  sellable(now: number): number {
+    return sellableSeats(typesOf(this.products), this.usage, now, this.available());
   }
 
   /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */

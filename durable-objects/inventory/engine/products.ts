@@ -104,6 +104,29 @@ export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
 const inWindow = (now: number, from: number | null, until: number | null) => (from === null || now >= from) && (until === null || now < until);
 const voucherApplies = (v: VoucherDef, typeId: string) => v.ticketTypeIds === null || v.ticketTypeIds.includes(typeId);
 
+/**
+ * How many of the `available` seats some type can still sell to the public now: the waiting room
+ * admits buyers against this number, not against free seats (docs/onsale.md). Counted are types that
+ * are not hidden and inside their sales window, each up to what its pool's quota leaves (a pool
+ * shared by several types counted once, at the most any of its on-sale types may still take; a
+ * remainder below the type's minimum per order sells nothing); a type without a quota sells every
+ * free seat. Not counted: a type's sections (a reserved type may be bounded by its sections' free
+ * seats, fewer than counted here), and hidden types a voucher unlocks (the room admits the public).
+ */
+export function sellableSeats(types: Map<string, TicketTypeDef>, u: Usage, now: number, available: number): number {
+  const byPool = new Map<string, number>();
+  for (const t of types.values()) {
+    if (t.hidden || !inWindow(now, t.salesStartMs, t.salesEndMs)) continue;
+    const left = typeRemaining(types, u, t);
+    if (left === null) return Math.max(0, available);
+    const pool = poolOf(t);
+    byPool.set(pool, Math.max(byPool.get(pool) ?? 0, left >= t.minPerOrder ? left : 0));
+  }
+  let n = 0;
+  for (const left of byPool.values()) n += left;
+  return Math.max(0, Math.min(available, n));
+}
+
 /** The discount per unit a voucher gives on a unit price (never more than the price). */
 export function unitDiscount(v: VoucherDef, unitCents: number): number {
   const { kind, value } = v.discount;
