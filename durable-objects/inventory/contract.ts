@@ -229,6 +229,12 @@ export interface ProductStats {
   vouchers: { voucherId: string; code: string; usages: number; maxUsages: number }[];
 }
 
+/** What the object's sales (committed holds) carry, per ticket type (seats or tickets) and per voucher (orders): reconciliation compares it with Postgres. */
+export interface BookedProducts {
+  types: Record<string, number>;
+  vouchers: Record<string, number>;
+}
+
 export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
   initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
@@ -262,6 +268,8 @@ export interface EventInventoryRpc {
   setProducts(set: ProductSet): Promise<InventoryResult<{ revision: number; applied: boolean }>>;
   /** Per type held+sold and what is left; per voucher its usages (holds that count). */
   productStats(): Promise<InventoryResult<ProductStats>>;
+  /** Per type and per voucher, what committed holds carry (reconciliation; holds in flight are not counted). */
+  bookedProducts(): Promise<BookedProducts>;
   snapshot(): Promise<Snapshot>;
   /** The snapshot, or NOT_INITIALIZED for an event never published. */
   seatMap(): Promise<InventoryResult<Snapshot>>;

@@ -8,6 +8,7 @@ import { closeBack, closeOnError } from "../shared/sockets";
 import {
   type AdmissionStats,
   type Availability,
+  type BookedProducts,
   type BookingPush,
   type ClosedSales,
   type EventInventoryRpc,
@@ -177,6 +178,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
 
   async productStats(): Promise<InventoryResult<ProductStats>> {
     return this.run(() => this.engine.productStats(this.now()));
+  }
+
+  async bookedProducts(): Promise<BookedProducts> {
+    return this.run(() => this.engine.bookedProducts());
   }
 
   async snapshot(): Promise<Snapshot> {

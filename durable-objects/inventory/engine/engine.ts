@@ -17,7 +17,7 @@ import {
 import type { Availability, ClosedSales, HoldRequest, HoldView, InventoryInit, InventoryResult, WaitlistEntryView } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import { Holds, notInitialized } from "./holds";
-import type { ProductStats } from "../contract";
+import type { BookedProducts, ProductStats } from "../contract";
 import type { ProductSet } from "../contract";
 import { Outbox } from "./outbox";
 import type { InventoryStore } from "../store/store";
@@ -156,6 +156,10 @@ export class InventoryEngine {
     if (!this.holds.config) return this.holds.availability();
     this.holds.expireDue(now);
     return this.holds.availability();
+  }
+
+  bookedProducts(): BookedProducts {
+    return this.holds.bookedProducts();
   }
 
   /** Free seats some public ticket type can still sell now (what the waiting room admits against). */

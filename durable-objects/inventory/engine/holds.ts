@@ -22,7 +22,7 @@ import {
   type SeatRow,
   type Transition,
 } from "../logic/rules";
-import { DEFAULT_TYPE_ID, type Availability, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats } from "../contract";
+import { DEFAULT_TYPE_ID, type Availability, type BookedProducts, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
@@ -352,6 +352,13 @@ export class Holds {
     this.tx(() => this.d.store.writeProducts(clean));
     this.products = clean;
     return ok({ revision: clean.revision, applied: true });
+  }
+
+  /** Per type and per voucher, what the committed holds (sales) carry; active and confirming holds are not counted. */
+  bookedProducts(): BookedProducts {
+    const u: Usage = { byType: new Map(), byVoucher: new Map() };
+    for (const h of this.live.values()) if (h.status === "committed") moveUsage(u, h, null, h.status);
+    return { types: Object.fromEntries(u.byType), vouchers: Object.fromEntries(u.byVoucher) };
   }
 
   /** Seats some public type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
