@@ -109,8 +109,9 @@ export interface AdmissionStats extends Availability {
   /** The event's cap per buyer. */
   maxSeatsPerUser: number;
   /**
-   * Of `available`, the seats some public ticket type can still sell now (on sale, in its window,
-   * within its pool's quota): the room admits against this, and is sold out at 0 with nothing held.
+   * Of `available`, the seats some ticket type can still sell now (in its window, within its pool's
+   * quota; hidden only while an unlocking voucher has a usage left): the room admits against this,
+   * and is sold out at 0 with nothing held.
    */
   sellable: number;
   /** The event was cancelled or its sales window has ended: nothing more can sell (the room ends itself). */

@@ -176,8 +176,8 @@ export interface InventoryView {
   /** Seats per admitted buyer who held, so far; null before any. */
   seatsPerBuyer: number | null;
   /**
-   * Of `available`, the seats some public ticket type can still sell (types off sale, hidden or out
-   * of quota sell none); absent: `available`.
+   * Of `available`, the seats some ticket type can still sell (types off sale, out of quota, or
+   * hidden with no voucher left to unlock them sell none); absent: `available`.
    */
   sellable?: number;
   /** The event's cap per buyer (no admitted buyer wants more). */

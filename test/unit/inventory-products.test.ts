@@ -242,6 +242,17 @@ describe("seats some ticket type can still sell (what the waiting room admits ag
     expect(engine.sellable(clock.now)).toBe(engine.stats(clock.now).available);
   });
 
+  it("counts a hidden type only while a voucher that unlocks it has a usage left (a presale by voucher)", () => {
+    const { engine } = setup({
+      types: [type({ id: "tt_default", salesStartMs: T0 + HOUR }), type({ id: "tt_presale", hidden: true, quota: 10 })],
+      vouchers: [voucher({ id: "vch_pre", code: "PRE", maxUsages: 1, unlocksHidden: true, ticketTypeIds: ["tt_presale"] })],
+    });
+    expect(engine.sellable(T0)).toBe(10);
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_presale", quantity: 2 }], voucher: "PRE" }, null)).toMatchObject({ ok: true });
+    // The voucher's one usage is taken: nobody else can buy the hidden type.
+    expect(engine.sellable(T0)).toBe(0);
+  });
+
   it("gives the quota back when a hold of the type ends", () => {
     const { engine, clock } = ga([type({ id: "tt_default", quota: 2 })]);
     expect(engine.hold(user(1), { quantity: 2 }, null)).toMatchObject({ ok: true });

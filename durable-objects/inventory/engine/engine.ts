@@ -162,7 +162,7 @@ export class InventoryEngine {
     return this.holds.bookedProducts();
   }
 
-  /** Free seats some public ticket type can still sell now (what the waiting room admits against). */
+  /** Free seats some ticket type can still sell now (what the waiting room admits against). */
   sellable(now: number): number {
     if (!this.holds.config) return 0;
     this.holds.expireDue(now);

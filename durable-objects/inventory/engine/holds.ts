@@ -361,9 +361,9 @@ export class Holds {
     return { types: Object.fromEntries(u.byType), vouchers: Object.fromEntries(u.byVoucher) };
   }
 
-  /** Seats some public type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
+  /** Seats some ticket type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
   sellable(now: number): number {
-    return sellableSeats(typesOf(this.products), this.usage, now, this.available());
+    return sellableSeats(this.products, this.usage, now, this.available());
   }
 
   /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */

@@ -105,18 +105,21 @@ const inWindow = (now: number, from: number | null, until: number | null) => (fr
 const voucherApplies = (v: VoucherDef, typeId: string) => v.ticketTypeIds === null || v.ticketTypeIds.includes(typeId);
 
 /**
- * How many of the `available` seats some type can still sell to the public now: the waiting room
- * admits buyers against this number, not against free seats (docs/onsale.md). Counted are types that
- * are not hidden and inside their sales window, each up to what its pool's quota leaves (a pool
- * shared by several types counted once, at the most any of its on-sale types may still take; a
- * remainder below the type's minimum per order sells nothing); a type without a quota sells every
- * free seat. Not counted: a type's sections (a reserved type may be bounded by its sections' free
- * seats, fewer than counted here), and hidden types a voucher unlocks (the room admits the public).
+ * How many of the `available` seats some type can still sell now: the waiting room admits buyers
+ * against this number, not against free seats (docs/onsale.md). Counted are types inside their
+ * sales window, each up to what its pool's quota leaves (a pool shared by several types counted
+ * once, at the most any of its on-sale types may still take; a remainder below the type's minimum
+ * per order sells nothing); a type without a quota sells every free seat. A hidden type counts only
+ * while a voucher that unlocks it is valid and has a usage left (a presale by voucher). Not counted:
+ * a type's sections (a reserved type may be bounded by its sections' free seats, fewer than counted here).
  */
-export function sellableSeats(types: Map<string, TicketTypeDef>, u: Usage, now: number, available: number): number {
+export function sellableSeats(products: ProductSet, u: Usage, now: number, available: number): number {
+  const types = typesOf(products);
+  const unlocked = (t: TicketTypeDef) =>
+    products.vouchers.some((v) => v.unlocksHidden && voucherApplies(v, t.id) && inWindow(now, v.validFromMs, v.validUntilMs) && (u.byVoucher.get(v.id) ?? 0) < v.maxUsages);
   const byPool = new Map<string, number>();
   for (const t of types.values()) {
-    if (t.hidden || !inWindow(now, t.salesStartMs, t.salesEndMs)) continue;
+    if (!inWindow(now, t.salesStartMs, t.salesEndMs) || (t.hidden && !unlocked(t))) continue;
     const left = typeRemaining(types, u, t);
     if (left === null) return Math.max(0, available);
     const pool = poolOf(t);
