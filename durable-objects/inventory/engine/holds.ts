@@ -22,12 +22,12 @@ import {
   type SeatRow,
   type Transition,
 } from "../logic/rules";
-import { DEFAULT_TYPE_ID, type Availability, type BookedProducts, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats } from "../contract";
+import { DEFAULT_TYPE_ID, type Availability, type BookedProducts, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats, type TicketTypeDef } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
-import { EMPTY_PRODUCTS, decideProducts, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
+import { EMPTY_PRODUCTS, decideProducts, freeInSections, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
 import type { InventoryStore } from "../store/store";
 
 const EXPIRE_BATCH = 500;
@@ -363,7 +363,10 @@ export class Holds {
 
   /** Seats some ticket type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
   sellable(now: number): number {
-    return sellableSeats(this.products, this.usage, now, this.available());
+    const available = this.available();
+    // Reserved seating: a type limited to sections sells only the free seats there.
+    const freeFor = (t: TicketTypeDef) => (this.config?.seating === "reserved" && t.sections ? freeInSections(t.sections, (k) => this.seats.freeIn(k)) : available);
+    return sellableSeats(this.products, this.usage, now, available, freeFor);
   }
 
   /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */

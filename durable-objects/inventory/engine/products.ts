@@ -95,6 +95,24 @@ const sectionOfSeat = (seatId: string) => {
   return { section, row };
 };
 
+/** The names a type's `sections` may give a seat: its section, and its section-row. */
+export function sectionKeysOf(seatId: string): [string, string] {
+  const { section, row } = sectionOfSeat(seatId);
+  return [section, `${section}-${row}`];
+}
+
+/** Free seats in a type's sections, from per-section and per-row counts (a row inside a listed section counted once). */
+export function freeInSections(sections: string[], freeIn: (key: string) => number): number {
+  const listed = new Set(sections);
+  let n = 0;
+  for (const s of listed) {
+    const dash = s.indexOf("-");
+    if (dash >= 0 && listed.has(s.slice(0, dash))) continue;
+    n += freeIn(s);
+  }
+  return n;
+}
+
 export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
   if (!t.sections) return true;
   const { section, row } = sectionOfSeat(seatId);
@@ -109,19 +127,19 @@ const voucherApplies = (v: VoucherDef, typeId: string) => v.ticketTypeIds === nu
  * against this number, not against free seats (docs/onsale.md). Counted are types inside their
  * sales window, each up to what its pool's quota leaves (a pool shared by several types counted
  * once, at the most any of its on-sale types may still take; a remainder below the type's minimum
- * per order sells nothing); a type without a quota sells every free seat. A hidden type counts only
- * while a voucher that unlocks it is valid and has a usage left (a presale by voucher). Not counted:
- * a type's sections (a reserved type may be bounded by its sections' free seats, fewer than counted here).
+ * per order sells nothing), and up to the free seats it may be sold for (`freeFor`: reserved
+ * seating, the free seats in its sections); a type without a quota sells every such seat. A hidden
+ * type counts only while a voucher that unlocks it is valid and has a usage left (a presale by voucher).
  */
-export function sellableSeats(products: ProductSet, u: Usage, now: number, available: number): number {
+export function sellableSeats(products: ProductSet, u: Usage, now: number, available: number, freeFor: (t: TicketTypeDef) => number = () => available): number {
   const types = typesOf(products);
   const unlocked = (t: TicketTypeDef) =>
     products.vouchers.some((v) => v.unlocksHidden && voucherApplies(v, t.id) && inWindow(now, v.validFromMs, v.validUntilMs) && (u.byVoucher.get(v.id) ?? 0) < v.maxUsages);
   const byPool = new Map<string, number>();
   for (const t of types.values()) {
     if (!inWindow(now, t.salesStartMs, t.salesEndMs) || (t.hidden && !unlocked(t))) continue;
-    const left = typeRemaining(types, u, t);
-    if (left === null) return Math.max(0, available);
+    const quotaLeft = typeRemaining(types, u, t);
+    const left = Math.min(quotaLeft ?? Number.POSITIVE_INFINITY, freeFor(t));
     const pool = poolOf(t);
     byPool.set(pool, Math.max(byPool.get(pool) ?? 0, left >= t.minPerOrder ? left : 0));
   }
