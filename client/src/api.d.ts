@@ -7067,8 +7067,11 @@ export interface components {
             /** Format: uuid */
             eventId: string;
             quantity: number;
-            /** @enum {string} */
-            status: "waiting" | "offered" | "expired" | "converted" | "left";
+            /**
+             * @description cancelled: the event was cancelled while you waited (or your offer was open)
+             * @enum {string}
+             */
+            status: "waiting" | "offered" | "expired" | "converted" | "left" | "cancelled";
             /** @description 1 = offered next; null once no longer waiting */
             position: number | null;
             /** @description The hold reserved for you while offered: book it with POST /v1/bookings {holdId} */

@@ -108,6 +108,12 @@ export interface AdmissionStats extends Availability {
   seatsPerBuyer: number | null;
   /** The event's cap per buyer. */
   maxSeatsPerUser: number;
+  /**
+   * Of `available`, the seats some ticket type can still sell now (in its window, within its pool's
+   * quota; hidden only while an unlocking voucher has a usage left): the room admits against this,
+   * and is sold out at 0 with nothing held.
+   */
+  sellable: number;
   /** The event was cancelled or its sales window has ended: nothing more can sell (the room ends itself). */
   salesOver?: boolean;
 }
@@ -142,7 +148,8 @@ export type InventoryResult<T> =
   | { ok: true; value: T }
   | { ok: false; code: InventoryErrorCode; message: string; details?: unknown };
 
-export type WaitlistStatus = "waiting" | "offered" | "expired" | "converted" | "left";
+/** `cancelled`: the event was cancelled while the entry waited or its offer was open. */
+export type WaitlistStatus = "waiting" | "offered" | "expired" | "converted" | "left" | "cancelled";
 
 /** A user's place in an event's waitlist. `offered` carries the hold reserved for them. */
 export interface WaitlistEntryView {
@@ -223,6 +230,12 @@ export interface ProductStats {
   vouchers: { voucherId: string; code: string; usages: number; maxUsages: number }[];
 }
 
+/** What the object's sales (committed holds) carry, per ticket type (seats or tickets) and per voucher (orders): reconciliation compares it with Postgres. */
+export interface BookedProducts {
+  types: Record<string, number>;
+  vouchers: Record<string, number>;
+}
+
 export interface EventInventoryRpc {
   /** Idempotent: a second call with the same event is a no-op that reports `created: false`. */
   initialize(init: InventoryInit): Promise<InventoryResult<{ created: boolean; version: number }>>;
@@ -256,6 +269,8 @@ export interface EventInventoryRpc {
   setProducts(set: ProductSet): Promise<InventoryResult<{ revision: number; applied: boolean }>>;
   /** Per type held+sold and what is left; per voucher its usages (holds that count). */
   productStats(): Promise<InventoryResult<ProductStats>>;
+  /** Per type and per voucher, what committed holds carry (reconciliation; holds in flight are not counted). */
+  bookedProducts(): Promise<BookedProducts>;
   snapshot(): Promise<Snapshot>;
   /** The snapshot, or NOT_INITIALIZED for an event never published. */
   seatMap(): Promise<InventoryResult<Snapshot>>;

@@ -8,6 +8,7 @@ import { closeBack, closeOnError } from "../shared/sockets";
 import {
   type AdmissionStats,
   type Availability,
+  type BookedProducts,
   type BookingPush,
   type ClosedSales,
   type EventInventoryRpc,
@@ -181,6 +182,10 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
     return this.run(() => this.engine.productStats(this.now()));
   }
 
+  async bookedProducts(): Promise<BookedProducts> {
+    return this.run(() => this.engine.bookedProducts());
+  }
+
   async snapshot(): Promise<Snapshot> {
     return this.run(() => this.live.snapshot());
   }
@@ -217,6 +222,7 @@ export class EventInventory extends DurableObject<Env> implements EventInventory
       onSale: this.gate.onSale,
       ...this.gate.stats(now),
       maxSeatsPerUser: this.engine.config.maxSeatsPerUser,
+      sellable: this.run(() => this.engine.sellable(now)),
       salesOver: cancelledMs !== undefined || now >= salesEndMs,
     });
   }

@@ -175,6 +175,11 @@ export interface InventoryView {
   admissionsUsed: number;
   /** Seats per admitted buyer who held, so far; null before any. */
   seatsPerBuyer: number | null;
+  /**
+   * Of `available`, the seats some ticket type can still sell (types off sale, out of quota, or
+   * hidden with no voucher left to unlock them sell none); absent: `available`.
+   */
+  sellable?: number;
   /** The event's cap per buyer (no admitted buyer wants more). */
   maxSeatsPerUser?: number;
   /** Cancelled, or the sales window has ended. */
@@ -208,7 +213,8 @@ export function measuredRate(state: RoomState, now: number): number {
 }
 
 /**
- * How many to admit now. Nothing before the opening. Sold out when no seat is free and none is
+ * How many to admit now. Nothing before the opening. "Free" seats are those some public ticket
+ * type can still sell (`sellable`: on sale, within its quota). Sold out when none is free and none is
  * held (nothing can come back). Otherwise the least of: the seats free now over the most a buyer
  * may take (the event's cap), minus admitted buyers who have not held yet, within
  * FIRST_HOLD_GRACE_MS of their admission (so every admitted buyer finds at least one seat for their
@@ -228,7 +234,9 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   const pending = Math.max(0, Math.min(inSession(state, now) - inv.admissionsUsed, admittedLately));
   const holding = Math.ceil(inv.held / seatsPerBuyer);
   const activeShoppers = pending + holding;
-  const soldOut = open && inv.available <= 0 && inv.held <= 0;
+  // Free seats no on-sale type can sell admit nobody: each buyer admitted for them would fail to hold.
+  const free = Math.min(inv.available, inv.sellable ?? inv.available);
+  const soldOut = open && free <= 0 && inv.held <= 0;
   const elapsed = state.lastTickAt === null ? 0 : Math.max(0, now - state.lastTickAt);
   let carry = state.carry;
   let byRate = Number.POSITIVE_INFINITY;
@@ -243,7 +251,7 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
     // one of them takes the cap, the last admitted still finds a seat. Only an event without a cap
     // falls back to the estimate.
     const reserve = Number.isFinite(cap) ? cap : wants;
-    const byInventory = Math.ceil(inv.available / reserve) - pending;
+    const byInventory = Math.ceil(free / reserve) - pending;
     const byShoppers = config.maxActiveShoppers - activeShoppers;
     const byPace = Math.ceil((pace * Math.min(PACE_MAX_INTERVAL_MS, elapsed || PACE_MAX_INTERVAL_MS)) / 1_000);
     quota = Math.max(0, Math.min(byInventory, byShoppers, byRate, byPace));
@@ -253,7 +261,7 @@ export function decideTick(config: RoomConfig, state: RoomState, inv: InventoryV
   const admitted = perShard.reduce((a, b) => a + b, 0);
   if (config.admitPerMinute !== null) carry -= admitted;
   const measured = measuredRate(state, now);
-  const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(inv.available / wants) / 60);
+  const ratePerSecond = measured > 0 ? measured : config.admitPerMinute !== null ? config.admitPerMinute / 60 : Math.max(1, Math.ceil(free / wants) / 60);
   const sessionEnd = Math.floor(now / 1000) * 1000 + config.shopperSessionSeconds * 1000;
   return { open, soldOut, quota: admitted, perShard, ratePerSecond, activeShoppers, carry, pacePerSecond: pace, admissionsUsed: inv.admissionsUsed, sessionEnd };
 }

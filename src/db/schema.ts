@@ -390,7 +390,7 @@ export const waitlistEntries = pgTable(
     eventId: uuid("event_id").notNull().references(() => events.id),
     userId: uuid("user_id").notNull().references(() => users.id),
     quantity: integer("quantity").notNull(),
-    status: text("status", { enum: ["waiting", "offered", "expired", "converted", "left"] }).notNull(),
+    status: text("status", { enum: ["waiting", "offered", "expired", "converted", "left", "cancelled"] }).notNull(),
     holdId: text("hold_id"),
     joinedAt: ts("joined_at").notNull(),
     offeredAt: ts("offered_at"),

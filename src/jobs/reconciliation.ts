@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { Env } from "../env";
 import type { Database } from "../db/client";
 import { bookings, bookingSeats, events, sagaSteps } from "../db/schema";
-import type { EventInventoryRpc } from "../../durable-objects/inventory/contract";
+import { DEFAULT_TYPE_ID, type BookedProducts, type EventInventoryRpc } from "../../durable-objects/inventory/contract";
 import type { SagaMessage } from "../queues/messages";
 import { inventoryFor } from "../../durable-objects/inventory/client";
 import { writeReconciliationMetric } from "../lib/metrics";
@@ -10,6 +10,10 @@ import { writeReconciliationMetric } from "../lib/metrics";
 export type Drift =
   | { eventId: string; kind: "booked-in-inventory-only" | "booked-in-postgres-only"; seatIds: string[] }
   | { eventId: string; kind: "booked-count"; inventory: number; postgres: number; inFlight: number }
+  /** Seats or tickets of a ticket type sold in the object and in Postgres (confirmed bookings' lines). */
+  | { eventId: string; kind: "type-booked-count"; ticketTypeId: string; inventory: number; postgres: number; inFlight: number }
+  /** Orders that used a voucher: committed holds in the object, confirmed bookings in Postgres. */
+  | { eventId: string; kind: "voucher-usages"; voucherId: string; inventory: number; postgres: number; inFlight: number }
   | { eventId: string; kind: "inventory-unreachable"; error: string };
 
 /** A difference reconciliation fixed: the object now agrees with Postgres for this booking. */
@@ -19,7 +23,7 @@ const EVENTS_PER_RUN = 200;
 const REPAIRS_PER_EVENT = 100;
 
 type ActiveEvent = { id: string; seating: "reserved" | "general"; seatsSold: number };
-type Snap = Awaited<ReturnType<EventInventoryRpc["snapshot"]>>;
+type Snap = Awaited<ReturnType<EventInventoryRpc["snapshot"]>> & { products: BookedProducts };
 
 /**
  * Compares each active event's object with Postgres, repairs what Postgres settles beyond doubt
@@ -29,6 +33,13 @@ type Snap = Awaited<ReturnType<EventInventoryRpc["snapshot"]>>;
  * else (a seat booked in the object for no known booking, a seat now taken by another hold) is
  * reported, never guessed at. Bookings whose saga is between the two (committed in the object but
  * not yet confirmed in Postgres, cancelled in Postgres but seats not yet returned) are in flight.
+ *
+ * Seats alone can agree while the bookings behind them do not (general admission counts only; a
+ * seat the object booked for a failed booking that Postgres sold to another): per ticket type and
+ * per voucher, what the object's sales carry is compared with Postgres's confirmed bookings, and a
+ * difference beyond the bookings in flight repairs every settled booking whose hold disagrees. The
+ * object derives quota use and voucher usages from its holds (no counter of their own), so the same
+ * two repairs put them right.
  */
 export async function reconcile(db: Database, now: Date, inventory: (eventId: string) => EventInventoryRpc): Promise<{ eventsChecked: number; drift: Drift[]; repaired: Repair[] }> {
   const active = await db
@@ -41,7 +52,7 @@ export async function reconcile(db: Database, now: Date, inventory: (eventId: st
   const repaired: Repair[] = [];
   for (const e of active) {
     // An object that does not answer is drift of its own; a Postgres failure fails the run.
-    const snapshot = () => inventory(e.id).snapshot().catch((err) => {
+    const snapshot = () => Promise.all([inventory(e.id).snapshot(), inventory(e.id).bookedProducts()]).then(([snap, products]): Snap => ({ ...snap, products })).catch((err) => {
       drift.push({ eventId: e.id, kind: "inventory-unreachable", error: String(err) });
       return null;
     });
@@ -66,7 +77,7 @@ export async function reconcile(db: Database, now: Date, inventory: (eventId: st
   return { eventsChecked: active.length, drift, repaired };
 }
 
-type Comparison = { drift: Drift[]; invOnly: string[]; pgOnly: string[]; invMore: boolean; pgMore: boolean };
+type Comparison = { drift: Drift[]; invOnly: string[]; pgOnly: string[]; invMore: boolean; pgMore: boolean; productsDiffer: boolean };
 
 async function compare(db: Database, e: ActiveEvent, snap: Snap): Promise<Comparison> {
   const drift: Drift[] = [];
@@ -84,16 +95,72 @@ async function compare(db: Database, e: ActiveEvent, snap: Snap): Promise<Compar
     if (pgOnly.length) drift.push({ eventId: e.id, kind: "booked-in-postgres-only", seatIds: pgOnly });
   }
   const booked = snap.availability.booked;
-  const invMore = booked > e.seatsSold + inFlightQuantity;
-  const pgMore = booked < e.seatsSold - inFlightQuantity;
+  let invMore = booked > e.seatsSold + inFlightQuantity;
+  let pgMore = booked < e.seatsSold - inFlightQuantity;
   if (invMore || pgMore) drift.push({ eventId: e.id, kind: "booked-count", inventory: booked, postgres: e.seatsSold, inFlight: inFlightQuantity });
-  return { drift, invOnly, pgOnly, invMore: invMore || invOnly.length > 0, pgMore: pgMore || pgOnly.length > 0 };
+  const pg = await confirmedProducts(db, e.id);
+  const flying = productsOf(inFlight);
+  let productsDiffer = false;
+  const differ = (inventory: number, postgres: number, inFlight: number) => {
+    const more = inventory > postgres + inFlight;
+    const less = inventory < postgres - inFlight;
+    invMore ||= more;
+    pgMore ||= less;
+    productsDiffer ||= more || less;
+    return more || less;
+  };
+  for (const id of keysOf(snap.products.types, pg.types)) {
+    const [i, p, f] = [snap.products.types[id] ?? 0, pg.types[id] ?? 0, flying.types[id] ?? 0];
+    if (differ(i, p, f)) drift.push({ eventId: e.id, kind: "type-booked-count", ticketTypeId: id, inventory: i, postgres: p, inFlight: f });
+  }
+  for (const id of keysOf(snap.products.vouchers, pg.vouchers)) {
+    const [i, p, f] = [snap.products.vouchers[id] ?? 0, pg.vouchers[id] ?? 0, flying.vouchers[id] ?? 0];
+    if (differ(i, p, f)) drift.push({ eventId: e.id, kind: "voucher-usages", voucherId: id, inventory: i, postgres: p, inFlight: f });
+  }
+  return { drift, invOnly, pgOnly, invMore: invMore || invOnly.length > 0, pgMore: pgMore || pgOnly.length > 0, productsDiffer };
+}
+
+const keysOf = (...maps: Record<string, number>[]) => [...new Set(maps.flatMap((m) => Object.keys(m)))].sort();
+
+type ProductLines = { quantity: number; lines: { ticketTypeId: string; quantity: number }[]; voucherId: string | null };
+
+/** Per type and per voucher, what bookings carry; a booking from before ticket types (no lines) is the default type. */
+function productsOf(rows: ProductLines[]): BookedProducts {
+  const out: BookedProducts = { types: {}, vouchers: {} };
+  for (const b of rows) {
+    const lines = b.lines.length ? b.lines : [{ ticketTypeId: DEFAULT_TYPE_ID, quantity: b.quantity }];
+    for (const l of lines) out.types[l.ticketTypeId] = (out.types[l.ticketTypeId] ?? 0) + l.quantity;
+    if (b.voucherId) out.vouchers[b.voucherId] = (out.vouchers[b.voucherId] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Per type and per voucher, what the event's confirmed bookings carry, summed by Postgres. */
+async function confirmedProducts(db: Database, eventId: string): Promise<BookedProducts> {
+  const types = await db.execute(sql`
+    select l->>'ticketTypeId' as id, sum((l->>'quantity')::int)::int as n
+      from ${bookings} b,
+           jsonb_array_elements(case when jsonb_array_length(b.lines) = 0
+             then jsonb_build_array(jsonb_build_object('ticketTypeId', ${DEFAULT_TYPE_ID}::text, 'quantity', b.quantity))
+             else b.lines end) l
+     where b.event_id = ${eventId} and b.status = 'confirmed'
+     group by 1`);
+  const vouchers = await db
+    .select({ id: bookings.voucherId, n: sql<number>`count(*)::int` })
+    .from(bookings)
+    .where(and(eq(bookings.eventId, eventId), eq(bookings.status, "confirmed"), sql`${bookings.voucherId} is not null`))
+    .groupBy(bookings.voucherId);
+  const out: BookedProducts = { types: {}, vouchers: {} };
+  for (const r of types.rows as { id: string; n: number }[]) out.types[r.id] = Number(r.n);
+  for (const r of vouchers) out.vouchers[r.id!] = Number(r.n);
+  return out;
 }
 
 /** Bookings Postgres has settled whose hold the object disagrees with, repaired one by one. */
 async function repair(db: Database, e: ActiveEvent, c: Comparison, inv: EventInventoryRpc): Promise<Repair[]> {
   const repaired: Repair[] = [];
-  const touches = (seatIds: string[]) => (b: { seats: { id: string }[] }) => e.seating === "general" || b.seats.some((s) => seatIds.includes(s.id));
+  // A ticket type's or a voucher's count differs: the seats may agree, so every settled booking whose hold disagrees is a candidate.
+  const touches = (seatIds: string[]) => (b: { seats: { id: string }[] }) => e.seating === "general" || c.productsDiffer || b.seats.some((s) => seatIds.includes(s.id));
   const candidates = (statuses: Array<"failed" | "cancelled" | "confirmed">) =>
     db
       .select({ id: bookings.id, holdId: bookings.holdId, seats: bookings.seats, quantity: bookings.quantity })
@@ -130,7 +197,7 @@ async function seatsSoldOf(db: Database, eventId: string): Promise<number> {
 async function inFlightBookings(db: Database, eventId: string) {
   const done = (step: string) => sql`exists (select 1 from ${sagaSteps} where ${sagaSteps.bookingId} = ${bookings.id} and ${sagaSteps.step} = ${step} and ${sagaSteps.status} = 'done')`;
   return db
-    .select({ id: bookings.id, seats: bookings.seats, quantity: bookings.quantity })
+    .select({ id: bookings.id, seats: bookings.seats, quantity: bookings.quantity, lines: bookings.lines, voucherId: bookings.voucherId })
     .from(bookings)
     .where(
       and(

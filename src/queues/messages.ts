@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const NotificationKind = z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered", "hold.event-cancelled"]);
+export const NotificationKind = z.enum(["booking.confirmed", "booking.failed", "booking.cancelled", "booking.refunded", "waitlist.offered", "waitlist.event-cancelled", "hold.event-cancelled"]);
 export type NotificationKind = z.infer<typeof NotificationKind>;
 
 export const NotificationMessage = z.object({
@@ -54,7 +54,7 @@ export const InventoryOutbox = z.object({
       eventId: z.string().uuid(),
       userId: z.string().uuid(),
       quantity: z.number().int().positive(),
-      status: z.enum(["waiting", "offered", "expired", "converted", "left"]),
+      status: z.enum(["waiting", "offered", "expired", "converted", "left", "cancelled"]),
       holdId: z.string().nullable(),
       joinedAt: z.number().int(),
       offeredAt: z.number().int().nullable(),

@@ -13,7 +13,7 @@ const Entry = z
     id: z.string(),
     eventId: z.string().uuid(),
     quantity: z.number().int(),
-    status: z.enum(["waiting", "offered", "expired", "converted", "left"]),
+    status: z.enum(["waiting", "offered", "expired", "converted", "left", "cancelled"]).openapi({ description: "cancelled: the event was cancelled while you waited (or your offer was open)" }),
     position: z.number().int().nullable().openapi({ description: "1 = offered next; null once no longer waiting" }),
     holdId: z.string().nullable().openapi({ description: "The hold reserved for you while offered: book it with POST /v1/bookings {holdId}" }),
     offerExpiresAt: z.string().nullable(),

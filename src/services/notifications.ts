@@ -11,6 +11,7 @@ const SUBJECTS: Record<NotificationMessage["kind"], string> = {
   "booking.cancelled": "Your booking is cancelled",
   "booking.refunded": "Your refund is on its way",
   "waitlist.offered": "Seats are waiting for you",
+  "waitlist.event-cancelled": "The event was cancelled; its waitlist is closed",
   "hold.event-cancelled": "The event was cancelled; your held seats are released",
 };
 

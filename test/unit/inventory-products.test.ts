@@ -4,6 +4,7 @@ import { implicitDefaultType, unitDiscount } from "../../durable-objects/invento
 import type { ProductSet, TicketTypeDef, VoucherDef } from "../../durable-objects/inventory/contract";
 import type { InventoryInit } from "../../durable-objects/inventory/contract";
 import { scenarioEngine, scenarioInit, T0 } from "../helpers/inventory-scenario";
+import { rng } from "../helpers/random";
 
 const user = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const HOUR = 3_600_000;
@@ -194,5 +195,119 @@ describe("ticket types on reserved seating", () => {
     expect(r).toMatchObject({ ok: true, value: { totalCents: 9500, seats: [{ id: "B-2-1", priceCents: 500 }, { id: "A-1-1", priceCents: 9000 }] } });
     expect(engine.hold(user(2), { seats: [{ id: "A-1-2", ticketTypeId: "tt_vip" }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
     expect(engine.hold(user(2), { seatIds: ["A-1-2"] }, null)).toMatchObject({ ok: true, value: { totalCents: 1000, lines: [{ ticketTypeId: "tt_default", seatId: "A-1-2", unitCents: 1000 }] } });
+  });
+});
+
+describe("seats some ticket type can still sell (what the waiting room admits against)", () => {
+  const ga = (types: TicketTypeDef[]) => setup({ types, vouchers: [] });
+
+  it("counts every free seat while a type without a quota is on sale", () => {
+    const { engine } = ga([type({ id: "tt_early", quota: 5 }), type({ id: "tt_regular" })]);
+    expect(engine.sellable(T0)).toBe(100);
+    expect(engine.hold(user(1), { quantity: 10 }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(90);
+  });
+
+  it("is bounded by what the on-sale types' quotas leave, a shared pool counted once", () => {
+    const { engine } = ga([
+      type({ id: "tt_default", quota: 0 }),
+      type({ id: "tt_adult", quota: 10, quotaPool: "floor" }),
+      type({ id: "tt_child", quota: 4, quotaPool: "floor" }),
+      type({ id: "tt_vip", quota: 3 }),
+    ]);
+    // The floor pool at most 10 (any of its types), plus 3 VIP; the default type sells none.
+    expect(engine.sellable(T0)).toBe(13);
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_child", quantity: 4 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(9);
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_vip", quantity: 3 }] }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(6);
+  });
+
+  it("is 0 when every type is out of quota, off sale, outside its window or hidden, with seats still free", () => {
+    const { engine, clock } = ga([
+      type({ id: "tt_default", quota: 2 }),
+      type({ id: "tt_later", salesStartMs: T0 + HOUR }),
+      type({ id: "tt_over", salesEndMs: T0 - 1 }),
+      type({ id: "tt_secret", hidden: true }),
+      type({ id: "tt_pairs", quota: 3, minPerOrder: 2 }),
+    ]);
+    expect(engine.sellable(T0)).toBe(5);
+    const taken = engine.hold(user(1), { quantity: 2 }, null);
+    expect(taken).toMatchObject({ ok: true });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_pairs", quantity: 2 }] }, null)).toMatchObject({ ok: true });
+    // One pair ticket left, below the type's minimum per order: nothing sells, 96 seats free.
+    expect(engine.stats(T0).available).toBe(96);
+    expect(engine.sellable(T0)).toBe(0);
+    // The later type's window opens: every free seat sells again.
+    clock.now = T0 + HOUR;
+    expect(engine.sellable(clock.now)).toBe(engine.stats(clock.now).available);
+  });
+
+  it("counts a hidden type only while a voucher that unlocks it has a usage left (a presale by voucher)", () => {
+    const { engine } = setup({
+      types: [type({ id: "tt_default", salesStartMs: T0 + HOUR }), type({ id: "tt_presale", hidden: true, quota: 10 })],
+      vouchers: [voucher({ id: "vch_pre", code: "PRE", maxUsages: 1, unlocksHidden: true, ticketTypeIds: ["tt_presale"] })],
+    });
+    expect(engine.sellable(T0)).toBe(10);
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_presale", quantity: 2 }], voucher: "PRE" }, null)).toMatchObject({ ok: true });
+    // The voucher's one usage is taken: nobody else can buy the hidden type.
+    expect(engine.sellable(T0)).toBe(0);
+  });
+
+  it("counts a reserved type limited to sections only up to the free seats there", () => {
+    const init: InventoryInit = {
+      ...scenarioInit,
+      seats: [...[1, 2, 3].map((n) => ({ id: `A-1-${n}`, section: "A", row: "1", number: n, priceCents: 1000 })), ...[1, 2].map((n) => ({ id: `B-2-${n}`, section: "B", row: "2", number: n, priceCents: 800 }))],
+      capacity: 5,
+    };
+    // Only section B is sold (the default type is off sale): 2 seats, though 5 are free.
+    const { engine } = setup({ types: [type({ id: "tt_default", salesEndMs: T0 - 1 }), type({ id: "tt_b", sections: ["B"] })], vouchers: [] }, init);
+    expect(engine.sellable(T0)).toBe(2);
+    expect(engine.hold(user(1), { seats: [{ id: "B-2-1", ticketTypeId: "tt_b" }] }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(1);
+    expect(engine.stats(T0).available).toBe(4);
+  });
+
+  it("keeps the free seats per section exact through holds, releases, expiries, bookings and returns (against a count of the seats)", () => {
+    const seats = ["A", "B", "C"].flatMap((section) => [1, 2, 3].flatMap((row) => [1, 2, 3, 4].map((n) => ({ id: `${section}-${row}-${n}`, section, row: String(row), number: n, priceCents: 1000 }))));
+    const init: InventoryInit = { ...scenarioInit, seats, capacity: seats.length, maxSeatsPerUser: 6 };
+    const sections = ["A", "A-1", "B-2"];
+    const { engine, clock } = setup({ types: [type({ id: "tt_default", salesEndMs: T0 - 1 }), type({ id: "tt_some", sections })], vouchers: [] }, init);
+    const random = rng(7);
+    const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
+    const live: string[] = [];
+    const booked: { holdId: string; bookingId: string }[] = [];
+    for (let step = 0; step < 400; step++) {
+      const r = random();
+      if (r < 0.45) {
+        const free = engine.holds.seatMap()!.filter((s) => s.status === "available" && sections.some((x) => x === s.section || x === `${s.section}-${s.row}`));
+        if (free.length) {
+          const h = engine.hold(user(1 + Math.floor(random() * 20)), { seats: [pick(free)].map((s) => ({ id: s.id, ticketTypeId: "tt_some" })) }, null);
+          if (h.ok) live.push(h.value.id);
+        }
+      } else if (r < 0.6 && live.length) {
+        engine.release(live.splice(Math.floor(random() * live.length), 1)[0], null);
+      } else if (r < 0.75 && live.length) {
+        const holdId = live.splice(Math.floor(random() * live.length), 1)[0];
+        const bookingId = `bk_${step}`;
+        if (engine.beginConfirm(holdId, bookingId).ok && engine.commit(holdId, bookingId).ok) booked.push({ holdId, bookingId });
+      } else if (r < 0.85 && booked.length) {
+        const b = booked.splice(Math.floor(random() * booked.length), 1)[0];
+        engine.returnSeats(b.holdId, b.bookingId);
+      } else {
+        clock.now += 20_000;
+      }
+      const sellable = engine.sellable(clock.now);
+      const counted = engine.holds.seatMap()!.filter((s) => s.status === "available" && (s.section === "A" || `${s.section}-${s.row}` === "B-2")).length;
+      expect(sellable, `step ${step}`).toBe(counted);
+    }
+  });
+
+  it("gives the quota back when a hold of the type ends", () => {
+    const { engine, clock } = ga([type({ id: "tt_default", quota: 2 })]);
+    expect(engine.hold(user(1), { quantity: 2 }, null)).toMatchObject({ ok: true });
+    expect(engine.sellable(T0)).toBe(0);
+    clock.now = T0 + gaInit.holdTtlSeconds * 1000 + 1;
+    expect(engine.sellable(clock.now)).toBe(2);
   });
 });

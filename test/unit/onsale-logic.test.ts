@@ -71,6 +71,23 @@ describe("admitted buyers who never hold", () => {
   });
 });
 
+describe("free seats no ticket type can sell", () => {
+  const c = config({ opensAt: T0 - 60_000 });
+  const state = { ...emptyRoomState(), opened: true, lastTickAt: T0, usedAtLastTick: 0, heads: [[1, 2, 3], [4, 5, 6]], waiting: [3, 3] };
+
+  it("admit nobody: the room counts seats some on-sale type can still sell, and is sold out at none with nothing held", () => {
+    // 50 seats free, every on-sale type out of quota, nothing held: sold out, nobody admitted.
+    const none = decideTick(c, state, inventory({ available: 50, booked: 50, sellable: 0, maxSeatsPerUser: 2 }), T0 + 1_000);
+    expect(none).toMatchObject({ soldOut: true, quota: 0 });
+    // 2 left of a quota, at most 2 per buyer: one buyer admitted, not 25.
+    const two = decideTick(c, state, inventory({ available: 50, booked: 50, sellable: 2, maxSeatsPerUser: 2 }), T0 + 1_000);
+    expect(two).toMatchObject({ soldOut: false, quota: 1 });
+    // Quota held by someone who may let go: not sold out, but nobody admitted meanwhile.
+    const held = decideTick(c, state, inventory({ available: 48, held: 2, booked: 50, sellable: 0, maxSeatsPerUser: 2 }), T0 + 1_000);
+    expect(held).toMatchObject({ soldOut: false, quota: 0 });
+  });
+});
+
 describe("a tick that fails in part, or is never recorded", () => {
   const c = config({ opensAt: T0 - 60_000 });
   // 4 seats, at most 2 per buyer: two buyers on the way at a time; one waiting on each shard first.

@@ -265,6 +265,7 @@ describe("booking saga through the real queues", () => {
     expect(dirty.drift.filter((d) => d.eventId === ev.eventId)).toEqual([
       { eventId: ev.eventId, kind: "booked-in-inventory-only", seatIds: ["A-2-2"] },
       { eventId: ev.eventId, kind: "booked-count", inventory: 2, postgres: 1, inFlight: 0 },
+      { eventId: ev.eventId, kind: "type-booked-count", ticketTypeId: "tt_default", inventory: 2, postgres: 1, inFlight: 0 },
     ]);
   });
 });

@@ -1,7 +1,7 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { and, eq, sql } from "drizzle-orm";
-import { bookings, events, notifications, payments } from "../../src/db/schema";
+import { bookings, events, notifications, payments, waitlistEntries } from "../../src/db/schema";
 import { advanceBooking, inventoryFor, sagaDeps } from "../../src/services/booking-saga";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { failureReason } from "../../src/services/booking-failures";
@@ -10,6 +10,7 @@ import { call, expectError, makeUser, testEnv, withDb, type TestUser } from "../
 import { bookingRow, makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
 import { expectInvariants } from "../helpers/invariants";
 import { eventually } from "../helpers/wait";
+import { inventoryStub } from "../helpers/inventory";
 import type { EventInventoryRpc } from "../../durable-objects/inventory/contract";
 
 // Cancelling an event, end to end through the routes, the real queues, the event's object and Postgres.
@@ -57,6 +58,54 @@ async function refundedOnce(bookingId: string): Promise<boolean> {
   const st = await cardNetwork().statement(bookingId);
   return st.length === 1 && st[0].status === "succeeded" && st[0].refundRef !== null;
 }
+
+describe("the waitlist of a cancelled event", () => {
+  it("tells everyone waiting once that the event was cancelled and ends their entries, in the object and in Postgres", async () => {
+    const org = await makeUser("organizer");
+    const [holder, offered, waiting] = [await makeUser(), await makeUser(), await makeUser()];
+    const e = await makePublished(org, (await makeVenue(org, { layout: undefined })).id, { seating: "general", capacity: 1 });
+    const inv = inventoryFor(testEnv, e.id);
+    const h = await holdVia(holder, e.id, { quantity: 1 });
+    const joinVia = async (u: TestUser) => {
+      const res = await call(`/v1/events/${e.id}/waitlist`, { method: "POST", headers: u.auth, json: { quantity: 1 } });
+      expect(res.status).toBe(201);
+    };
+    await joinVia(offered);
+    await joinVia(waiting);
+    // The holder lets go: the first in line is offered the seat, the second keeps waiting.
+    expect((await inv.release(h.id, holder.id)).ok).toBe(true);
+    const mine = async (u: TestUser): Promise<any> => (await call(`/v1/events/${e.id}/waitlist/me`, { headers: u.auth })).json();
+    expect(await mine(offered)).toMatchObject({ status: "offered" });
+    expect(await mine(waiting)).toMatchObject({ status: "waiting", position: 1 });
+
+    expect((await cancel(org, e.id)).status).toBe(202);
+    // A repeated cancel (the documented retry) tells nobody twice.
+    expect((await cancel(org, e.id)).status).toBe(202);
+    expect(await mine(offered)).toMatchObject({ status: "cancelled", position: null, offerExpiresAt: null });
+    expect(await mine(waiting)).toMatchObject({ status: "cancelled", position: null });
+    expect(await inv.stats()).toMatchObject({ held: 0, available: 1 });
+
+    const stub = inventoryStub(e.id);
+    await runDurableObjectAlarm(stub);
+    const mirrored = await eventually(async () => {
+      const rows = await withDb((db) => db.select().from(waitlistEntries).where(eq(waitlistEntries.eventId, e.id)));
+      return rows.length === 2 && rows.every((r) => r.status === "cancelled") && rows;
+    }, 15_000, "both entries mirrored as cancelled");
+    expect(mirrored).toHaveLength(2);
+    // The one waiting is told by the waitlist; the one offered seats by the released hold (once each).
+    await eventually(async () => (await noticesOf(waiting.id)).some((n) => n.type === "waitlist.event-cancelled"), 15_000, "the waiting user told");
+    await eventually(async () => (await noticesOf(offered.id)).some((n) => n.type === "hold.event-cancelled"), 15_000, "the offered user told");
+    await runDurableObjectAlarm(stub);
+    await new Promise((r) => setTimeout(r, 500));
+    const kinds = async (u: TestUser) => (await noticesOf(u.id)).map((n) => n.type).filter((t) => t !== "waitlist.offered").sort();
+    expect(await kinds(waiting)).toEqual(["waitlist.event-cancelled"]);
+    expect(await kinds(offered)).toEqual(["hold.event-cancelled"]);
+    expect((await noticesOf(waiting.id)).find((n) => n.type === "waitlist.event-cancelled")!.payload).toMatchObject({ eventId: e.id, quantity: 1 });
+    // Joining again answers that sales are closed.
+    const again = await call(`/v1/events/${e.id}/waitlist`, { method: "POST", headers: holder.auth, json: { quantity: 1 } });
+    expect(again.status).toBe(409);
+  });
+});
 
 describe("booking after cancellation", () => {
   it("a booking on a cancelled event answers 409 EVENT_CANCELLED, charges nothing, and the hold it named is released with its holder told", async () => {

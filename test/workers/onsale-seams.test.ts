@@ -9,6 +9,7 @@ import type { TickOrder } from "../../durable-objects/onsale/shard.logic";
 import { shardOf } from "../../durable-objects/onsale/order";
 import { admissionKey, signAdmission } from "../../durable-objects/onsale/contract";
 import type { EventInventory } from "../../durable-objects/inventory/object";
+import type { ProductSet, TicketTypeDef } from "../../durable-objects/inventory/contract";
 import { call, freshIp, makeUser, testEnv, type TestUser } from "../helpers/fixtures";
 import { callApp, makeUsers, publishedEvent, type FixtureEvent } from "../helpers/inventory";
 
@@ -384,5 +385,46 @@ describe("restarts in the middle of an on-sale", () => {
     await tick(ev.id);
     expect((await admissions(ev, users)).size).toBe(3);
     expect((await stats(ev)).body).toMatchObject({ admitted: 3, soldOut: false });
+  });
+});
+
+describe("the waiting room × ticket types (issue 24, the seams nobody listed)", () => {
+  const types = (over: (Partial<TicketTypeDef> & { id: string })[]): ProductSet => ({
+    revision: 1,
+    types: over.map((o) => ({ name: o.id, priceCents: null, quota: null, quotaPool: null, minPerOrder: 1, maxPerOrder: null, salesStartMs: null, salesEndMs: null, hidden: false, sections: null, ...o })),
+    vouchers: [],
+  });
+
+  it("admits only as many buyers as the on-sale types' quotas can serve, every one of them holds, and says sold out with seats free but none sellable", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 20, maxSeatsPerUser: 2 });
+    // 20 seats, but the public can buy only 2: the default type's quota. A later type is not on sale yet, a hidden one is for voucher holders.
+    const later = Date.now() + 3_600_000;
+    expect((await ev.stub.setProducts(types([{ id: "tt_default", quota: 2 }, { id: "tt_later", salesStartMs: later }, { id: "tt_secret", hidden: true }]))).ok).toBe(true);
+    const users = await makeUsers(6);
+    expect((await putOnSale(ev, { opensAt: iso(Date.now() - 1_000), shards: 1 })).status).toBe(200);
+    for (const u of users) expect((await join(ev, u)).status).toBe(201);
+    await tick(ev.id);
+    await tick(ev.id);
+    const admitted = await admissions(ev, users);
+    // Counting free seats, ten buyers' worth (20 seats, 2 each) would be admitted: all six, five of whom could not hold.
+    expect(admitted.size).toBe(1);
+    for (const [userId, token] of admitted) {
+      const u = users.find((x) => x.id === userId)!;
+      const h = await hold(ev, u, { quantity: 2 }, token);
+      expect(h.status, JSON.stringify(h.body)).toBe(201);
+      const bookingId = crypto.randomUUID();
+      expect((await ev.stub.beginConfirm(h.body.id, bookingId)).ok).toBe(true);
+      expect((await ev.stub.commit(h.body.id, bookingId)).ok).toBe(true);
+    }
+    await tick(ev.id);
+    // 18 seats free, none sellable, nothing held: sold out, nobody else admitted.
+    expect((await ev.stub.stats()).available).toBe(18);
+    expect((await stats(ev)).body).toMatchObject({ soldOut: true, admitted: 1 });
+    const waiting = users.find((u) => !admitted.has(u.id))!;
+    expect(await me(ev, waiting)).toEqual({ status: 200, body: { status: "sold_out" } });
+    // The organizer raises the quota: the room admits again.
+    expect((await ev.stub.setProducts({ ...types([{ id: "tt_default", quota: 4 }, { id: "tt_later", salesStartMs: later }, { id: "tt_secret", hidden: true }]), revision: 2 })).ok).toBe(true);
+    await tick(ev.id);
+    expect((await admissions(ev, users)).size).toBe(2);
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createDb, closeDb } from "../../src/db/client";
-import { bookings, sagaSteps } from "../../src/db/schema";
+import { bookings, events, sagaSteps } from "../../src/db/schema";
 import { eq } from "drizzle-orm";
 import { advanceBooking, inventoryFor, sagaDeps } from "../../src/services/booking-saga";
 import { reconcile } from "../../src/jobs/reconciliation";
 import { makeUser, testEnv, withDb, type TestUser } from "../helpers/fixtures";
 import { makeReservedEventOnSale, type TestEvent } from "../helpers/booking-fixtures";
+import { publishedEvent } from "../helpers/inventory";
+import type { HoldRequest, ProductSet } from "../../durable-objects/inventory/contract";
 
 // Against the real EventInventory objects: every event of this file's database is on sale in one.
 const inventory = (eventId: string) => inventoryFor(testEnv, eventId);
@@ -39,6 +41,7 @@ describe("reconciliation of inventories with Postgres", () => {
       expect(dirty.drift.filter((d) => d.eventId === ev.eventId)).toEqual([
         { eventId: ev.eventId, kind: "booked-in-inventory-only", seatIds: ["A-2-5"] },
         { eventId: ev.eventId, kind: "booked-count", inventory: 3, postgres: 2, inFlight: 0 },
+        { eventId: ev.eventId, kind: "type-booked-count", ticketTypeId: "tt_default", inventory: 3, postgres: 2, inFlight: 0 },
       ]);
     } finally {
       await closeDb(db);
@@ -117,9 +120,67 @@ describe("reconciliation of inventories with Postgres", () => {
     expect(report.drift.filter((d) => d.eventId === ev.eventId)).toEqual([
       { eventId: ev.eventId, kind: "booked-in-postgres-only", seatIds: ["A-2-3"] },
       { eventId: ev.eventId, kind: "booked-count", inventory: 0, postgres: 1, inFlight: 0 },
+      { eventId: ev.eventId, kind: "type-booked-count", ticketTypeId: "tt_default", inventory: 0, postgres: 1, inFlight: 0 },
     ]);
     const mine = await inv.getHold(taken.value.id);
     expect(mine.ok && mine.value.status).toBe("active");
+  });
+});
+
+describe("reconciliation × ticket types and vouchers", () => {
+  const products: ProductSet = {
+    revision: 1,
+    types: [{ id: "tt_early", name: "Early bird", priceCents: 3000, quota: 2, quotaPool: null, minPerOrder: 1, maxPerOrder: null, salesStartMs: null, salesEndMs: null, hidden: false, sections: null }],
+    vouchers: [{ id: "vch_early", code: "EARLY", discount: { kind: "percent", value: 10 }, maxUsages: 1, validFromMs: null, validUntilMs: null, ticketTypeIds: ["tt_early"], unlocksHidden: false }],
+  };
+
+  it("books again the booking Postgres confirmed when the object kept another one's seats instead (equal seat counts): the early-bird quota and the voucher are not sold twice", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 4, maxSeatsPerUser: 4 });
+    const inv = inventory(ev.id);
+    expect((await inv.setProducts(products)).ok).toBe(true);
+    const [a, b, c] = [await makeUser(), await makeUser(), await makeUser()];
+    const early = await sagaBooking(ev.id, a, { items: [{ ticketTypeId: "tt_early", quantity: 2 }], voucher: "EARLY" }, "confirmed");
+    const plain = await sagaBooking(ev.id, b, { quantity: 2 }, "committed");
+    // Postgres failed the plain booking (its saga believes the seats went back) and the object let
+    // the early-bird booking's seats go: 2 seats booked on each side, for different bookings.
+    await withDb(async (db) => {
+      await db.update(bookings).set({ status: "failed", failureReason: "test" }).where(eq(bookings.id, plain.booking.id));
+      await db.insert(sagaSteps).values([{ bookingId: plain.booking.id, step: "fail", status: "done" }, { bookingId: plain.booking.id, step: "release", status: "done" }]);
+    });
+    expect((await inv.returnSeats(early.holdId, early.booking.id)).ok).toBe(true);
+    expect(await inv.stats()).toMatchObject({ booked: 2 });
+
+    const report = await withDb((db) => reconcile(db, new Date(), inventory));
+    expect(report.repaired.filter((r) => r.eventId === ev.id)).toEqual([
+      { eventId: ev.id, bookingId: plain.booking.id, kind: "seats-returned", seatIds: [], quantity: 2 },
+      { eventId: ev.id, bookingId: early.booking.id, kind: "seats-rebooked", seatIds: [], quantity: 2 },
+    ]);
+    expect(report.drift.filter((d) => d.eventId === ev.id)).toEqual([]);
+    const got = await inv.productStats();
+    if (!got.ok) throw new Error(got.message);
+    const stats = got.value;
+    expect(stats.types.find((t) => t.ticketTypeId === "tt_early")).toMatchObject({ used: 2, quota: 2, available: 0 });
+    expect(stats.vouchers).toEqual([{ voucherId: "vch_early", code: "EARLY", usages: 1, maxUsages: 1 }]);
+    // The early-bird quota and the voucher stay sold: nobody gets them a second time.
+    expect(await inv.hold(c.id, { items: [{ ticketTypeId: "tt_early", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+    expect(await inv.hold(c.id, { quantity: 1, voucher: "EARLY" }, null)).toMatchObject({ ok: false });
+  });
+
+  it("counts a booking of a type with a voucher between commit and confirm as in flight, not drift, and reports a voucher used on one side only", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 4, maxSeatsPerUser: 4 });
+    const inv = inventory(ev.id);
+    expect((await inv.setProducts(products)).ok).toBe(true);
+    const pending = await sagaBooking(ev.id, await makeUser(), { items: [{ ticketTypeId: "tt_early", quantity: 1 }], voucher: "EARLY" }, "committed");
+    const quiet = await withDb((db) => reconcile(db, new Date(), inventory));
+    expect(quiet.drift.filter((d) => d.eventId === ev.id)).toEqual([]);
+    expect(quiet.repaired.filter((r) => r.eventId === ev.id)).toEqual([]);
+    // Postgres confirms it without the voucher (as if the row were edited by hand): the seat counts
+    // and types agree, the voucher's usage does not, and no booking's hold disagrees to repair.
+    await withDb((db) => db.update(bookings).set({ status: "confirmed", voucherId: null }).where(eq(bookings.id, pending.booking.id)));
+    await withDb((db) => db.update(events).set({ seatsSold: 1 }).where(eq(events.id, ev.id)));
+    const report = await withDb((db) => reconcile(db, new Date(), inventory));
+    expect(report.repaired.filter((r) => r.eventId === ev.id)).toEqual([]);
+    expect(report.drift.filter((d) => d.eventId === ev.id)).toEqual([{ eventId: ev.id, kind: "voucher-usages", voucherId: "vch_early", inventory: 1, postgres: 0, inFlight: 0 }]);
   });
 });
 
@@ -156,4 +217,30 @@ async function confirmedBooking(ev: TestEvent, user: TestUser, seatIds: string[]
     await closeDb(db);
   }
   return { booking, holdId: hold.value.id };
+}
+
+/** A GA booking with the hold's lines and voucher, confirmed by the real saga, or left committed in the object (between commit and confirm). */
+async function sagaBooking(eventId: string, user: TestUser, req: HoldRequest, until: "confirmed" | "committed") {
+  const inv = inventory(eventId);
+  const hold = await inv.hold(user.id, req, null);
+  if (!hold.ok) throw new Error(hold.message);
+  const h = hold.value;
+  const [booking] = await withDb((db) =>
+    db.insert(bookings).values({
+      userId: user.id, eventId, holdId: h.id, quantity: h.quantity, seats: h.seats, lines: h.lines, voucherId: h.voucherId ?? null,
+      totalAmountCents: h.totalCents, currency: "EUR", paymentMethod: "pm_card_ok", paymentDeadline: new Date(Date.now() + 600_000),
+    }).returning(),
+  );
+  if (until === "committed") {
+    expect((await inv.beginConfirm(h.id, booking.id)).ok).toBe(true);
+    expect((await inv.commit(h.id, booking.id)).ok).toBe(true);
+  } else {
+    const db = createDb(testEnv);
+    try {
+      expect(await advanceBooking(sagaDeps(testEnv, db), booking.id)).toEqual({ kind: "finished", status: "confirmed" });
+    } finally {
+      await closeDb(db);
+    }
+  }
+  return { booking, holdId: h.id };
 }

@@ -17,7 +17,7 @@ import {
 import type { Availability, ClosedSales, HoldRequest, HoldView, InventoryInit, InventoryResult, WaitlistEntryView } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import { Holds, notInitialized } from "./holds";
-import type { ProductStats } from "../contract";
+import type { BookedProducts, ProductStats } from "../contract";
 import type { ProductSet } from "../contract";
 import { Outbox } from "./outbox";
 import type { InventoryStore } from "../store/store";
@@ -87,6 +87,8 @@ export class InventoryEngine {
     if (!config) return notInitialized();
     if (config.cancelledMs === undefined) this.holds.setConfig({ ...config, salesEndMs: Math.min(config.salesEndMs, now), cancelledMs: now });
     this.holds.expireDue(now);
+    // The line ends before the holds do: an offered hold released below must not read as "left".
+    this.waitlist.cancelAll(now);
     for (const hold of this.holds.activeHolds()) {
       const t = decideRelease(hold, null);
       if (t.ok) this.holds.apply(hold, t.value, now);
@@ -154,6 +156,17 @@ export class InventoryEngine {
     if (!this.holds.config) return this.holds.availability();
     this.holds.expireDue(now);
     return this.holds.availability();
+  }
+
+  bookedProducts(): BookedProducts {
+    return this.holds.bookedProducts();
+  }
+
+  /** Free seats some ticket type can still sell now (what the waiting room admits against). */
+  sellable(now: number): number {
+    if (!this.holds.config) return 0;
+    this.holds.expireDue(now);
+    return this.holds.sellable(now);
   }
 
   joinWaitlist(userId: string, quantity: number): InventoryResult<{ entry: WaitlistEntryView; created: boolean }> {

@@ -22,12 +22,12 @@ import {
   type SeatRow,
   type Transition,
 } from "../logic/rules";
-import { DEFAULT_TYPE_ID, type Availability, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats } from "../contract";
+import { DEFAULT_TYPE_ID, type Availability, type BookedProducts, type HoldRequest, type HoldView, type InventoryInit, type InventoryResult, type ProductSet, type ProductStats, type TicketTypeDef } from "../contract";
 import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
-import { EMPTY_PRODUCTS, decideProducts, moveUsage, seatAllowed, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
+import { EMPTY_PRODUCTS, decideProducts, freeInSections, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
 import type { InventoryStore } from "../store/store";
 
 const EXPIRE_BATCH = 500;
@@ -357,6 +357,21 @@ export class Holds {
     this.tx(() => this.d.store.writeProducts(clean));
     this.products = clean;
     return ok({ revision: clean.revision, applied: true });
+  }
+
+  /** Per type and per voucher, what the committed holds (sales) carry; active and confirming holds are not counted. */
+  bookedProducts(): BookedProducts {
+    const u: Usage = { byType: new Map(), byVoucher: new Map() };
+    for (const h of this.live.values()) if (h.status === "committed") moveUsage(u, h, null, h.status);
+    return { types: Object.fromEntries(u.byType), vouchers: Object.fromEntries(u.byVoucher) };
+  }
+
+  /** Seats some ticket type can still sell now (products.ts, sellableSeats): what the waiting room admits against. */
+  sellable(now: number): number {
+    const available = this.available();
+    // Reserved seating: a type limited to sections sells only the free seats there.
+    const freeFor = (t: TicketTypeDef) => (this.config?.seating === "reserved" && t.sections ? freeInSections(t.sections, (k) => this.seats.freeIn(k)) : available);
+    return sellableSeats(this.products, this.usage, now, available, freeFor);
   }
 
   /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */

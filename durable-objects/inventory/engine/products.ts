@@ -95,6 +95,24 @@ const sectionOfSeat = (seatId: string) => {
   return { section, row };
 };
 
+/** The names a type's `sections` may give a seat: its section, and its section-row. */
+export function sectionKeysOf(seatId: string): [string, string] {
+  const { section, row } = sectionOfSeat(seatId);
+  return [section, `${section}-${row}`];
+}
+
+/** Free seats in a type's sections, from per-section and per-row counts (a row inside a listed section counted once). */
+export function freeInSections(sections: string[], freeIn: (key: string) => number): number {
+  const listed = new Set(sections);
+  let n = 0;
+  for (const s of listed) {
+    const dash = s.indexOf("-");
+    if (dash >= 0 && listed.has(s.slice(0, dash))) continue;
+    n += freeIn(s);
+  }
+  return n;
+}
+
 export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
   if (!t.sections) return true;
   const { section, row } = sectionOfSeat(seatId);
@@ -103,6 +121,32 @@ export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
 
 const inWindow = (now: number, from: number | null, until: number | null) => (from === null || now >= from) && (until === null || now < until);
 const voucherApplies = (v: VoucherDef, typeId: string) => v.ticketTypeIds === null || v.ticketTypeIds.includes(typeId);
+
+/**
+ * How many of the `available` seats some type can still sell now: the waiting room admits buyers
+ * against this number, not against free seats (docs/onsale.md). Counted are types inside their
+ * sales window, each up to what its pool's quota leaves (a pool shared by several types counted
+ * once, at the most any of its on-sale types may still take; a remainder below the type's minimum
+ * per order sells nothing), and up to the free seats it may be sold for (`freeFor`: reserved
+ * seating, the free seats in its sections); a type without a quota sells every such seat. A hidden
+ * type counts only while a voucher that unlocks it is valid and has a usage left (a presale by voucher).
+ */
+export function sellableSeats(products: ProductSet, u: Usage, now: number, available: number, freeFor: (t: TicketTypeDef) => number = () => available): number {
+  const types = typesOf(products);
+  const unlocked = (t: TicketTypeDef) =>
+    products.vouchers.some((v) => v.unlocksHidden && voucherApplies(v, t.id) && inWindow(now, v.validFromMs, v.validUntilMs) && (u.byVoucher.get(v.id) ?? 0) < v.maxUsages);
+  const byPool = new Map<string, number>();
+  for (const t of types.values()) {
+    if (!inWindow(now, t.salesStartMs, t.salesEndMs) || (t.hidden && !unlocked(t))) continue;
+    const quotaLeft = typeRemaining(types, u, t);
+    const left = Math.min(quotaLeft ?? Number.POSITIVE_INFINITY, freeFor(t));
+    const pool = poolOf(t);
+    byPool.set(pool, Math.max(byPool.get(pool) ?? 0, left >= t.minPerOrder ? left : 0));
+  }
+  let n = 0;
+  for (const left of byPool.values()) n += left;
+  return Math.max(0, Math.min(available, n));
+}
 
 /** The discount per unit a voucher gives on a unit price (never more than the price). */
 export function unitDiscount(v: VoucherDef, unitCents: number): number {

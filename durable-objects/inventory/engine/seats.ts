@@ -4,15 +4,39 @@
  */
 import type { HoldRow, SeatRow } from "../logic/rules";
 import type { SeatRecord } from "../store/store";
+import { sectionKeysOf } from "./products";
 
 export class Seats {
   private list: SeatRecord[] = [];
   private readonly byId = new Map<string, SeatRecord>();
+  /**
+   * Free seats per section and per section-row (as a ticket type's `sections` name them): counted
+   * once when first asked (the waiting room, for a type limited to sections), then kept with every
+   * change, so neither a start nor a hold pays for it unless it is used (counting 100,000 seats at
+   * start took 41 -> 111 ms), and the room's tick reads it without a pass over the seats.
+   */
+  private freeCounts: Map<string, number> | null = null;
 
   load(records: SeatRecord[]): void {
     this.list = records;
     this.byId.clear();
+    this.freeCounts = null;
     for (const s of records) this.byId.set(s.id, s);
+  }
+
+  /** Free seats in a section (`A`) or a row (`A-1`). */
+  freeIn(key: string): number {
+    if (!this.freeCounts) {
+      this.freeCounts = new Map();
+      for (const s of this.list) if (s.status === "available") this.countFree(s.id, 1);
+    }
+    return this.freeCounts.get(key) ?? 0;
+  }
+
+  private countFree(id: string, d: number): void {
+    const counts = this.freeCounts;
+    if (!counts) return;
+    for (const k of sectionKeysOf(id)) counts.set(k, (counts.get(k) ?? 0) + d);
   }
 
   /** Seats held and booked, counted from the seats themselves. */
@@ -52,13 +76,19 @@ export class Seats {
   }
 
   take(holdId: string, ids: string[]): void {
-    for (const id of ids) Object.assign(this.byId.get(id)!, { status: "held", holdId });
+    for (const id of ids) {
+      const seat = this.byId.get(id)!;
+      if (seat.status === "available") this.countFree(id, -1);
+      Object.assign(seat, { status: "held", holdId });
+    }
   }
 
   free(h: HoldRow): void {
     for (const s of h.seats) {
       const seat = this.byId.get(s.id);
-      if (seat?.holdId === h.id) Object.assign(seat, { status: "available", holdId: null });
+      if (seat?.holdId !== h.id) continue;
+      if (seat.status !== "available") this.countFree(s.id, 1);
+      Object.assign(seat, { status: "available", holdId: null });
     }
   }
 

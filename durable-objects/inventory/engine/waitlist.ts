@@ -5,6 +5,8 @@
  */
 import { counterDelta, decideRelease, fail, ok, type HoldRow, type SeatChange } from "../logic/rules";
 import {
+  cancelledEntry,
+  cancelledNotification,
   decideJoin,
   decideLeave,
   decideOffer,
@@ -110,6 +112,37 @@ export class Waitlist {
     this.d.holds.expireDue(this.d.now());
     const entry = this.d.store.latestEntry(userId);
     return entry ? ok(this.viewOf(entry)) : fail("NOT_FOUND", "You are not on this event's waitlist");
+  }
+
+  /**
+   * The event was cancelled (the engine's closeSales, before it ends the open holds): every waiting
+   * entry, and every offered one whose hold is still open, ends `cancelled` with its mirror, in one
+   * transaction. The waiting are told through the outbox; an offered entry's user is told by its
+   * released hold's own message (hold.event-cancelled), so nobody is told twice. An offer being
+   * booked (its hold confirming) follows its booking. A repeated close finds nobody left.
+   */
+  cancelAll(now: number): void {
+    const { holds, store } = this.d;
+    const config = holds.config!;
+    const ended: WaitlistEntryRow[] = [];
+    holds.tx(() => {
+      for (let head = store.firstWaiting(); head; head = store.firstWaiting()) {
+        const e = cancelledEntry(head, now);
+        this.writeEntry(e);
+        this.d.outbox.add({ kind: "notify", body: cancelledNotification(e, config) });
+        ended.push(e);
+      }
+      for (const holdId of store.offeredHoldIds()) {
+        const entry = store.entryByHold(holdId);
+        if (!entry || holds.holdById(holdId)?.status !== "active") continue;
+        const e = cancelledEntry(entry, now);
+        this.writeEntry(e);
+        ended.push(e);
+      }
+    });
+    this.waitingCount = 0;
+    for (const e of ended) if (e.holdId) this.offeredHolds.delete(e.holdId);
+    if (ended.length) this.d.metric({ kind: "waitlist", eventId: config.eventId, outcome: "ok", action: "cancelled", quantity: ended.reduce((n, e) => n + e.quantity, 0) });
   }
 
   /**

@@ -236,6 +236,22 @@ export function latestMirrors(rows: WaitlistMirror[]): WaitlistMirror[] {
   return [...byId.values()];
 }
 
+/** The event was cancelled: an entry still waiting (or offered, its hold not being booked) ends. */
+export function cancelledEntry(entry: WaitlistEntryRow, now: number): WaitlistEntryRow {
+  return { ...entry, status: "cancelled", offerExpiresAt: null, updatedAt: now };
+}
+
+/** The `notification.send` message telling a user who was waiting that the event was cancelled (once per entry). */
+export function cancelledNotification(entry: WaitlistEntryRow, config: InventoryConfig) {
+  return {
+    type: "notification.send" as const,
+    dedupeKey: `waitlist.event-cancelled:${entry.id}`,
+    userId: entry.userId,
+    kind: "waitlist.event-cancelled" as const,
+    payload: { eventId: config.eventId, entryId: entry.id, quantity: entry.quantity },
+  };
+}
+
 /** The `notification.send` message (src/queues/messages.ts) telling a user seats are held for them. */
 export function offerNotification(entry: WaitlistEntryRow, hold: HoldRow, config: InventoryConfig) {
   return {

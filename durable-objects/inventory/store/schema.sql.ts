@@ -188,6 +188,29 @@ export const INVENTORY_MIGRATIONS: readonly string[] = [
      UPDATE seats SET status = 'booked', hold_id = NEW.id WHERE ord IN (SELECT value FROM json_each(NEW.seat_ords)) AND status = 'available';
      SELECT RAISE(ABORT, 'seats changed under a decided hold') WHERE changes() != json_array_length(NEW.seat_ords);
    END`,
+  // A cancelled event ends its waitlist (engine closeSales): entries still waiting or offered become
+  // 'cancelled'. SQLite cannot change a CHECK in place, so the table is copied.
+  `CREATE TABLE waitlist_v11 (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     user_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity > 0),
+     status TEXT NOT NULL CHECK (status IN ('waiting', 'offered', 'expired', 'converted', 'left', 'cancelled')),
+     hold_id TEXT,
+     joined_at INTEGER NOT NULL,
+     offered_at INTEGER,
+     offer_expires_at INTEGER,
+     updated_at INTEGER NOT NULL,
+     CHECK ((status = 'waiting') = (hold_id IS NULL) OR status IN ('expired', 'left', 'cancelled'))
+   );
+   INSERT INTO waitlist_v11 (seq, id, user_id, quantity, status, hold_id, joined_at, offered_at, offer_expires_at, updated_at)
+     SELECT seq, id, user_id, quantity, status, hold_id, joined_at, offered_at, offer_expires_at, updated_at FROM waitlist ORDER BY seq;
+   DROP TABLE waitlist;
+   ALTER TABLE waitlist_v11 RENAME TO waitlist;
+   CREATE INDEX waitlist_waiting_idx ON waitlist (seq) WHERE status = 'waiting';
+   CREATE UNIQUE INDEX waitlist_active_user_uq ON waitlist (user_id) WHERE status IN ('waiting', 'offered');
+   CREATE INDEX waitlist_user_idx ON waitlist (user_id, seq);
+   CREATE UNIQUE INDEX waitlist_hold_uq ON waitlist (hold_id) WHERE hold_id IS NOT NULL`,
 ];
 
 interface SqlLike {

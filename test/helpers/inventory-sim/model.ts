@@ -52,7 +52,7 @@ export interface ModelEntry {
   id: string;
   userId: string;
   quantity: number;
-  status: "waiting" | "offered" | "expired" | "converted" | "left";
+  status: "waiting" | "offered" | "expired" | "converted" | "left" | "cancelled";
   holdId: string | null;
 }
 
@@ -304,6 +304,10 @@ export class ReferenceModel {
   closeSales(now: number): void {
     this.salesClosed = true;
     this.expire(now);
+    // The line ends with the sales: everyone waiting, and every offer not being booked.
+    for (const e of this.entries) {
+      if (e.status === "waiting" || (e.status === "offered" && this.holds.get(e.holdId!)!.status === "active")) e.status = "cancelled";
+    }
     for (const h of this.live().sort(byId)) if (h.status === "active") this.end(h, "released", now);
   }
 

@@ -80,7 +80,7 @@ export class WatchedStore extends MemoryStore {
   }
 
   private checkEntry(e: WaitlistEntryRow): void {
-    if (!((e.status === "waiting") === (e.holdId === null) || e.status === "expired" || e.status === "left")) {
+    if (!((e.status === "waiting") === (e.holdId === null) || e.status === "expired" || e.status === "left" || e.status === "cancelled")) {
       throw new Error(`CHECK constraint failed: waitlist entry ${e.id} ${e.status} with hold ${e.holdId}`);
     }
     if (e.holdId === null) return;
@@ -193,6 +193,7 @@ export class SimObject {
     const config = this.engine.config!;
     return {
       ...this.engine.stats(now),
+      sellable: this.engine.sellable(now),
       onSale: this.gate.onSale,
       ...this.gate.stats(now),
       maxSeatsPerUser: config.maxSeatsPerUser,
@@ -238,7 +239,9 @@ export class SimObject {
     return [...this.relayedHistory, ...pending.map((r) => JSON.parse(r.body) as HoldHistoryItem)];
   }
 
-  notificationCount(): number {
-    return this.relayedNotifications.length + this.store.peekOutbox(Number.MAX_SAFE_INTEGER).filter((r) => r.kind === "notify").length;
+  /** Notifications of one kind (`waitlist.offered`, `waitlist.event-cancelled`): relayed, then still in the outbox. */
+  notificationCount(kind: string): number {
+    const pending = this.store.peekOutbox(Number.MAX_SAFE_INTEGER).filter((r) => r.kind === "notify").map((r) => JSON.parse(r.body));
+    return [...this.relayedNotifications, ...pending].filter((n) => (n as { kind?: string }).kind === kind).length;
   }
 }

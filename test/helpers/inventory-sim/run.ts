@@ -541,8 +541,12 @@ function checkEnded(obj: SimObject, model: ReferenceModel): void {
     if (kinds !== h.history.join(",")) fail("final state", `hold ${h.id} has history ${kinds}, the model ${h.history.join(",")}`);
   }
   const offers = model.entries.filter((e) => e.holdId !== null).length;
-  const notes = obj.notificationCount();
+  const notes = obj.notificationCount("waitlist.offered");
   if (notes !== offers) fail("final state", `${notes} offer notifications for ${offers} offers`);
+  // Closing sales tells each entry it ended while waiting, once (an offered one is told by its hold).
+  const ended = model.entries.filter((e) => e.status === "cancelled" && e.holdId === null).length;
+  const told = obj.notificationCount("waitlist.event-cancelled");
+  if (told !== ended) fail("final state", `${told} cancellation notifications for ${ended} entries ended waiting`);
 }
 
 /**
