@@ -27,7 +27,7 @@ const Delivery = z
         at: z.string(),
         statusCode: z.number().int().nullable(),
         error: z.string().nullable().openapi({
-          description: "A class, never the raw error: http_3xx, http_4xx, http_5xx, http_other, timeout, connect_failed, url_refused; owner_disabled, owner_lacks_access for a skipped delivery",
+          description: "A class, never the raw error: http_3xx, http_4xx, http_5xx, http_other, timeout, connect_failed, url_refused; owner_disabled, owner_lacks_access (a global hook's creator), no_active_manager (no enabled owner or admin left in the hook's organization) for a skipped delivery",
         }),
         durationMs: z.number().int(),
       }),

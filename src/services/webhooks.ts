@@ -9,7 +9,7 @@ import { events, organizationMembers, users, webhookAttempts, webhookDeliveries,
 import type { AuthUser } from "../auth/tokens";
 import { AppError } from "../lib/errors";
 import { keyring, needsRewrap, olderKeyIds, seal, unseal, type Keyring } from "../lib/secret-box";
-import { type OrgGrant, authorize, roleAllows } from "./permissions";
+import { type OrgGrant, PERMISSIONS, authorize, roleAllows } from "./permissions";
 import { signatureHeader } from "./webhook-signature";
 import { deliveryErrorClass, refuseWebhookUrl, webhookUrlPolicy, type DeliveryErrorClass } from "./webhook-urls";
 
@@ -193,7 +193,7 @@ export async function listDeliveries(db: Database, user: Caller, hookId: string,
   }));
 }
 
-const ERROR_CLASSES = new Set<string>(["http_3xx", "http_4xx", "http_5xx", "http_other", "timeout", "connect_failed", "url_refused", "owner_disabled", "owner_lacks_access"]);
+const ERROR_CLASSES = new Set<string>(["http_3xx", "http_4xx", "http_5xx", "http_other", "timeout", "connect_failed", "url_refused", "owner_disabled", "owner_lacks_access", "no_active_manager"]);
 
 /** Rows written before attempts stored a class may hold a raw error: shown as its class too. */
 function shownError(a: { statusCode: number | null; error: string | null }): string | null {
@@ -316,13 +316,18 @@ export async function sweepWebhookOutbox(env: Env, db: Database, now: Date, limi
 }
 
 /**
- * Why a global hook's creator may no longer receive, or null: a disabled account, or one no longer a
- * platform admin. An organization's hook answers to nobody's account: it is the organization's, and
+ * Why a hook may no longer receive, or null. A global hook answers to its creator: a disabled
+ * account, or one no longer a platform admin. An organization's hook is the organization's and
  * keeps working when the member who created it leaves (its deliveries are only ever written for the
- * organization's events).
+ * organization's events), as long as some enabled member may manage its webhooks: a banned
+ * organizer's personal organization (its only owner disabled) receives nothing more.
  */
-export function ownerLostAccess(h: Pick<Hook, "orgId">, owner: { role: string; disabledAt: Date | null }): "owner_disabled" | "owner_lacks_access" | null {
-  if (h.orgId) return null;
+export function ownerLostAccess(
+  h: Pick<Hook, "orgId">,
+  owner: { role: string; disabledAt: Date | null },
+  orgHasActiveManager: boolean,
+): "owner_disabled" | "owner_lacks_access" | "no_active_manager" | null {
+  if (h.orgId) return orgHasActiveManager ? null : "no_active_manager";
   if (owner.disabledAt) return "owner_disabled";
   return owner.role === "admin" ? null : "owner_lacks_access";
 }
@@ -346,13 +351,16 @@ export async function deliverWebhook(env: Env, db: Database, deliveryId: string,
       d: webhookDeliveries,
       h: webhooks,
       owner: { role: users.role, disabledAt: users.disabledAt },
+      orgHasActiveManager: sql<boolean>`exists (select 1 from ${organizationMembers} om join ${users} mu on mu.id = om.user_id
+        where om.org_id = ${webhooks.orgId} and mu.disabled_at is null
+          and om.role in (${sql.join(PERMISSIONS["webhook.manage"].map((r) => sql`${r}`), sql`, `)}))`,
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
     .innerJoin(users, eq(users.id, webhooks.ownerId))
     .where(eq(webhookDeliveries.id, deliveryId));
   if (!row || row.d.status !== "pending" || row.h.deletedAt) return { kind: "done" };
-  const lost = ownerLostAccess(row.h, row.owner);
+  const lost = ownerLostAccess(row.h, row.owner, row.orgHasActiveManager);
   if (lost) {
     // Checked when sending, not only when the row was written: a disabled or demoted platform admin's
     // global hook stops receiving at once, including deliveries already queued or retrying.

@@ -223,6 +223,30 @@ describe("a webhook of an organization (organizations × webhooks)", () => {
     expect((await json(await call(`/v1/webhooks?orgId=${orgId}`, { headers: colleague.auth }))).body.data.map((h: any) => h.id)).not.toContain(hook.id);
   });
 
+  it("an organization left with no enabled owner or admin (a banned organizer's own) receives nothing more: the delivery is skipped (no_active_manager)", async () => {
+    const ev = await makeReservedEventOnSale();
+    const orgId = await orgOfEvent(ev);
+    const manager = await makeUser("user", "banned-org-admin");
+    await withDb((db) => db.insert(organizationMembers).values({ orgId, userId: manager.id, role: "admin" }));
+    const name = crypto.randomUUID();
+    const created = await json(await call("/v1/webhooks", { method: "POST", headers: manager.auth, json: { url: `${receiver}/in/${name}`, events: ["checkin.redeemed"], eventId: ev.eventId } }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await withDb((db) => emitWebhook(brokenQueue, db, { type: "checkin.redeemed", eventId: ev.eventId, dedupeKey: `banned:${crypto.randomUUID()}`, data: { ticketId: "t", eventId: ev.eventId } }));
+    // Every owner and admin of the organization is disabled by the platform's admins.
+    const admins = await withDb((db) => db.select({ id: organizationMembers.userId }).from(organizationMembers).where(eq(organizationMembers.orgId, orgId)));
+    const platform = await makeUser("admin");
+    for (const m of admins) expect((await call(`/v1/admin/users/${m.id}`, { method: "PATCH", headers: platform.auth, json: { disabled: true } })).status).toBe(200);
+
+    await sweep();
+    const [d] = await eventually(async () => {
+      const rows = await deliveriesOf(created.body.id);
+      return rows[0]?.status !== "pending" ? rows : null;
+    }, 10_000, "delivery settled");
+    expect(d.status).toBe("skipped");
+    expect((await attemptsOf(d.id)).map((r) => r.error)).toEqual(["no_active_manager"]);
+    expect(await inbox(name)).toEqual([]);
+  });
+
   it("a hook for every event of an organization gets that organization's events only, not those of another organization its creator also manages", async () => {
     const mine = await makeReservedEventOnSale();
     const theirs = await makeReservedEventOnSale();
