@@ -337,6 +337,20 @@ describe("offers follow the default ticket type (issue 24 item 4)", () => {
     expect((await ev.stub.stats()).available).toBe(1);
     await checkInvariants(ev.stub);
   });
+
+  it("lets a buyer join the waitlist while free seats exist only for other types (the default type off sale or hidden)", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 3 });
+    const [a, b, c] = await makeUsers(3);
+    value(await ev.stub.setProducts(defaultType({ salesEndMs: Date.now() - 1000 })));
+    // Three seats free, none of them for the default type: the line is the only way to wait for one.
+    expect((await ev.stub.joinWaitlist(a.id, 1)).ok).toBe(true);
+    value(await ev.stub.setProducts({ ...defaultType({ hidden: true }), revision: 2 }));
+    expect((await ev.stub.joinWaitlist(b.id, 1)).ok).toBe(true);
+    // Back on sale: free seats answer SEATS_AVAILABLE again (hold them instead).
+    value(await ev.stub.setProducts({ ...defaultType({}), revision: 3 }));
+    expect(await ev.stub.joinWaitlist(c.id, 1)).toMatchObject({ ok: false, code: "SEATS_AVAILABLE" });
+    await checkInvariants(ev.stub);
+  });
 });
 
 describe("under concurrency", () => {

@@ -374,6 +374,20 @@ export class Holds {
     return sellableSeats(this.products, this.usage, now, available, freeFor);
   }
 
+  /**
+   * Seats the default ticket type can sell now (what a waitlist offer is made of): none while it is
+   * outside its sales window or hidden, else the free seats up to its pool's quota and, reserved, in
+   * its sections. A waitlist join asks for more than this.
+   */
+  defaultSellable(now: number): number {
+    const types = typesOf(this.products);
+    const t = types.get(DEFAULT_TYPE_ID)!;
+    if (t.hidden || (t.salesStartMs !== null && now < t.salesStartMs) || (t.salesEndMs !== null && now >= t.salesEndMs)) return 0;
+    const available = this.available();
+    const free = this.config?.seating === "reserved" && t.sections ? freeInSections(t.sections, (k) => this.seats.freeIn(k)) : available;
+    return Math.max(0, Math.min(available, free, typeRemaining(types, this.usage, t) ?? Number.POSITIVE_INFINITY));
+  }
+
   /** Per type: held+sold and what is left of its quota; per voucher: usages (counting holds). */
   productStats(): ProductStats {
     const types = typesOf(this.products);

@@ -64,7 +64,8 @@ export class Waitlist {
       quantity,
       existing: this.d.store.activeEntry(userId),
       userQuantity: holds.userQuantity(userId),
-      available: holds.available(),
+      // Seats an offer could be made of now: free seats only other types may sell are no reason to refuse.
+      available: holds.defaultSellable(now),
       newEntryId: this.d.newId("wl"),
     });
     if (!d.ok) return d;
