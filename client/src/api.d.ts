@@ -6916,6 +6916,8 @@ export interface components {
                 expired: number;
                 converted: number;
                 left: number;
+                /** @description Entries ended by the event's cancellation */
+                cancelled: number;
                 offersMade: number;
                 offerConversionRate: number | null;
             };

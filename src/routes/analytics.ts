@@ -122,6 +122,7 @@ const EventStats = z
       expired: z.number().int(),
       converted: z.number().int(),
       left: z.number().int(),
+      cancelled: z.number().int().openapi({ description: "Entries ended by the event's cancellation" }),
       offersMade: z.number().int(),
       offerConversionRate: z.number().nullable(),
     }),

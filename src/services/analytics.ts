@@ -71,6 +71,8 @@ export interface EventAnalytics {
     expired: number;
     converted: number;
     left: number;
+    /** Ended by the event's cancellation (the object ends every waiting entry and open offer). */
+    cancelled: number;
     offersMade: number;
     offerConversionRate: number | null;
   };
@@ -324,6 +326,7 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
              count(*) filter (where status = 'expired') as expired,
              count(*) filter (where status = 'converted') as converted,
              count(*) filter (where status = 'left') as left_,
+             count(*) filter (where status = 'cancelled') as cancelled,
              count(*) filter (where offered_at is not null) as offers_made
       from waitlist_entries where event_id = ${event.id}`);
   const products = await productFigures(db, event.id);
@@ -360,6 +363,7 @@ export async function eventAnalytics(db: Database, event: EventRef): Promise<Eve
       expired: n(w.expired),
       converted: n(w.converted),
       left: n(w.left_),
+      cancelled: n(w.cancelled),
       offersMade: n(w.offers_made),
       offerConversionRate: rate(n(w.converted), n(w.offers_made)),
     },

@@ -109,7 +109,7 @@ beforeAll(async () => {
       hold(h(4), "released", "2031-03-02T11:10:00Z"),
       hold(h(6), "expired", "2031-03-01T09:10:00Z"),
     ]);
-    const entry = (n: number, status: "waiting" | "offered" | "expired" | "converted" | "left", quantity: number, offered: boolean) => ({
+    const entry = (n: number, status: "waiting" | "offered" | "expired" | "converted" | "left" | "cancelled", quantity: number, offered: boolean) => ({
       id: `wl_${n}_${ids.e1}`, eventId: ids.e1, userId: buyer.id, quantity, status,
       joinedAt: new Date("2031-03-05T00:00:00Z"), offeredAt: offered ? new Date("2031-03-06T00:00:00Z") : null,
     });
@@ -120,6 +120,7 @@ beforeAll(async () => {
       entry(4, "expired", 1, true),
       entry(5, "converted", 3, true),
       entry(6, "left", 1, false),
+      entry(7, "cancelled", 2, false),
     ]);
     await refreshDailyStats(db);
   });
@@ -195,7 +196,7 @@ describe("admin analytics over hand-computed bookings", () => {
       revenueCents: 25_000,
       utilization: 0.05,
       holds: { created: 7, committed: 3, released: 1, expired: 1, open: 2 },
-      waitlist: { size: 2, waitingSeats: 3, offered: 1, expired: 1, converted: 1, left: 1, offersMade: 3 },
+      waitlist: { size: 2, waitingSeats: 3, offered: 1, expired: 1, converted: 1, left: 1, cancelled: 1, offersMade: 3 },
     });
     expect(body.cancellationRate).toBeCloseTo(1 / 3, 10);
     expect(body.holds.conversionRate).toBeCloseTo(3 / 7, 10);
