@@ -10,7 +10,7 @@ import { sweepOwedProducts } from "../services/products";
 import { sweepCancelledEvents } from "../services/event-cancellation";
 import { rewrapWebhookSecrets, sweepWebhookOutbox } from "../services/webhooks";
 import { rewrapEventKeys } from "../services/ticket-codes";
-import { sweepInvitationEmails } from "../services/invitations";
+import { rewrapInvitationLinks, sweepInvitationEmails } from "../services/invitations";
 
 /** Rows a run of `secretsRewrap` seals again at most, per kind. */
 const REWRAP_BATCH = 200;
@@ -51,7 +51,11 @@ export const STAGES: Record<string, Stage> = {
   // Invitation emails written with their invitation whose queue send failed or never ran (the outbox).
   invitationEmails: async (env, db, now) => ({ ...(await sweepInvitationEmails(env, db, now)) }),
   // Secrets at rest still clear or under an older key, sealed with the newest (key rotation).
-  secretsRewrap: async (env, db) => ({ webhookSecrets: await rewrapWebhookSecrets(env, db, REWRAP_BATCH), eventKeys: await rewrapEventKeys(db, env, REWRAP_BATCH) }),
+  secretsRewrap: async (env, db) => ({
+    webhookSecrets: await rewrapWebhookSecrets(env, db, REWRAP_BATCH),
+    eventKeys: await rewrapEventKeys(db, env, REWRAP_BATCH),
+    invitationLinks: await rewrapInvitationLinks(env, db, REWRAP_BATCH),
+  }),
   // Refund jobs of cancelled events that stalled, and confirmed bookings left on a cancelled event.
   cancelledEvents: async (env, db, now) => ({ ...(await sweepCancelledEvents(env, db, now)) }),
 };

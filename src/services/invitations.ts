@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 import { type OrgRole, organizationInvitations, organizationMembers, organizations, users } from "../db/schema";
 import type { Config, Env } from "../env";
 import { AppError } from "../lib/errors";
-import { keyring, seal, unseal } from "../lib/secret-box";
+import { keyring, olderKeyIds, seal, unseal } from "../lib/secret-box";
 import type { OrgInvitationMessage } from "../queues/messages";
 import { audit } from "./audit";
 import { assertMayTouchOwners, assertOrgEvents, checkEventScope } from "./organizations";
@@ -119,7 +119,7 @@ export const INVITATION_EMAIL_REQUEUE_AFTER_MS = 15 * 60_000;
  * lost, at most `limit` per run. Claimed with SKIP LOCKED and stamped before the send, so two sweeps
  * never queue the same one; a failed send clears the stamp and the next run retries.
  */
-export async function sweepInvitationEmails(env: Env, db: Database, now: Date, limit = 100): Promise<{ queued: number }> {
+export async function sweepInvitationEmails(env: Env, db: Database, now: Date, limit = 100): Promise<{ queued: number; givenUp: number }> {
   const fresh = new Date(now.getTime() - INVITATION_EMAIL_SWEEP_AFTER_MS).toISOString();
   const stale = new Date(now.getTime() - INVITATION_EMAIL_REQUEUE_AFTER_MS).toISOString();
   const claimed = await db.execute<{ id: string }>(sql`
@@ -132,22 +132,66 @@ export async function sweepInvitationEmails(env: Env, db: Database, now: Date, l
     )
     returning id`);
   const ids = claimed.rows.map((r) => r.id);
-  if (!ids.length) return { queued: 0 };
+  if (!ids.length) return { queued: 0, givenUp: 0 };
   const rows = await db
     .select({ i: organizationInvitations, orgName: organizations.name })
     .from(organizationInvitations)
     .innerJoin(organizations, eq(organizations.id, organizationInvitations.orgId))
     .where(inArray(organizationInvitations.id, ids));
+  const ring = await keyring(env);
+  const messages: { body: OrgInvitationMessage }[] = [];
+  const sending: string[] = [];
+  let givenUp = 0;
+  for (const r of rows) {
+    let link: string;
+    try {
+      link = await unseal(ring, r.i.emailLinkKeyId, r.i.emailLink!, linkAad(r.i.id));
+    } catch (e) {
+      // Sealed under a key no longer in SECRETS_KEYS (or damaged): it can never be sent. Given up
+      // once, logged, so it does not hold up every other invitation's email at each run.
+      console.error(JSON.stringify({ level: "error", msg: "invitation email given up: its link does not open", invitationId: r.i.id, keyId: r.i.emailLinkKeyId, error: String(e) }));
+      await invitationEmailGivenUp(db, r.i.id);
+      givenUp++;
+      continue;
+    }
+    messages.push({ body: emailMessage(r.i, r.orgName, link) });
+    sending.push(r.i.id);
+  }
+  if (!messages.length) return { queued: 0, givenUp };
   try {
-    const ring = await keyring(env);
-    const messages = [];
-    for (const r of rows) messages.push({ body: emailMessage(r.i, r.orgName, await unseal(ring, r.i.emailLinkKeyId, r.i.emailLink!, linkAad(r.i.id))) });
     await env.NOTIFICATIONS.sendBatch(messages);
   } catch (e) {
-    await db.update(organizationInvitations).set({ emailQueuedAt: null }).where(and(inArray(organizationInvitations.id, ids), isNull(organizationInvitations.emailedAt)));
+    await db.update(organizationInvitations).set({ emailQueuedAt: null }).where(and(inArray(organizationInvitations.id, sending), isNull(organizationInvitations.emailedAt)));
     throw e;
   }
-  return { queued: ids.length };
+  return { queued: sending.length, givenUp };
+}
+
+/**
+ * Cron (`secretsRewrap`): seals up to `limit` unsent invitation links under an older key again with
+ * the newest key (a link under a key dropped before it was sent is given up by the email sweep).
+ */
+export async function rewrapInvitationLinks(env: Env, db: Database, limit: number): Promise<number> {
+  const ring = await keyring(env);
+  if (!ring.newest) return 0;
+  const older = olderKeyIds(ring);
+  if (!older.length) return 0;
+  const rows = await db
+    .select({ id: organizationInvitations.id, link: organizationInvitations.emailLink, keyId: organizationInvitations.emailLinkKeyId })
+    .from(organizationInvitations)
+    .where(and(sql`${organizationInvitations.emailLink} is not null`, inArray(organizationInvitations.emailLinkKeyId, older)))
+    .limit(limit);
+  let moved = 0;
+  for (const r of rows) {
+    const sealed = await seal(ring, await unseal(ring, r.keyId, r.link!, linkAad(r.id)), linkAad(r.id));
+    const done = await db
+      .update(organizationInvitations)
+      .set({ emailLink: sealed.value, emailLinkKeyId: sealed.keyId })
+      .where(and(eq(organizationInvitations.id, r.id), eq(organizationInvitations.emailLinkKeyId, r.keyId!)))
+      .returning({ id: organizationInvitations.id });
+    moved += done.length;
+  }
+  return moved;
 }
 
 /**

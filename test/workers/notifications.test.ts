@@ -131,6 +131,33 @@ describe("invitation emails (notifications × organizations)", () => {
     expect(await accept(invitee, new URL(link).searchParams.get("invite")!)).toBe(200);
   });
 
+  it("an invitation whose sealed link no longer opens (its key dropped) does not hold up the other invitations' emails", async () => {
+    const c = await company();
+    const make = async (tag: string) => ((await (await withQueueDown(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: `${tag}-${crypto.randomUUID()}@evently.test`, role: "viewer" } })).json()) as any).id as string;
+    const lost = await make("lost-key");
+    const fine = await make("fine");
+    // The older invitation (swept first) was sealed under a key no longer in SECRETS_KEYS.
+    await withDb((db) => db.update(organizationInvitations).set({ emailLinkKeyId: "dropped", createdAt: new Date(Date.now() - 3_600_000) }).where(eq(organizationInvitations.id, lost)));
+    const swept = await runScheduled(testEnv, new Date(Date.now() + 60_000), { invitationEmails: STAGES.invitationEmails });
+    expect(swept.invitationEmails).toMatchObject({ ok: true, queued: 1, givenUp: 1 });
+    await eventually(async () => (await invitationRow(fine)).emailedAt !== null, 15_000, "the other invitation emailed");
+    // Given up, once: nothing left to send, and the next sweep does not pick it again.
+    expect(await invitationRow(lost)).toMatchObject({ emailLink: null, emailedAt: null });
+  });
+
+  it("the cron's secretsRewrap seals an unsent invitation link again under the newest key", async () => {
+    const c = await company();
+    const res = await withQueueDown(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: `rewrap-${crypto.randomUUID()}@evently.test`, role: "viewer" } });
+    const invitation: any = await res.json();
+    const rotated = { ...testEnv, SECRETS_KEYS: `k2:${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))},${testEnv.SECRETS_KEYS}` } as unknown as Env;
+    const result = await runScheduled(rotated, new Date(), { secretsRewrap: STAGES.secretsRewrap });
+    expect(result.secretsRewrap).toMatchObject({ ok: true });
+    expect((result.secretsRewrap as any).invitationLinks).toBeGreaterThanOrEqual(1);
+    const row = await invitationRow(invitation.id);
+    expect(row.emailLinkKeyId).toBe("k2");
+    expect(await unseal(await keyring(rotated), row.emailLinkKeyId, row.emailLink!, `invitation-link:${invitation.id}`)).toBe(`http://evently.test/?invite=${encodeURIComponent(invitation.token)}`);
+  });
+
   it("does not email an invitation revoked before its email went out", async () => {
     const c = await company();
     const res = await withQueueDown(`/v1/orgs/${c.orgId}/invitations`, { method: "POST", headers: c.owner.auth, json: { email: `revoked-${crypto.randomUUID()}@evently.test`, role: "viewer" } });
