@@ -222,6 +222,12 @@ export interface ProductSet {
   revision: number;
   types: TicketTypeDef[];
   vouchers: VoucherDef[];
+  /**
+   * Kept by the object, never pushed: the shared quota pool (`quotaPool`) of each type a push
+   * removed while holds or sales of it were live. Those still count in that pool, so deleting a
+   * type (its route's "nothing held" check can race a hold) never frees its share of a pool.
+   */
+  retiredPools?: Record<string, string>;
 }
 
 export interface ProductStats {

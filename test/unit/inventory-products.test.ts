@@ -56,6 +56,21 @@ describe("ticket types in the inventory object", () => {
     expect(engine.hold(user(3), { items: [{ ticketTypeId: "tt_adult", quantity: 1 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
   });
 
+  it("a type deleted while it is held (the delete raced a hold) keeps counting in its pool, also after a restart, so the pool is never oversold", () => {
+    const { engine, store, clock } = setup({ types: [type({ id: "tt_adult", quota: 4, quotaPool: "floor" }), type({ id: "tt_promo", quota: 4, quotaPool: "floor" })], vouchers: [] });
+    expect(engine.hold(user(1), { items: [{ ticketTypeId: "tt_promo", quantity: 2 }] }, null)).toMatchObject({ ok: true });
+    // The organizer deletes the promo type: its route saw no holds a moment before.
+    expect(engine.setProducts({ revision: 2, types: [type({ id: "tt_adult", quota: 4, quotaPool: "floor" })], vouchers: [] })).toMatchObject({ ok: true, value: { applied: true } });
+    expect(engine.hold(user(2), { items: [{ ticketTypeId: "tt_adult", quantity: 3 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED", details: { available: 2 } });
+    const rebuilt = scenarioEngine(store, clock, { n: 50 });
+    expect(rebuilt.hold(user(2), { items: [{ ticketTypeId: "tt_adult", quantity: 3 }] }, null)).toMatchObject({ ok: false, code: "QUOTA_EXHAUSTED" });
+    expect(rebuilt.hold(user(2), { items: [{ ticketTypeId: "tt_adult", quantity: 2 }] }, null)).toMatchObject({ ok: true });
+    // The deleted type is not sold, nor listed.
+    expect(rebuilt.hold(user(3), { items: [{ ticketTypeId: "tt_promo", quantity: 1 }] }, null)).toMatchObject({ ok: false });
+    const stats = rebuilt.productStats(clock.now);
+    expect(stats.ok && stats.value.types.map((t) => t.ticketTypeId).sort()).toEqual(["tt_adult", "tt_default"]);
+  });
+
   it("gives quota back when a hold expires or is released, keeps it while booked", () => {
     const { engine, clock } = setup({ types: [type({ id: "tt_early", quota: 2 })], vouchers: [] });
     const a = engine.hold(user(1), { items: [{ ticketTypeId: "tt_early", quantity: 2 }] }, null);

@@ -81,7 +81,7 @@ export class Holds {
     this.live.clear();
     this.userTotals.clear();
     this.expiries.clear();
-    this.usage = { byType: new Map(), byVoucher: new Map() };
+    this.usage = { byType: new Map(), byVoucher: new Map(), retired: new Map(Object.entries(this.products.retiredPools ?? {})) };
     for (const h of this.d.store.liveHolds()) this.track(null, h);
     this.nextExpiry = this.expiries.peek(this.expiryOf);
     if (!inv) return;
@@ -353,9 +353,21 @@ export class Holds {
     const v = validateProducts(set);
     if (!v.ok) return v;
     if (set.revision <= this.products.revision) return ok({ revision: this.products.revision, applied: false });
-    const clean: ProductSet = { revision: set.revision, types: set.types, vouchers: set.vouchers.map((x) => ({ ...x, code: x.code.toUpperCase() })) };
+    // A type leaving the set while held or sold keeps counting in its shared pool (ProductSet.retiredPools).
+    const retiredPools: Record<string, string> = {};
+    const leaving = [...this.products.types.filter((t) => t.quotaPool).map((t) => [t.id, t.quotaPool!] as const), ...Object.entries(this.products.retiredPools ?? {})];
+    for (const [id, pool] of leaving) {
+      if (!set.types.some((t) => t.id === id) && (this.usage.byType.get(id) ?? 0) > 0) retiredPools[id] = pool;
+    }
+    const clean: ProductSet = {
+      revision: set.revision,
+      types: set.types,
+      vouchers: set.vouchers.map((x) => ({ ...x, code: x.code.toUpperCase() })),
+      ...(Object.keys(retiredPools).length ? { retiredPools } : {}),
+    };
     this.tx(() => this.d.store.writeProducts(clean));
     this.products = clean;
+    this.usage.retired = new Map(Object.entries(retiredPools));
     return ok({ revision: clean.revision, applied: true });
   }
 

@@ -64,6 +64,8 @@ export interface WantedLine {
 export interface Usage {
   byType: Map<string, number>;
   byVoucher: Map<string, number>;
+  /** Types no longer in the set that still count in a shared pool: type id -> `quotaPool` (ProductSet.retiredPools). */
+  retired?: Map<string, string>;
 }
 
 export const counts = (s: HoldStatus | null) => s === "active" || s === "confirming" || s === "committed";
@@ -80,7 +82,8 @@ export function poolUsed(types: Map<string, TicketTypeDef>, u: Usage, pool: stri
   let n = 0;
   for (const [id, q] of u.byType) {
     const t = types.get(id);
-    if ((t ? poolOf(t) : `type:${id}`) === pool) n += q;
+    const retired = t ? undefined : u.retired?.get(id);
+    if ((t ? poolOf(t) : retired !== undefined ? `pool:${retired}` : `type:${id}`) === pool) n += q;
   }
   return n;
 }

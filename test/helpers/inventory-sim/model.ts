@@ -163,9 +163,12 @@ export class ReferenceModel {
     return n;
   }
 
-  /** A type's pool in the set held now; a deleted type's holds count under its own id. */
+  /** Types a push dropped while live holds carried them, in a shared pool: type id -> that pool. */
+  readonly retired = new Map<string, string>();
+
+  /** A type's pool in the set held now; a dropped type's holds count in its shared pool, else under its own id. */
   poolOf(typeId: string): string {
-    return this.products?.types.find((t) => t.id === typeId)?.pool ?? typeId;
+    return this.products?.types.find((t) => t.id === typeId)?.pool ?? this.retired.get(typeId) ?? typeId;
   }
 
   /** Tickets non-restored live holds carry per pool (the quota bound leaves reconciliation's restores out). */
@@ -175,23 +178,28 @@ export class ReferenceModel {
     return n;
   }
 
-  /**
-   * A push of `set` at `revision`: the object takes it only when the revision is above its own
-   * (a stale read or a repeat never replaces a newer set). A set it takes offers the seats free now
-   * to the waitlist's line, as seats coming back do (docs/waitlist.md).
-   */
   /** The room went off: the waitlist is open again and its line gets the seats free now. */
   reopenWaitlist(now: number): void {
     this.waitlistClosed = false;
     this.serve(now);
   }
 
+  /**
+   * A push of `set` at `revision`: the object takes it only when the revision is above its own
+   * (a stale read or a repeat never replaces a newer set). A set it takes offers the seats free now
+   * to the waitlist's line, as seats coming back do (docs/waitlist.md). A type in a shared pool that
+   * the set drops while live holds carry it keeps counting in that pool.
+   */
   push(set: ModelProducts, revision: number, got: { applied: boolean; revision: number }, now: number): void {
     const applied = revision > this.revision;
     if (got.applied !== applied || got.revision !== (applied ? revision : this.revision)) {
       throw new Mismatch("products push", `push of revision ${revision} over ${this.revision}: the model expects applied ${applied}, the object answered ${JSON.stringify(got)}`);
     }
     if (!applied) return;
+    const leaving: [string, string][] = [...(this.products?.types ?? []).filter((t) => t.pool !== t.id).map((t) => [t.id, t.pool] as [string, string]), ...this.retired];
+    const retired = leaving.filter(([id]) => !set.types.some((t) => t.id === id) && this.live().some((h) => h.typeId === id));
+    this.retired.clear();
+    for (const [id, pool] of retired) this.retired.set(id, pool);
     this.products = structuredClone(set);
     this.revision = revision;
     this.ceilings.clear();
