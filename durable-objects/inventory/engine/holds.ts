@@ -27,7 +27,7 @@ import type { Metric } from "../../../src/lib/metrics";
 import type { Outbox } from "./outbox";
 import { ExpiryQueue } from "./expiry-queue";
 import { Seats } from "./seats";
-import { EMPTY_PRODUCTS, decideProducts, freeInSections, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
+import { EMPTY_PRODUCTS, decideProducts, freeInSections, inWindow, moveUsage, seatAllowed, sellableSeats, typeRemaining, typesOf, validateProducts, type Usage } from "./products";
 import type { InventoryStore } from "../store/store";
 
 const EXPIRE_BATCH = 500;
@@ -394,7 +394,7 @@ export class Holds {
   defaultSellable(now: number): number {
     const types = typesOf(this.products);
     const t = types.get(DEFAULT_TYPE_ID)!;
-    if (t.hidden || (t.salesStartMs !== null && now < t.salesStartMs) || (t.salesEndMs !== null && now >= t.salesEndMs)) return 0;
+    if (t.hidden || !inWindow(now, t.salesStartMs, t.salesEndMs)) return 0;
     const available = this.available();
     const free = this.config?.seating === "reserved" && t.sections ? freeInSections(t.sections, (k) => this.seats.freeIn(k)) : available;
     return Math.max(0, Math.min(available, free, typeRemaining(types, this.usage, t) ?? Number.POSITIVE_INFINITY));

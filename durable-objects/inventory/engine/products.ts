@@ -122,7 +122,8 @@ export function seatAllowed(t: TicketTypeDef, seatId: string): boolean {
   return t.sections.some((s) => s === section || s === `${section}-${row}`);
 }
 
-const inWindow = (now: number, from: number | null, until: number | null) => (from === null || now >= from) && (until === null || now < until);
+/** Whether `now` is inside a window whose ends may be open (null). */
+export const inWindow = (now: number, from: number | null, until: number | null) => (from === null || now >= from) && (until === null || now < until);
 const voucherApplies = (v: VoucherDef, typeId: string) => v.ticketTypeIds === null || v.ticketTypeIds.includes(typeId);
 
 /**
