@@ -66,11 +66,13 @@ export async function stepsOf(bookingId: string): Promise<Record<string, { statu
  * Makes Postgres refuse to confirm one booking the way a held row lock does (SQLSTATE 55P03,
  * lock_not_available), until the returned function is called. A trigger rather than a second session
  * holding the row: the embedded Postgres is one session, where an open blocking transaction would
- * stall every query, the saga's included.
+ * stall every query, the saga's included. Pass `{ holdId }` to install the refusal before the
+ * booking exists: a saga driven by the queue may confirm before POST /v1/bookings has answered.
  */
-export async function refuseConfirmOf(bookingId: string): Promise<() => Promise<void>> {
-  if (!/^[0-9a-f-]{36}$/.test(bookingId)) throw new Error(`not a booking id: ${bookingId}`);
-  const fn = `refuse_confirm_${bookingId.replaceAll("-", "")}`;
+export async function refuseConfirmOf(booking: string | { holdId: string }): Promise<() => Promise<void>> {
+  const [column, value] = typeof booking === "string" ? ["id", booking] : ["hold_id", booking.holdId];
+  if (!/^[0-9a-zA-Z_-]{1,80}$/.test(value)) throw new Error(`not a booking or hold id: ${value}`);
+  const fn = `refuse_confirm_${value.replace(/[^0-9a-zA-Z]/g, "").toLowerCase().slice(-40)}`;
   await withDb((db) =>
     db.execute(
       sql.raw(`
@@ -81,7 +83,7 @@ export async function refuseConfirmOf(bookingId: string): Promise<() => Promise<
           end if;
           return new;
         end $$;
-        create trigger ${fn} before update on bookings for each row when (new.id = '${bookingId}') execute function ${fn}();`),
+        create trigger ${fn} before update on bookings for each row when (new.${column} = '${value}') execute function ${fn}();`),
     ),
   );
   return () => withDb(async (db) => void (await db.execute(sql.raw(`drop trigger if exists ${fn} on bookings; drop function if exists ${fn}();`))));

@@ -194,9 +194,11 @@ describe("booking saga through the real queues", () => {
     const ev = await makeReservedEventOnSale();
     const user = await makeUser();
     const holdId = await hold(ev, user, ["A-1-4"]);
-    const b: any = await (await post(user, { holdId })).json();
-    const allow = await refuseConfirmOf(b.id);
+    // Refused before the booking exists: the queue may run the whole saga before the POST answers.
+    const allow = await refuseConfirmOf({ holdId });
+    let b: any;
     try {
+      b = await (await post(user, { holdId })).json();
       // Paid and committed in the object, but Postgres cannot record it.
       await eventually(async () => (await stepsOf(b.id)).confirm?.status === "failed", 20_000, "confirm refused");
       expect((await stepsOf(b.id)).commit.status).toBe("done");
