@@ -3,6 +3,10 @@ import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { defineConfig } from "vitest/config";
 import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature.ts";
+import { patchVitestPoolWorkers } from "./scripts/patch-vitest-pool-workers.mjs";
+
+// npm install applies it (postinstall); again here for an install that skipped scripts.
+patchVitestPoolWorkers();
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";
