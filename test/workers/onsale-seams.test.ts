@@ -191,6 +191,24 @@ describe("another Worker isolate's cached room settings", () => {
     await tick(ev.id);
     expect((await admissions(ev, [b])).has(b.id)).toBe(true);
   });
+
+  it("a buyer whose isolate still caches the first room's shard count opens the queue socket on the new room's shard", async () => {
+    const ev = await publishedEvent({ seating: "general", capacity: 10 });
+    // b is on shard 3 of the first room's 4; the new room has one shard only.
+    const [a, b] = await usersOn(4, [0, 3], 0);
+    expect((await putOnSale(ev, { opensAt: iso(Date.now() + 3_600_000), shards: 4 })).status).toBe(200);
+    // This isolate now caches "4 shards" for the event.
+    expect((await join(ev, a)).status).toBe(201);
+    // Another isolate sets the room up again with one shard, and b joins through it.
+    expect(await room(ev.id).end(ev.id)).toMatchObject({ ok: true });
+    expect(await room(ev.id).configure(ev.id, { opensAt: iso(Date.now() + 3_600_000), shards: 1 })).toMatchObject({ ok: true });
+    expect(await shardStub(ev.id, 0).join(b.id, {})).toMatchObject({ ok: true, value: { created: true } });
+    // Through this isolate's stale count b's socket would go to shard 3, which has no place for b.
+    const res = await call(`/v1/events/${ev.id}/queue/live?user=${b.id}`, { headers: { upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000);
+  });
 });
 
 describe("the inventory's gate × retried holds", () => {
