@@ -1,12 +1,13 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { TEST_STRIPE_KEYS } from "./test/helpers/stripe-signature.ts";
 import { patchVitestPoolWorkers } from "./scripts/patch-vitest-pool-workers.mjs";
 
 // npm install applies it (postinstall); again here for an install that skipped scripts.
-patchVitestPoolWorkers();
+patchVitestPoolWorkers(fileURLToPath(new URL(".", import.meta.url)));
 
 // Local-only test secret: tokens minted by fixtures are signed with it.
 export const TEST_JWT_SECRET = "evently-test-secret-0123456789abcdef0123456789abcdef";

@@ -15,7 +15,7 @@ const PATCHED =
   "\tlet proxyInstalled = false; // evently: cloudflare/workers-sdk#15092, install the Proxy once\n" +
   "\tfunction Class(...args) {\n\t\tif (!proxyInstalled) proxyInstalled = true, Class.prototype = new Proxy(Class.prototype, { get(target, key, receiver) {";
 
-/** Applies the patch if needed; answers what it found ("patched", "already", "fixed-upstream"). */
+/** Applies the patch under `root` if needed; answers what it found ("patched", "already", "fixed-upstream", or "absent": no pool installed). */
 export function patchVitestPoolWorkers(root = process.cwd()) {
   // Its package.json is not in its exports map: found by path (a direct devDependency, hoisted).
   const pkgJson = join(root, "node_modules/@cloudflare/vitest-pool-workers/package.json");

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { patchVitestPoolWorkers } from "../../scripts/patch-vitest-pool-workers.mjs";
 
@@ -78,8 +78,9 @@ describe("the vitest-pool-workers patch (cloudflare/workers-sdk#15092)", () => {
   });
 
   it("is applied to the installed pool", () => {
-    expect(patchVitestPoolWorkers()).toBe("already");
-    const installed = readFileSync("node_modules/@cloudflare/vitest-pool-workers/dist/worker/lib/cloudflare/test-internal.mjs", "utf8");
+    const repo = fileURLToPath(new URL("../..", import.meta.url));
+    expect(patchVitestPoolWorkers(repo)).toBe("already");
+    const installed = readFileSync(join(repo, "node_modules/@cloudflare/vitest-pool-workers/dist/worker/lib/cloudflare/test-internal.mjs"), "utf8");
     expect(installed).toContain("if (!proxyInstalled)");
   });
 });
